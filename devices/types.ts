@@ -1,0 +1,69 @@
+import type { Signal } from '../protocols/signal.ts';
+import type { DeviceHealth } from '../protocols/modbus/types.ts';
+export type { DeviceHealth, HealthState } from '../protocols/modbus/types.ts';
+
+/** The one sample every scale driver emits, whatever its wire protocol. */
+export interface WeightSample {
+  /** Configured device id, e.g. "post1.scale". */
+  device: string;
+  /** Gross mass on the platform, kg. */
+  grossKg: number;
+  /** Indicator reports no motion. */
+  stable: boolean;
+  /** Indicator reports overload / out of range: never trust grossKg then. */
+  overload: boolean;
+  /** Monotonic ms (Clock.now()) at which the sample arrived at the gateway. */
+  at: number;
+  /** Indicator reports centre of zero, when the protocol says so. */
+  zero?: boolean;
+}
+
+export type CodeKind = 'cylinder' | 'badge';
+
+/** One code read by an ID reader, normalised. */
+export interface CodeRead {
+  device: string;
+  /** What the reader sent, prefix/suffix stripped. */
+  raw: string;
+  /** The normalised code (cylinder code or badge code). */
+  code: string;
+  kind: CodeKind;
+  at: number;
+}
+
+export interface Driver {
+  readonly id: string;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  readonly health: Signal<DeviceHealth>;
+  getHealth(): DeviceHealth;
+}
+
+export interface ScaleDriver extends Driver {
+  readonly samples: Signal<WeightSample>;
+  /** Present only where the device's map or protocol defines the command. */
+  zero?(): Promise<void>;
+  tare?(): Promise<void>;
+}
+
+export interface ReaderDriver extends Driver {
+  readonly reads: Signal<CodeRead>;
+}
+
+export type ValveState = 'closed' | 'opening' | 'open' | 'closing' | 'fault';
+
+export interface ValveDriver extends Driver {
+  /** Energise the coil. Rejects (and the driver closes) if not confirmed in time. */
+  open(): Promise<void>;
+  /** De-energise the coil. Safe to call any time, any number of times. */
+  close(reason: string): Promise<void>;
+  readonly state: ValveState;
+  readonly stateChange: Signal<{ state: ValveState; reason?: string }>;
+  /** A fault: command not confirmed, feedback mismatch, write failure. */
+  readonly faults: Signal<{ code: string; message: string; at: number }>;
+}
+
+/** A digital input such as a post's start or stop button on the I/O module. */
+export interface InputDriver extends Driver {
+  readonly edges: Signal<{ device: string; value: boolean; at: number }>;
+}

@@ -1,0 +1,46 @@
+import type { Signal } from '../signal.ts';
+
+/**
+ * How a driver sees one Modbus unit (slave) on a bus. The bus arbiter behind it
+ * serialises requests, applies the inter-request gap, timeouts and retries, and
+ * sets aside a unit that keeps failing. Addresses are wire addresses (0-based).
+ */
+export interface ModbusUnit {
+  readonly unitId: number;
+  readonly busUrl: string;
+  readHoldingRegisters(address: number, count: number): Promise<number[]>;
+  readInputRegisters(address: number, count: number): Promise<number[]>;
+  readCoils(address: number, count: number): Promise<boolean[]>;
+  readDiscreteInputs(address: number, count: number): Promise<boolean[]>;
+  writeCoil(address: number, value: boolean): Promise<void>;
+  writeRegister(address: number, value: number): Promise<void>;
+  writeRegisters(address: number, values: number[]): Promise<void>;
+  readonly health: Signal<DeviceHealth>;
+  getHealth(): DeviceHealth;
+}
+
+export interface UnitOptions {
+  /** Per-request timeout (ms). */
+  timeoutMs?: number;
+  /** Retries after the first attempt. */
+  retries?: number;
+  /** Name used in health reports; defaults to `${busUrl}#${unitId}`. */
+  name?: string;
+}
+
+export type HealthState = 'online' | 'degraded' | 'offline';
+
+export interface DeviceHealth {
+  device: string;
+  state: HealthState;
+  lastError?: string;
+  /** Monotonic ms of the last good exchange. */
+  lastOkAt?: number;
+  framesDiscarded: number;
+  requests: number;
+  failures: number;
+  /** Monotonic ms until which the arbiter skips this unit (set aside). */
+  setAsideUntil?: number;
+  /** Round-trip time of the last good exchange (ms). */
+  rttMs?: number;
+}
