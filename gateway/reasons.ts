@@ -35,6 +35,14 @@ export const refusalReasons = {
   PREVIOUS_NOT_CLOSED_OUT: { zh: '上一只气瓶尚未完成复核移出', en: 'Previous cylinder not closed out yet' },
   NO_CYLINDER_ON_SCALE: { zh: '秤上无气瓶', en: 'No cylinder on the scale' },
   DEVICE_OFFLINE: { zh: '秤或阀门设备离线', en: 'Scale or valve device offline' },
+  // Added with the registry/eligibility module (issue 3): reasons the codes above did not name.
+  OPERATOR_NOT_CHECKER: { zh: '该人员无检查岗位', en: 'Operator does not hold the checker role' },
+  OPERATOR_NOT_SUPERVISOR: { zh: '该人员无主管权限', en: 'Operator does not hold the supervisor role' },
+  CERTIFICATE_MISSING: { zh: '人员无充装作业证书（P证）记录', en: 'No filling-operator certificate (P certificate) on record' },
+  INSPECTION_DATE_MISSING: { zh: '气瓶下次检验日期缺失，不得充装', en: 'Next inspection date missing' },
+  DESIGN_LIFE_MISSING: { zh: '气瓶制造日期或设计使用年限缺失，不得充装', en: 'Manufacture date or design life missing' },
+  WEIGHT_NOT_STABLE: { zh: '秤未稳定，请稍候', en: 'Scale not stable: wait for a steady weight' },
+  SCALE_OVERLOAD: { zh: '秤超载或量程错误', en: 'Scale overload or out of range' },
 } as const satisfies Record<string, Message>;
 
 /** Why an open valve was closed (or a fill ended) other than reaching the target. */
