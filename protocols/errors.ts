@@ -16,6 +16,8 @@ export type ErrorCode =
   | 'NOT_CONFIRMED'
   | 'STORE_FULL'
   | 'STORE_ERROR'
+  | 'NOT_FOUND'
+  | 'CONFLICT'
   | 'INTERNAL';
 
 export class FillgateError extends Error {
