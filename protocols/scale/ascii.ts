@@ -1,0 +1,119 @@
+/**
+ * Generic ASCII line output of weighing indicators, e.g. `ST,GS,+0012.34kg`
+ * (status, mode, signed value, unit), one reading per CR / LF / CR LF line.
+ *
+ * The line is matched against `pattern`, a JavaScript regular expression
+ * source with named groups:
+ *   value  (required) digits with an optional decimal point, e.g. `0012.34`
+ *   sign   `+` / `-` (absent = positive)
+ *   status compared with the `stable` / `unstable` / `overload` lists (absent = no
+ *          stability on the wire: `stable` is false and the driver derives it)
+ *   mode   compared with the `gross` / `net` lists (absent = gross)
+ *   unit   kg, g, t, lb, oz, case-insensitive (absent = `defaultUnit`)
+ * Example for XK3190-A12 lines `ww000.000kg` / `wn-0000.1kg` (devices.md 3.4):
+ *   { pattern: '^w(?<mode>[wn])(?<sign>[+-])?(?<value>[0-9.]+)(?<unit>kg|lb)$', gross: ['w'], net: ['n'] }
+ *   (its `wt…` tare lines do not match and are discarded with the reason).
+ * A line that does not match, or whose status, mode or unit is not listed,
+ * is discarded with the reason: never guessed into a weight.
+ */
+import { FillgateError } from '../errors.ts';
+import type { Framed, StreamDecoder } from '../framing.ts';
+import { lineDecoder } from '../line.ts';
+import type { ScaleReading } from './types.ts';
+
+export const DEFAULT_ASCII_PATTERN =
+  '^\\s*(?<status>[A-Z]{2})\\s*,\\s*(?<mode>[A-Z]{2})\\s*,\\s*(?<sign>[+-])?\\s*(?<value>[0-9]*\\.?[0-9]*)\\s*(?<unit>[A-Za-z]+)?\\s*$';
+
+export interface AsciiOptions {
+  /** Regex source with named groups (see above). Default matches `ST,GS,+0012.34kg`. */
+  pattern?: string;
+  /** Regex flags. Default none. */
+  flags?: string;
+  stable?: string[];
+  unstable?: string[];
+  overload?: string[];
+  gross?: string[];
+  net?: string[];
+  defaultUnit?: string;
+  maxLineLength?: number;
+  /** Encoding only: decimals (default 2), digits+point width (default 7), line end (default CR LF). */
+  decimals?: number;
+  width?: number;
+  terminator?: string;
+}
+
+const KG_PER: Record<string, number> = { kg: 1, g: 0.001, t: 1000, lb: 0.45359237, oz: 0.028349523125 };
+
+function compile(opts: AsciiOptions): RegExp {
+  const source = opts.pattern ?? DEFAULT_ASCII_PATTERN;
+  if (!source.includes('(?<value>')) throw new FillgateError('BAD_CONFIG', 'ascii scale pattern needs a named group "value"', { pattern: source });
+  try {
+    return new RegExp(source, opts.flags ?? '');
+  } catch (err) {
+    throw new FillgateError('BAD_CONFIG', `ascii scale pattern is not a valid regular expression: ${(err as Error).message}`, { pattern: source });
+  }
+}
+
+/** True when the configured pattern carries a stability status (else the driver derives stability). */
+export function asciiReportsStability(opts: AsciiOptions = {}): boolean {
+  return (opts.pattern ?? DEFAULT_ASCII_PATTERN).includes('(?<status>');
+}
+
+/** Parse one line; a reading or the reason it is not one. */
+export function parseAsciiLine(line: string, re: RegExp, opts: AsciiOptions = {}): { ok: ScaleReading } | { error: string } {
+  const m = re.exec(line);
+  if (!m?.groups) return { error: 'line does not match the scale pattern' };
+  const { status, mode, sign, value, unit } = m.groups;
+  let stable = false;
+  let overload = false;
+  if (status !== undefined) {
+    if ((opts.overload ?? ['OL']).includes(status)) overload = true;
+    else if ((opts.stable ?? ['ST']).includes(status)) stable = true;
+    else if (!(opts.unstable ?? ['US']).includes(status)) return { error: `unknown status "${status}"` };
+  }
+  let net = false;
+  if (mode !== undefined) {
+    if ((opts.net ?? ['NT', 'NET', 'N']).includes(mode)) net = true;
+    else if (!(opts.gross ?? ['GS', 'GROSS', 'G']).includes(mode)) return { error: `unknown mode "${mode}"` };
+  }
+  const unitName = (unit ?? opts.defaultUnit ?? 'kg').toLowerCase();
+  const perUnit = KG_PER[unitName];
+  if (perUnit === undefined) return { error: `unknown unit "${unit}"` };
+  const magnitude = value !== undefined && /^(\d+\.?\d*|\.\d+)$/.test(value) ? Number(value) : NaN;
+  if (Number.isNaN(magnitude)) {
+    // An overloaded indicator often prints no number at all; the flag is what matters.
+    if (overload) return { ok: { weightKg: 0, stable: false, overload: true, net } };
+    return { error: `value "${value ?? ''}" is not a number` };
+  }
+  const kg = Math.round(magnitude * perUnit * 1e9) / 1e9;
+  const weightKg = kg === 0 ? 0 : sign === '-' ? -kg : kg;
+  return { ok: { weightKg, stable: stable && !overload, overload, net } };
+}
+
+export function asciiDecoder(opts: AsciiOptions = {}): StreamDecoder<ScaleReading> {
+  const re = compile(opts);
+  const lines = lineDecoder({ maxLength: opts.maxLineLength ?? 64, encoding: 'latin1' });
+  return {
+    push(chunk: Buffer): Framed<ScaleReading>[] {
+      return lines.push(chunk).map((f): Framed<ScaleReading> => {
+        if (f.kind === 'discarded') return f;
+        const parsed = parseAsciiLine(f.frame, re, opts);
+        return 'ok' in parsed
+          ? { kind: 'frame', frame: parsed.ok, bytes: f.bytes }
+          : { kind: 'discarded', bytes: f.bytes, reason: parsed.error };
+      });
+    },
+    reset: () => lines.reset(),
+  };
+}
+
+/** Encode in the default layout `ST,GS,+0012.34kg\r\n` (a custom `pattern` does not change the encoding). */
+export function encodeAscii(r: ScaleReading, opts: AsciiOptions = {}): Buffer {
+  const decimals = opts.decimals ?? 2;
+  const width = opts.width ?? 7;
+  const status = r.overload ? (opts.overload?.[0] ?? 'OL') : r.stable ? (opts.stable?.[0] ?? 'ST') : (opts.unstable?.[0] ?? 'US');
+  const mode = r.net ? (opts.net?.[0] ?? 'NT') : (opts.gross?.[0] ?? 'GS');
+  const text = Math.abs(r.weightKg).toFixed(decimals);
+  const sign = r.weightKg < 0 && Number(text) !== 0 ? '-' : '+';
+  return Buffer.from(`${status},${mode},${sign}${text.padStart(width, '0')}kg${opts.terminator ?? '\r\n'}`, 'latin1');
+}
