@@ -1,0 +1,219 @@
+/**
+ * The station's embedded MQTT broker (issue 4 point 1): aedes on the station LAN over TCP,
+ * optionally TLS and WebSocket. Each device authenticates with its own id and password
+ * (checked against a scrypt hash); the ACL in acl.ts limits its topics; refusals are logged
+ * with client and topic, counted, and feed the penalty box so a refused device cannot
+ * reconnect-storm the broker. Valid device messages come out of `messages`; a bad payload is
+ * refused with a reason and counted (point 2) without touching anything else.
+ */
+import { createServer as createNetServer, type AddressInfo, type Server } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
+import { createServer as createHttpServer } from 'node:http';
+import { readFileSync } from 'node:fs';
+import { Aedes, type Client, type AuthenticateError, type PublishPacket } from 'aedes';
+import { WebSocketServer, createWebSocketStream } from 'ws';
+import { Signal } from '../../protocols/signal.ts';
+import { systemClock, type Clock } from '../../protocols/clock.ts';
+import { silentLogs, type Logger } from '../log.ts';
+import type { BrokerConfig, DeviceKind, MqttDeviceConfig } from './config.ts';
+import { canPublish, canSubscribe } from './acl.ts';
+import { PenaltyBox } from './penalty.ts';
+import { verifyPassword } from './password.ts';
+import { TopicMap, type CommandEnvelope, type DeviceMessage, type GatewayState } from './topics.ts';
+
+export interface BrokerDeps {
+  clock?: Clock;
+  log?: Logger;
+}
+
+export type RejectionAction = 'connect' | 'publish' | 'subscribe' | 'payload';
+export interface Rejection {
+  action: RejectionAction;
+  clientId: string;
+  device?: string;
+  topic?: string;
+  reason: string;
+}
+
+export interface BrokerCounters {
+  connects: number;
+  authFailures: number;
+  penaltyRefusals: number;
+  publishRejected: number;
+  subscribeRejected: number;
+  payloadRejected: number;
+  messagesIn: number;
+}
+
+export interface StationBroker {
+  readonly aedes: Aedes;
+  readonly topics: TopicMap;
+  /** Bound ports (useful when the config says 0). */
+  readonly ports: { tcp: number; tls?: number; ws?: number };
+  readonly messages: Signal<DeviceMessage>;
+  readonly rejections: Signal<Rejection>;
+  readonly counters: BrokerCounters;
+  readonly penalty: PenaltyBox;
+  /** Publish as the gateway (bypasses the device ACL). */
+  publish(topic: string, payload: string | Buffer | object, opts?: { qos?: 0 | 1; retain?: boolean }): Promise<void>;
+  /** Send a command envelope to one device's cmd topic, QoS 1. */
+  command(device: string, envelope: CommandEnvelope): Promise<void>;
+  /** Retained gateway state on the local broker. */
+  setGatewayState(state: GatewayState): Promise<void>;
+  connectedDevices(): string[];
+  close(): Promise<void>;
+}
+
+const deviceOf = new WeakMap<Client, MqttDeviceConfig>();
+
+function authError(message: string, returnCode: number): AuthenticateError {
+  // The AuthErrorCode enum is type-only in aedes 1.2 (engineering.md): set the number by hand.
+  return Object.assign(new Error(message), { returnCode }) as AuthenticateError;
+}
+
+function listen(server: Server | ReturnType<typeof createHttpServer>, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve((server.address() as AddressInfo).port));
+  });
+}
+
+export async function startStationBroker(cfg: { station: string; broker: BrokerConfig }, deps: BrokerDeps = {}): Promise<StationBroker> {
+  const clock = deps.clock ?? systemClock;
+  const log = deps.log ?? silentLogs('mqtt.broker');
+  const topics = new TopicMap(cfg.station);
+  const devices = new Map(cfg.broker.devices.map((d) => [d.id, d]));
+  const penalty = new PenaltyBox(cfg.broker.penalty, clock);
+  const messages = new Signal<DeviceMessage>();
+  const rejections = new Signal<Rejection>();
+  const counters: BrokerCounters = { connects: 0, authFailures: 0, penaltyRefusals: 0, publishRejected: 0, subscribeRejected: 0, payloadRejected: 0, messagesIn: 0 };
+
+  const reject = (r: Rejection, countsTowardPenalty: boolean) => {
+    log.warn({ ...r }, `mqtt ${r.action} refused: ${r.reason}`);
+    if (countsTowardPenalty) {
+      const banMs = penalty.reject(r.device ?? r.clientId);
+      if (banMs > 0) log.warn({ device: r.device, clientId: r.clientId, banMs }, 'mqtt client put in the penalty box');
+    }
+    rejections.emit(r);
+  };
+
+  const aedes = await Aedes.createBroker({
+    heartbeatInterval: 60_000,
+    authenticate(client, username, password, done) {
+      const identity = username ?? client.id;
+      const bannedFor = penalty.bannedFor(identity);
+      if (bannedFor > 0) {
+        counters.penaltyRefusals++;
+        // Code 3 "server unavailable": refused before any scrypt work, so a storm costs little.
+        return done(authError(`in penalty box for ${bannedFor} ms`, 3), false);
+      }
+      const device = username === undefined ? undefined : devices.get(username);
+      const fail = (reason: string) => {
+        counters.authFailures++;
+        reject({ action: 'connect', clientId: client.id, device: username, reason }, true);
+        done(authError(reason, 4), false);
+      };
+      if (!device || !password) return fail('unknown device or no password');
+      verifyPassword(password, device.passwordHash).then((ok) => {
+        if (!ok) return fail('bad password');
+        deviceOf.set(client, device);
+        counters.connects++;
+        done(null, true);
+      }, () => fail('password check failed'));
+    },
+    authorizePublish(client, packet, callback) {
+      const device = client ? deviceOf.get(client) : undefined;
+      // client null: aedes re-publishing a stored will of a client that is gone; it was authorised then.
+      if (!client) return callback(null);
+      const decision = device ? canPublish(topics, device.id, packet.topic) : { allow: false as const, reason: 'not authenticated' };
+      if (decision.allow) return callback(null);
+      counters.publishRejected++;
+      reject({ action: 'publish', clientId: client.id, device: device?.id, topic: packet.topic, reason: decision.reason }, true);
+      callback(new Error(decision.reason));
+    },
+    authorizeSubscribe(client, sub, callback) {
+      const device = deviceOf.get(client);
+      const decision = device ? canSubscribe(topics, device.id, sub.topic) : { allow: false as const, reason: 'not authenticated' };
+      if (decision.allow) return callback(null, sub);
+      counters.subscribeRejected++;
+      reject({ action: 'subscribe', clientId: client.id, device: device?.id, topic: sub.topic, reason: decision.reason }, true);
+      // null negates this subscription (SUBACK 0x80) without closing the connection.
+      callback(null, null);
+    },
+  });
+
+  aedes.on('publish', (packet, client) => {
+    if (!client) return;
+    const device = deviceOf.get(client);
+    const parsed = topics.parseDeviceTopic(packet.topic);
+    if (!device || !parsed) return;
+    counters.messagesIn++;
+    const v = topics.validateInbound(device.kind as DeviceKind, device.id, parsed.channel, packet.payload as Buffer);
+    if (!v.ok) {
+      counters.payloadRejected++;
+      reject({ action: 'payload', clientId: client.id, device: device.id, topic: packet.topic, reason: v.reason }, false);
+      return;
+    }
+    messages.emit(v.message);
+  });
+  aedes.on('clientError', (client, err) => log.debug({ clientId: client.id, err: err.message }, 'mqtt client error'));
+  aedes.on('connectionError', (client, err) => log.debug({ clientId: client?.id, err: err.message }, 'mqtt connection error'));
+
+  const servers: { close(cb: () => void): unknown }[] = [];
+  const host = cfg.broker.host;
+  const tcp = createNetServer((socket) => aedes.handle(socket));
+  servers.push(tcp);
+  const ports: { tcp: number; tls?: number; ws?: number } = { tcp: await listen(tcp, cfg.broker.port, host) };
+  if (cfg.broker.tls) {
+    const t = cfg.broker.tls;
+    const tlsServer = createTlsServer(
+      { cert: readFileSync(t.certFile), key: readFileSync(t.keyFile), ca: t.caFile ? readFileSync(t.caFile) : undefined },
+      (socket) => aedes.handle(socket),
+    );
+    servers.push(tlsServer);
+    ports.tls = await listen(tlsServer, t.port, host);
+  }
+  let wss: WebSocketServer | undefined;
+  if (cfg.broker.ws) {
+    const http = createHttpServer();
+    wss = new WebSocketServer({ server: http });
+    wss.on('connection', (ws, req) => aedes.handle(createWebSocketStream(ws), req));
+    servers.push(http);
+    ports.ws = await listen(http, cfg.broker.ws.port, host);
+  }
+  log.info({ ports }, 'mqtt broker listening');
+
+  const publish = (topic: string, payload: string | Buffer | object, opts: { qos?: 0 | 1; retain?: boolean } = {}) =>
+    new Promise<void>((resolve, reject) => {
+      const body = Buffer.isBuffer(payload) ? payload : Buffer.from(typeof payload === 'string' ? payload : JSON.stringify(payload));
+      const packet = { cmd: 'publish', topic, payload: body, qos: opts.qos ?? 1, retain: opts.retain ?? false, dup: false } as PublishPacket;
+      aedes.publish(packet, (err) => (err ? reject(err) : resolve()));
+    });
+
+  return {
+    aedes,
+    topics,
+    ports,
+    messages,
+    rejections,
+    counters,
+    penalty,
+    publish,
+    command: (device, envelope) => publish(topics.deviceTopic(device, 'cmd'), envelope, { qos: 1 }),
+    setGatewayState: (state) => publish(topics.gatewayState, state, { qos: 1, retain: true }),
+    connectedDevices() {
+      const ids: string[] = [];
+      for (const c of Object.values((aedes as unknown as { clients: Record<string, Client> }).clients)) {
+        const d = deviceOf.get(c);
+        if (d) ids.push(d.id);
+      }
+      return ids;
+    },
+    async close() {
+      await publish(topics.gatewayState, { state: 'offline', station: cfg.station }, { qos: 1, retain: true }).catch(() => undefined);
+      wss?.clients.forEach((c) => c.terminate());
+      await new Promise<void>((r) => aedes.close(() => r()));
+      await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
+    },
+  };
+}
