@@ -5,7 +5,8 @@
  *
  * A line ends at any terminator byte (default CR or LF). CR followed by LF is
  * one terminator even when the LF arrives in the next chunk, so CRLF devices do
- * not produce empty lines. Other empty lines are returned as discarded
+ * not produce empty lines; that LF is not returned again (the frame's `bytes`
+ * end with the CR, already returned). Other empty lines are returned as discarded
  * ('empty line'). A line longer than `maxLength` is discarded up to and
  * including its terminator: its tail is never emitted as if it were a line.
  */

@@ -4,7 +4,8 @@
  *
  * The line is matched against `pattern`, a JavaScript regular expression
  * source with named groups:
- *   value  (required) digits with an optional decimal point, e.g. `0012.34`
+ *   value  (required) digits with an optional decimal point, e.g. `0012.34`; anything
+ *          else (e.g. `----.--` of an overloaded indicator) is not a number
  *   sign   `+` / `-` (absent = positive)
  *   status compared with the `stable` / `unstable` / `overload` lists (absent = no
  *          stability on the wire: `stable` is false and the driver derives it)
@@ -22,7 +23,7 @@ import { lineDecoder } from '../line.ts';
 import type { ScaleReading } from './types.ts';
 
 export const DEFAULT_ASCII_PATTERN =
-  '^\\s*(?<status>[A-Z]{2})\\s*,\\s*(?<mode>[A-Z]{2})\\s*,\\s*(?<sign>[+-])?\\s*(?<value>[0-9]*\\.?[0-9]*)\\s*(?<unit>[A-Za-z]+)?\\s*$';
+  '^\\s*(?<status>[A-Z]{2})\\s*,\\s*(?<mode>[A-Z]{2})\\s*,\\s*(?<sign>[+-])?\\s*(?<value>[^A-Za-z,]*?)\\s*(?<unit>[A-Za-z]+)?\\s*$';
 
 export interface AsciiOptions {
   /** Regex source with named groups (see above). Default matches `ST,GS,+0012.34kg`. */
@@ -79,7 +80,8 @@ export function parseAsciiLine(line: string, re: RegExp, opts: AsciiOptions = {}
   const unitName = (unit ?? opts.defaultUnit ?? 'kg').toLowerCase();
   const perUnit = KG_PER[unitName];
   if (perUnit === undefined) return { error: `unknown unit "${unit}"` };
-  const magnitude = value !== undefined && /^(\d+\.?\d*|\.\d+)$/.test(value) ? Number(value) : NaN;
+  const text = value?.trim() ?? '';
+  const magnitude = /^(\d+\.?\d*|\.\d+)$/.test(text) ? Number(text) : NaN;
   if (Number.isNaN(magnitude)) {
     // An overloaded indicator often prints no number at all; the flag is what matters.
     if (overload) return { ok: { weightKg: 0, stable: false, overload: true, net } };
