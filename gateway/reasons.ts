@@ -61,6 +61,8 @@ export const tripReasons = {
   DEVICE_OFFLINE: { zh: '设备离线', en: 'Device offline' },
   PROCESS_INTERRUPTED: { zh: '网关进程中断，充装未完成', en: 'Gateway process interrupted mid-fill' },
   OVERFILLED_MUST_DECANT: { zh: '超装，须倒瓶处理', en: 'Overfilled: must decant' },
+  UNEXPECTED_INPUT: { zh: '充装中收到意外输入，安全关阀', en: 'Unexpected input while filling: valve closed for safety' },
+  CONTROLLER_ERROR: { zh: '充装控制内部错误，安全关阀', en: 'Controller error: valve closed for safety' },
 } as const satisfies Record<string, Message>;
 
 export type RefusalCode = keyof typeof refusalReasons;
