@@ -43,6 +43,11 @@ export const refusalReasons = {
   DESIGN_LIFE_MISSING: { zh: '气瓶制造日期或设计使用年限缺失，不得充装', en: 'Manufacture date or design life missing' },
   WEIGHT_NOT_STABLE: { zh: '秤未稳定，请稍候', en: 'Scale not stable: wait for a steady weight' },
   SCALE_OVERLOAD: { zh: '秤超载或量程错误', en: 'Scale overload or out of range' },
+  // Added with the post controller (issue 3).
+  VERIFY_TIMEOUT: { zh: '气瓶校验超时', en: 'Cylinder verification timed out' },
+  PRE_FILL_CHECK_FAILED: { zh: '充装前检查不合格', en: 'Pre-fill check found a defect' },
+  ALREADY_FULL: { zh: '气瓶已达到充装目标，无需充装', en: 'Cylinder already at or above its fill target' },
+  POST_IN_FAULT: { zh: '充装枪故障未复位', en: 'Post in fault: reset required' },
 } as const satisfies Record<string, Message>;
 
 /** Why an open valve was closed (or a fill ended) other than reaching the target. */
