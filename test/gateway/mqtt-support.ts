@@ -42,12 +42,12 @@ async function portOpen(port: number): Promise<boolean> {
 export class Mosquitto {
   private proc?: ChildProcess;
   readonly dir = mkdtempSync(join(tmpdir(), 'fillgate-mosq-'));
-  constructor(readonly port: number) {
+  constructor(readonly port: number, persistence = true) {
     // max_queued_messages 0 = unlimited: Debian's default of 1000 silently drops QoS1 (engineering.md).
     writeFileSync(
       join(this.dir, 'mosquitto.conf'),
       [`listener ${port} 127.0.0.1`, 'allow_anonymous true', 'max_queued_messages 0', 'max_inflight_messages 0',
-        'persistence true', `persistence_location ${this.dir}/`, 'autosave_interval 1', 'log_type none', ''].join('\n'),
+        `persistence ${persistence}`, `persistence_location ${this.dir}/`, 'autosave_interval 1', 'log_type none', ''].join('\n'),
     );
   }
   get url(): string {
@@ -88,4 +88,40 @@ export function deviceConfigs(list: [string, DeviceKind, string?][]): { devices:
 
 export function brokerConfig(devices: BrokerConfig['devices'], extra: Partial<BrokerConfig> = {}): BrokerConfig {
   return { host: '127.0.0.1', port: 0, devices, penalty: { maxRejections: 3, windowMs: 60_000, baseMs: 2_000, maxMs: 60_000 }, ...extra };
+}
+
+/** A TCP proxy whose link can be cut (every socket destroyed, new ones refused) and restored: a WAN outage. */
+export class TcpProxy {
+  private server = createServer((inbound) => this.onConnection(inbound));
+  private sockets = new Set<import('node:net').Socket>();
+  private up = true;
+  port = 0;
+  constructor(private targetPort: number) {}
+  async start(): Promise<void> {
+    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', () => r()));
+    this.port = (this.server.address() as AddressInfo).port;
+  }
+  private onConnection(inbound: import('node:net').Socket): void {
+    if (!this.up) return void inbound.destroy();
+    const outbound = connect(this.targetPort, '127.0.0.1');
+    for (const s of [inbound, outbound]) {
+      this.sockets.add(s);
+      s.on('close', () => this.sockets.delete(s));
+      s.on('error', () => undefined);
+    }
+    inbound.pipe(outbound).pipe(inbound);
+    inbound.on('close', () => outbound.destroy());
+    outbound.on('close', () => inbound.destroy());
+  }
+  cut(): void {
+    this.up = false;
+    for (const s of this.sockets) s.destroy();
+  }
+  restore(): void {
+    this.up = true;
+  }
+  async close(): Promise<void> {
+    this.cut();
+    await new Promise<void>((r) => this.server.close(() => r()));
+  }
 }

@@ -1,0 +1,72 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { Outbox } from '../../gateway/mqtt/outbox.ts';
+import { ManualClock } from '../../protocols/clock.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'fillgate-outbox-'));
+test.after(() => rmSync(dir, { recursive: true, force: true }));
+
+test('alarms jump the queue; otherwise first in, first out; a row leaves only on ack', () => {
+  const db = new Database(':memory:');
+  const box = new Outbox(db, { telemetryCap: 100, clock: new ManualClock() });
+  const r1 = box.enqueue({ topic: 'r', payload: '1', class: 'record' });
+  const t1 = box.enqueue({ topic: 't', payload: '2', class: 'telemetry' });
+  const r2 = box.enqueue({ topic: 'r', payload: '3', class: 'record' });
+  const a1 = box.enqueue({ topic: 'a', payload: '4', class: 'alarm' });
+  assert.equal(box.next(10).map((r) => r.id), [a1, r1, r2, t1]);
+  assert.equal(box.next(2, new Set([a1])).map((r) => r.id), [r1, r2]);
+  box.ack([a1, r1]);
+  assert.equal(box.next(10).map((r) => r.id), [r2, t1]);
+  assert.is(box.next(10)[0].payload.toString(), '3');
+  db.close();
+});
+
+test('telemetry is capped: oldest dropped first and counted; records are never dropped', () => {
+  const db = new Database(':memory:');
+  const box = new Outbox(db, { telemetryCap: 10, clock: new ManualClock() });
+  for (let i = 0; i < 25; i++) box.enqueue({ topic: 't', payload: String(i), class: 'telemetry' });
+  for (let i = 0; i < 25; i++) box.enqueue({ topic: 'r', payload: String(i), class: 'record' });
+  const b = box.backlog();
+  assert.is(b.byClass.telemetry, 10);
+  assert.is(b.byClass.record, 25);
+  assert.is(b.telemetryDropped, 15);
+  const tele = box.next(100).filter((r) => r.class === 'telemetry').map((r) => r.payload.toString());
+  assert.equal(tele, ['15', '16', '17', '18', '19', '20', '21', '22', '23', '24']);
+  db.close();
+});
+
+test('backlog reports count, bytes and the oldest age; the outbox survives a restart', () => {
+  const file = join(dir, 'o.db');
+  const clock = new ManualClock();
+  let db = new Database(file);
+  let box = new Outbox(db, { telemetryCap: 10, clock });
+  box.enqueue({ topic: 'abc', payload: '12345', class: 'record' });
+  clock.advance(60_000);
+  box.enqueue({ topic: 'abc', payload: '12345', class: 'alarm', retain: true });
+  clock.advance(1_000);
+  assert.equal({ ...box.backlog(), byClass: undefined }, { count: 2, bytes: 16, oldestAgeMs: 61_000, byClass: undefined, telemetryDropped: 0 });
+  db.close();
+  db = new Database(file);
+  box = new Outbox(db, { telemetryCap: 10, clock });
+  const rows = box.next(10);
+  assert.is(rows.length, 2);
+  assert.is(rows[0].class, 'alarm');
+  assert.is(rows[0].retain, true);
+  assert.is(db.pragma('journal_mode', { simple: true }), 'wal');
+  assert.is(db.pragma('synchronous', { simple: true }), 2); // FULL
+  db.close();
+});
+
+test('a failed write is a STORE_ERROR, not a silent drop', () => {
+  const db = new Database(':memory:');
+  const box = new Outbox(db, { telemetryCap: 10, clock: new ManualClock() });
+  db.exec('DROP TABLE mqtt_outbox');
+  assert.throws(() => box.enqueue({ topic: 'r', payload: 'x', class: 'record' }), (e: Error & { code?: string }) => e.code === 'STORE_ERROR');
+  db.close();
+});
+
+test.run();

@@ -1,0 +1,42 @@
+/**
+ * A gateway process for the relay tests: opens the outbox database, starts the relay to
+ * the given upstream, and enqueues records seq = from..to (every 25th an alarm), printing
+ * `enq <seq>` after each commit. The test SIGKILLs it mid-run and starts it again.
+ * Usage: node --import tsx mqtt-relay-child.ts <db> <upstreamUrl> <from> <to> <intervalMs> <protocolVersion>
+ */
+import Database from 'better-sqlite3';
+import { Outbox } from '../../gateway/mqtt/outbox.ts';
+import { UpstreamRelay } from '../../gateway/mqtt/relay.ts';
+import { systemClock } from '../../protocols/clock.ts';
+
+const [dbPath, url, fromText, toText, intervalText, pv] = process.argv.slice(2);
+const db = new Database(dbPath);
+const outbox = new Outbox(db, { telemetryCap: 1000, clock: systemClock });
+const relay = new UpstreamRelay(
+  { station: 'ST1', upstream: { url, protocolVersion: pv === '5' ? 5 : 4, keepaliveSec: 5, reconnectMs: 200, window: 20, rejectUnauthorized: true } },
+  { outbox },
+);
+relay.start();
+const from = Number(fromText);
+const to = Number(toText);
+for (let seq = from; seq <= to; seq++) {
+  const alarm = seq % 25 === 0;
+  relay.send({
+    topic: alarm ? relay.topics.alarm : relay.topics.fillOutcome('P1'),
+    payload: JSON.stringify({ seq, attemptId: `a-${seq}` }),
+    class: alarm ? 'alarm' : 'record',
+  });
+  process.stdout.write(`enq ${seq}\n`);
+  await new Promise((r) => setTimeout(r, Number(intervalText)));
+}
+// Drained: report and wait for the parent to stop us.
+const timer = setInterval(() => {
+  const s = relay.status();
+  if (s.backlog.count === 0) process.stdout.write('drained\n');
+}, 100);
+process.on('SIGTERM', async () => {
+  clearInterval(timer);
+  await relay.stop();
+  db.close();
+  process.exit(0);
+});
