@@ -160,11 +160,12 @@ function weightRefusals(c: Cylinder | undefined, ctx: CylinderCheckContext, s: E
   const residualMax = positive(c.allowedFillKg) ? c.allowedFillKg * s.residualMaxFraction : 0;
   const low = c.tareKg - s.weightToleranceKg;
   const high = c.tareKg + residualMax + s.weightToleranceKg;
-  if (scale.grossKg < low || scale.grossKg > high) {
-    const r = (n: number) => Math.round(n * 1000) / 1000;
-    return [{ code: 'POCKET_CODE_WEIGHT', detail: `gross ${scale.grossKg} kg outside ${r(low)}..${r(high)} kg (tare ${c.tareKg} kg)` }];
-  }
-  return [];
+  const r = (n: number) => Math.round(n * 1000) / 1000;
+  if (scale.grossKg >= low && scale.grossKg <= high) return [];
+  // Tare + allowed fill (± tolerance): the scanned cylinder itself, already full. Not a pocket code.
+  if (positive(c.allowedFillKg) && Math.abs(scale.grossKg - (c.tareKg + c.allowedFillKg)) <= s.weightToleranceKg)
+    return [{ code: 'ALREADY_FULL', detail: `gross ${scale.grossKg} kg = tare ${c.tareKg} + allowed ${c.allowedFillKg} kg` }];
+  return [{ code: 'POCKET_CODE_WEIGHT', detail: `gross ${scale.grossKg} kg outside ${r(low)}..${r(high)} kg (tare ${c.tareKg} kg)` }];
 }
 
 /** The same code filled too recently, or active at another post (pocket code, domain.md 1). */
