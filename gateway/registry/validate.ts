@@ -128,7 +128,11 @@ function structural(r: FieldReader, raw: Record<string, unknown>): boolean {
     r.error(undefined, 'row is not an object');
     return false;
   }
-  if (raw.__extraFields) r.error(undefined, `row has ${String(raw.__extraFields)} more fields than the header (an unquoted comma?)`);
+  if (raw.__extraFields) {
+    // The columns no longer line up: field-by-field errors would only be noise.
+    r.error(undefined, `row has ${String(raw.__extraFields)} more fields than the header (an unquoted comma, e.g. a decimal comma?)`);
+    return false;
+  }
   return true;
 }
 
