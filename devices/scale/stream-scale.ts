@@ -144,14 +144,16 @@ export class StreamScaleDriver implements ScaleDriver {
   }
 
   private onData(chunk: Buffer): void {
+    let at = this.lastBytesAt ?? 0;
     try {
-      const at = this.clock.now();
+      at = this.clock.now();
       this.lastBytesAt = at;
       for (const item of this.decoder.push(chunk)) this.onFramed(item, at);
     } catch (err) {
-      // A decoder bug must not end the stream: count it like a bad frame and start clean.
+      // A decoder or clock bug must not end the stream: count it like a bad frame and start clean.
       this.decoder.reset();
-      this.discard(chunk, `internal decoder error: ${errorMessage(err)}`, this.clock.now());
+      this.run = undefined;
+      this.discard(chunk, `internal error: ${errorMessage(err)}`, at);
     }
   }
 
