@@ -21,7 +21,7 @@ function fresh(): { db: Database.Database; reg: Registry; clock: ManualClock } {
   return { db, reg: openRegistry(db, { clock }), clock };
 }
 
-const throwsCode = (fn: () => unknown, code: string) => {
+const throwsCode = (fn: () => unknown, code: string): Error => {
   try {
     fn();
   } catch (err) {
@@ -30,6 +30,7 @@ const throwsCode = (fn: () => unknown, code: string) => {
     return err as Error;
   }
   assert.unreachable(`expected ${code}`);
+  throw new Error('unreachable');
 };
 
 test('a file database: WAL, synchronous=FULL, migrations applied once, data survives reopening', () => {
