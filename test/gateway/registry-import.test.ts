@@ -200,6 +200,9 @@ test('operators: roles parsed, unknown role and duplicate badge rejected, certif
   assert.equal(issuesOf(r, 6), []);
   assert.equal(reg.getOperator('B2')?.roles, ['filler', 'checker']);
   assert.is(reg.getOperator('B2')?.certificateExpires, '2026-01-31');
+  const json = reg.importOperators(JSON.stringify({ operators: [{ badge: 'B5', name: 'Zhao', roles: ['Checker', 'filler'], certificateNo: 'P-5', certificateExpires: '2028-01-01' }] }), 'json');
+  assert.equal([json.applied, json.created, json.errors, json.warnings], [true, 1, 0, 0]);
+  assert.equal(reg.getOperator('B5')?.roles, ['checker', 'filler']);
   close();
 });
 
