@@ -1,0 +1,170 @@
+/**
+ * Phases after the cut-off, valve closed: cutOff (gas in flight) → settling
+ * (wait for a stable weight) → checked (under/in/over tolerance; an under-filled
+ * cylinder is topped up with short pulses first) → reweighed (check-weigh scale,
+ * or the post scale after settling, and the checker's badge: checker ≠ filler,
+ * 充装时人员不得同时兼任检查人员) → closedOut when the cylinder leaves the scale,
+ * with the attempt's one record. Every filled cylinder is re-weighed (逐瓶复验);
+ * an over-filled one is flagged mustDecant and never closes out as OK (domain.md 1).
+ */
+import type { WeightSample } from '../../devices/types.ts';
+import type { FillAttempt, FillOutcome } from '../records/types.ts';
+import { refuseOther } from './before-fill.ts';
+import { learnPreact, toleranceOf } from './preact.ts';
+import { attemptRecord, masses, roundKg } from './record.ts';
+import { badgeProblem, checklist, freshSample, go, mean, stay } from './steps.ts';
+import type { Command, FillRun, Phase, PostContext, PostInput, Reweigh, SettledResult, Step } from './types.ts';
+
+type P<K extends Phase['kind']> = Extract<Phase, { kind: K }>;
+type After = P<'cutOff' | 'settling' | 'checked' | 'reweighed'>;
+
+/** Inputs all after-fill phases treat alike; undefined when the phase must decide. */
+function afterCommon(ctx: PostContext, phase: After, input: PostInput, now: number): Step | undefined {
+  if (input.kind === 'code' && input.read.kind === 'cylinder' && input.read.code !== phase.run.code) {
+    return refuseOther(ctx, phase, input.read, input.attemptId, now);
+  }
+  return undefined;
+}
+
+export function onCutOff(ctx: PostContext, phase: P<'cutOff'>, input: PostInput, now: number): Step {
+  const common = afterCommon(ctx, phase, input, now);
+  if (common) return common;
+  if (input.kind === 'valveOpened') {
+    // A late confirmation of the open we already revoked: repeat the close; a valve that stays open reports a mismatch.
+    return stay(ctx, phase, [{ kind: 'closeValve', reason: 'VALVE_FEEDBACK' }]);
+  }
+  if (input.kind === 'tick' && now >= phase.closedAt + ctx.cfg.inFlightMs) {
+    return go(ctx, phase, { kind: 'settling', run: phase.run, since: now, readings: [] });
+  }
+  return stay(ctx, phase);
+}
+
+export function onSettling(ctx: PostContext, phase: P<'settling'>, input: PostInput, now: number): Step {
+  const common = afterCommon(ctx, phase, input, now);
+  if (common) return common;
+  const cfg = ctx.cfg;
+  if (input.kind === 'tick' && now >= phase.since + cfg.settleTimeoutMs) {
+    return settle(ctx, phase, phase.readings.length > 0 ? mean(phase.readings) : (ctx.last?.grossKg ?? phase.run.startGrossKg), now);
+  }
+  if (input.kind !== 'sample' || input.sample.overload) return stay(ctx, phase);
+  const s = input.sample;
+  if (s.grossKg < cfg.emptyBelowKg) {
+    // Lifted off before it settled (e.g. moved to the check scale): settle on what was read.
+    return settle(ctx, phase, phase.readings.length > 0 ? mean(phase.readings) : phase.run.lastGross ?? phase.run.startGrossKg, now);
+  }
+  const run = { ...phase.run, lastGross: s.grossKg };
+  if (!s.stable) return stay(ctx, { ...phase, run, readings: [] });
+  const readings = [...phase.readings, s.grossKg];
+  if (readings.length >= cfg.settleSamples) return settle(ctx, { ...phase, run }, mean(readings), now);
+  return stay(ctx, { ...phase, run, readings });
+}
+
+/**
+ * The settled weight decides: learn the preact from the main fill, top up an
+ * under-filled cylinder while pulses remain, else go to the check.
+ */
+function settle(ctx: PostContext, phase: P<'settling'>, grossKg: number, now: number): Step {
+  const cfg = ctx.cfg;
+  const run = phase.run;
+  const { contentKg } = masses(run, grossKg);
+  const result: SettledResult = { grossKg: roundKg(grossKg), contentKg, tolerance: toleranceOf(contentKg, run.targetKg, run.cylinder.allowedFillKg, cfg.toleranceKg) };
+  const commands: Command[] = [];
+  let next = ctx;
+  if (run.topUps === 0) {
+    const overshootKg = roundKg(grossKg - run.targetGrossKg);
+    const entry = learnPreact(run.preactUsedKg, overshootKg, run.flowAtCutKgPerS, run.preact.fills, cfg);
+    next = { ...ctx, preacts: { ...ctx.preacts, [run.cylinder.model]: entry } };
+    commands.push({ kind: 'learnPreact', model: run.cylinder.model, entry, overshootKg });
+  }
+  const onScale = ctx.last !== undefined && ctx.last.grossKg >= cfg.emptyBelowKg;
+  if (result.tolerance === 'under' && run.topUps < cfg.topUp.maxPulses && onScale && next.locks.length === 0 && freshSample(next, now)) {
+    const g = ctx.last?.grossKg ?? grossKg;
+    const flow = { window: [], maxGrossKg: g, flowRef: { at: now, g }, valveConfirmed: false };
+    const topped: FillRun = { ...run, topUps: run.topUps + 1 };
+    commands.push({ kind: 'openValve' });
+    return go(next, phase, { kind: 'toppingUp', run: topped, flow, pulseEndsAt: now + cfg.topUp.pulseMs }, commands);
+  }
+  const checked: P<'checked'> = { kind: 'checked', run, result };
+  // Without a check-weigh scale the re-weigh is the post scale's settled reading.
+  if (!cfg.checkScale) checked.reweigh = { grossKg: result.grossKg, scale: cfg.scaleDevice };
+  if (result.tolerance === 'over') commands.push({ kind: 'display', reason: 'OVERFILLED_MUST_DECANT' });
+  return go(next, phase, checked, commands);
+}
+
+export function onChecked(ctx: PostContext, phase: P<'checked'>, input: PostInput, now: number): Step {
+  const common = afterCommon(ctx, phase, input, now);
+  if (common) return common;
+  const cfg = ctx.cfg;
+  if (input.kind === 'code' && input.read.kind === 'badge') {
+    const problem = badgeProblem(input.operator, 'checker') ?? (input.operator?.person.badge === phase.run.filler.badge ? 'CHECKER_IS_FILLER' : undefined);
+    if (problem || !input.operator) return stay(ctx, phase, [{ kind: 'display', reason: problem ?? 'OPERATOR_UNKNOWN', detail: input.read.code }]);
+    const checker = input.operator.person;
+    const postFill = checklist(ctx, cfg.postFillItems, input.exceptions, checker, now);
+    return maybeReweighed(ctx, phase, { ...phase, checker, postFill });
+  }
+  if (input.kind === 'checkweigh' && cfg.checkScale) {
+    const s = input.sample;
+    if (input.code !== undefined && input.code !== phase.run.code) return stay(ctx, phase); // another cylinder on the check scale
+    if (removed(ctx, s)) return phase.reweigh ? closeOut(ctx, phase, now) : stay(ctx, phase);
+    if (!s.stable || s.overload) return stay(ctx, phase);
+    return maybeReweighed(ctx, phase, { ...phase, reweigh: { grossKg: s.grossKg, scale: s.device } });
+  }
+  if (input.kind === 'sample' && !cfg.checkScale && removed(ctx, input.sample)) {
+    // Taken off before the checker badged in: closed out without a post-fill check, and the record says so.
+    return closeOut(ctx, phase, now);
+  }
+  return stay(ctx, phase);
+}
+
+function maybeReweighed(ctx: PostContext, from: P<'checked'>, c: P<'checked'>): Step {
+  if (c.checker && c.postFill && c.reweigh) {
+    return go(ctx, from, { kind: 'reweighed', run: c.run, result: c.result, reweigh: c.reweigh, postFill: c.postFill, checker: c.checker });
+  }
+  return stay(ctx, c);
+}
+
+const removed = (ctx: PostContext, s: WeightSample) => !s.overload && s.grossKg < ctx.cfg.emptyBelowKg;
+
+export function onReweighed(ctx: PostContext, phase: P<'reweighed'>, input: PostInput, now: number): Step {
+  const common = afterCommon(ctx, phase, input, now);
+  if (common) return common;
+  const fromCheckScale = ctx.cfg.checkScale;
+  if (fromCheckScale && input.kind === 'checkweigh' && (input.code === undefined || input.code === phase.run.code) && removed(ctx, input.sample)) {
+    return closeOut(ctx, phase, now);
+  }
+  if (!fromCheckScale && input.kind === 'sample' && removed(ctx, input.sample)) return closeOut(ctx, phase, now);
+  return stay(ctx, phase);
+}
+
+/** The cylinder left the scale: the attempt's one record, the journal entry cleared. */
+function closeOut(ctx: PostContext, phase: P<'checked' | 'reweighed'>, now: number): Step {
+  const run = phase.run;
+  const attempt = finalRecord(ctx, run, phase.result, phase.reweigh, phase, now);
+  const commands: Command[] = [{ kind: 'record', attempt }, { kind: 'clearInProgress', attemptId: run.id }];
+  if (attempt.mustDecant) commands.push({ kind: 'display', reason: 'OVERFILLED_MUST_DECANT' });
+  return go(ctx, phase, { kind: 'closedOut', attemptId: run.id, outcome: attempt.outcome }, commands);
+}
+
+/** Tolerance is judged on the re-weighed mass when there is one (the 0.1 % check scale), else on the post scale. */
+export function finalRecord(
+  ctx: PostContext,
+  run: FillRun,
+  result: SettledResult,
+  reweigh: Reweigh | undefined,
+  check: { checker?: Parameters<typeof attemptRecord>[1]['filler']; postFill?: FillAttempt['postFillCheck'] },
+  now: number,
+): FillAttempt {
+  const content = reweigh ? roundKg(reweigh.grossKg - run.cylinder.tareKg) : result.contentKg;
+  const tolerance = toleranceOf(content, run.targetKg, run.cylinder.allowedFillKg, ctx.cfg.toleranceKg);
+  const outcome: FillOutcome = tolerance === 'over' ? 'overfilled' : tolerance === 'under' ? 'underfilled' : 'filled';
+  const extra: Partial<FillAttempt> = {
+    netFilledKg: roundKg(result.grossKg - run.startGrossKg),
+    deviationKg: roundKg(content - run.targetKg),
+    toleranceState: tolerance,
+    mustDecant: tolerance === 'over',
+  };
+  if (reweigh) Object.assign(extra, { reweighedGrossKg: reweigh.grossKg, reweighedNetKg: content, reweighScale: reweigh.scale });
+  if (check.checker) extra.checker = check.checker;
+  if (check.postFill) extra.postFillCheck = check.postFill;
+  return attemptRecord(ctx, run, outcome, now, extra);
+}

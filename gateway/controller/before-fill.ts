@@ -1,0 +1,194 @@
+/**
+ * Phases before the valve opens: idle (and its look-alikes closedOut and
+ * aborted) → identified (code read, registry asked) → verified (eligible) →
+ * cylinderReady (weight stable and plausible, pre-fill check confirmed by the
+ * filler's badge) → filling. Scan → verify → open, never open first (对码开启充装枪,
+ * domain.md 1); the valve stays closed in all of these phases.
+ */
+import type { CodeRead } from '../../devices/types.ts';
+import type { FillAttempt } from '../records/types.ts';
+import { cutoffGross, preactAt, preactEntry, targetContent } from './preact.ts';
+import { attemptRecord, wallIso } from './record.ts';
+import { badgeProblem, checklist, freshSample, go, lockActivated, lockRefusal, newAttemptId, refuseRead, stay } from './steps.ts';
+import type { AttemptBase, CylinderFacts, FillRun, Phase, PostContext, PostInput, ReadyAttempt, Step, VerifiedAttempt } from './types.ts';
+
+type P<K extends Phase['kind']> = Extract<Phase, { kind: K }>;
+type PreFill = P<'identified' | 'verified' | 'cylinderReady'>;
+type Refusals = FillAttempt['refusals'];
+
+const idle: Phase = { kind: 'idle' };
+
+/** idle, closedOut and aborted: no attempt; a cylinder code starts one unless the post is blocked. */
+export function onIdle(ctx: PostContext, phase: P<'idle' | 'closedOut' | 'aborted'>, input: PostInput, now: number): Step {
+  if (input.kind !== 'code' || input.read.kind !== 'cylinder') return stay(ctx, phase);
+  const refusals: Refusals = [];
+  // Nozzle interlock: the last filled cylinder must leave the scale first (domain.md 4).
+  if (ctx.awaitRemoval) refusals.push({ code: 'PREVIOUS_NOT_CLOSED_OUT' });
+  for (const lock of ctx.locks) refusals.push({ code: lockRefusal[lock] });
+  if (refusals.length > 0) {
+    const r = refuseRead(ctx, input.read, input.attemptId, refusals, now);
+    return stay(r.ctx, phase, r.commands);
+  }
+  const n = newAttemptId(ctx, now, input.attemptId);
+  const attempt: AttemptBase = { id: n.id, code: input.read.code, openedAt: now };
+  return go(n.ctx, phase, { kind: 'identified', attempt, deadline: now + ctx.cfg.verifyTimeoutMs }, [{ kind: 'verify', attemptId: n.id, code: attempt.code }]);
+}
+
+/** End a pre-fill attempt with its one record. */
+function endPreFill(ctx: PostContext, phase: PreFill, to: Phase, a: AttemptBase, outcome: FillAttempt['outcome'], now: number, extra: Partial<FillAttempt> = {}): Step {
+  const attempt = attemptRecord(ctx, a, outcome, now, extra);
+  const commands = [{ kind: 'record', attempt } as const, ...(extra.refusals ?? []).map((r) => ({ kind: 'display', reason: r.code }) as const)];
+  return go(ctx, phase, to, commands);
+}
+
+const refuse = (ctx: PostContext, phase: PreFill, a: AttemptBase, refusals: Refusals, now: number) =>
+  endPreFill(ctx, phase, idle, a, 'refused', now, { refusals });
+
+/** Inputs every pre-fill phase treats alike; undefined when the phase must decide. */
+function preFillCommon(ctx: PostContext, phase: PreFill, input: PostInput, now: number): Step | undefined {
+  const a = phase.attempt;
+  const lock = lockActivated(input);
+  if (lock) return refuse(ctx, phase, a, [{ code: lockRefusal[lock] }], now);
+  if (input.kind === 'stop') {
+    const trips = [{ code: 'OPERATOR_STOP' as const, at: wallIso(ctx, now) }];
+    return endPreFill(ctx, phase, { kind: 'aborted', attemptId: a.id, reason: 'OPERATOR_STOP' }, a, 'aborted', now, { trips });
+  }
+  if (input.kind === 'code' && input.read.kind === 'cylinder') {
+    if (input.read.code === a.code) return stay(ctx, phase); // the same cylinder scanned again
+    return refuseOther(ctx, phase, input.read, input.attemptId, now);
+  }
+  if ((input.kind === 'verified' || input.kind === 'refused') && input.attemptId !== a.id) return stay(ctx, phase); // a stale reply
+  return undefined;
+}
+
+/** Another cylinder scanned while this attempt is open: refused with its own record. */
+export function refuseOther(ctx: PostContext, phase: Phase, read: CodeRead, givenId: string | undefined, now: number): Step {
+  const r = refuseRead(ctx, read, givenId, [{ code: 'PREVIOUS_NOT_CLOSED_OUT' }], now);
+  return stay(r.ctx, phase, r.commands);
+}
+
+export function onIdentified(ctx: PostContext, phase: P<'identified'>, input: PostInput, now: number): Step {
+  const common = preFillCommon(ctx, phase, input, now);
+  if (common) return common;
+  const a = phase.attempt;
+  switch (input.kind) {
+    case 'verified': {
+      const refusals = factProblems(input.cylinder, a.code, ctx);
+      if (refusals.length > 0) return refuse(ctx, phase, a, refusals, now);
+      const verified: P<'verified'> = { kind: 'verified', attempt: { ...a, cylinder: input.cylinder } };
+      return tryReady(ctx, phase, verified, now) ?? go(ctx, phase, verified);
+    }
+    case 'refused': {
+      const refusals: Refusals = input.refusals.length > 0 ? input.refusals : [{ code: 'UNKNOWN_CODE' }];
+      return refuse(ctx, phase, a, refusals, now);
+    }
+    case 'tick':
+      return now >= phase.deadline ? refuse(ctx, phase, a, [{ code: 'VERIFY_TIMEOUT' }], now) : stay(ctx, phase);
+    case 'code':
+      return acceptFiller(ctx, phase, input, now, (attempt) => ({ ...phase, attempt }));
+    default:
+      return stay(ctx, phase);
+  }
+}
+
+/** Defence in depth: the registry checked these too, but a wrong answer must not open the valve. */
+function factProblems(c: CylinderFacts, code: string, ctx: PostContext): Refusals {
+  const out: Refusals = [];
+  if (c.code !== code) out.push({ code: 'UNKNOWN_CODE', detail: `registry answered for ${c.code}` });
+  if (c.medium !== ctx.cfg.medium) out.push({ code: 'MEDIUM_MISMATCH', detail: `${c.medium} cylinder at a ${ctx.cfg.medium} post` });
+  if (!(Number.isFinite(c.tareKg) && c.tareKg > 0)) out.push({ code: 'TARE_MISSING' });
+  if (!(Number.isFinite(c.allowedFillKg) && c.allowedFillKg > 0)) out.push({ code: 'FILL_MASS_MISSING' });
+  return out;
+}
+
+/** A badge read before the fill: the filler confirms the pre-fill checklist (exceptions = items not ok). */
+function acceptFiller<Ph extends P<'identified' | 'verified'>>(
+  ctx: PostContext,
+  phase: Ph,
+  input: Extract<PostInput, { kind: 'code' }>,
+  now: number,
+  withAttempt: (a: Ph['attempt']) => Ph,
+): Step {
+  if (input.read.kind !== 'badge') return stay(ctx, phase);
+  const problem = badgeProblem(input.operator, 'filler');
+  if (problem || !input.operator) return stay(ctx, phase, [{ kind: 'display', reason: problem ?? 'OPERATOR_UNKNOWN', detail: input.read.code }]);
+  const filler = input.operator.person;
+  const preFill = checklist(ctx, ctx.cfg.preFillItems, input.exceptions, filler, now);
+  const attempt = { ...phase.attempt, filler, preFill };
+  const failed = preFill.items.filter((i) => !i.ok);
+  if (failed.length > 0) {
+    return refuse(ctx, phase, attempt, [{ code: 'PRE_FILL_CHECK_FAILED', detail: failed.map((i) => i.item).join(', ') }], now);
+  }
+  const next = withAttempt(attempt);
+  return next.kind === 'verified' ? (tryReady(ctx, phase, next, now) ?? stay(ctx, next)) : stay(ctx, next);
+}
+
+export function onVerified(ctx: PostContext, phase: P<'verified'>, input: PostInput, now: number): Step {
+  const common = preFillCommon(ctx, phase, input, now);
+  if (common) return common;
+  if (input.kind === 'code') return acceptFiller(ctx, phase, input, now, (attempt) => ({ ...phase, attempt: attempt as VerifiedAttempt }));
+  if (input.kind === 'sample') return tryReady(ctx, phase, phase, now) ?? stay(ctx, phase);
+  return stay(ctx, phase);
+}
+
+/**
+ * Ready when the filler has confirmed the pre-fill check and the weight is
+ * stable and plausible for this cylinder: gross near tare + residual (a code
+ * scanned for another cylinder, 口袋码, shows up here: domain.md 1).
+ */
+function tryReady(ctx: PostContext, from: PreFill, v: P<'verified'>, now: number): Step | undefined {
+  const a = v.attempt;
+  const last = ctx.last;
+  if (!a.filler || !a.preFill || !last || last.overload || ctx.stableRun < ctx.cfg.stableCount || last.grossKg < ctx.cfg.emptyBelowKg) return undefined;
+  const c = a.cylinder;
+  const g = last.grossKg;
+  const lo = c.tareKg - ctx.cfg.tareMatchKg;
+  const hi = c.residualKg !== undefined ? c.tareKg + Math.max(0, c.residualKg) + ctx.cfg.tareMatchKg : c.tareKg + c.allowedFillKg;
+  if (g < lo || g > hi) {
+    return refuse(ctx, from, a, [{ code: 'POCKET_CODE_WEIGHT', detail: `gross ${g} kg, expected ${lo.toFixed(2)}-${hi.toFixed(2)} kg` }], now);
+  }
+  const targetKg = targetContent(c, ctx.cfg);
+  const targetGrossKg = c.tareKg + targetKg;
+  const limitGrossKg = c.tareKg + c.allowedFillKg;
+  const preact = preactEntry(ctx.preacts, c.model, ctx.cfg);
+  if (g >= cutoffGross(targetGrossKg, limitGrossKg, preactAt(preact, undefined, ctx.cfg))) {
+    return refuse(ctx, from, a, [{ code: 'ALREADY_FULL', detail: `gross ${g} kg, target ${targetGrossKg.toFixed(2)} kg` }], now);
+  }
+  const ready: ReadyAttempt = { ...a, filler: a.filler, preFill: a.preFill, startGrossKg: g, targetKg, targetGrossKg, limitGrossKg, preact };
+  return go(ctx, from, { kind: 'cylinderReady', attempt: ready });
+}
+
+export function onReady(ctx: PostContext, phase: P<'cylinderReady'>, input: PostInput, now: number): Step {
+  const common = preFillCommon(ctx, phase, input, now);
+  if (common) return common;
+  const a = phase.attempt;
+  if (input.kind === 'start') return tryStart(ctx, phase, now);
+  if (input.kind !== 'sample') return stay(ctx, phase);
+  const s = input.sample;
+  if (s.grossKg < ctx.cfg.emptyBelowKg && !s.overload) {
+    const detail = 'cylinder removed before filling';
+    return endPreFill(ctx, phase, { kind: 'aborted', attemptId: a.id }, a, 'aborted', now, { trips: [], refusals: [{ code: 'NO_CYLINDER_ON_SCALE', detail }] });
+  }
+  if (s.stable && !s.overload && Math.abs(s.grossKg - a.startGrossKg) > ctx.cfg.tareMatchKg) {
+    // Another cylinder was put on the scale after the check: the code no longer belongs to what is weighed.
+    return refuse(ctx, phase, a, [{ code: 'POCKET_CODE_WEIGHT', detail: `gross changed from ${a.startGrossKg} to ${s.grossKg} kg` }], now);
+  }
+  if (ctx.cfg.autoStart && ctx.stableRun >= ctx.cfg.stableCount) return tryStart(ctx, phase, now);
+  return stay(ctx, phase);
+}
+
+/** Open the valve: fresh, sane weight and no lock, or a display saying why not. Journal first, then open. */
+function tryStart(ctx: PostContext, phase: P<'cylinderReady'>, now: number): Step {
+  const last = ctx.last;
+  if (ctx.locks.length > 0) return stay(ctx, phase, [{ kind: 'display', reason: lockRefusal[ctx.locks[0]] }]);
+  if (!last || !freshSample(ctx, now)) return stay(ctx, phase, [{ kind: 'display', reason: 'DEVICE_OFFLINE', detail: 'no fresh weight' }]);
+  if (last.overload) return stay(ctx, phase, [{ kind: 'display', reason: 'SCALE_OVERLOAD' }]);
+  const a = phase.attempt;
+  const startGrossKg = last.stable ? last.grossKg : a.startGrossKg;
+  const preactUsedKg = preactAt(a.preact, undefined, ctx.cfg);
+  if (last.grossKg >= cutoffGross(a.targetGrossKg, a.limitGrossKg, preactUsedKg)) return stay(ctx, phase, [{ kind: 'display', reason: 'ALREADY_FULL' }]);
+  const run: FillRun = { ...a, startGrossKg, fillStartedAt: now, fillStartedWall: wallIso(ctx, now), preactUsedKg, topUps: 0 };
+  const journal = attemptRecord(ctx, run, 'interrupted', now, { trips: [{ code: 'PROCESS_INTERRUPTED', at: run.fillStartedWall }] });
+  const flow = { window: [], maxGrossKg: last.grossKg, flowRef: { at: now, g: last.grossKg }, valveConfirmed: false };
+  return go({ ...ctx, awaitRemoval: true }, phase, { kind: 'filling', run, flow }, [{ kind: 'markInProgress', attempt: journal }, { kind: 'openValve' }]);
+}

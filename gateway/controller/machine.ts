@@ -1,0 +1,227 @@
+/**
+ * The post controller: `transition(state, input, now)` → next state, commands
+ * for the runtime, and when to tick it next. No I/O; `now` is monotonic ms
+ * (engineering.md example 4, after zwave-js SerialAPICommandMachine).
+ *
+ * Fail safe (domain.md 4: de-energised = closed): the valve may be open only
+ * in `filling` and `toppingUp`; every transition out of them carries a
+ * closeValve, closeValve always comes first in the command list, and an
+ * exception inside a handler closes the valve and faults the post instead of
+ * escaping.
+ */
+import { onCutOff, onChecked, onReweighed, onSettling } from './after-fill.ts';
+import { onIdentified, onIdle, onReady, onVerified } from './before-fill.ts';
+import type { ControllerConfig } from './config.ts';
+import { onOpen, openDeadline, trip } from './filling.ts';
+import { attemptRecord, wallIso } from './record.ts';
+import { VALVE_OPEN_PHASES, attemptIdOf, go, refuseRead, stay } from './steps.ts';
+import type { TripCode } from '../reasons.ts';
+import type { Command, LockKind, Phase, PostContext, PostInput, PostState, PreactTable, Step } from './types.ts';
+
+export interface InitialOptions {
+  preacts?: PreactTable;
+  /** Wall clock (epoch ms) read at monotonic time `now`. */
+  wall?: number;
+  now?: number;
+  locks?: readonly LockKind[];
+}
+
+export function initialState(cfg: ControllerConfig, o: InitialOptions = {}): PostState {
+  const now = o.now ?? 0;
+  const ctx: PostContext = {
+    cfg,
+    preacts: o.preacts ?? {},
+    locks: o.locks ?? [],
+    stableRun: 0,
+    awaitRemoval: false,
+    wallRef: { mono: now, epoch: o.wall ?? Date.UTC(2026, 0, 1) },
+    seq: 0,
+    badInputs: 0,
+  };
+  return { ctx, phase: { kind: 'idle' } };
+}
+
+export function transition(state: PostState, input: PostInput, now: number): Step {
+  let ctx: PostContext;
+  try {
+    ctx = observe(state.ctx, input, now);
+  } catch {
+    ctx = { ...state.ctx, badInputs: state.ctx.badInputs + 1 };
+  }
+  if (ctx.badInputs > state.ctx.badInputs) return finish(state, stay(ctx, state.phase));
+  let step: Step;
+  try {
+    step = dispatch(ctx, state.phase, input, now);
+  } catch (err) {
+    step = onError(ctx, state.phase, now, err);
+  }
+  return finish(state, step);
+}
+
+/** Bookkeeping every phase shares: wall clock, locks, the last post-scale sample. Malformed inputs are counted. */
+function observe(ctx: PostContext, input: PostInput, now: number): PostContext {
+  let next = ctx;
+  if (input.wall !== undefined && Number.isFinite(input.wall)) next = { ...next, wallRef: { mono: now, epoch: input.wall } };
+  if (input.kind === 'leakAlarm') next = withLock(next, 'leak', input.active);
+  if (input.kind === 'stationLock') next = withLock(next, input.lock, input.active);
+  if (input.kind === 'sample' || input.kind === 'checkweigh') {
+    const s = input.sample;
+    if (!Number.isFinite(s.grossKg) || !Number.isFinite(s.at)) return { ...ctx, badInputs: ctx.badInputs + 1 };
+  }
+  if (input.kind === 'sample') {
+    const s = input.sample;
+    const prev = next.last;
+    const steady = s.stable && !s.overload && prev !== undefined && Math.abs(s.grossKg - prev.grossKg) <= next.cfg.divisionKg * 1.5;
+    const stableRun = steady ? next.stableRun + 1 : s.stable && !s.overload ? 1 : 0;
+    const gone = !s.overload && s.grossKg < next.cfg.emptyBelowKg;
+    next = {
+      ...next,
+      last: { grossKg: s.grossKg, stable: s.stable, overload: s.overload, at: s.at },
+      stableRun,
+      awaitRemoval: next.awaitRemoval && !gone,
+    };
+  }
+  return next;
+}
+
+function withLock(ctx: PostContext, lock: LockKind, active: boolean): PostContext {
+  const others = ctx.locks.filter((l) => l !== lock);
+  return { ...ctx, locks: active ? [...others, lock] : others };
+}
+
+function dispatch(ctx: PostContext, phase: Phase, input: PostInput, now: number): Step {
+  switch (phase.kind) {
+    case 'idle':
+    case 'closedOut':
+    case 'aborted':
+      return closedSafety(ctx, phase, input, now) ?? onIdle(ctx, phase, input, now);
+    case 'identified':
+      return closedSafety(ctx, phase, input, now) ?? onIdentified(ctx, phase, input, now);
+    case 'verified':
+      return closedSafety(ctx, phase, input, now) ?? onVerified(ctx, phase, input, now);
+    case 'cylinderReady':
+      return closedSafety(ctx, phase, input, now) ?? onReady(ctx, phase, input, now);
+    case 'filling':
+    case 'toppingUp':
+      return onOpen(ctx, phase, input, now);
+    case 'cutOff':
+      return onCutOff(ctx, phase, input, now);
+    case 'settling':
+      return closedSafety(ctx, phase, input, now) ?? onSettling(ctx, phase, input, now);
+    case 'checked':
+      return closedSafety(ctx, phase, input, now) ?? onChecked(ctx, phase, input, now);
+    case 'reweighed':
+      return closedSafety(ctx, phase, input, now) ?? onReweighed(ctx, phase, input, now);
+    case 'fault':
+      return onFault(ctx, phase, input, now);
+  }
+}
+
+/**
+ * The valve reports open, a mismatch or a fault while it should be closed:
+ * command it closed again and fault the post (the open attempt, if any, ends
+ * with a record). cutOff handles a late open confirmation itself.
+ */
+function closedSafety(ctx: PostContext, phase: Phase, input: PostInput, now: number): Step | undefined {
+  if (input.kind !== 'valveOpened' && input.kind !== 'valveMismatch' && input.kind !== 'valveFault') return undefined;
+  const code = input.kind === 'valveFault' ? 'VALVE_FAULT' : 'VALVE_FEEDBACK';
+  const detail = input.kind === 'valveOpened' ? 'valve reported open while commanded closed' : input.detail;
+  const commands: Command[] = [{ kind: 'closeValve', reason: code }];
+  const ended = endOpenAttempt(ctx, phase, now, { code, at: wallIso(ctx, now), ...(detail ? { detail } : {}) });
+  commands.push(...ended);
+  return go(ctx, phase, { kind: 'fault', reason: code, attemptId: ended.length > 0 ? attemptIdOf(phase) : undefined }, commands);
+}
+
+/** The one record of an attempt that is still open in this phase (none in idle-like phases). */
+function endOpenAttempt(ctx: PostContext, phase: Phase, now: number, t: { code: TripCode; at: string; detail?: string }): Command[] {
+  switch (phase.kind) {
+    case 'identified':
+    case 'verified':
+    case 'cylinderReady':
+      return [{ kind: 'record', attempt: attemptRecord(ctx, phase.attempt, 'tripped', now, { trips: [t] }) }];
+    case 'cutOff':
+    case 'settling':
+    case 'checked':
+    case 'reweighed': {
+      const attempt = attemptRecord(ctx, phase.run, 'tripped', now, { trips: [t] });
+      return [{ kind: 'record', attempt }, { kind: 'clearInProgress', attemptId: phase.run.id }];
+    }
+    default:
+      return [];
+  }
+}
+
+function onFault(ctx: PostContext, phase: Extract<Phase, { kind: 'fault' }>, input: PostInput, now: number): Step {
+  switch (input.kind) {
+    case 'valveOpened':
+    case 'valveMismatch':
+    case 'valveFault':
+      return stay(ctx, phase, [{ kind: 'closeValve', reason: input.kind === 'valveFault' ? 'VALVE_FAULT' : 'VALVE_FEEDBACK' }]);
+    case 'reset':
+      // Reopening after a leak is manual and only once the alarm has cleared (CJ/T 394, domain.md 5).
+      if (ctx.locks.includes('leak')) return stay(ctx, phase, [{ kind: 'display', reason: 'STATION_LOCKED_LEAK' }]);
+      return go(ctx, phase, { kind: 'idle' });
+    case 'code': {
+      if (input.read.kind !== 'cylinder') return stay(ctx, phase);
+      const r = refuseRead(ctx, input.read, input.attemptId, [{ code: 'POST_IN_FAULT' }], now);
+      return stay(r.ctx, phase, r.commands);
+    }
+    default:
+      return stay(ctx, phase);
+  }
+}
+
+/** A bug must not leave the valve open: close, and fault the post. */
+function onError(ctx: PostContext, phase: Phase, now: number, err: unknown): Step {
+  const detail = err instanceof Error ? err.message : String(err);
+  if (phase.kind === 'filling' || phase.kind === 'toppingUp') {
+    try {
+      return trip(ctx, phase, 'CONTROLLER_ERROR', now, detail);
+    } catch {
+      // fall through to the bare close below
+    }
+  }
+  const id = attemptIdOf(phase);
+  return go(ctx, phase, { kind: 'fault', reason: 'CONTROLLER_ERROR', ...(id ? { attemptId: id } : {}) }, [
+    { kind: 'closeValve', reason: 'CONTROLLER_ERROR' },
+    { kind: 'display', reason: 'CONTROLLER_ERROR', detail },
+  ]);
+}
+
+/**
+ * Last guard: leaving an open-valve phase without a closeValve would be a bug,
+ * so add one; put every closeValve first; compute when to tick next.
+ */
+function finish(prev: PostState, step: Step): Step {
+  let commands = step.commands;
+  const wasOpen = VALVE_OPEN_PHASES.has(prev.phase.kind);
+  const isOpen = VALVE_OPEN_PHASES.has(step.state.phase.kind);
+  if (wasOpen && !isOpen && !commands.some((c) => c.kind === 'closeValve')) {
+    commands = [{ kind: 'closeValve', reason: 'CONTROLLER_ERROR' }, ...commands];
+  }
+  const closes = commands.filter((c) => c.kind === 'closeValve');
+  if (closes.length > 0) commands = [...closes, ...commands.filter((c) => c.kind !== 'closeValve')];
+  const wakeAt = deadline(step.state);
+  return wakeAt === undefined ? { state: step.state, commands } : { state: step.state, commands, wakeAt };
+}
+
+/** When the runtime must tick the controller next (undefined: only inputs move it). */
+export function deadline(state: PostState): number | undefined {
+  const { ctx, phase } = state;
+  switch (phase.kind) {
+    case 'identified':
+      return phase.deadline;
+    case 'filling':
+    case 'toppingUp':
+      return openDeadline(ctx, phase);
+    case 'cutOff':
+      return phase.closedAt + ctx.cfg.inFlightMs;
+    case 'settling':
+      return phase.since + ctx.cfg.settleTimeoutMs;
+    default:
+      return undefined;
+  }
+}
+
+/** Whether the valve may be open in this state (for the runtime's own watchdog and for tests). */
+export const valveMayBeOpen = (state: PostState): boolean => VALVE_OPEN_PHASES.has(state.phase.kind);
