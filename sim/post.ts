@@ -1,0 +1,118 @@
+/**
+ * One filling post: a scale, an ID reader, a fill valve on a relay coil, and
+ * whatever cylinder stands on the scale. The valve exists without a cylinder
+ * (gas then goes nowhere, but feedback still reports it open), so it is
+ * tracked by its own valve-only physics object; a placed cylinder receives the
+ * same commands and fills while the valve really is open.
+ */
+import { CylinderOnScale } from './physics.ts';
+import type { CylinderSpec, PostSpec } from './station.ts';
+
+export interface CylinderInHand {
+  spec: CylinderSpec;
+  /** Gas in it now (starts at the station file's residual, grows with each fill). */
+  gasKg: number;
+}
+
+export type Button = 'start' | 'stop';
+
+export class SimPost {
+  private readonly valve: CylinderOnScale;
+  private body: CylinderOnScale | undefined;
+  private onScale: CylinderSpec | undefined;
+  private readonly pressedUntil: Record<Button, number> = { start: -Infinity, stop: -Infinity };
+  /** What the relay coil says (true = energised = open). */
+  coil = false;
+
+  constructor(readonly spec: PostSpec) {
+    this.valve = this.physics(0, 0, 0);
+  }
+
+  get cylinder(): CylinderSpec | undefined {
+    return this.onScale;
+  }
+
+  /** True gross mass on the platform (0 when empty). */
+  grossKg(tMs: number): number {
+    return this.body ? this.body.grossKg(tMs) : 0;
+  }
+
+  gasKg(tMs: number): number | undefined {
+    return this.body?.gasKg(tMs);
+  }
+
+  /** The valve's real state (gas flowing), as opposed to the coil. */
+  valveOpenAt(tMs: number): boolean {
+    return this.valve.valveOpenAt(tMs);
+  }
+
+  get valveCommandedOpen(): boolean {
+    return this.valve.commandedOpen;
+  }
+
+  get stuckOpen(): boolean {
+    return this.valve.stuckOpen;
+  }
+
+  get closeDelayMs(): number {
+    return this.valve.closeDelayMs;
+  }
+
+  commandValve(open: boolean, tMs: number): void {
+    this.coil = open;
+    this.valve.commandValve(open, tMs);
+    this.body?.commandValve(open, tMs);
+  }
+
+  /** Fault "stuck-open": the valve ignores close commands; clearing it lets the valve follow the coil again. */
+  setStuckOpen(stuck: boolean, tMs: number): void {
+    for (const v of this.bodies()) v.stuckOpen = stuck;
+    if (!stuck) this.commandValve(this.coil, tMs);
+  }
+
+  /** Fault "slow-valve": a longer closing time (undefined restores the station file's). */
+  setCloseDelay(ms: number | undefined): void {
+    for (const v of this.bodies()) v.closeDelayMs = ms ?? this.spec.valve.closeDelayMs;
+  }
+
+  place(c: CylinderInHand, tMs: number): void {
+    this.onScale = c.spec;
+    this.body = this.physics(c.spec.tareKg, c.gasKg, this.spec.flowKgPerMin);
+    this.body.stuckOpen = this.valve.stuckOpen;
+    this.body.closeDelayMs = this.valve.closeDelayMs;
+    // Under a valve that is already open, gas flows at once; one still opening starts with it.
+    if (this.valve.valveOpenAt(tMs)) this.body.commandValve(true, tMs - this.body.openDelayMs);
+    else if (this.valve.commandedOpen) this.body.commandValve(true, tMs);
+  }
+
+  remove(tMs: number): CylinderInHand | undefined {
+    if (!this.onScale || !this.body) return undefined;
+    const out = { spec: this.onScale, gasKg: this.body.gasKg(tMs) };
+    this.onScale = undefined;
+    this.body = undefined;
+    return out;
+  }
+
+  press(button: Button, tMs: number, holdMs: number): void {
+    this.pressedUntil[button] = tMs + holdMs;
+  }
+
+  pressed(button: Button, tMs: number): boolean {
+    return tMs < this.pressedUntil[button];
+  }
+
+  private bodies(): CylinderOnScale[] {
+    return this.body ? [this.valve, this.body] : [this.valve];
+  }
+
+  private physics(tareKg: number, residualKg: number, flowKgPerMin: number): CylinderOnScale {
+    const v = this.spec.valve;
+    return new CylinderOnScale({
+      tareKg,
+      residualKg,
+      flowKgPerMin,
+      openDelayMs: v.openDelayMs,
+      closeDelayMs: v.closeDelayMs,
+    });
+  }
+}
