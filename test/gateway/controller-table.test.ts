@@ -1,0 +1,221 @@
+/**
+ * Transition table of the post controller: every phase, every trip and every
+ * refusal path. Each row reaches its phase through real transitions, applies
+ * one input and expects the next phase and the exact command kinds, in order
+ * (closeValve always first).
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import type { Command, PhaseKind, Step } from '../../gateway/controller/index.ts';
+import {
+  Driver, badge, checker, checkweigh, cylinder, cylinderCode, filler, makeConfig, sampleOf,
+  toAborted, toChecked, toClosedOut, toCutOff, toFault, toFilling, toIdentified, toReady, toReweighed, toSettling, toToppingUp, toVerified,
+} from './controller-support.ts';
+
+interface Row {
+  from: () => Driver;
+  act: (d: Driver) => Step;
+  phase: PhaseKind;
+  kinds: string[];
+  /** Trip or refusal code expected in a closeValve, record or display. */
+  code?: string;
+}
+
+const find = (cs: Command[], code: string) =>
+  cs.some((c) =>
+    (c.kind === 'closeValve' && c.reason === code) ||
+    (c.kind === 'display' && c.reason === code) ||
+    (c.kind === 'record' && (c.attempt.trips.some((t) => t.code === code) || c.attempt.refusals.some((r) => r.code === code))),
+  );
+
+const at = (d: Driver, ms: number) => ((d.t += ms), d.t);
+const idleDriver = () => {
+  const d = new Driver();
+  d.feed(sampleOf(17.5, at(d, 100)));
+  return d;
+};
+const REFUSED = ['record', 'display', 'status'];
+const TRIP = ['closeValve', 'record', 'clearInProgress', 'display', 'status'];
+const other = () => cylinder;
+
+const rows: Record<string, Row> = {
+  // idle and its look-alikes
+  'idle: cylinder code → identified, verify asked': { from: idleDriver, act: (d) => d.feed(cylinderCode('C1')), phase: 'identified', kinds: ['verify', 'status'] },
+  'idle: badge alone does nothing': { from: idleDriver, act: (d) => d.feed(badge(filler)), phase: 'idle', kinds: [] },
+  'idle: code under a leak lock is refused': { from: idleDriver, act: (d) => (d.feed({ kind: 'leakAlarm', active: true }), d.feed(cylinderCode('C1'))), phase: 'idle', kinds: ['record', 'display'], code: 'STATION_LOCKED_LEAK' },
+  'idle: code under an upload lock is refused': { from: idleDriver, act: (d) => (d.feed({ kind: 'stationLock', lock: 'upload', active: true }), d.feed(cylinderCode('C1'))), phase: 'idle', kinds: ['record', 'display'], code: 'STATION_LOCKED_UPLOAD' },
+  'idle: code under a store lock is refused': { from: idleDriver, act: (d) => (d.feed({ kind: 'stationLock', lock: 'store', active: true }), d.feed(cylinderCode('C1'))), phase: 'idle', kinds: ['record', 'display'], code: 'STATION_LOCKED_STORE' },
+  'idle: valve reports open → closed again, fault': { from: idleDriver, act: (d) => d.feed({ kind: 'valveOpened' }), phase: 'fault', kinds: ['closeValve', 'status'], code: 'VALVE_FEEDBACK' },
+  'idle: sample changes nothing': { from: idleDriver, act: (d) => d.feed(sampleOf(17.5, at(d, 100))), phase: 'idle', kinds: [] },
+  'closedOut: next cylinder → identified': { from: toClosedOut, act: (d) => d.feed(cylinderCode('C2')), phase: 'identified', kinds: ['verify', 'status'] },
+  'aborted (before filling): rescan → identified': { from: toAborted, act: (d) => d.feed(cylinderCode('C1')), phase: 'identified', kinds: ['verify', 'status'] },
+  'fault reset with the filled cylinder still on the scale: next code refused (nozzle interlock)': {
+    from: toFault, act: (d) => (d.feed({ kind: 'reset' }), d.feed(cylinderCode('C2'))), phase: 'idle', kinds: ['record', 'display'], code: 'PREVIOUS_NOT_CLOSED_OUT',
+  },
+  // identified
+  'identified: verified → verified': { from: toIdentified, act: (d) => d.feed({ kind: 'verified', attemptId: 'A1', cylinder }), phase: 'verified', kinds: ['status'] },
+  'identified: refused by the registry → idle with a record': { from: toIdentified, act: (d) => d.feed({ kind: 'refused', attemptId: 'A1', refusals: [{ code: 'INSPECTION_OVERDUE' }] }), phase: 'idle', kinds: REFUSED, code: 'INSPECTION_OVERDUE' },
+  'identified: DME cylinder at an LPG post → refused': { from: toIdentified, act: (d) => d.feed({ kind: 'verified', attemptId: 'A1', cylinder: { ...cylinder, medium: 'DME' } }), phase: 'idle', kinds: REFUSED, code: 'MEDIUM_MISMATCH' },
+  'identified: tare missing → refused': { from: toIdentified, act: (d) => d.feed({ kind: 'verified', attemptId: 'A1', cylinder: { ...cylinder, tareKg: Number.NaN } }), phase: 'idle', kinds: REFUSED, code: 'TARE_MISSING' },
+  'identified: allowed fill mass missing → refused': { from: toIdentified, act: (d) => d.feed({ kind: 'verified', attemptId: 'A1', cylinder: { ...cylinder, allowedFillKg: 0 } }), phase: 'idle', kinds: REFUSED, code: 'FILL_MASS_MISSING' },
+  'identified: answer for another code → refused': { from: toIdentified, act: (d) => d.feed({ kind: 'verified', attemptId: 'A1', cylinder: { ...cylinder, code: 'C9' } }), phase: 'idle', kinds: REFUSED, code: 'UNKNOWN_CODE' },
+  'identified: no answer in time → refused': { from: toIdentified, act: (d) => (at(d, 5000), d.feed({ kind: 'tick' })), phase: 'idle', kinds: REFUSED, code: 'VERIFY_TIMEOUT' },
+  'identified: early tick waits': { from: toIdentified, act: (d) => (at(d, 100), d.feed({ kind: 'tick' })), phase: 'identified', kinds: [] },
+  'identified: stop → aborted with a record': { from: toIdentified, act: (d) => d.feed({ kind: 'stop' }), phase: 'aborted', kinds: ['record', 'status'], code: 'OPERATOR_STOP' },
+  'identified: leak alarm → refused': { from: toIdentified, act: (d) => d.feed({ kind: 'leakAlarm', active: true }), phase: 'idle', kinds: REFUSED, code: 'STATION_LOCKED_LEAK' },
+  'identified: another cylinder scanned → that one refused, this one goes on': { from: toIdentified, act: (d) => d.feed(cylinderCode('C2')), phase: 'identified', kinds: ['record', 'display'], code: 'PREVIOUS_NOT_CLOSED_OUT' },
+  'identified: a stale registry reply is ignored': { from: toIdentified, act: (d) => d.feed({ kind: 'verified', attemptId: 'OLD', cylinder }), phase: 'identified', kinds: [] },
+  // verified
+  "verified: filler's badge on a stable, plausible weight → cylinderReady": { from: toVerified, act: (d) => d.feed(badge(filler)), phase: 'cylinderReady', kinds: ['status'] },
+  'verified: unknown badge → shown, still verified': { from: toVerified, act: (d) => d.feed(badge(undefined, 'B-??')), phase: 'verified', kinds: ['display'], code: 'OPERATOR_UNKNOWN' },
+  'verified: badge without the filler role': { from: toVerified, act: (d) => d.feed(badge({ ...checker, roles: ['checker'] })), phase: 'verified', kinds: ['display'], code: 'OPERATOR_NOT_FILLER' },
+  'verified: expired certificate': { from: toVerified, act: (d) => d.feed(badge({ ...filler, certificateValid: false })), phase: 'verified', kinds: ['display'], code: 'CERTIFICATE_EXPIRED' },
+  'verified: pre-fill check exception → refused': { from: toVerified, act: (d) => d.feed(badge(filler, undefined, [{ item: 'valve', ok: false, note: 'bent' }])), phase: 'idle', kinds: REFUSED, code: 'PRE_FILL_CHECK_FAILED' },
+  'verified: weight does not fit the tare → refused (pocket code)': {
+    from: toVerified,
+    act: (d) => {
+      for (let i = 0; i < 4; i++) d.feed(sampleOf(25, at(d, 100)));
+      return d.feed(badge(filler));
+    },
+    phase: 'idle', kinds: REFUSED, code: 'POCKET_CODE_WEIGHT',
+  },
+  'verified: cylinder already full → refused': {
+    from: () => {
+      const d = toIdentified();
+      d.feed({ kind: 'verified', attemptId: 'A1', cylinder: { ...cylinder, residualKg: 14.8 } });
+      for (let i = 0; i < 4; i++) d.feed(sampleOf(31.28, at(d, 100)));
+      return d;
+    },
+    act: (d) => d.feed(badge(filler)), phase: 'idle', kinds: REFUSED, code: 'ALREADY_FULL',
+  },
+  'verified: waiting for a stable weight': {
+    from: () => {
+      const d = toVerified();
+      d.feed(sampleOf(17.5, at(d, 100), false));
+      return d;
+    },
+    act: (d) => d.feed(badge(filler)), phase: 'verified', kinds: [],
+  },
+  'verified: station lock → refused': { from: toVerified, act: (d) => d.feed({ kind: 'stationLock', lock: 'upload', active: true }), phase: 'idle', kinds: REFUSED, code: 'STATION_LOCKED_UPLOAD' },
+  'verified: stop → aborted': { from: toVerified, act: (d) => d.feed({ kind: 'stop' }), phase: 'aborted', kinds: ['record', 'status'], code: 'OPERATOR_STOP' },
+  // cylinderReady
+  'ready: start → journal, then open': { from: toReady, act: (d) => d.feed({ kind: 'start' }), phase: 'filling', kinds: ['markInProgress', 'openValve', 'status'] },
+  'ready: start on a stale weight is held': { from: toReady, act: (d) => (at(d, 1000), d.feed({ kind: 'start' })), phase: 'cylinderReady', kinds: ['display'], code: 'DEVICE_OFFLINE' },
+  'ready: start on an overloaded scale is held': { from: toReady, act: (d) => (d.feed(sampleOf(99, at(d, 100), false, true)), d.feed({ kind: 'start' })), phase: 'cylinderReady', kinds: ['display'], code: 'SCALE_OVERLOAD' },
+  'ready: cylinder lifted → aborted': { from: toReady, act: (d) => d.feed(sampleOf(0, at(d, 100))), phase: 'aborted', kinds: ['record', 'display', 'status'], code: 'NO_CYLINDER_ON_SCALE' },
+  'ready: another cylinder put on → refused (pocket code)': { from: toReady, act: (d) => d.feed(sampleOf(20.1, at(d, 100))), phase: 'idle', kinds: REFUSED, code: 'POCKET_CODE_WEIGHT' },
+  'ready: autoStart opens on a stable weight': { from: () => toReady(makeConfig({ autoStart: true })), act: (d) => d.feed(sampleOf(17.5, at(d, 100))), phase: 'filling', kinds: ['markInProgress', 'openValve', 'status'] },
+  'ready: without autoStart a stable weight does not open': { from: toReady, act: (d) => d.feed(sampleOf(17.5, at(d, 100))), phase: 'cylinderReady', kinds: [] },
+  'ready: leak alarm → refused': { from: toReady, act: (d) => d.feed({ kind: 'leakAlarm', active: true }), phase: 'idle', kinds: REFUSED, code: 'STATION_LOCKED_LEAK' },
+  'ready: stop → aborted': { from: toReady, act: (d) => d.feed({ kind: 'stop' }), phase: 'aborted', kinds: ['record', 'status'], code: 'OPERATOR_STOP' },
+  // filling: every trip
+  'filling: gross ≥ tare + allowed → OVERFILL': { from: toFilling, act: (d) => d.feed(sampleOf(16.5 + 14.9, at(d, 100))), phase: 'fault', kinds: TRIP, code: 'OVERFILL' },
+  'filling: no sample for 3 polls → STALE_WEIGHT': { from: toFilling, act: (d) => (at(d, 300), d.feed({ kind: 'tick' })), phase: 'fault', kinds: TRIP, code: 'STALE_WEIGHT' },
+  'filling: weight drops → WEIGHT_DROP': { from: toFilling, act: (d) => d.feed(sampleOf(16.0, at(d, 100))), phase: 'fault', kinds: TRIP, code: 'WEIGHT_DROP' },
+  'filling: weight not rising → NO_FLOW': {
+    from: toFilling,
+    act: (d) => {
+      const g = d.state.ctx.last!.grossKg;
+      d.run(4500, () => g, () => d.phase !== 'filling');
+      return d.last;
+    },
+    phase: 'fault', kinds: TRIP, code: 'NO_FLOW',
+  },
+  'filling: maximum duration → MAX_DURATION': { from: () => toFilling(makeConfig({ maxFillMs: 1500 })), act: (d) => (d.run(1000, undefined, () => d.phase !== 'filling'), d.last), phase: 'fault', kinds: TRIP, code: 'MAX_DURATION' },
+  'filling: leak alarm → LEAK_ALARM': { from: toFilling, act: (d) => d.feed({ kind: 'leakAlarm', active: true }), phase: 'fault', kinds: TRIP, code: 'LEAK_ALARM' },
+  'filling: station lock → STATION_LOCK': { from: toFilling, act: (d) => d.feed({ kind: 'stationLock', lock: 'store', active: true }), phase: 'fault', kinds: TRIP, code: 'STATION_LOCK' },
+  'filling: valve feedback mismatch → VALVE_FEEDBACK': { from: toFilling, act: (d) => d.feed({ kind: 'valveMismatch', detail: 'feedback closed' }), phase: 'fault', kinds: TRIP, code: 'VALVE_FEEDBACK' },
+  'filling: valve reports closed → VALVE_FEEDBACK': { from: toFilling, act: (d) => d.feed({ kind: 'valveClosed' }), phase: 'fault', kinds: TRIP, code: 'VALVE_FEEDBACK' },
+  'filling: valve fault → VALVE_FAULT': { from: toFilling, act: (d) => d.feed({ kind: 'valveFault' }), phase: 'fault', kinds: TRIP, code: 'VALVE_FAULT' },
+  'filling: scale overload → SCALE_OVERLOAD': { from: toFilling, act: (d) => d.feed(sampleOf(99, at(d, 100), false, true)), phase: 'fault', kinds: TRIP, code: 'SCALE_OVERLOAD' },
+  'filling: operator stop → aborted': { from: toFilling, act: (d) => d.feed({ kind: 'stop' }), phase: 'aborted', kinds: TRIP, code: 'OPERATOR_STOP' },
+  'filling: an unexpected input (reset) closes the valve': { from: toFilling, act: (d) => d.feed({ kind: 'reset' }), phase: 'fault', kinds: TRIP, code: 'UNEXPECTED_INPUT' },
+  'filling: a second verify answer for this attempt closes the valve': { from: toFilling, act: (d) => d.feed({ kind: 'verified', attemptId: 'A1', cylinder: other() }), phase: 'fault', kinds: TRIP, code: 'UNEXPECTED_INPUT' },
+  'filling: next cylinder scanned → refused on its own record, fill goes on': { from: toFilling, act: (d) => d.feed(cylinderCode('C2')), phase: 'filling', kinds: ['record', 'display'], code: 'PREVIOUS_NOT_CLOSED_OUT' },
+  'filling: valve confirmation is expected': { from: toFilling, act: (d) => d.feed({ kind: 'valveOpened' }), phase: 'filling', kinds: [] },
+  'filling: a sample at the cut-off closes (TARGET)': { from: toFilling, act: (d) => d.feed(sampleOf(31.25, at(d, 100))), phase: 'cutOff', kinds: ['closeValve', 'status'], code: 'TARGET' },
+  // toppingUp
+  'toppingUp: pulse over → closed (TOP_UP_END) or target reached': { from: toToppingUp, act: (d) => (d.t = (d.state.phase as { pulseEndsAt: number }).pulseEndsAt, d.feed({ kind: 'tick' })), phase: 'cutOff', kinds: ['closeValve', 'status'], code: 'TOP_UP_END' },
+  'toppingUp: hard limit still applies → OVERFILL': { from: toToppingUp, act: (d) => d.feed(sampleOf(31.4, at(d, 20))), phase: 'fault', kinds: TRIP, code: 'OVERFILL' },
+  'toppingUp: stop → aborted': { from: toToppingUp, act: (d) => d.feed({ kind: 'stop' }), phase: 'aborted', kinds: TRIP, code: 'OPERATOR_STOP' },
+  // cutOff
+  'cutOff: gas in flight done → settling': { from: toCutOff, act: (d) => (at(d, 400), d.feed({ kind: 'tick' })), phase: 'settling', kinds: ['status'] },
+  'cutOff: late open confirmation → close again': { from: toCutOff, act: (d) => d.feed({ kind: 'valveOpened' }), phase: 'cutOff', kinds: ['closeValve'] },
+  'cutOff: stop is ignored (valve already closed)': { from: toCutOff, act: (d) => d.feed({ kind: 'stop' }), phase: 'cutOff', kinds: [] },
+  // settling
+  'settling: stable weight → checked, preact learned': { from: toSettling, act: (d) => (d.run(2000, undefined, () => d.phase !== 'settling'), d.last), phase: 'checked', kinds: ['learnPreact', 'status'] },
+  'settling: never stable → checked on timeout': { from: toSettling, act: (d) => (at(d, 10_000), d.feed({ kind: 'tick' })), phase: 'checked', kinds: ['learnPreact', 'status'] },
+  'settling: lifted before stable → checked on what was read': { from: toSettling, act: (d) => (d.feed(sampleOf(31.2, at(d, 100), false)), d.feed(sampleOf(0, at(d, 100)))), phase: 'checked', kinds: ['learnPreact', 'status'] },
+  'settling: valve mismatch after close → fault with the record': { from: toSettling, act: (d) => d.feed({ kind: 'valveMismatch' }), phase: 'fault', kinds: ['closeValve', 'record', 'clearInProgress', 'status'], code: 'VALVE_FEEDBACK' },
+  // checked
+  "checked: checker's badge → reweighed": { from: toChecked, act: (d) => d.feed(badge(checker)), phase: 'reweighed', kinds: ['status'] },
+  'checked: the filler may not check': { from: toChecked, act: (d) => d.feed(badge(filler)), phase: 'checked', kinds: ['display'], code: 'CHECKER_IS_FILLER' },
+  'checked: badge without the checker role': { from: toChecked, act: (d) => d.feed(badge({ ...checker, roles: ['filler'] })), phase: 'checked', kinds: ['display'], code: 'OPERATOR_NOT_CHECKER' },
+  'checked: lifted before the checker came → closed out, record without post-fill check': { from: toChecked, act: (d) => d.feed(sampleOf(0, at(d, 100))), phase: 'closedOut', kinds: ['record', 'clearInProgress', 'status'] },
+  'checked: next cylinder scanned → refused': { from: toChecked, act: (d) => d.feed(cylinderCode('C2')), phase: 'checked', kinds: ['record', 'display'], code: 'PREVIOUS_NOT_CLOSED_OUT' },
+  'checked (check scale): stable re-weigh after the badge → reweighed': {
+    from: () => {
+      const d = toChecked(makeConfig({ checkScale: true }));
+      d.feed(badge(checker));
+      return d;
+    },
+    act: (d) => d.feed(checkweigh(31.26, at(d, 100))), phase: 'reweighed', kinds: ['status'],
+  },
+  'checked (check scale): another cylinder on the check scale is ignored': {
+    from: () => toChecked(makeConfig({ checkScale: true })),
+    act: (d) => d.feed({ ...(checkweigh(25, at(d, 100)) as Extract<Parameters<Driver['feed']>[0], { kind: 'checkweigh' }>), code: 'C7' }), phase: 'checked', kinds: [],
+  },
+  // reweighed
+  'reweighed: removed → closedOut with the record': { from: toReweighed, act: (d) => d.feed(sampleOf(0.02, at(d, 100))), phase: 'closedOut', kinds: ['record', 'clearInProgress', 'status'] },
+  'reweighed: tick changes nothing': { from: toReweighed, act: (d) => (at(d, 60_000), d.feed({ kind: 'tick' })), phase: 'reweighed', kinds: [] },
+  'reweighed (check scale): removed from the check scale → closedOut': {
+    from: () => {
+      const d = toChecked(makeConfig({ checkScale: true }));
+      d.feed(badge(checker));
+      d.feed(checkweigh(31.26, at(d, 100)));
+      return d;
+    },
+    act: (d) => d.feed(checkweigh(0, at(d, 100))), phase: 'closedOut', kinds: ['record', 'clearInProgress', 'status'],
+  },
+  // fault and aborted
+  'fault: reset → idle': { from: toFault, act: (d) => d.feed({ kind: 'reset' }), phase: 'idle', kinds: ['status'] },
+  'fault: reset while the leak alarm is on is refused': {
+    from: () => {
+      const d = toFilling();
+      d.feed({ kind: 'leakAlarm', active: true });
+      return d;
+    },
+    act: (d) => d.feed({ kind: 'reset' }), phase: 'fault', kinds: ['display'], code: 'STATION_LOCKED_LEAK',
+  },
+  'fault: a code is refused': { from: toFault, act: (d) => d.feed(cylinderCode('C2')), phase: 'fault', kinds: ['record', 'display'], code: 'POST_IN_FAULT' },
+  'fault: valve reports open → close again': { from: toFault, act: (d) => d.feed({ kind: 'valveOpened' }), phase: 'fault', kinds: ['closeValve'] },
+  'aborted after a stop mid-fill: scan refused until the cylinder is lifted': {
+    from: () => {
+      const d = toFilling();
+      d.feed({ kind: 'stop' });
+      return d;
+    },
+    act: (d) => d.feed(cylinderCode('C2')), phase: 'aborted', kinds: ['record', 'display'], code: 'PREVIOUS_NOT_CLOSED_OUT',
+  },
+};
+
+for (const [name, row] of Object.entries(rows)) {
+  test(name, () => {
+    const d = row.from();
+    const step = row.act(d);
+    assert.is(d.phase, row.phase, 'phase');
+    assert.equal(step.commands.map((c) => c.kind), row.kinds, 'command kinds');
+    if (row.code) assert.ok(find(step.commands, row.code), `expected ${row.code} in ${JSON.stringify(step.commands)}`);
+    if (d.phase !== 'filling' && d.phase !== 'toppingUp') assert.not.ok(d.valveOpen, 'valve closed outside filling/toppingUp');
+  });
+}
+
+test('every phase kind is covered by the table', () => {
+  const seen = new Set<string>();
+  for (const row of Object.values(rows)) seen.add(row.from().phase);
+  for (const k of ['idle', 'identified', 'verified', 'cylinderReady', 'filling', 'toppingUp', 'cutOff', 'settling', 'checked', 'reweighed', 'closedOut', 'aborted', 'fault']) {
+    assert.ok(seen.has(k), `no row starts in ${k}`);
+  }
+});
+
+test.run();
