@@ -8,7 +8,7 @@
 import type { CodeRead } from '../../devices/types.ts';
 import type { FillAttempt } from '../records/types.ts';
 import { cutoffGross, preactAt, preactEntry, targetContent } from './preact.ts';
-import { attemptRecord, wallIso } from './record.ts';
+import { attemptRecord, cylinderFields, wallIso } from './record.ts';
 import { badgeProblem, checklist, freshSample, go, lockActivated, lockRefusal, newAttemptId, refuseRead, stay } from './steps.ts';
 import type { AttemptBase, CylinderFacts, FillRun, Phase, PostContext, PostInput, ReadyAttempt, Step, VerifiedAttempt } from './types.ts';
 
@@ -41,8 +41,8 @@ function endPreFill(ctx: PostContext, phase: PreFill, to: Phase, a: AttemptBase,
   return go(ctx, phase, to, commands);
 }
 
-const refuse = (ctx: PostContext, phase: PreFill, a: AttemptBase, refusals: Refusals, now: number) =>
-  endPreFill(ctx, phase, idle, a, 'refused', now, { refusals });
+const refuse = (ctx: PostContext, phase: PreFill, a: AttemptBase, refusals: Refusals, now: number, facts: Partial<CylinderFacts> = {}) =>
+  endPreFill(ctx, phase, idle, a, 'refused', now, { ...cylinderFields(facts), refusals });
 
 /** Inputs every pre-fill phase treats alike; undefined when the phase must decide. */
 function preFillCommon(ctx: PostContext, phase: PreFill, input: PostInput, now: number): Step | undefined {
@@ -74,13 +74,13 @@ export function onIdentified(ctx: PostContext, phase: P<'identified'>, input: Po
   switch (input.kind) {
     case 'verified': {
       const refusals = factProblems(input.cylinder, a.code, ctx);
-      if (refusals.length > 0) return refuse(ctx, phase, a, refusals, now);
+      if (refusals.length > 0) return refuse(ctx, phase, a, refusals, now, input.cylinder);
       const verified: P<'verified'> = { kind: 'verified', attempt: { ...a, cylinder: input.cylinder } };
       return tryReady(ctx, phase, verified, now) ?? go(ctx, phase, verified);
     }
     case 'refused': {
       const refusals: Refusals = input.refusals.length > 0 ? input.refusals : [{ code: 'UNKNOWN_CODE' }];
-      return refuse(ctx, phase, a, refusals, now);
+      return refuse(ctx, phase, a, refusals, now, input.cylinder);
     }
     case 'tick':
       return now >= phase.deadline ? refuse(ctx, phase, a, [{ code: 'VERIFY_TIMEOUT' }], now) : stay(ctx, phase);

@@ -79,7 +79,10 @@ function onSample(ctx: PostContext, phase: Open, s: WeightSample, now: number): 
 function cutLevel(ctx: PostContext, run: FillRun, flow: FlowTrack): { level: number; reason: CloseReason; flowKgPerS?: number } {
   const line = fitLine(flow.window);
   const flowKgPerS = line && line.slope > 0 ? line.slope * 1000 : undefined;
-  const preact = preactAt(run.preact, flowKgPerS, ctx.cfg);
+  let preact = preactAt(run.preact, flowKgPerS, ctx.cfg);
+  // A top-up exists because the preact overestimated the gas in flight; its pulse is short, so
+  // aim into the tolerance band instead: at most half the tolerance early (the hard limit still applies).
+  if (run.topUps > 0) preact = Math.min(preact, ctx.cfg.toleranceKg / 2);
   return { level: cutoffGross(run.targetGrossKg, run.limitGrossKg, preact), reason: 'TARGET', flowKgPerS };
 }
 

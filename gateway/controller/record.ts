@@ -6,7 +6,7 @@
  * from the monotonic clock alone).
  */
 import type { FillAttempt, FillOutcome } from '../records/types.ts';
-import type { AttemptBase, FillRun, PostContext, ReadyAttempt, VerifiedAttempt } from './types.ts';
+import type { AttemptBase, CylinderFacts, FillRun, PostContext, ReadyAttempt, VerifiedAttempt } from './types.ts';
 
 const round = (kg: number) => Math.round(kg * 1000) / 1000;
 
@@ -67,16 +67,22 @@ export function attemptRecord(ctx: PostContext, a: AttemptBase, outcome: FillOut
 }
 
 function addCylinder(rec: FillAttempt, a: VerifiedAttempt): void {
-  const c = a.cylinder;
-  rec.medium = c.medium;
-  rec.model = c.model;
-  rec.tareKg = c.tareKg;
-  rec.allowedFillKg = c.allowedFillKg;
-  if (c.valveCode !== undefined) rec.valveCode = c.valveCode;
-  if (c.residualKg !== undefined) rec.residualKg = c.residualKg;
-  if (c.fillCount !== undefined) rec.fillCount = c.fillCount;
-  if (c.lastFillAt !== undefined) rec.lastFillAt = c.lastFillAt;
-  if (c.nextInspectionDue !== undefined) rec.nextInspectionDue = c.nextInspectionDue;
+  Object.assign(rec, cylinderFields(a.cylinder));
+}
+
+/** The record fields a (possibly partial) registry answer gives; non-finite masses are left out. */
+export function cylinderFields(c: Partial<CylinderFacts>): Partial<FillAttempt> {
+  const out: Partial<FillAttempt> = {};
+  if (c.medium !== undefined) out.medium = c.medium;
+  if (c.model !== undefined) out.model = c.model;
+  if (c.valveCode !== undefined) out.valveCode = c.valveCode;
+  if (Number.isFinite(c.tareKg)) out.tareKg = c.tareKg;
+  if (Number.isFinite(c.allowedFillKg)) out.allowedFillKg = c.allowedFillKg;
+  if (Number.isFinite(c.residualKg)) out.residualKg = c.residualKg;
+  if (c.fillCount !== undefined) out.fillCount = c.fillCount;
+  if (c.lastFillAt !== undefined) out.lastFillAt = c.lastFillAt;
+  if (c.nextInspectionDue !== undefined) out.nextInspectionDue = c.nextInspectionDue;
+  return out;
 }
 
 /** Net filled and content from a gross reading, rounded to the gram. */

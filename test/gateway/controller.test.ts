@@ -1,0 +1,253 @@
+/**
+ * Post controller behaviour beyond the table: the record's content, preact
+ * learning, the predicted cut-off, top-up pulses, over-fill handling, times
+ * and malformed input.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { cutoffGross, learnPreact, targetContent, toleranceOf, transition } from '../../gateway/controller/index.ts';
+import type { FillAttempt } from '../../gateway/records/types.ts';
+import { CylinderOnScale } from '../../sim/physics.ts';
+import { Driver, badge, checker, checkweigh, cylinder, cylinderCode, filler, makeConfig, sampleOf, toChecked, toClosedOut, toFilling, toReady } from './controller-support.ts';
+
+const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+08:00$/;
+
+/** One whole fill on the driver's post, from scan to close-out. */
+function fillOnce(d: Driver, o: { code: string; id: string; flowKgPerMin?: number; closeDelayMs?: number; residualKg?: number }): FillAttempt {
+  const residualKg = o.residualKg ?? 1;
+  d.physics = new CylinderOnScale({ tareKg: 16.5, residualKg, flowKgPerMin: o.flowKgPerMin ?? 30, openDelayMs: 50, closeDelayMs: o.closeDelayMs ?? 150 });
+  d.run(500);
+  d.feed(cylinderCode(o.code, d.t, o.id));
+  d.feed({ kind: 'verified', attemptId: o.id, cylinder: { ...cylinder, code: o.code, residualKg } });
+  d.feed(badge(filler));
+  assert.is(d.phase, 'cylinderReady');
+  d.feed({ kind: 'start' });
+  d.run(120_000, undefined, () => d.phase === 'checked');
+  assert.is(d.phase, 'checked');
+  d.feed(badge(checker));
+  d.t += 100;
+  d.feed(sampleOf(0, d.t));
+  assert.is(d.phase, 'closedOut');
+  const recs = d.records();
+  return recs[recs.length - 1];
+}
+
+test('a completed fill yields one record with everything the regulator asks for', () => {
+  const d = toClosedOut();
+  const recs = d.records();
+  assert.is(recs.length, 1);
+  const r = recs[0];
+  assert.is(r.attemptId, 'A1');
+  assert.is(r.station, 'ST01');
+  assert.is(r.unit, 'U01');
+  assert.is(r.post, 'P1');
+  assert.is(r.cylinderCode, 'C1');
+  assert.is(r.valveCode, 'V1');
+  assert.is(r.medium, 'LPG');
+  assert.is(r.model, 'YSP35.5');
+  assert.is(r.tareKg, 16.5);
+  assert.is(r.residualKg, 1);
+  assert.is(r.targetKg, 14.8);
+  assert.is(r.preactKg, 0.1);
+  assert.equal(r.filler, filler.person);
+  assert.equal(r.checker, checker.person);
+  assert.ok(r.preFillCheck && r.preFillCheck.items.length === 12 && r.preFillCheck.items.every((i) => i.ok));
+  assert.is(r.preFillCheck?.by.badge, 'B-FILL');
+  assert.is(r.postFillCheck?.by.badge, 'B-CHECK');
+  assert.ok(r.netFilledKg !== undefined && Math.abs(r.netFilledKg - 13.8) < 0.15, `net ${r.netFilledKg}`);
+  assert.is(r.reweighScale, 'P1.scale');
+  assert.ok(r.reweighedNetKg !== undefined && r.deviationKg !== undefined);
+  assert.ok(Math.abs(r.reweighedNetKg - 14.8 - r.deviationKg) < 1e-9);
+  assert.is(r.toleranceState, 'in');
+  assert.is(r.outcome, 'filled');
+  assert.is(r.mustDecant, false);
+  assert.ok(ISO.test(r.startedAt ?? '') && ISO.test(r.endedAt ?? ''), `${r.startedAt} ${r.endedAt}`);
+  assert.ok((r.durationMs ?? 0) > 20_000 && (r.durationMs ?? 0) < 35_000, `duration ${r.durationMs}`);
+  assert.equal(r.trips, []);
+  assert.equal(r.refusals, []);
+  // Journal: marked in progress before the valve opened, cleared after the record.
+  const kinds = d.all.map((c) => c.kind);
+  assert.ok(kinds.indexOf('markInProgress') < kinds.indexOf('openValve'));
+  assert.ok(kinds.lastIndexOf('record') < kinds.lastIndexOf('clearInProgress'));
+});
+
+test('the duration comes from the monotonic clock: a wall-clock jump mid-fill changes labels, not the duration', () => {
+  const d = toFilling();
+  const startMono = (d.state.phase as { run: { fillStartedAt: number } }).run.fillStartedAt;
+  d.feed({ kind: 'tick', wall: Date.UTC(2026, 0, 1) + 3_600_000 * 5 }); // the PC clock jumps 5 h ahead
+  d.run(60_000, undefined, () => d.phase === 'cutOff');
+  const closeAt = d.t; // the closeValve came in the transition at this monotonic time
+  d.run(60_000, undefined, () => d.phase === 'checked');
+  d.feed(badge(checker));
+  d.t += 100;
+  d.feed(sampleOf(0, d.t));
+  const r = d.records()[0];
+  assert.is(r.durationMs, Math.round(closeAt - startMono));
+  assert.ok(closeAt - startMono > 20_000, 'the duration covers the fill');
+  assert.ok(r.endedAt?.startsWith('2026-01-01T13:'), `end label follows the new wall clock: ${r.endedAt}`);
+  assert.ok(r.startedAt?.startsWith('2026-01-01T08:'), `start label from before the jump: ${r.startedAt}`);
+});
+
+test('the preact is learned per model: half the overshoot, and later fills land within 20 g', () => {
+  const d = new Driver(makeConfig());
+  const errors: number[] = [];
+  const preacts: number[] = [];
+  for (let i = 0; i < 8; i++) {
+    const r = fillOnce(d, { code: `C${i}`, id: `A${i}`, closeDelayMs: 180 });
+    errors.push(Math.abs(d.physics!.gasKg(d.t) - 14.8));
+    preacts.push(r.preactKg ?? Number.NaN);
+  }
+  const learns = d.all.flatMap((c) => (c.kind === 'learnPreact' ? [c] : []));
+  assert.is(learns.length, 8);
+  assert.is(learns[0].model, 'YSP35.5');
+  // 920i LEARN: new = used + ½ × overshoot (clamped).
+  assert.ok(Math.abs(learns[0].entry.preactKg - (0.1 + 0.5 * learns[0].overshootKg)) < 1e-9);
+  assert.is(learns[7].entry.fills, 8);
+  assert.equal(d.state.ctx.preacts['YSP35.5'], learns[7].entry);
+  // 30 kg/min × 180 ms ≈ 90 g in flight, plus the scale's lag: the preact grows from 0.1 towards it.
+  for (const e of errors.slice(4)) assert.ok(e <= 0.02, `error ${e} after learning (all: ${errors.map((x) => x.toFixed(3))})`);
+});
+
+test('learning is clamped to the configured limits and the cut-off never passes the allowed mass', () => {
+  const cfg = makeConfig({ preact: { initialKg: 0.1, minKg: 0.02, maxKg: 0.3 } });
+  assert.is(learnPreact(0.25, 1, undefined, 0, cfg).preactKg, 0.3);
+  assert.is(learnPreact(0.05, -1, undefined, 0, cfg).preactKg, 0.02);
+  assert.is(cutoffGross(31.3, 31.4, -5), 31.3, 'a negative preact never pushes the cut-off past the target');
+  assert.is(cutoffGross(40, 31.4, 0), 31.4, 'never past tare + allowed');
+  assert.is(targetContent({ ...cylinder, targetKg: 20 }, cfg), 14.8, 'an explicit target above allowed − margin is cut down');
+  assert.is(targetContent({ ...cylinder, targetKg: 10 }, cfg), 10);
+  assert.is(toleranceOf(14.95, 14.8, 14.9, 0.2), 'over', 'above the allowed mass is over whatever the tolerance');
+  assert.is(toleranceOf(14.69, 14.8, 14.9, 0.1), 'under');
+  assert.is(toleranceOf(14.9, 14.8, 14.9, 0.1), 'in');
+});
+
+test('the cut-off is predicted between samples: the close comes on a tick, not on a sample', () => {
+  const d = toFilling();
+  let closeOnTick = false;
+  let wakeBetweenSamples = false;
+  while (d.phase === 'filling') {
+    const wake = d.last.wakeAt;
+    if (wake !== undefined && wake % 100 !== 0 && wake - d.t < 100) wakeBetweenSamples = true;
+    const before = d.all.length;
+    d.run(100, undefined, () => d.phase !== 'filling');
+    const close = d.all.slice(before).find((c) => c.kind === 'closeValve');
+    if (close && d.t % 100 !== 0) closeOnTick = true;
+  }
+  assert.ok(wakeBetweenSamples, 'wakeAt asked for a tick between two samples');
+  assert.ok(closeOnTick, 'the valve closed at the predicted time between samples');
+});
+
+test('an under-filled cylinder is topped up with pulses, counted in the record', () => {
+  const cfg = makeConfig({ preact: { initialKg: 0.5, minKg: 0, maxKg: 1.5 }, preactScalesWithFlow: false, topUp: { pulseMs: 150, maxPulses: 5 } });
+  const d = new Driver(cfg);
+  const r = fillOnce(d, { code: 'C1', id: 'A1', flowKgPerMin: 12, closeDelayMs: 60 });
+  assert.ok((r.topUps ?? 0) >= 1, `top-ups ${r.topUps}`);
+  assert.ok(d.all.filter((c) => c.kind === 'openValve').length === 1 + (r.topUps ?? 0));
+  assert.ok(d.all.some((c) => c.kind === 'closeValve' && c.reason === 'TOP_UP_END'));
+  // Only the main fill teaches the preact.
+  assert.is(d.all.filter((c) => c.kind === 'learnPreact').length, 1);
+  assert.is(r.outcome, r.toleranceState === 'in' ? 'filled' : 'underfilled');
+});
+
+test('top-up stops at the configured pulse count and closes out as underfilled', () => {
+  const cfg = makeConfig({ preact: { initialKg: 1.2, minKg: 0, maxKg: 1.5 }, preactScalesWithFlow: false, topUp: { pulseMs: 20, maxPulses: 2 } });
+  const d = new Driver(cfg);
+  const r = fillOnce(d, { code: 'C1', id: 'A1', flowKgPerMin: 12, closeDelayMs: 60 });
+  assert.is(r.topUps, 2);
+  assert.is(r.outcome, 'underfilled');
+  assert.is(r.toleranceState, 'under');
+});
+
+test('a stuck-open valve hits the hard limit: closed, overfilled, mustDecant, never OK', () => {
+  const d = toFilling();
+  d.physics!.stuckOpen = true;
+  d.run(60_000, undefined, () => d.phase === 'cutOff' || d.phase === 'fault');
+  assert.is(d.phase, 'cutOff', 'the target cut-off was commanded');
+  d.run(60_000, undefined, () => d.phase === 'fault' || d.phase === 'checked');
+  // The valve ignores the close: gas keeps coming; once settling sees the weight it is over and flagged.
+  const recs = d.records();
+  d.feed(badge(checker));
+  d.t += 100;
+  d.feed(sampleOf(0, d.t));
+  const r = d.records().at(-1)!;
+  assert.ok(recs.length <= 1);
+  assert.is(r.outcome, 'overfilled');
+  assert.is(r.mustDecant, true);
+  assert.is(r.toleranceState, 'over');
+});
+
+test('the hard overfill cut-off trips on the first sample at the limit, whatever the target logic says', () => {
+  const d = toFilling();
+  d.t += 100;
+  const step = d.feed(sampleOf(31.4, d.t));
+  assert.equal(step.commands[0], { kind: 'closeValve', reason: 'OVERFILL' });
+  const r = d.records()[0];
+  assert.is(r.outcome, 'overfilled');
+  assert.is(r.mustDecant, true);
+  assert.is(r.trips[0].code, 'OVERFILL');
+  assert.is(r.trips[0].grossKg, 31.4);
+  assert.ok(ISO.test(r.trips[0].at));
+});
+
+test('the check scale decides the tolerance: an over-weight re-weigh closes out as overfilled', () => {
+  const d = toChecked(makeConfig({ checkScale: true }));
+  d.feed(badge(checker));
+  d.feed(checkweigh(16.5 + 15.0, d.t));
+  assert.is(d.phase, 'reweighed');
+  d.feed(checkweigh(0, d.t + 100));
+  const r = d.records()[0];
+  assert.is(r.outcome, 'overfilled');
+  assert.is(r.mustDecant, true);
+  assert.is(r.reweighScale, 'check.scale');
+  assert.is(r.reweighedGrossKg, 31.5);
+  assert.is(r.reweighedNetKg, 15);
+  assert.ok(r.netFilledKg !== undefined && r.netFilledKg < 14, 'the post-scale net is kept beside the re-weighed mass');
+  assert.is(d.all.at(-1)?.kind, 'status');
+  assert.ok(d.all.some((c) => c.kind === 'display' && c.reason === 'OVERFILLED_MUST_DECANT'));
+});
+
+test('wakeAt: the verify deadline while identified, within the stale limit while filling', () => {
+  const d = toReady();
+  assert.is(d.last.wakeAt, undefined);
+  const f = toFilling();
+  assert.ok(f.last.wakeAt !== undefined && f.last.wakeAt <= f.t + 300, `wakeAt ${f.last.wakeAt} at ${f.t}`);
+  const i = new Driver();
+  i.feed(sampleOf(17.5, 100));
+  const step = i.feed(cylinderCode('C1'));
+  assert.is(step.wakeAt, 5000);
+});
+
+test('a malformed sample is counted and ignored; while filling the stale limit then trips', () => {
+  const d = toFilling();
+  for (let k = 0; k < 3; k++) {
+    d.t += 100;
+    d.feed(sampleOf(Number.NaN, d.t));
+  }
+  assert.is(d.state.ctx.badInputs, 3);
+  d.feed({ kind: 'tick' });
+  assert.is(d.phase, 'fault');
+  assert.ok(d.all.some((c) => c.kind === 'closeValve' && c.reason === 'STALE_WEIGHT'));
+});
+
+test('an exception inside a handler closes the valve instead of escaping', () => {
+  const d = toFilling();
+  const bad = { kind: 'code' } as unknown as Parameters<typeof transition>[1]; // no `read`: the handler throws
+  const step = transition(d.state, bad, d.t);
+  assert.is(step.state.phase.kind, 'fault');
+  assert.equal(step.commands[0], { kind: 'closeValve', reason: 'CONTROLLER_ERROR' });
+  assert.ok(step.commands.some((c) => c.kind === 'record' && c.attempt.trips[0]?.code === 'CONTROLLER_ERROR'));
+});
+
+test('a refused attempt has one record with the refusal and the cylinder facts known so far', () => {
+  const d = new Driver();
+  d.feed(sampleOf(17.5, 100));
+  d.feed(cylinderCode('C1', 100, 'A9'));
+  d.feed({ kind: 'verified', attemptId: 'A9', cylinder: { ...cylinder, medium: 'DME' } });
+  const [r] = d.records();
+  assert.is(r.outcome, 'refused');
+  assert.equal(r.refusals.map((x) => x.code), ['MEDIUM_MISMATCH']);
+  assert.is(r.model, 'YSP35.5');
+  assert.is(r.durationMs, undefined, 'never opened: no fill duration');
+});
+
+test.run();
