@@ -1,0 +1,63 @@
+/**
+ * The station's Ed25519 signing key (node:crypto). `fillgate keys init` calls
+ * keysInit: it creates the pair once (never overwrites: a new key would break
+ * the regulator's trust in the station's chain) and returns the public key PEM
+ * to hand to the regulator.
+ */
+import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { FillgateError } from '../../protocols/errors.ts';
+
+export const PRIVATE_KEY_FILE = 'station-key.pem';
+export const PUBLIC_KEY_FILE = 'station-key.pub.pem';
+
+export interface KeysInitResult {
+  created: boolean;
+  privateKeyPath: string;
+  publicKeyPath: string;
+  publicKeyPem: string;
+}
+
+export function keysInit(dir: string): KeysInitResult {
+  const privateKeyPath = join(dir, PRIVATE_KEY_FILE);
+  const publicKeyPath = join(dir, PUBLIC_KEY_FILE);
+  if (existsSync(privateKeyPath)) {
+    const publicKeyPem = publicKeyPemOf(loadPrivateKey(dir));
+    if (!existsSync(publicKeyPath)) writeFileSync(publicKeyPath, publicKeyPem, { mode: 0o644 });
+    return { created: false, privateKeyPath, publicKeyPath, publicKeyPem };
+  }
+  mkdirSync(dir, { recursive: true });
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  // 'wx': fail rather than overwrite if another process created it meanwhile.
+  writeFileSync(privateKeyPath, privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, { mode: 0o600, flag: 'wx' });
+  const publicKeyPem = publicKey.export({ type: 'spki', format: 'pem' }) as string;
+  writeFileSync(publicKeyPath, publicKeyPem, { mode: 0o644 });
+  return { created: true, privateKeyPath, publicKeyPath, publicKeyPem };
+}
+
+export function loadPrivateKey(dir: string): KeyObject {
+  const path = join(dir, PRIVATE_KEY_FILE);
+  let pem: string;
+  try {
+    pem = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new FillgateError('BAD_CONFIG', `no station signing key at ${path}: run "fillgate keys init" first`, { path }, { cause: err });
+  }
+  const key = createPrivateKey(pem);
+  if (key.asymmetricKeyType !== 'ed25519') throw new FillgateError('BAD_CONFIG', `${path} is not an Ed25519 key`, { path });
+  return key;
+}
+
+/** A public key from a PEM string, a path to a PEM file, or a KeyObject. */
+export function toPublicKey(key: string | KeyObject): KeyObject {
+  if (typeof key !== 'string') return key.type === 'private' ? createPublicKey(key) : key;
+  const pem = key.includes('-----BEGIN') ? key : readFileSync(key, 'utf8');
+  const pub = createPublicKey(pem);
+  if (pub.asymmetricKeyType !== 'ed25519') throw new FillgateError('BAD_CONFIG', 'station public key is not Ed25519', {});
+  return pub;
+}
+
+export function publicKeyPemOf(key: KeyObject): string {
+  return toPublicKey(key).export({ type: 'spki', format: 'pem' }) as string;
+}

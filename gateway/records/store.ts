@@ -1,0 +1,281 @@
+/**
+ * The local fill-record store (issue 3 point 6): every attempt, refused ones
+ * included, is committed to SQLite as one signed, sequenced, hash-chained v1
+ * record before anything else happens with it. Append-only (db.ts triggers),
+ * a full store refuses new fills instead of dropping old records (Kura #2006,
+ * domain.md 7), and an in-progress journal turns a fill cut short by a process
+ * kill into an 'interrupted' record on restart.
+ */
+import { randomBytes, type KeyObject } from 'node:crypto';
+import { statfsSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { Statement } from 'better-sqlite3';
+import type { Clock } from '../../protocols/clock.ts';
+import { FillgateError, errorMessage } from '../../protocols/errors.ts';
+import { Signal } from '../../protocols/signal.ts';
+import type { FillAttempt } from './types.ts';
+import { GENESIS_HASH } from './canonical.ts';
+import { recordsConfigSchema, type RecordsConfig } from './config.ts';
+import { openRecordsDb, getMeta, setMeta, RECORD_STATUS, type Db, type StoredRow } from './db.ts';
+import { buildRecord, checkAttempt, isoWithOffset, signRecord, type FillRecordV1 } from './record.ts';
+
+export interface RecordStoreOptions {
+  db: Db | string;
+  clock: Clock;
+  station: string;
+  privateKey: KeyObject;
+  config?: Partial<RecordsConfig>;
+  /** Identifies this process run in records (monotonic time restarts per run). */
+  bootId?: string;
+}
+
+export interface StoreHealth {
+  bytes: number;
+  limitBytes: number;
+  nearFull: boolean;
+  diskFreeBytes?: number;
+}
+
+export interface StoreCounts {
+  total: number;
+  pending: number;
+  acked: number;
+  rejected: number;
+  firstSeq?: number;
+  lastSeq?: number;
+}
+
+export class RecordStore {
+  readonly db: Db;
+  readonly boot: string;
+  readonly config: RecordsConfig;
+  /** Emitted after each committed record (the uploader listens to wake up). */
+  readonly appended = new Signal<FillRecordV1>();
+  readonly stats = { appended: 0, duplicateAppends: 0, badInput: 0, storeFull: 0, recovered: 0 };
+  private readonly owned: boolean;
+  private readonly q: Record<'byId' | 'last' | 'insert' | 'clearProgress' | 'upsertProgress' | 'deleteProgress' | 'oldestPending', Statement>;
+
+  constructor(private readonly opts: RecordStoreOptions) {
+    const { db, owned } = openRecordsDb(opts.db);
+    this.db = db;
+    this.owned = owned;
+    this.config = recordsConfigSchema.parse(opts.config ?? {});
+    this.boot = opts.bootId ?? randomBytes(6).toString('hex');
+    this.q = {
+      byId: db.prepare('SELECT body FROM records WHERE id = ?'),
+      last: db.prepare('SELECT seq, hash, wall_ms, mono_ms, boot FROM records ORDER BY seq DESC LIMIT 1'),
+      insert: db.prepare('INSERT INTO records (seq, id, hash, wall_ms, mono_ms, boot, body) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+      clearProgress: db.prepare('DELETE FROM records_in_progress WHERE post = ? AND attempt_id = ?'),
+      upsertProgress: db.prepare(
+        'INSERT INTO records_in_progress (post, attempt_id, attempt, since_wall_ms) VALUES (?, ?, ?, ?) ON CONFLICT(post) DO UPDATE SET attempt_id = excluded.attempt_id, attempt = excluded.attempt, since_wall_ms = excluded.since_wall_ms',
+      ),
+      deleteProgress: db.prepare('DELETE FROM records_in_progress WHERE post = ?'),
+      oldestPending: db.prepare('SELECT seq, wall_ms, mono_ms, boot FROM records WHERE status = 0 ORDER BY seq LIMIT 1'),
+    };
+  }
+
+  get station(): string {
+    return this.opts.station;
+  }
+
+  /** Commit one attempt as a record. Idempotent on attemptId (returns the stored record). */
+  append(attempt: FillAttempt): FillRecordV1 {
+    return this.appendMany([attempt])[0];
+  }
+
+  /** Commit several attempts in one transaction (one fsync): recovery, imports, benchmarks. */
+  appendMany(attempts: FillAttempt[]): FillRecordV1[] {
+    this.refuseIfFull();
+    const written: FillRecordV1[] = [];
+    const out: FillRecordV1[] = [];
+    try {
+      this.db.transaction(() => {
+        for (const a of attempts) {
+          const r = this.insertOne(a);
+          out.push(r.record);
+          if (r.fresh) written.push(r.record);
+        }
+      })();
+    } catch (err) {
+      if (err instanceof FillgateError) {
+        if (err.code === 'BAD_PAYLOAD') this.stats.badInput++;
+        throw err;
+      }
+      const full = /SQLITE_FULL|database or disk is full/i.test(errorMessage(err));
+      if (full) this.stats.storeFull++;
+      throw new FillgateError(full ? 'STORE_FULL' : 'STORE_ERROR', `fill record not committed: ${errorMessage(err)}`, {}, { cause: err });
+    }
+    this.stats.appended += written.length;
+    for (const r of written) this.appended.emit(r);
+    return out;
+  }
+
+  private insertOne(input: FillAttempt): { record: FillRecordV1; fresh: boolean } {
+    const dup = this.q.byId.get(input?.attemptId) as { body: string } | undefined;
+    if (dup) {
+      this.stats.duplicateAppends++;
+      return { record: JSON.parse(dup.body) as FillRecordV1, fresh: false };
+    }
+    const { attempt, dataErrors } = checkAttempt(input);
+    if (attempt.station !== this.station) {
+      throw new FillgateError('BAD_PAYLOAD', `fill attempt for station ${attempt.station} handed to the store of ${this.station}`, { attemptId: attempt.attemptId });
+    }
+    const last = this.q.last.get() as Pick<StoredRow, 'seq' | 'hash' | 'wall_ms' | 'mono_ms' | 'boot'> | undefined;
+    const wall = Math.round(this.opts.clock.wall());
+    const mono = this.opts.clock.now();
+    const prev = last ?? this.prunedThrough();
+    const body = buildRecord(
+      attempt,
+      {
+        seq: prev.seq + 1,
+        prevHash: prev.hash,
+        recordedAt: isoWithOffset(wall, this.config.utcOffsetMinutes),
+        monoMs: Math.round(mono),
+        boot: this.boot,
+        clockJumpMs: last ? this.clockJump(last, wall, mono) : undefined,
+      },
+      dataErrors,
+    );
+    const { record, canonical, hash } = signRecord(body, this.opts.privateKey);
+    this.q.insert.run(record.seq, record.id, hash, wall, mono, this.boot, canonical);
+    this.q.clearProgress.run(attempt.post, attempt.attemptId);
+    return { record, fresh: true };
+  }
+
+  /**
+   * Within one run, wall − monotonic is constant unless the PC clock was set;
+   * across a restart monotonic time restarts, so only a wall clock that went
+   * backwards is detectable. Either way the jump is written into the record.
+   */
+  private clockJump(last: Pick<StoredRow, 'wall_ms' | 'mono_ms' | 'boot'>, wall: number, mono: number): number | undefined {
+    const jump = last.boot === this.boot ? wall - mono - (last.wall_ms - last.mono_ms) : Math.min(0, wall - last.wall_ms);
+    return Math.abs(jump) > this.config.clockJumpThresholdMs ? Math.round(jump) : undefined;
+  }
+
+  private prunedThrough(): { seq: number; hash: string } {
+    return { seq: Number(getMeta(this.db, 'pruned_through_seq') ?? 0), hash: getMeta(this.db, 'pruned_through_hash') ?? GENESIS_HASH };
+  }
+
+  private refuseIfFull(): void {
+    const h = this.storeHealth();
+    if (h.bytes >= h.limitBytes) {
+      this.stats.storeFull++;
+      throw new FillgateError('STORE_FULL', `record store full (${h.bytes} of ${h.limitBytes} bytes): no fill may start`, { ...h });
+    }
+  }
+
+  storeHealth(): StoreHealth {
+    const pageSize = this.db.pragma('page_size', { simple: true }) as number;
+    const pages = this.db.pragma('page_count', { simple: true }) as number;
+    const free = this.db.pragma('freelist_count', { simple: true }) as number;
+    const bytes = (pages - free) * pageSize;
+    const limitBytes = this.config.limitBytes;
+    let diskFreeBytes: number | undefined;
+    if (this.db.name && this.db.name !== ':memory:') {
+      try {
+        const s = statfsSync(dirname(this.db.name));
+        diskFreeBytes = s.bavail * s.bsize;
+      } catch {
+        diskFreeBytes = undefined; // unknown: judged on size alone
+      }
+    }
+    const nearFull = bytes >= limitBytes * this.config.nearFullRatio || (diskFreeBytes !== undefined && diskFreeBytes < this.config.minDiskFreeBytes);
+    return { bytes, limitBytes, nearFull, diskFreeBytes };
+  }
+
+  // ---- in-progress journal ----------------------------------------------------------
+
+  /** Journal the attempt now filling at `post` (committed before the valve opens). */
+  markInProgress(post: string, attempt: FillAttempt): void {
+    this.q.upsertProgress.run(post, attempt.attemptId, JSON.stringify(attempt), Math.round(this.opts.clock.wall()));
+  }
+
+  clearInProgress(post: string): void {
+    this.q.deleteProgress.run(post);
+  }
+
+  /** At start-up: every journalled fill becomes an 'interrupted' record. Returns the records written. */
+  recoverInterrupted(): FillRecordV1[] {
+    const rows = this.db.prepare('SELECT post, attempt FROM records_in_progress ORDER BY since_wall_ms').all() as { post: string; attempt: string }[];
+    const attempts: FillAttempt[] = [];
+    for (const row of rows) {
+      let a: FillAttempt;
+      try {
+        a = JSON.parse(row.attempt) as FillAttempt;
+      } catch {
+        this.stats.badInput++;
+        continue; // unreadable journal entry: nothing to record from it
+      }
+      if (this.q.byId.get(a.attemptId)) continue; // committed just before the kill
+      const at = isoWithOffset(Math.round(this.opts.clock.wall()), this.config.utcOffsetMinutes);
+      attempts.push({ ...a, post: a.post ?? row.post, outcome: 'interrupted', trips: [...(a.trips ?? []), { code: 'PROCESS_INTERRUPTED', at }], refusals: a.refusals ?? [] });
+    }
+    const written = attempts.length > 0 ? this.appendMany(attempts) : [];
+    this.db.prepare('DELETE FROM records_in_progress').run();
+    this.stats.recovered += written.length;
+    return written;
+  }
+
+  // ---- what the uploader and status need --------------------------------------------
+
+  pending(limit: number): StoredRow[] {
+    return this.db.prepare('SELECT * FROM records WHERE status = 0 ORDER BY seq LIMIT ?').all(limit) as StoredRow[];
+  }
+
+  oldestPending(): Pick<StoredRow, 'seq' | 'wall_ms' | 'mono_ms' | 'boot'> | undefined {
+    return this.q.oldestPending.get() as Pick<StoredRow, 'seq' | 'wall_ms' | 'mono_ms' | 'boot'> | undefined;
+  }
+
+  /** Apply a receiver's answers in one durable transaction: that is the upload cursor. */
+  applyAcks(acked: number[], rejected: { seq: number; reason: string }[]): void {
+    const wall = Math.round(this.opts.clock.wall());
+    const ack = this.db.prepare('UPDATE records SET status = 1, status_wall_ms = ? WHERE seq = ? AND status = 0');
+    const rej = this.db.prepare('UPDATE records SET status = 2, status_wall_ms = ?, reject_reason = ? WHERE seq = ? AND status = 0');
+    this.db.transaction(() => {
+      for (const seq of acked) ack.run(wall, seq);
+      for (const r of rejected) rej.run(wall, r.reason, r.seq);
+    })();
+  }
+
+  counts(): StoreCounts {
+    return recordCounts(this.db);
+  }
+
+  /** Delete acknowledged records older than the retention period; remembers the last pruned hash so the chain still verifies. */
+  prune(): number {
+    const cutoff = Math.round(this.opts.clock.wall()) - this.config.retentionDays * 86_400_000;
+    // Prune only a prefix of the chain (everything before the first record that must stay).
+    const keep = this.db.prepare('SELECT MIN(seq) AS seq FROM records WHERE status != 1 OR wall_ms >= ?').get(cutoff) as { seq: number | null };
+    const last = this.db.prepare('SELECT MAX(seq) AS seq FROM records').get() as { seq: number | null };
+    const through = keep.seq === null ? last.seq : keep.seq - 1;
+    if (through === null) return 0;
+    const lastPruned = this.db.prepare('SELECT seq, hash FROM records WHERE seq <= ? ORDER BY seq DESC LIMIT 1').get(through) as { seq: number; hash: string } | undefined;
+    if (!lastPruned || (last.seq !== null && lastPruned.seq === last.seq)) return 0; // keep the newest record: it anchors the next seq
+    return this.db.transaction(() => {
+      setMeta(this.db, 'pruned_through_seq', String(lastPruned.seq));
+      setMeta(this.db, 'pruned_through_hash', lastPruned.hash);
+      return this.db.prepare('DELETE FROM records WHERE seq <= ?').run(lastPruned.seq).changes;
+    })();
+  }
+
+  close(): void {
+    if (this.owned && this.db.open) this.db.close();
+  }
+}
+
+export function recordCounts(db: Db): StoreCounts {
+  const r = db
+    .prepare(
+      `SELECT COUNT(*) AS total, SUM(status = ${RECORD_STATUS.pending}) AS pending, SUM(status = ${RECORD_STATUS.acked}) AS acked,
+       SUM(status = ${RECORD_STATUS.rejected}) AS rejected, MIN(seq) AS firstSeq, MAX(seq) AS lastSeq FROM records`,
+    )
+    .get() as { total: number; pending: number | null; acked: number | null; rejected: number | null; firstSeq: number | null; lastSeq: number | null };
+  return {
+    total: r.total,
+    pending: r.pending ?? 0,
+    acked: r.acked ?? 0,
+    rejected: r.rejected ?? 0,
+    firstSeq: r.firstSeq ?? undefined,
+    lastSeq: r.lastSeq ?? undefined,
+  };
+}

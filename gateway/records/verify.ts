@@ -1,0 +1,107 @@
+/**
+ * `fillgate records verify`: walk the local chain and say, per record, whether
+ * it was removed, altered or forged. Each problem names the seq and what it
+ * means, so an inspector can act on the message alone.
+ */
+import type { KeyObject } from 'node:crypto';
+import { GENESIS_HASH, canonicalJson } from './canonical.ts';
+import { getMeta, openRecordsDb, type Db, type StoredRow } from './db.ts';
+import { toPublicKey } from './keys.ts';
+import { recordHash, recordShapeError, verifySignature, type FillRecordV1 } from './record.ts';
+
+export type ProblemKind = 'format' | 'gap' | 'altered' | 'signature' | 'chain';
+
+export interface VerifyProblem {
+  seq: number;
+  kind: ProblemKind;
+  message: string;
+}
+
+export interface VerifyReport {
+  ok: boolean;
+  checked: number;
+  firstSeq?: number;
+  lastSeq?: number;
+  /** Records before this seq were pruned after the retention period (0: none). */
+  prunedThroughSeq: number;
+  problems: VerifyProblem[];
+  /** All problems, also those beyond the first `maxProblems` listed. */
+  problemCount: number;
+}
+
+export function verifyRecords(dbOrPath: Db | string, publicKey: KeyObject | string, opts: { maxProblems?: number } = {}): VerifyReport {
+  const { db, owned } = openRecordsDb(dbOrPath, { readonly: typeof dbOrPath === 'string' });
+  try {
+    return verifyChain(db, toPublicKey(publicKey), opts.maxProblems ?? 1000);
+  } finally {
+    if (owned) db.close();
+  }
+}
+
+function verifyChain(db: Db, key: KeyObject, maxProblems: number): VerifyReport {
+  const prunedSeq = Number(getMeta(db, 'pruned_through_seq') ?? 0);
+  let prev = { seq: prunedSeq, hash: getMeta(db, 'pruned_through_hash') ?? GENESIS_HASH };
+  const report: VerifyReport = { ok: true, checked: 0, prunedThroughSeq: prunedSeq, problems: [], problemCount: 0 };
+  const add = (seq: number, kind: ProblemKind, message: string) => {
+    report.problemCount++;
+    if (report.problems.length < maxProblems) report.problems.push({ seq, kind, message });
+  };
+  for (const row of db.prepare('SELECT seq, id, hash, body FROM records ORDER BY seq').iterate() as IterableIterator<StoredRow>) {
+    report.checked++;
+    report.firstSeq ??= row.seq;
+    report.lastSeq = row.seq;
+    if (row.seq !== prev.seq + 1) {
+      const range = row.seq - prev.seq === 2 ? `seq ${prev.seq + 1} is` : `seq ${prev.seq + 1}..${row.seq - 1} are`;
+      add(prev.seq + 1, 'gap', `record ${range} missing: removed from the store (the chain jumps from ${prev.seq} to ${row.seq})`);
+    }
+    const computed = checkRow(row, key, prev, add);
+    prev = { seq: row.seq, hash: computed ?? row.hash };
+  }
+  report.ok = report.problemCount === 0;
+  return report;
+}
+
+/** Check one stored row; returns its computed hash (undefined if unreadable). */
+function checkRow(row: Pick<StoredRow, 'seq' | 'id' | 'hash' | 'body'>, key: KeyObject, prev: { seq: number; hash: string }, add: (seq: number, kind: ProblemKind, msg: string) => void): string | undefined {
+  let rec: FillRecordV1;
+  try {
+    rec = JSON.parse(row.body) as FillRecordV1;
+  } catch {
+    add(row.seq, 'format', `record seq ${row.seq}: stored body is not JSON (altered in the database)`);
+    return undefined;
+  }
+  const shape = recordShapeError(rec);
+  if (shape) {
+    add(row.seq, 'format', `record seq ${row.seq}: ${shape} (altered in the database)`);
+    return undefined;
+  }
+  if (rec.seq !== row.seq || rec.id !== row.id) add(row.seq, 'altered', `record seq ${row.seq}: its body says seq ${rec.seq} id ${rec.id}, the index says seq ${row.seq} id ${row.id} (altered in the database)`);
+  let hash: string;
+  try {
+    hash = recordHash(rec);
+    if (canonicalJson(rec) !== row.body) add(row.seq, 'altered', `record seq ${row.seq}: stored bytes are not in canonical form (edited by hand)`);
+  } catch (err) {
+    add(row.seq, 'format', `record seq ${row.seq}: ${(err as Error).message}`);
+    return undefined;
+  }
+  const sigOk = verifySignature(rec, key);
+  if (hash !== row.hash) {
+    add(row.seq, 'altered', `record seq ${row.seq}: content changed after it was committed (hash ${hash.slice(0, 12)}… ≠ stored ${row.hash.slice(0, 12)}…)${sigOk ? '' : '; its signature no longer verifies'}`);
+  } else if (!sigOk) {
+    add(row.seq, 'signature', `record seq ${row.seq}: signature does not verify with the station key (forged or signed with another key)`);
+  }
+  if (row.seq === prev.seq + 1 && rec.prevHash !== prev.hash) {
+    add(row.seq, 'chain', `record seq ${row.seq}: prevHash does not match record seq ${prev.seq} (that record was altered or replaced)`);
+  }
+  return hash;
+}
+
+export function formatVerifyReport(r: VerifyReport): string {
+  const head = r.ok
+    ? `OK: ${r.checked} records verified (seq ${r.firstSeq ?? '-'}..${r.lastSeq ?? '-'}), chain and signatures intact`
+    : `FAILED: ${r.problemCount} problem(s) in ${r.checked} records`;
+  const pruned = r.prunedThroughSeq > 0 ? `\nrecords up to seq ${r.prunedThroughSeq} were pruned after the retention period` : '';
+  const lines = r.problems.map((p) => `  ${p.kind.padEnd(9)} ${p.message}`);
+  const more = r.problemCount > r.problems.length ? [`  … and ${r.problemCount - r.problems.length} more`] : [];
+  return [head + pruned, ...lines, ...more].join('\n');
+}
