@@ -11,13 +11,13 @@ const ModbusRTU = modbus.default;
 export type ModbusClient = InstanceType<typeof ModbusRTU>;
 
 /** Polls until `check` returns a truthy value (or throws its last error after timeoutMs). */
-export async function eventually<T>(check: () => T | Promise<T>, timeoutMs = 8000, what = 'condition'): Promise<T> {
+export async function eventually<T>(check: () => T | Promise<T>, timeoutMs = 8000, what = 'condition'): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   for (;;) {
     try {
       const v = await check();
-      if (v) return v;
+      if (v) return v as NonNullable<T>;
     } catch (err) {
       lastError = err;
     }
