@@ -17,7 +17,7 @@
  * explicit: one weight value (any register type and word order) and optional
  *   16-bit status word with motion and overload bits.
  */
-import { encodeValue, registerCount } from '../../protocols/modbus/registers.ts';
+import { encodeValue } from '../../protocols/modbus/registers.ts';
 import { type ModbusRequest, type ModbusResponse, ModbusExceptionCode } from '../../protocols/modbus/frames.ts';
 import { ModbusException, type SimUnit, readBlock } from '../wire/modbus-slave.ts';
 import type { ExplicitMap, ModbusScaleSpec } from '../station.ts';
@@ -82,12 +82,6 @@ function explicitImage(r: SimReading, map: ExplicitMap, decimals: number): Image
     m.set(map.statusAddress, status);
   }
   return { area: map.area, registers: m };
-}
-
-/** Registers occupied by an explicit map, to refuse overlapping weight and status at load time. */
-export function explicitMapSpan(map: ExplicitMap): number[] {
-  const words = Array.from({ length: registerCount(map.type) }, (_, i) => map.weightAddress + i);
-  return map.statusAddress === undefined ? words : [...words, map.statusAddress];
 }
 
 export class ModbusScaleUnit implements SimUnit {

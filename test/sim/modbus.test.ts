@@ -2,6 +2,10 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { decodeValue } from '../../protocols/modbus/registers.ts';
 import { startSimulator, type Simulator } from '../../sim/index.ts';
+import { FaultBook } from '../../sim/faults.ts';
+import { SimScale } from '../../sim/devices/scale.ts';
+import { ModbusScaleUnit } from '../../sim/devices/modbus-scale.ts';
+import { modbusScaleSchema } from '../../sim/station.ts';
 import { closeClient, eventually, modbusClient, testStation, type ModbusClient } from './helpers.ts';
 
 let sim: Simulator;
@@ -138,6 +142,30 @@ test('an unknown unit on Modbus TCP answers exception 0x0B', async () => {
   } catch (err) {
     assert.is((err as { modbusCode?: number }).modbusCode, 11);
   }
+});
+
+test('explicit map: float32 low word first with a motion bit, in holding registers', () => {
+  const spec = modbusScaleSchema.parse({
+    protocol: 'modbus',
+    bus: 'x',
+    unitId: 3,
+    noiseKg: 0,
+    registerMap: { weightAddress: 10, type: 'float32', wordOrder: 'little', statusAddress: 12, motionBit: 0, overloadBit: 1 },
+  });
+  let load = 20.5;
+  const scale = new SimScale('X.scale', spec, () => load, new FaultBook(new Set(['X.scale'])), 1);
+  const unit = new ModbusScaleUnit(3, scale, spec);
+  const read = (t: number) => {
+    const r = unit.handle({ fc: 3, address: 10, count: 3 }, t);
+    return 'registers' in r ? r.registers : [];
+  };
+  const regs = read(10_000);
+  assert.is(decodeValue(regs, { type: 'float32', wordOrder: 'little' }), 20.5);
+  assert.is(regs[2], 0, 'still, no overload');
+  load = 200;
+  scale.disturb(10_100); // something heavy was put on the platform
+  assert.is(read(10_100)[2], 0b11, 'moving and overloaded');
+  assert.throws(() => unit.handle({ fc: 4, address: 10, count: 2 }, 10_200), /no input registers/);
 });
 
 test.run();
