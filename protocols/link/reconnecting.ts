@@ -1,12 +1,13 @@
 /**
- * The part every link shares: open, keep open, reopen after a drop with
- * backoff until close(). A USB adapter unplugged or a device server rebooted
- * must be survived in-process, not by exiting (Zigbee2MQTT #17809, domain.md
- * section 7). Subclasses only say how to make one connection.
+ * The part every link (and every Modbus bus connection) shares: open, keep
+ * open, reopen after a drop with backoff until close(). A USB adapter
+ * unplugged or a device server rebooted must be survived in-process, not by
+ * exiting (Zigbee2MQTT #17809, domain.md section 7). Subclasses only say how
+ * to make one connection.
  *
- * open() rejects with LINK_OPEN_FAILED when the first attempt fails, but the
- * link keeps trying in the background (state 'reconnecting') until close():
- * a gateway that starts while a scale is switched off must pick it up later.
+ * open() rejects with LINK_OPEN_FAILED when the first attempt fails, but keeps
+ * trying in the background (state 'reconnecting') until close(): a gateway
+ * that starts while a scale is switched off must pick it up later.
  */
 import { FillgateError, errorMessage } from '../errors.ts';
 import { Signal } from '../signal.ts';
@@ -14,17 +15,17 @@ import { Backoff, type BackoffOptions } from './backoff.ts';
 import type { Link, LinkState } from './types.ts';
 
 /** One live connection made by a subclass. */
-export interface Connection {
-  write(bytes: Buffer): Promise<void>;
-  /** Tear down without emitting a drop. */
+export interface Closeable {
+  /** Tear down quietly (no drop is reported for it). */
   destroy(): Promise<void>;
 }
 
-/** Callbacks a subclass wires to the OS object it creates. */
-export interface ConnectionEvents {
-  data(bytes: Buffer): void;
+/** Handed to each connection attempt so late events of an old connection are ignored. */
+export interface Session {
   /** The connection is gone (closed by peer, unplugged, errored). Safe to call more than once. */
   dropped(reason: string): void;
+  /** False once this connection has been dropped or replaced. */
+  readonly current: boolean;
 }
 
 export interface ReconnectOptions {
@@ -33,13 +34,12 @@ export interface ReconnectOptions {
   stableMs?: number;
 }
 
-export abstract class ReconnectingLink implements Link {
-  readonly data = new Signal<Buffer>();
+export abstract class Reconnector<C extends Closeable> {
   readonly stateChange = new Signal<{ state: LinkState; error?: string }>();
   /** Drops seen since construction, for health reports. */
   drops = 0;
-  private current: LinkState = 'closed';
-  private conn: Connection | undefined;
+  private currentState: LinkState = 'closed';
+  private conn: C | undefined;
   private generation = 0;
   private retryTimer: NodeJS.Timeout | undefined;
   private openedAt = 0;
@@ -55,21 +55,26 @@ export abstract class ReconnectingLink implements Link {
   }
 
   get state(): LinkState {
-    return this.current;
+    return this.currentState;
   }
 
-  /** Makes one connection; must reject (not throw) on failure. */
-  protected abstract connect(events: ConnectionEvents): Promise<Connection>;
+  /** The live connection, only while state is 'open'. */
+  protected get connection(): C | undefined {
+    return this.currentState === 'open' ? this.conn : undefined;
+  }
+
+  /** Makes one connection; must reject (not throw synchronously) on failure. */
+  protected abstract connect(session: Session): Promise<C>;
 
   async open(): Promise<void> {
-    if (this.current !== 'closed') {
-      if (this.current === 'open') return;
-      throw new FillgateError('LINK_OPEN_FAILED', `${this.url} is ${this.current}`, { url: this.url });
+    if (this.currentState !== 'closed') {
+      if (this.currentState === 'open') return;
+      throw new FillgateError('LINK_OPEN_FAILED', `${this.url} is ${this.currentState}`, { url: this.url });
     }
     this.setState('opening');
     const error = await this.attempt();
     if (error !== undefined) {
-      throw new FillgateError('LINK_OPEN_FAILED', `cannot open ${this.url}: ${error}`, { url: this.url }, { cause: error });
+      throw new FillgateError('LINK_OPEN_FAILED', `cannot open ${this.url}: ${error}`, { url: this.url });
     }
   }
 
@@ -79,45 +84,36 @@ export abstract class ReconnectingLink implements Link {
     this.retryTimer = undefined;
     const conn = this.conn;
     this.conn = undefined;
-    if (this.current !== 'closed') this.setState('closed');
+    this.setState('closed');
     if (conn) await conn.destroy().catch(() => undefined);
   }
 
-  write(bytes: Buffer): Promise<void> {
-    const conn = this.conn;
-    if (this.current !== 'open' || !conn) {
-      return Promise.reject(new FillgateError('LINK_CLOSED', `${this.url} is ${this.current}`, { url: this.url, state: this.current }));
-    }
-    try {
-      return conn.write(bytes).catch((err: unknown) => {
-        throw new FillgateError('LINK_WRITE_FAILED', `write to ${this.url} failed: ${errorMessage(err)}`, { url: this.url }, { cause: err });
-      });
-    } catch (err) {
-      return Promise.reject(new FillgateError('LINK_WRITE_FAILED', `write to ${this.url} failed: ${errorMessage(err)}`, { url: this.url }, { cause: err }));
-    }
+  /** For subclasses that learn of a drop themselves (e.g. a request found the port closed). */
+  protected drop(reason: string): void {
+    if (this.currentState === 'open') this.onDrop(reason);
   }
 
   /** One connection attempt; returns the error text on failure and schedules the next try. */
   private async attempt(): Promise<string | undefined> {
     const gen = ++this.generation;
-    const events: ConnectionEvents = {
-      data: (bytes) => {
-        if (gen === this.generation) this.data.emit(bytes);
-      },
+    const self = this;
+    const session: Session = {
       dropped: (reason) => {
-        if (gen === this.generation) this.onDrop(reason);
+        if (gen === this.generation && this.currentState === 'open') this.onDrop(reason);
+      },
+      get current() {
+        return gen === self.generation;
       },
     };
-    let conn: Connection;
+    let conn: C;
     try {
-      conn = await this.connect(events);
+      conn = await this.connect(session);
     } catch (err) {
-      if (gen !== this.generation) return errorMessage(err);
-      this.scheduleRetry(errorMessage(err));
+      if (gen === this.generation) this.scheduleRetry(errorMessage(err));
       return errorMessage(err);
     }
     if (gen !== this.generation) {
-      // close() (or a newer attempt) happened while connecting: this connection is unwanted.
+      // close() happened while connecting: this connection is unwanted.
       await conn.destroy().catch(() => undefined);
       return `${this.url} was closed while opening`;
     }
@@ -138,21 +134,65 @@ export abstract class ReconnectingLink implements Link {
   }
 
   private scheduleRetry(reason: string): void {
-    if (this.current === 'closed') return;
+    if (this.currentState === 'closed') return;
     this.setState('reconnecting', reason);
     clearTimeout(this.retryTimer);
     const gen = this.generation;
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;
-      if (gen !== this.generation || this.current === 'closed') return;
+      if (gen !== this.generation || this.currentState === 'closed') return;
       void this.attempt();
     }, this.backoff.next());
   }
 
   private setState(state: LinkState, error?: string): void {
     // Only real changes are emitted: a device that stays away does not flood listeners.
-    if (state === this.current) return;
-    this.current = state;
+    if (state === this.currentState) return;
+    this.currentState = state;
     this.stateChange.emit(error === undefined ? { state } : { state, error });
+  }
+}
+
+/** A byte-stream connection made by a link subclass. */
+export interface Connection extends Closeable {
+  write(bytes: Buffer): Promise<void>;
+}
+
+/** Callbacks a link subclass wires to the OS object it creates. */
+export interface ConnectionEvents {
+  data(bytes: Buffer): void;
+  dropped(reason: string): void;
+}
+
+/** A Link over any reconnecting byte stream (serial port, TCP socket). */
+export abstract class ReconnectingLink extends Reconnector<Connection> implements Link {
+  readonly data = new Signal<Buffer>();
+
+  /** Opens one byte stream; must reject (not throw) on failure. */
+  protected abstract openStream(events: ConnectionEvents): Promise<Connection>;
+
+  protected connect(session: Session): Promise<Connection> {
+    return this.openStream({
+      data: (bytes) => {
+        if (session.current) this.data.emit(bytes);
+      },
+      dropped: (reason) => session.dropped(reason),
+    });
+  }
+
+  write(bytes: Buffer): Promise<void> {
+    const conn = this.connection;
+    if (!conn) {
+      return Promise.reject(new FillgateError('LINK_CLOSED', `${this.url} is ${this.state}`, { url: this.url, state: this.state }));
+    }
+    const failed = (err: unknown) =>
+      new FillgateError('LINK_WRITE_FAILED', `write to ${this.url} failed: ${errorMessage(err)}`, { url: this.url }, { cause: err });
+    try {
+      return conn.write(bytes).catch((err: unknown) => {
+        throw failed(err);
+      });
+    } catch (err) {
+      return Promise.reject(failed(err));
+    }
   }
 }

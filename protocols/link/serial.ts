@@ -18,7 +18,7 @@ export class SerialLink extends ReconnectingLink {
     super(url, opts);
   }
 
-  protected connect(events: ConnectionEvents): Promise<Connection> {
+  protected openStream(events: ConnectionEvents): Promise<Connection> {
     const a = this.address;
     return new Promise((resolve, reject) => {
       let port: SerialPort;

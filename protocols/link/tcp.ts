@@ -26,7 +26,7 @@ export class TcpLink extends ReconnectingLink {
     super(url, opts);
   }
 
-  protected connect(events: ConnectionEvents): Promise<Connection> {
+  protected openStream(events: ConnectionEvents): Promise<Connection> {
     const { host, port } = this.address;
     const timeoutMs = this.opts.connectTimeoutMs ?? 3000;
     return new Promise((resolve, reject) => {

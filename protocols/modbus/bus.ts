@@ -1,0 +1,244 @@
+/**
+ * The Modbus bus arbiter: one per physical bus (one RS-485 line, one serial
+ * device server, one Modbus TCP endpoint). Lessons from peer gateways
+ * (domain.md section 7): without an arbiter, two pollers interleave frames on
+ * one RS-485 line, and one dead device stalls every other device on the bus
+ * because each poll waits out its timeout (EdgeX device-modbus-go #685,
+ * ThingsBoard gateway #905). So:
+ *
+ * - a single FIFO queue, exactly one request outstanding on the wire at a time;
+ * - a gap between the end of one exchange and the next request (RTU needs at
+ *   least 3.5 character times of silence to delimit frames, Modbus over Serial
+ *   Line v1.02 section 2.5.1.1; default 5 ms, or longer at low baud);
+ * - a per-unit timeout and retries (retries only for silence or garbage, not
+ *   for Modbus exceptions, which are answers);
+ * - a unit that fails `setAsideAfter` times in a row is set aside for
+ *   `setAsideMs`: its requests reject at once with DEVICE_SET_ASIDE, except one
+ *   probe when the time is up, so it cannot starve the live units;
+ * - the connection is reopened with backoff after a drop; meanwhile requests
+ *   reject at once with LINK_CLOSED instead of queueing up.
+ *
+ * Health per unit (online / degraded / offline) lives in health.ts.
+ */
+import { type Clock, sleep, systemClock } from '../clock.ts';
+import { FillgateError, isFillgateError } from '../errors.ts';
+import type { BackoffOptions } from '../link/backoff.ts';
+import type { LinkState } from '../link/types.ts';
+import { type ModbusAddress, formatLinkAddress, parseModbusUrl } from '../link/url.ts';
+import type { Signal } from '../signal.ts';
+import { type ModbusClient, ModbusConnection } from './connection.ts';
+import { type AttemptOutcome, UnitHealth } from './health.ts';
+import type { DeviceHealth, UnitOptions } from './types.ts';
+import { BusUnit, type UnitRequest } from './unit.ts';
+
+export interface ModbusBusOptions {
+  /** Silence between exchanges (ms); default 5 for RTU (more below 9600 baud), 0 for Modbus TCP. */
+  gapMs?: number;
+  /** Default per-request timeout (ms); default 300. Units may override. */
+  timeoutMs?: number;
+  /** Default retries after the first attempt; default 1. Units may override. */
+  retries?: number;
+  /** Consecutive silent failures that set a unit aside; default 3. */
+  setAsideAfter?: number;
+  /** How long a unit stays set aside before one probe (ms); default 5000. */
+  setAsideMs?: number;
+  /** Reconnect delays after a drop; default 100 ms doubling to 5 s, with jitter. */
+  reconnect?: BackoffOptions;
+  /** Give up one connect attempt after this long (ms); default 3000. */
+  connectTimeoutMs?: number;
+  clock?: Clock;
+}
+
+interface Job {
+  unit: BusUnit;
+  request: UnitRequest<unknown>;
+  resolve(value: unknown): void;
+  reject(err: unknown): void;
+}
+
+export class ModbusBus {
+  readonly address: ModbusAddress;
+  private readonly conn: ModbusConnection;
+  private readonly units = new Map<number, { unit: BusUnit; tracker: UnitHealth }>();
+  private readonly queue: Job[] = [];
+  private pumping = false;
+  private lastDoneAt = -Infinity;
+  private lastUnit: UnitHealth | undefined;
+  private readonly clock: Clock;
+  private readonly gapMs: number;
+  private readonly timeoutMs: number;
+  private readonly retries: number;
+  private readonly setAsideAfter: number;
+  private readonly setAsideMs: number;
+
+  /** Throws FillgateError BAD_URL for a bad URL. The bus starts closed: call open(). */
+  constructor(
+    readonly url: string,
+    opts: ModbusBusOptions = {},
+  ) {
+    this.address = parseModbusUrl(url);
+    this.clock = opts.clock ?? systemClock;
+    this.gapMs = opts.gapMs ?? defaultGapMs(this.address);
+    this.timeoutMs = opts.timeoutMs ?? 300;
+    this.retries = opts.retries ?? 1;
+    this.setAsideAfter = Math.max(1, opts.setAsideAfter ?? 3);
+    this.setAsideMs = opts.setAsideMs ?? 5000;
+    this.conn = new ModbusConnection(url, this.address, { backoff: opts.reconnect, connectTimeoutMs: opts.connectTimeoutMs });
+    this.conn.stateChange.on(({ state, error }) => this.onLinkState(state, error));
+  }
+
+  get state(): LinkState {
+    return this.conn.state;
+  }
+
+  /** Link state changes of the bus connection ('open', 'reconnecting', ...). */
+  get stateChange(): Signal<{ state: LinkState; error?: string }> {
+    return this.conn.stateChange;
+  }
+
+  /**
+   * Opens the connection. Rejects with LINK_OPEN_FAILED if the first attempt
+   * fails, but keeps retrying in the background until close().
+   */
+  open(): Promise<void> {
+    return this.conn.open();
+  }
+
+  /** Rejects everything queued with LINK_CLOSED and closes the connection. */
+  async close(): Promise<void> {
+    for (const job of this.queue.splice(0)) job.reject(this.linkClosed());
+    await this.conn.close();
+  }
+
+  /** The unit with this id on this bus (the same object for the same id). */
+  unit(unitId: number, opts: UnitOptions = {}): BusUnit {
+    const existing = this.units.get(unitId);
+    if (existing) return existing.unit;
+    const maxId = this.address.framing === 'rtu' ? 247 : 255;
+    const minId = this.address.framing === 'rtu' ? 1 : 0;
+    if (!Number.isInteger(unitId) || unitId < minId || unitId > maxId) {
+      // RTU address 0 is broadcast (no reply) and 248-255 are reserved (Modbus over Serial Line v1.02, 2.2).
+      throw new FillgateError('BAD_CONFIG', `unit id ${unitId} on ${this.url} must be ${minId}..${maxId}`, { url: this.url, unitId });
+    }
+    const name = opts.name ?? `${this.url}#${unitId}`;
+    const tracker = new UnitHealth(name, { setAsideAfter: this.setAsideAfter, setAsideMs: this.setAsideMs }, this.clock);
+    if (this.conn.state !== 'open') tracker.setLinkDown(true);
+    const unit = new BusUnit(unitId, this.url, tracker, (u, request) => this.submit(u, request), {
+      timeoutMs: opts.timeoutMs ?? this.timeoutMs,
+      retries: opts.retries ?? this.retries,
+    });
+    this.units.set(unitId, { unit, tracker });
+    return unit;
+  }
+
+  getHealth(): DeviceHealth[] {
+    return [...this.units.values()].map(({ tracker }) => tracker.snapshot());
+  }
+
+  /** Where the bus is, for logs: e.g. "modbus-rtu serial:///dev/ttyUSB0 9600 8N1". */
+  describe(): string {
+    return `${this.address.scheme} ${formatLinkAddress(this.address.link)}`;
+  }
+
+  private submit<T>(unit: BusUnit, request: UnitRequest<T>): Promise<T> {
+    // Fail fast while the link is down rather than queue behind a dead connection.
+    if (this.conn.state !== 'open') return Promise.reject(this.linkClosed());
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({ unit, request: request as UnitRequest<unknown>, resolve: resolve as (v: unknown) => void, reject });
+      void this.pump();
+    });
+  }
+
+  /** Runs queued jobs one at a time; never throws, so the queue can never stall. */
+  private async pump(): Promise<void> {
+    if (this.pumping) return;
+    this.pumping = true;
+    try {
+      while (this.queue.length > 0) {
+        const job = this.queue.shift()!;
+        try {
+          job.resolve(await this.run(job));
+        } catch (err) {
+          job.reject(err);
+        }
+      }
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  private async run(job: Job): Promise<unknown> {
+    const entry = this.units.get(job.unit.unitId)!;
+    const tracker = entry.tracker;
+    if (this.conn.state !== 'open') throw this.linkClosed();
+    const admission = tracker.admit();
+    if (admission === 'set-aside') {
+      const h = tracker.snapshot();
+      throw new FillgateError('DEVICE_SET_ASIDE', `${h.device} is set aside after repeated failures (last: ${h.lastError})`, {
+        device: h.device,
+        setAsideUntil: h.setAsideUntil,
+      });
+    }
+    // A probe is a single attempt: a dead unit costs one timeout per setAsideMs.
+    const attempts = admission === 'probe' ? 1 : 1 + job.unit.retries;
+    let lastError: FillgateError | undefined;
+    for (let i = 0; i < attempts; i++) {
+      try {
+        return await this.attempt(job, tracker);
+      } catch (err) {
+        lastError = err as FillgateError;
+        const retryable = isFillgateError(err) && ['TIMEOUT', 'BAD_FRAME', 'INTERNAL'].includes(err.code);
+        if (!retryable || tracker.isSetAside || this.conn.state !== 'open') break;
+      }
+    }
+    throw lastError;
+  }
+
+  /** One request on the wire, after the gap; records the outcome. */
+  private async attempt(job: Job, tracker: UnitHealth): Promise<unknown> {
+    const wait = this.lastDoneAt + this.gapMs - this.clock.now();
+    if (wait > 0) await sleep(wait);
+    if (this.conn.takeStaleBytes() > 0) this.lastUnit?.noteDiscarded();
+    this.lastUnit = tracker;
+    const started = this.clock.now();
+    try {
+      const value = await this.conn.exchange(job.unit.unitId, job.unit.timeoutMs, job.request.op as (c: ModbusClient) => Promise<unknown>);
+      tracker.record({ kind: 'ok', rttMs: this.clock.now() - started });
+      return value;
+    } catch (err) {
+      const e = err as FillgateError;
+      tracker.record(outcomeOf(e));
+      throw e;
+    } finally {
+      this.lastDoneAt = this.clock.now();
+    }
+  }
+
+  private onLinkState(state: LinkState, error?: string): void {
+    const down = state !== 'open';
+    for (const { tracker } of this.units.values()) tracker.setLinkDown(down, error ?? (down ? state : undefined));
+    if (down) for (const job of this.queue.splice(0)) job.reject(this.linkClosed());
+  }
+
+  private linkClosed(): FillgateError {
+    return new FillgateError('LINK_CLOSED', `Modbus bus ${this.url} is ${this.conn.state}`, { url: this.url, state: this.conn.state });
+  }
+}
+
+function outcomeOf(e: FillgateError): AttemptOutcome {
+  switch (e.code) {
+    case 'MODBUS_EXCEPTION':
+      return { kind: 'exception', error: e.message };
+    case 'LINK_CLOSED':
+      return { kind: 'link', error: e.message };
+    default:
+      return { kind: 'silent', error: e.message, badFrame: e.code === 'BAD_FRAME' };
+  }
+}
+
+/** RTU: 3.5 character times of 11 bits, at least 5 ms; Modbus TCP needs none. */
+function defaultGapMs(address: ModbusAddress): number {
+  if (address.framing === 'mbap') return 0;
+  if (address.link.kind !== 'serial') return 5;
+  return Math.max(5, Math.ceil((3.5 * 11 * 1000) / address.link.baudRate));
+}

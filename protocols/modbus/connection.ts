@@ -1,0 +1,176 @@
+/**
+ * One physical Modbus connection (a TCP socket or a serial port) driven by the
+ * modbus-serial client, kept open with backoff like every link, and one
+ * request/response exchange at a time. The arbiter in bus.ts decides what is
+ * sent and when; this file only knows modbus-serial.
+ *
+ * modbus-serial 8.0.25 transports by URL scheme:
+ *   modbus-tcp      connectTCP         MBAP header, transaction ids
+ *   modbus-rtu      connectRTUBuffered RTU frames on a serial port
+ *   modbus-rtu-tcp  connectTelnet      raw RTU frames (with CRC) over TCP. Not
+ *                   connectTcpRTUBuffered: despite its name that one sends MBAP headers.
+ */
+import net from 'node:net';
+import modbus from 'modbus-serial';
+import { FillgateError, errorMessage, isFillgateError } from '../errors.ts';
+import { type Closeable, Reconnector, type ReconnectOptions, type Session } from '../link/reconnecting.ts';
+import type { ModbusAddress } from '../link/url.ts';
+
+const ModbusRTU = modbus.default;
+export type ModbusClient = InstanceType<typeof ModbusRTU>;
+
+export interface ModbusConnectionOptions extends ReconnectOptions {
+  /** Give up one connect attempt after this long (ms); default 3000. */
+  connectTimeoutMs?: number;
+}
+
+interface ClientHandle extends Closeable {
+  client: ModbusClient;
+  /** Rejects with LINK_CLOSED when this connection drops, so a request in flight ends at once. */
+  dropped: Promise<never>;
+}
+
+/** Internals of modbus-serial ports we touch (8.0.25): the OS object and the RTU receive buffer. */
+interface PortInternals {
+  _client?: net.Socket | { isOpen?: boolean; close?: (cb: () => void) => void; on?: unknown };
+  _buffer?: Buffer;
+}
+
+export class ModbusConnection extends Reconnector<ClientHandle> {
+  constructor(
+    url: string,
+    readonly address: ModbusAddress,
+    private readonly opts: ModbusConnectionOptions = {},
+  ) {
+    super(url, opts);
+  }
+
+  protected async connect(session: Session): Promise<ClientHandle> {
+    const client = new ModbusRTU();
+    // Without an 'error' listener a serial port error would crash the process.
+    client.on('error', (err: unknown) => session.dropped(errorMessage(err)));
+    client.on('close', () => session.dropped('connection closed'));
+    const timeoutMs = this.opts.connectTimeoutMs ?? 3000;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`connect timed out after ${timeoutMs} ms`)), timeoutMs);
+    });
+    try {
+      await Promise.race([this.connectClient(client), timedOut]);
+    } catch (err) {
+      void destroyClient(client);
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+    return this.handleFor(client, session);
+  }
+
+  private connectClient(client: ModbusClient): Promise<void> {
+    const { scheme, link } = this.address;
+    if (link.kind === 'serial') {
+      const { path, baudRate, parity, dataBits, stopBits } = link;
+      return client.connectRTUBuffered(path, { baudRate, parity, dataBits, stopBits });
+    }
+    return scheme === 'modbus-tcp'
+      ? client.connectTCP(link.host, { port: link.port })
+      : client.connectTelnet(link.host, { port: link.port });
+  }
+
+  private handleFor(client: ModbusClient, session: Session): ClientHandle {
+    let rejectDropped: (err: Error) => void = () => undefined;
+    const dropped = new Promise<never>((_, reject) => (rejectDropped = reject));
+    dropped.catch(() => undefined);
+    // TcpPort does not relay a socket reset as 'close'; watch the OS object itself.
+    const raw = portOf(client)?._client as { on?: (ev: string, fn: () => void) => void } | undefined;
+    raw?.on?.('close', () => {
+      rejectDropped(new FillgateError('LINK_CLOSED', `${this.url} dropped during the request`, { url: this.url }));
+      session.dropped('connection closed');
+    });
+    client.on('close', () => rejectDropped(new FillgateError('LINK_CLOSED', `${this.url} dropped during the request`)));
+    return { client, dropped, destroy: () => destroyClient(client) };
+  }
+
+  /**
+   * One request/response. `op` issues the request through the client; the
+   * promise rejects with a classified FillgateError (TIMEOUT, MODBUS_EXCEPTION,
+   * BAD_FRAME, LINK_CLOSED).
+   */
+  async exchange<T>(unitId: number, timeoutMs: number, op: (client: ModbusClient) => Promise<T>): Promise<T> {
+    const handle = this.connection;
+    if (!handle) throw new FillgateError('LINK_CLOSED', `${this.url} is ${this.state}`, { url: this.url, state: this.state });
+    if (!handle.client.isOpen) {
+      this.drop('port is not open');
+      throw new FillgateError('LINK_CLOSED', `${this.url} is not open`, { url: this.url });
+    }
+    handle.client.setID(unitId);
+    handle.client.setTimeout(timeoutMs);
+    let guard: NodeJS.Timeout | undefined;
+    // modbus-serial has its own timer; this guard only catches a request it never settles.
+    const guarded = new Promise<never>((_, reject) => {
+      guard = setTimeout(() => reject(timeoutError(this.url, unitId, timeoutMs)), timeoutMs + 250);
+    });
+    try {
+      return await Promise.race([op(handle.client), handle.dropped, guarded]);
+    } catch (err) {
+      throw classifyModbusError(err, { url: this.url, unitId, timeoutMs });
+    } finally {
+      clearTimeout(guard);
+    }
+  }
+
+  /**
+   * RTU only: bytes left in the receive buffer belong to no request (a reply
+   * that came after its timeout, line noise). They are cleared before each
+   * request so they cannot be mistaken for the next reply; returns how many.
+   */
+  takeStaleBytes(): number {
+    const port = portOf(this.connection?.client);
+    const buf = port?._buffer;
+    if (this.address.framing !== 'rtu' || !port || !Buffer.isBuffer(buf) || buf.length === 0) return 0;
+    port._buffer = Buffer.alloc(0);
+    return buf.length;
+  }
+}
+
+function portOf(client: ModbusClient | undefined): PortInternals | undefined {
+  return (client as unknown as { _port?: PortInternals } | undefined)?._port;
+}
+
+async function destroyClient(client: ModbusClient): Promise<void> {
+  // ModbusRTU is an EventEmitter; its typings only declare on().
+  (client as unknown as NodeJS.EventEmitter).removeAllListeners();
+  client.on('error', () => undefined);
+  const raw = portOf(client)?._client;
+  if (raw instanceof net.Socket) {
+    raw.on('error', () => undefined);
+    raw.destroy();
+    return;
+  }
+  // A serial port: ModbusRTU.destroy() would leave it open (RTUBufferedPort has no destroy()).
+  const serial = raw as { isOpen?: boolean; close?: (cb: () => void) => void } | undefined;
+  if (serial?.isOpen && serial.close) await new Promise<void>((resolve) => serial.close!(() => resolve()));
+}
+
+function timeoutError(url: string, unitId: number, timeoutMs: number): FillgateError {
+  return new FillgateError('TIMEOUT', `unit ${unitId} on ${url} did not answer within ${timeoutMs} ms`, { url, unitId, timeoutMs });
+}
+
+/** Turns modbus-serial's errors (plain objects with errno/modbusCode) into FillgateErrors. */
+export function classifyModbusError(err: unknown, ctx: { url: string; unitId: number; timeoutMs: number }): FillgateError {
+  if (isFillgateError(err)) return err;
+  const e = (err ?? {}) as { message?: string; errno?: string; modbusCode?: number };
+  const message = e.message ?? String(err);
+  if (typeof e.modbusCode === 'number') {
+    return new FillgateError('MODBUS_EXCEPTION', `unit ${ctx.unitId} on ${ctx.url}: ${message}`, {
+      ...ctx,
+      exceptionCode: e.modbusCode,
+    });
+  }
+  if (e.errno === 'ETIMEDOUT' || message === 'Timed out') return timeoutError(ctx.url, ctx.unitId, ctx.timeoutMs);
+  if (message === 'Port Not Open') return new FillgateError('LINK_CLOSED', `${ctx.url} is not open`, ctx);
+  if (/CRC error|Data length error|Unexpected data/.test(message)) {
+    return new FillgateError('BAD_FRAME', `unit ${ctx.unitId} on ${ctx.url}: ${message}`, ctx);
+  }
+  return new FillgateError('INTERNAL', `unit ${ctx.unitId} on ${ctx.url}: ${message}`, ctx, { cause: err });
+}
