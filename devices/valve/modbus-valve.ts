@@ -1,0 +1,318 @@
+/**
+ * A fill-gun valve on one coil of a Modbus relay module.
+ *
+ * Fail safe (domain.md section 4): de-energised = closed. The coil is ON only
+ * while everything says open: start() writes OFF before anything else, an open
+ * that is not confirmed is undone, and close() goes straight to the wire (it
+ * never waits for an open, a confirmation or a keep-alive in this driver) and
+ * retries until the module confirms. Optional keep-alive rewrites let a module
+ * with a host watchdog close the valve by itself when the gateway goes silent
+ * (devices.md section 5; see README.md next to this file).
+ *
+ * Timers use real time; the injected clock only stamps faults.
+ */
+import { Signal } from '../../protocols/signal.ts';
+import { FillgateError, errorMessage } from '../../protocols/errors.ts';
+import { systemClock, type Clock } from '../../protocols/clock.ts';
+import type { DeviceHealth, ModbusUnit } from '../../protocols/modbus/types.ts';
+import type { ValveDriver, ValveState } from '../types.ts';
+import { repeat, type Repeater } from './repeat.ts';
+
+export interface ValveFeedback {
+  /** Read with FC02 ('discrete') or FC01 ('coil'). */
+  kind: 'discrete' | 'coil';
+  address: number;
+  /** The feedback value that means the valve is closed (e.g. true for a closed-position limit switch). */
+  closedWhen: boolean;
+}
+
+export interface ModbusValveOptions {
+  id: string;
+  unit: ModbusUnit;
+  /** Wire address of the relay coil. */
+  coil: number;
+  feedback?: ValveFeedback;
+  /** How long open/close may take to show on the feedback; default 500 ms. */
+  confirmTimeoutMs?: number;
+  /** Rewrite the commanded coil state this often (for module watchdogs); off when absent. */
+  keepAliveMs?: number;
+  /** How often feedback is checked while the valve is at rest; default 200 ms. */
+  feedbackPollMs?: number;
+  /** First delay between close retries, doubling up to 1 s; default 100 ms. */
+  retryMs?: number;
+  /** close() rejects after this long if still not confirmed (retries go on); default 2000 ms. */
+  closeTimeoutMs?: number;
+  clock?: Clock;
+}
+
+export type ValveFaultCode = 'VALVE_NOT_CONFIRMED' | 'VALVE_WRITE' | 'VALVE_FEEDBACK' | 'VALVE_KEEPALIVE';
+
+const MAX_RETRY_MS = 1000;
+
+export class ModbusValveDriver implements ValveDriver {
+  readonly id: string;
+  readonly health = new Signal<DeviceHealth>();
+  readonly stateChange = new Signal<{ state: ValveState; reason?: string }>();
+  readonly faults = new Signal<{ code: string; message: string; at: number }>();
+
+  private readonly unit: ModbusUnit;
+  private readonly coil: number;
+  private readonly feedback: ValveFeedback | undefined;
+  private readonly confirmTimeoutMs: number;
+  private readonly keepAliveMs: number | undefined;
+  private readonly feedbackPollMs: number;
+  private readonly retryMs: number;
+  private readonly closeTimeoutMs: number;
+  private readonly clock: Clock;
+
+  private current: ValveState = 'closed';
+  /** What the gateway wants: true only between a successful open() and the next close. */
+  private commanded = false;
+  /** Bumped by every close, so an open in progress knows it was overtaken. */
+  private generation = 0;
+  private opening: Promise<void> | undefined;
+  private closing: Promise<void> | undefined;
+  /** State a running close loop ends in: 'closed' for close(), 'fault' when a fault started it. */
+  private closeFinal: 'closed' | 'fault' = 'closed';
+  private closeReason = '';
+  private abandoned = false;
+  private wakeRetry: (() => void) | undefined;
+  private running = false;
+  private timers: Repeater[] = [];
+  private unsubscribeUnit: (() => void) | undefined;
+
+  constructor(opts: ModbusValveOptions) {
+    const bad = (msg: string) => new FillgateError('BAD_CONFIG', `${opts.id}: ${msg}`, { device: opts.id });
+    if (!Number.isInteger(opts.coil) || opts.coil < 0 || opts.coil > 0xffff) throw bad('coil must be 0..65535');
+    if (opts.keepAliveMs !== undefined && !(opts.keepAliveMs > 0)) throw bad('keepAliveMs must be > 0');
+    this.id = opts.id;
+    this.unit = opts.unit;
+    this.coil = opts.coil;
+    this.feedback = opts.feedback;
+    this.confirmTimeoutMs = opts.confirmTimeoutMs ?? 500;
+    this.keepAliveMs = opts.keepAliveMs;
+    this.feedbackPollMs = opts.feedbackPollMs ?? 200;
+    this.retryMs = opts.retryMs ?? 100;
+    this.closeTimeoutMs = opts.closeTimeoutMs ?? 2000;
+    this.clock = opts.clock ?? systemClock;
+  }
+
+  get state(): ValveState {
+    return this.current;
+  }
+
+  getHealth(): DeviceHealth {
+    return { ...this.unit.getHealth(), device: this.id };
+  }
+
+  /** Write OFF first (a restarted gateway always begins closed), then supervise. */
+  async start(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    this.abandoned = false;
+    this.unsubscribeUnit = this.unit.health.on(() => this.health.emit(this.getHealth()));
+    // Resolves even if the module is unreachable: the state is 'fault' and retries go on.
+    await this.close('driver start').catch(() => undefined);
+    if (this.keepAliveMs !== undefined) this.timers.push(repeat(this.keepAliveMs, () => this.keepAlive()));
+    if (this.feedback) this.timers.push(repeat(this.feedbackPollMs, () => this.superviseFeedback()));
+  }
+
+  /** Close the valve, then stop timers and give up retrying (the module's watchdog is the last line). */
+  async stop(): Promise<void> {
+    await this.close('driver stop').catch(() => undefined);
+    for (const t of this.timers) t.cancel();
+    this.timers = [];
+    this.abandoned = true;
+    this.wakeRetry?.();
+    this.unsubscribeUnit?.();
+    this.unsubscribeUnit = undefined;
+    this.running = false;
+  }
+
+  open(): Promise<void> {
+    if (!this.running) return Promise.reject(this.notConfirmed('driver not started'));
+    if (this.closing) return Promise.reject(this.notConfirmed('valve is closing'));
+    if (this.current === 'open' && this.commanded) return Promise.resolve();
+    this.opening ??= this.doOpen().finally(() => (this.opening = undefined));
+    return this.opening;
+  }
+
+  /** De-energise now; resolves when confirmed, rejects NOT_CONFIRMED after closeTimeoutMs (retries go on). */
+  close(reason: string): Promise<void> {
+    this.commanded = false;
+    this.generation++;
+    this.closeFinal = 'closed';
+    this.closeReason = reason;
+    const loop = this.closing ?? this.startCloseLoop();
+    return this.withTimeout(loop, this.closeTimeoutMs, `close not confirmed within ${this.closeTimeoutMs} ms`);
+  }
+
+  private async doOpen(): Promise<void> {
+    const gen = this.generation;
+    this.commanded = true;
+    this.setState('opening');
+    try {
+      await this.unit.writeCoil(this.coil, true);
+    } catch (err) {
+      if (gen !== this.generation) throw this.notConfirmed('closed while opening');
+      return this.failOpen('VALVE_WRITE', `open: coil write failed: ${errorMessage(err)}`);
+    }
+    if (gen !== this.generation) throw this.notConfirmed('closed while opening');
+    if (this.feedback) {
+      const confirmed = await this.waitForFeedback(true, () => gen !== this.generation);
+      if (gen !== this.generation) throw this.notConfirmed('closed while opening');
+      if (!confirmed) return this.failOpen('VALVE_NOT_CONFIRMED', `open not confirmed within ${this.confirmTimeoutMs} ms`);
+    }
+    this.setState('open');
+  }
+
+  /** Undo a failed open: coil OFF, state 'fault', fault emitted, caller rejected. */
+  private async failOpen(code: ValveFaultCode, message: string): Promise<never> {
+    this.emitFault(code, message);
+    this.commanded = false;
+    this.generation++;
+    this.closeFinal = 'fault';
+    this.closeReason = message;
+    const loop = this.closing ?? this.startCloseLoop();
+    await this.withTimeout(loop, this.closeTimeoutMs, 'close after failed open not confirmed').catch(() => undefined);
+    throw this.notConfirmed(message);
+  }
+
+  private startCloseLoop(): Promise<void> {
+    const loop = this.runCloseLoop().finally(() => {
+      if (this.closing === loop) this.closing = undefined;
+    });
+    this.closing = loop;
+    return loop;
+  }
+
+  private async runCloseLoop(): Promise<void> {
+    if (this.current === 'open' || this.current === 'opening') this.setState('closing', this.closeReason);
+    let delay = this.retryMs;
+    while (!this.abandoned) {
+      const failure = await this.tryCloseOnce();
+      if (!failure) {
+        this.setState(this.closeFinal, this.closeReason);
+        return;
+      }
+      this.emitFault(failure.code, failure.message);
+      this.setState('fault', failure.message);
+      await this.retryPause(delay);
+      delay = Math.min(delay * 2, MAX_RETRY_MS);
+    }
+  }
+
+  private async tryCloseOnce(): Promise<{ code: ValveFaultCode; message: string } | undefined> {
+    try {
+      await this.unit.writeCoil(this.coil, false);
+    } catch (err) {
+      return { code: 'VALVE_WRITE', message: `close: coil write failed: ${errorMessage(err)}` };
+    }
+    if (this.feedback && !(await this.waitForFeedback(false, () => this.abandoned))) {
+      return { code: 'VALVE_NOT_CONFIRMED', message: `close not confirmed within ${this.confirmTimeoutMs} ms` };
+    }
+    return undefined;
+  }
+
+  /** Poll feedback until it shows the wanted position, the timeout passes, or `abort()` says stop. */
+  private async waitForFeedback(wantOpen: boolean, abort: () => boolean): Promise<boolean> {
+    const end = performance.now() + this.confirmTimeoutMs;
+    const step = Math.max(5, Math.min(25, this.confirmTimeoutMs / 10));
+    for (;;) {
+      const open = await this.readFeedback().catch(() => undefined);
+      if (open === wantOpen) return true;
+      if (abort() || performance.now() >= end) return false;
+      await new Promise((r) => setTimeout(r, step));
+    }
+  }
+
+  /** True when the feedback says open. */
+  private async readFeedback(): Promise<boolean> {
+    const fb = this.feedback!;
+    const values =
+      fb.kind === 'discrete' ? await this.unit.readDiscreteInputs(fb.address, 1) : await this.unit.readCoils(fb.address, 1);
+    if (values.length < 1) throw new FillgateError('BAD_PAYLOAD', 'feedback read returned no bits');
+    return values[0] !== fb.closedWhen;
+  }
+
+  private busy(): boolean {
+    return this.opening !== undefined || this.closing !== undefined;
+  }
+
+  /** Rewrite the commanded state; if that fails while open, close (the module may be about to). */
+  private async keepAlive(): Promise<void> {
+    if (this.busy()) return;
+    const want = this.commanded;
+    try {
+      await this.unit.writeCoil(this.coil, want);
+    } catch (err) {
+      this.emitFault('VALVE_KEEPALIVE', `keep-alive write failed: ${errorMessage(err)}`);
+      if (want && this.commanded) this.faultClose('keep-alive write failed');
+    }
+  }
+
+  /** At rest, the feedback must agree with the command; a mismatch is a fault and the valve is closed. */
+  private async superviseFeedback(): Promise<void> {
+    if (this.busy()) return;
+    const gen = this.generation;
+    const want = this.commanded;
+    const open = await this.readFeedback().catch(() => undefined);
+    if (open === undefined || gen !== this.generation || this.busy() || open === want) return;
+    const message = want ? 'feedback says closed while commanded open' : 'feedback says open while commanded closed';
+    this.emitFault('VALVE_FEEDBACK', message);
+    this.faultClose(message);
+  }
+
+  /** Start closing because of a fault; the valve ends in 'fault' until someone calls close(). */
+  private faultClose(reason: string): void {
+    this.commanded = false;
+    this.generation++;
+    if (!this.closing) {
+      this.closeFinal = 'fault';
+      this.closeReason = reason;
+      this.setState('fault', reason);
+      this.startCloseLoop().catch(() => undefined);
+    }
+  }
+
+  private retryPause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(done, ms);
+      function done() {
+        clearTimeout(t);
+        resolve();
+      }
+      this.wakeRetry = done;
+    });
+  }
+
+  private withTimeout(p: Promise<void>, ms: number, message: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => reject(this.notConfirmed(message)), ms);
+      p.then(
+        () => {
+          clearTimeout(t);
+          resolve();
+        },
+        (err) => {
+          clearTimeout(t);
+          reject(err);
+        },
+      );
+    });
+  }
+
+  private notConfirmed(message: string): FillgateError {
+    return new FillgateError('NOT_CONFIRMED', `${this.id}: ${message}`, { device: this.id, coil: this.coil });
+  }
+
+  private emitFault(code: ValveFaultCode, message: string): void {
+    this.faults.emit({ code, message: `${this.id}: ${message}`, at: this.clock.now() });
+  }
+
+  private setState(state: ValveState, reason?: string): void {
+    if (this.current === state) return;
+    this.current = state;
+    this.stateChange.emit(reason === undefined ? { state } : { state, reason });
+  }
+}
