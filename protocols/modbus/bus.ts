@@ -46,6 +46,12 @@ export interface ModbusBusOptions {
   reconnect?: BackoffOptions;
   /** Give up one connect attempt after this long (ms); default 3000. */
   connectTimeoutMs?: number;
+  /**
+   * TCP buses only: after this many silent attempts in a row with no answer
+   * from any unit, drop the socket and reconnect; default 5. A half-open
+   * socket (device server power-cycled, no FIN) is otherwise never noticed.
+   */
+  reconnectAfterSilent?: number;
   clock?: Clock;
 }
 
@@ -70,6 +76,9 @@ export class ModbusBus {
   private readonly retries: number;
   private readonly setAsideAfter: number;
   private readonly setAsideMs: number;
+  private readonly reconnectAfterSilent: number;
+  /** Silent attempts in a row across all units (any answer resets it). */
+  private silentStreak = 0;
 
   /** Throws FillgateError BAD_URL for a bad URL. The bus starts closed: call open(). */
   constructor(
@@ -83,6 +92,7 @@ export class ModbusBus {
     this.retries = opts.retries ?? 1;
     this.setAsideAfter = Math.max(1, opts.setAsideAfter ?? 3);
     this.setAsideMs = opts.setAsideMs ?? 5000;
+    this.reconnectAfterSilent = this.address.link.kind === 'tcp' ? Math.max(1, opts.reconnectAfterSilent ?? 5) : Infinity;
     this.conn = new ModbusConnection(url, this.address, { backoff: opts.reconnect, connectTimeoutMs: opts.connectTimeoutMs });
     this.conn.stateChange.on(({ state, error }) => this.onLinkState(state, error));
   }
@@ -204,14 +214,25 @@ export class ModbusBus {
     try {
       const value = await this.conn.exchange(job.unit.unitId, job.unit.timeoutMs, job.request.op as (c: ModbusClient) => Promise<unknown>);
       tracker.record({ kind: 'ok', rttMs: this.clock.now() - started });
+      this.silentStreak = 0;
       return value;
     } catch (err) {
       const e = err as FillgateError;
-      tracker.record(outcomeOf(e));
+      const outcome = outcomeOf(e);
+      tracker.record(outcome);
+      this.noteSilence(outcome);
       throw e;
     } finally {
       this.lastDoneAt = this.clock.now();
     }
+  }
+
+  private noteSilence(outcome: AttemptOutcome): void {
+    if (outcome.kind === 'exception') this.silentStreak = 0;
+    if (outcome.kind !== 'silent') return;
+    if (++this.silentStreak < this.reconnectAfterSilent) return;
+    this.silentStreak = 0;
+    this.conn.reconnect(`no answer from any unit for ${this.reconnectAfterSilent} requests`);
   }
 
   private onLinkState(state: LinkState, error?: string): void {

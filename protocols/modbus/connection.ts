@@ -83,12 +83,22 @@ export class ModbusConnection extends Reconnector<ClientHandle> {
     dropped.catch(() => undefined);
     // TcpPort does not relay a socket reset as 'close'; watch the OS object itself.
     const raw = portOf(client)?._client as { on?: (ev: string, fn: () => void) => void } | undefined;
+    if (raw instanceof net.Socket) raw.setKeepAlive(true, 5000);
     raw?.on?.('close', () => {
       rejectDropped(new FillgateError('LINK_CLOSED', `${this.url} dropped during the request`, { url: this.url }));
       session.dropped('connection closed');
     });
     client.on('close', () => rejectDropped(new FillgateError('LINK_CLOSED', `${this.url} dropped during the request`)));
     return { client, dropped, destroy: () => destroyClient(client) };
+  }
+
+  /**
+   * Drops the current connection and reconnects with backoff. For a TCP bus
+   * whose units all went silent: a device server that lost power sends no
+   * FIN, so the socket would look open for minutes.
+   */
+  reconnect(reason: string): void {
+    this.drop(reason);
   }
 
   /**
