@@ -169,8 +169,9 @@ export function recordHash(record: UnsignedRecord | FillRecordV1): string {
 export function signRecord(body: UnsignedRecord, privateKey: KeyObject): { record: FillRecordV1; canonical: string; hash: string } {
   const bytes = canonicalJson(body);
   const sig = sign(null, Buffer.from(bytes, 'utf8'), privateKey).toString('base64');
-  const record = { ...body, sig } as FillRecordV1;
-  return { record, canonical: canonicalJson(record), hash: sha256Hex(bytes) };
+  const canonical = canonicalJson({ ...body, sig });
+  // Parsed back so the caller holds exactly what is stored (no undefined keys).
+  return { record: JSON.parse(canonical) as FillRecordV1, canonical, hash: sha256Hex(bytes) };
 }
 
 export function verifySignature(record: FillRecordV1, publicKey: KeyObject): boolean {

@@ -54,26 +54,28 @@ function verifyChain(db: Db, key: KeyObject, maxProblems: number): VerifyReport 
       const range = row.seq - prev.seq === 2 ? `seq ${prev.seq + 1} is` : `seq ${prev.seq + 1}..${row.seq - 1} are`;
       add(prev.seq + 1, 'gap', `record ${range} missing: removed from the store (the chain jumps from ${prev.seq} to ${row.seq})`);
     }
-    const computed = checkRow(row, key, prev, add);
-    prev = { seq: row.seq, hash: computed ?? row.hash };
+    checkRow(row, key, prev, add);
+    // Link the next record to the hash stored at commit: an altered body is
+    // reported once, here, not again as a broken link in the next record.
+    prev = { seq: row.seq, hash: row.hash };
   }
   report.ok = report.problemCount === 0;
   return report;
 }
 
-/** Check one stored row; returns its computed hash (undefined if unreadable). */
-function checkRow(row: Pick<StoredRow, 'seq' | 'id' | 'hash' | 'body'>, key: KeyObject, prev: { seq: number; hash: string }, add: (seq: number, kind: ProblemKind, msg: string) => void): string | undefined {
+/** Check one stored row against its signature, its stored hash and the previous record. */
+function checkRow(row: Pick<StoredRow, 'seq' | 'id' | 'hash' | 'body'>, key: KeyObject, prev: { seq: number; hash: string }, add: (seq: number, kind: ProblemKind, msg: string) => void): void {
   let rec: FillRecordV1;
   try {
     rec = JSON.parse(row.body) as FillRecordV1;
   } catch {
     add(row.seq, 'format', `record seq ${row.seq}: stored body is not JSON (altered in the database)`);
-    return undefined;
+    return;
   }
   const shape = recordShapeError(rec);
   if (shape) {
     add(row.seq, 'format', `record seq ${row.seq}: ${shape} (altered in the database)`);
-    return undefined;
+    return;
   }
   if (rec.seq !== row.seq || rec.id !== row.id) add(row.seq, 'altered', `record seq ${row.seq}: its body says seq ${rec.seq} id ${rec.id}, the index says seq ${row.seq} id ${row.id} (altered in the database)`);
   let hash: string;
@@ -82,7 +84,7 @@ function checkRow(row: Pick<StoredRow, 'seq' | 'id' | 'hash' | 'body'>, key: Key
     if (canonicalJson(rec) !== row.body) add(row.seq, 'altered', `record seq ${row.seq}: stored bytes are not in canonical form (edited by hand)`);
   } catch (err) {
     add(row.seq, 'format', `record seq ${row.seq}: ${(err as Error).message}`);
-    return undefined;
+    return;
   }
   const sigOk = verifySignature(rec, key);
   if (hash !== row.hash) {
@@ -93,7 +95,6 @@ function checkRow(row: Pick<StoredRow, 'seq' | 'id' | 'hash' | 'body'>, key: Key
   if (row.seq === prev.seq + 1 && rec.prevHash !== prev.hash) {
     add(row.seq, 'chain', `record seq ${row.seq}: prevHash does not match record seq ${prev.seq} (that record was altered or replaced)`);
   }
-  return hash;
 }
 
 export function formatVerifyReport(r: VerifyReport): string {
