@@ -5,6 +5,7 @@ import { FakeModbusUnit, eventually } from './fake-modbus-unit.ts';
 import { isFillgateError } from '../../protocols/errors.ts';
 import { ManualClock } from '../../protocols/clock.ts';
 import { ModbusInputDriver } from '../../devices/io/modbus-input.ts';
+import { tcpRig } from './modbus-tcp-rig.ts';
 
 function setup(extra: { invert?: boolean; debounceReads?: number; kind?: 'discrete' | 'coil' } = {}) {
   const unit = new FakeModbusUnit();
@@ -84,6 +85,22 @@ test('bad configuration is refused', () => {
   bad(() => new ModbusInputDriver({ id: 'i', unit, kind: 'discrete', address: 70000 }));
   bad(() => new ModbusInputDriver({ id: 'i', unit, kind: 'discrete', address: 1, pollMs: 1 }));
   bad(() => new ModbusInputDriver({ id: 'i', unit, kind: 'discrete', address: 1, debounceReads: 0 }));
+});
+
+test('over a real Modbus TCP connection: a discrete input change becomes an edge', async () => {
+  const rig = await tcpRig();
+  const coils = rig.units.coils.get(1)!;
+  coils[7] = true; // discrete input 7 reads false
+  const input = new ModbusInputDriver({ id: 'tcp.start', unit: rig.unit, kind: 'discrete', address: 7, pollMs: 10 });
+  const edges: boolean[] = [];
+  input.edges.on((e) => edges.push(e.value));
+  await input.start();
+  await eventually(() => input.value === false, 8000, 'baseline');
+  coils[7] = false; // discrete input 7 now reads true: button pressed
+  await eventually(() => edges.length === 1, 8000, 'edge');
+  await input.stop();
+  await rig.close();
+  assert.equal(edges, [true]);
 });
 
 test.run();

@@ -9,6 +9,8 @@ import type { DeviceHealth } from '../../protocols/modbus/types.ts';
 import type { WeightSample } from '../../devices/types.ts';
 import { ModbusScaleDriver } from '../../devices/scale/modbus-scale.ts';
 import { planReads, type ScaleRegisterMap } from '../../devices/scale/modbus-scale-map.ts';
+import { resolveScaleMap } from '../../devices/scale/presets/index.ts';
+import { tcpRig } from './modbus-tcp-rig.ts';
 
 const map: ScaleRegisterMap = {
   function: 3,
@@ -191,6 +193,26 @@ test('bad configuration is refused with BAD_CONFIG', () => {
     () => assert.unreachable('no tare in this map'),
     (e: unknown) => assert.ok(isFillgateError(e, 'BAD_CONFIG')),
   );
+});
+
+test('over a real Modbus TCP connection: the FT-112 preset polls, decodes and tares', async () => {
+  const rig = await tcpRig();
+  const holding = rig.units.holding.get(1)!;
+  const put = (addr: number, words: number[]) => words.forEach((w, i) => (holding[addr + i] = w));
+  put(4, encodeValue(-1250, { type: 'int32' })); // -1.250 kg
+  put(6, encodeValue(2 ** 28, { type: 'uint32' })); // X.XXX, stable
+  put(8, [0, 0]);
+  const driver = new ModbusScaleDriver({ id: 'tcp.scale', unit: rig.unit, map: resolveScaleMap('flintec-ft112'), pollHz: 20 });
+  const samples: WeightSample[] = [];
+  driver.samples.on((s) => samples.push(s));
+  await driver.start();
+  await eventually(() => samples.length >= 2, 8000, 'samples over TCP');
+  await driver.tare();
+  await driver.stop();
+  await rig.close();
+  assert.equal([samples[0]!.grossKg, samples[0]!.stable, samples[0]!.overload], [-1.25, true, false]);
+  assert.is(holding[24], 2, 'tare wrote 2 to 40025');
+  assert.is(driver.getHealth().device, 'tcp.scale');
 });
 
 test.run();

@@ -6,6 +6,7 @@ import { FillgateError, isFillgateError } from '../../protocols/errors.ts';
 import { ManualClock } from '../../protocols/clock.ts';
 import type { ValveState } from '../../devices/types.ts';
 import { ModbusValveDriver, type ModbusValveOptions } from '../../devices/valve/modbus-valve.ts';
+import { tcpRig } from './modbus-tcp-rig.ts';
 
 const COIL = 3;
 const FB = 7; // discrete input: true = closed-position switch made
@@ -236,6 +237,34 @@ test('bad configuration is refused', () => {
   const unit = new FakeModbusUnit();
   assert.throws(() => new ModbusValveDriver({ id: 'v', unit, coil: -1 }), (e: unknown) => isFillgateError(e, 'BAD_CONFIG'));
   assert.throws(() => new ModbusValveDriver({ id: 'v', unit, coil: 1, keepAliveMs: 0 }), (e: unknown) => isFillgateError(e, 'BAD_CONFIG'));
+});
+
+test('over a real Modbus TCP connection: start forces OFF, open is confirmed by feedback, close confirmed', async () => {
+  const rig = await tcpRig();
+  const coils = rig.units.coils.get(1)!;
+  coils[5] = true; // left ON by a previous run
+  // FakeUnits' discrete input 5 is the inverse of coil 5: true = closed.
+  const valve = new ModbusValveDriver({
+    id: 'tcp.valve',
+    unit: rig.unit,
+    coil: 5,
+    feedback: { kind: 'discrete', address: 5, closedWhen: true },
+    keepAliveMs: 50,
+    confirmTimeoutMs: 1000,
+  });
+  const faults: string[] = [];
+  valve.faults.on((f) => faults.push(f.code));
+  await valve.start();
+  assert.is(coils[5], false);
+  await valve.open();
+  assert.is(coils[5], true);
+  assert.is(valve.state, 'open');
+  await valve.close('done');
+  assert.is(coils[5], false);
+  assert.is(valve.state, 'closed');
+  await valve.stop();
+  await rig.close();
+  assert.equal(faults, []);
 });
 
 test.run();
