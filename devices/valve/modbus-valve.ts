@@ -189,7 +189,8 @@ export class ModbusValveDriver implements ValveDriver {
   private async runCloseLoop(): Promise<void> {
     if (this.current === 'open' || this.current === 'opening') this.setState('closing', this.closeReason);
     let delay = this.retryMs;
-    while (!this.abandoned) {
+    // Always at least one attempt (also after stop()); only the retries end when abandoned.
+    for (;;) {
       const failure = await this.tryCloseOnce();
       if (!failure) {
         this.setState(this.closeFinal, this.closeReason);
@@ -197,7 +198,9 @@ export class ModbusValveDriver implements ValveDriver {
       }
       this.emitFault(failure.code, failure.message);
       this.setState('fault', failure.message);
+      if (this.abandoned) throw this.notConfirmed(`gave up closing after stop: ${failure.message}`);
       await this.retryPause(delay);
+      if (this.abandoned) throw this.notConfirmed(`gave up closing after stop: ${failure.message}`);
       delay = Math.min(delay * 2, MAX_RETRY_MS);
     }
   }
@@ -208,7 +211,7 @@ export class ModbusValveDriver implements ValveDriver {
     } catch (err) {
       return { code: 'VALVE_WRITE', message: `close: coil write failed: ${errorMessage(err)}` };
     }
-    if (this.feedback && !(await this.waitForFeedback(false, () => this.abandoned))) {
+    if (this.feedback && !(await this.waitForFeedback(false, () => false))) {
       return { code: 'VALVE_NOT_CONFIRMED', message: `close not confirmed within ${this.confirmTimeoutMs} ms` };
     }
     return undefined;

@@ -233,6 +233,18 @@ test('feedback mismatch while closed (valve open though commanded closed) is VAL
   await r.valve.stop();
 });
 
+test('after stop(), close() still goes to the wire, and rejects if the module does not answer', async () => {
+  const r = rig({ closeTimeoutMs: 200 }, false);
+  await r.valve.start();
+  await r.valve.stop();
+  const n = r.coilWrites().length;
+  await r.valve.close('late close');
+  assert.is(r.coilWrites().length, n + 1);
+  r.unit.failAll = true;
+  await rejectsWith(r.valve.close('late close, module gone'), 'NOT_CONFIRMED');
+  assert.is(r.valve.state, 'fault');
+});
+
 test('bad configuration is refused', () => {
   const unit = new FakeModbusUnit();
   assert.throws(() => new ModbusValveDriver({ id: 'v', unit, coil: -1 }), (e: unknown) => isFillgateError(e, 'BAD_CONFIG'));
