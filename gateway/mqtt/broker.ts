@@ -107,6 +107,12 @@ export async function startStationBroker(cfg: { station: string; broker: BrokerC
         // Code 3 "server unavailable": refused before any scrypt work, so a storm costs little.
         return done(authError(`in penalty box for ${bannedFor} ms`, 3), false);
       }
+      // Probation: a CONNECT soon after a refusal counts as one more, so a device that reconnects
+      // faster than its refusals land is banned by its CONNECT rate, not after N more refusals.
+      if (penalty.recentRejections(identity) > 0 && penalty.reject(identity) > 0) {
+        counters.penaltyRefusals++;
+        return done(authError('reconnecting after refusals: in penalty box', 3), false);
+      }
       const device = username === undefined ? undefined : devices.get(username);
       const fail = (reason: string) => {
         counters.authFailures++;

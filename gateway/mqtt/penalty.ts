@@ -47,6 +47,14 @@ export class PenaltyBox {
     return banMs;
   }
 
+  /** Refusals of this identity within the window (a CONNECT while this is > 0 is suspicious). */
+  recentRejections(identity: string): number {
+    const r = this.records.get(identity);
+    if (!r) return 0;
+    const now = this.clock.now();
+    return r.rejections.filter((t) => now - t < this.settings.windowMs).length;
+  }
+
   /** Milliseconds this identity stays refused (0 = may connect). */
   bannedFor(identity: string): number {
     const r = this.records.get(identity);

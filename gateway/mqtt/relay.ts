@@ -180,6 +180,27 @@ export class UpstreamRelay {
     };
   }
 
+  /** The backlog and counters in Prometheus text format, for the runtime's /metrics. */
+  metricsText(): string {
+    const s = this.status();
+    const b = s.backlog;
+    const lines = [
+      '# TYPE fillgate_outbox_messages gauge',
+      ...(['alarm', 'record', 'telemetry'] as const).map((c) => `fillgate_outbox_messages{class="${c}"} ${b.byClass[c]}`),
+      '# TYPE fillgate_outbox_bytes gauge',
+      `fillgate_outbox_bytes ${b.bytes}`,
+      '# TYPE fillgate_outbox_oldest_age_seconds gauge',
+      `fillgate_outbox_oldest_age_seconds ${(b.oldestAgeMs / 1000).toFixed(3)}`,
+      '# TYPE fillgate_outbox_telemetry_dropped_total counter',
+      `fillgate_outbox_telemetry_dropped_total ${b.telemetryDropped}`,
+      '# TYPE fillgate_upstream_connected gauge',
+      `fillgate_upstream_connected ${s.connected ? 1 : 0}`,
+      '# TYPE fillgate_upstream_acked_total counter',
+      `fillgate_upstream_acked_total ${s.acked}`,
+    ];
+    return lines.join('\n') + '\n';
+  }
+
   /** Graceful stop: says offline upstream (retained), then disconnects. Unacked rows stay in the outbox. */
   async stop(): Promise<void> {
     this.stopped = true;

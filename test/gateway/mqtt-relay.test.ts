@@ -157,6 +157,8 @@ test('subscriptions are restored after an upstream restart that lost the session
   assert.is(backlog.count, 2);
   assert.ok(backlog.bytes > 0);
   assert.ok(backlog.oldestAgeMs >= 0);
+  assert.match(relay.metricsText(), /fillgate_outbox_messages\{class="alarm"\} 1\n/);
+  assert.match(relay.metricsText(), /fillgate_upstream_connected 0/);
 
   await upstream.start();
   await eventually(() => relay.status().connects >= 2 && relay.status().backlog.count === 0, 20_000, 'reconnect and drain');
