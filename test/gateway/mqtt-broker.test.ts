@@ -1,6 +1,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { startStationBroker, type StationBroker } from '../../gateway/mqtt/broker.ts';
 import { hashPassword, verifyPassword } from '../../gateway/mqtt/password.ts';
@@ -166,6 +169,25 @@ test('WebSocket listener: a device connects over ws://', async () => {
   const n = seen.length;
   await c.publishAsync('fillgate/ST1/dev/ld1/state', JSON.stringify({ lel: 3, level: 0, fault: false }), { qos: 1 });
   await eventually(() => seen.length > n, 10_000, 'ws message');
+});
+
+test('TLS listener: a device connects over mqtts:// (self-signed certificate from openssl)', async () => {
+  if (!hasBinary('openssl')) return console.log('SKIP: openssl not installed');
+  const dir = mkdtempSync(join(tmpdir(), 'fillgate-tls-'));
+  const gen = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=localhost',
+    '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
+  assert.is(gen.status, 0);
+  const tlsBroker = await startStationBroker({ station: 'ST1', broker: brokerConfig(devices, { port: 0, tls: { port: 0, certFile: join(dir, 'cert.pem'), keyFile: join(dir, 'key.pem') } }) });
+  const got: DeviceMessage[] = [];
+  tlsBroker.messages.on((m) => got.push(m));
+  const c = mqtt.connect(`mqtts://127.0.0.1:${tlsBroker.ports.tls}`, { username: 'ld1', password: passwords.ld1, clientId: 'tls-ld1', reconnectPeriod: 0, ca: readFileSync(join(dir, 'cert.pem')), rejectUnauthorized: false });
+  c.on('error', () => undefined);
+  await connected(c);
+  await c.publishAsync('fillgate/ST1/dev/ld1/state', JSON.stringify({ lel: 1, level: 0, fault: false }), { qos: 1 });
+  await eventually(() => got.length === 1, 10_000, 'tls message');
+  await c.endAsync(true);
+  await tlsBroker.close();
+  rmSync(dir, { recursive: true, force: true });
 });
 
 const haveMosquittoClients = hasBinary('mosquitto_pub') && hasBinary('mosquitto_sub');
