@@ -146,6 +146,17 @@ test('the bus never has two requests outstanding, whatever the callers do', asyn
   await teardown(bus, server);
 });
 
+test('the configured gap separates the end of one exchange from the next request', async () => {
+  const { units, server, bus } = await setup([1, 2], { gapMs: 20 });
+  await Promise.all([1, 2, 1, 2, 1, 2].map((id, i) => bus.unit(id).readHoldingRegisters(i, 2)));
+  const t = units.timeline;
+  assert.is(t.length, 6);
+  // Measured at the slave: arrival is recorded late and the answer early, so this under-reads no gap.
+  const gaps = t.slice(1).map((e, i) => e.arrived - t[i].answered);
+  assert.ok(Math.min(...gaps) >= 18, `gaps ${gaps.map((g) => g.toFixed(1)).join(', ')} ms`);
+  await teardown(bus, server);
+});
+
 test('link drop: requests fail fast and health goes offline; the bus recovers by itself', async () => {
   // A long timeout: LINK_CLOSED must come at once, not after waiting it out.
   const { units, port, server, bus } = await setup([1, 2], { timeoutMs: 3000 });

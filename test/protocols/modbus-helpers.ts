@@ -26,6 +26,8 @@ export class FakeUnits {
   active = 0;
   maxActive = 0;
   served = new Map<number, number>();
+  /** performance.now() when each request reached the slave and when it was answered. */
+  timeline: Array<{ unit: number; arrived: number; answered: number }> = [];
 
   constructor(unitIds: number[]) {
     for (const id of unitIds) {
@@ -40,8 +42,10 @@ export class FakeUnits {
     if (this.dead.has(unit) || !this.holding.has(unit)) return;
     this.active++;
     this.maxActive = Math.max(this.maxActive, this.active);
+    const arrived = performance.now();
     setTimeout(() => {
       this.active--;
+      this.timeline.push({ unit, arrived, answered: performance.now() });
       this.served.set(unit, (this.served.get(unit) ?? 0) + 1);
       // modbus-serial's servers answer exception `modbusErrorCode` (2 = illegal data address).
       if (!inRange) cb(Object.assign(new Error('Illegal data address'), { modbusErrorCode: 2 }), undefined as T);
