@@ -8,7 +8,7 @@
 import type { TripCode } from '../reasons.ts';
 import type { FillAttempt } from '../records/types.ts';
 import { refuseOther } from './before-fill.ts';
-import { fitLine, predictCrossing, pushWindow } from './flow.ts';
+import { fitLine, pushWindow, type Line } from './flow.ts';
 import { cutoffGross, preactAt } from './preact.ts';
 import { attemptRecord, masses, wallIso } from './record.ts';
 import { go, staleLimitMs, stay } from './steps.ts';
@@ -66,18 +66,18 @@ function onSample(ctx: PostContext, phase: Open, s: WeightSample, now: number): 
   const window = pushWindow(f.window, { t: s.at, g }, ctx.cfg.slopeWindowMs);
   const flowRef = g >= f.flowRef.g + ctx.cfg.noFlowMinKg ? { at: s.at, g } : f.flowRef;
   const flow: FlowTrack = { ...f, window, flowRef, maxGrossKg: Math.max(f.maxGrossKg, g) };
-  const cut = cutLevel(ctx, run, flow);
+  const line = fitLine(window);
+  const cut = cutLevel(ctx, run, line);
   if (g >= cut.level) return cutOff(ctx, phase, cut.reason, now, cut.flowKgPerS);
   const minSlope = ctx.cfg.noFlowMinKg / ctx.cfg.noFlowMs;
-  const predictedAt = predictCrossing(window, cut.level, minSlope);
+  const predictedAt = line && line.slope > minSlope ? s.at + (cut.level - line.at(s.at)) / line.slope : undefined;
   if (predictedAt !== undefined && predictedAt <= now) return cutOff(ctx, phase, cut.reason, now, cut.flowKgPerS);
   const next: FlowTrack = predictedAt === undefined ? { ...flow, predictedAt: undefined } : { ...flow, predictedAt };
   return stay(ctx, withFlow(phase, next));
 }
 
 /** The cut-off level now: target − preact (scaled by the measured flow), never past the allowed mass. */
-function cutLevel(ctx: PostContext, run: FillRun, flow: FlowTrack): { level: number; reason: CloseReason; flowKgPerS?: number } {
-  const line = fitLine(flow.window);
+function cutLevel(ctx: PostContext, run: FillRun, line: Line | undefined): { level: number; reason: CloseReason; flowKgPerS?: number } {
   const flowKgPerS = line && line.slope > 0 ? line.slope * 1000 : undefined;
   let preact = preactAt(run.preact, flowKgPerS, ctx.cfg);
   // A top-up exists because the preact overestimated the gas in flight; its pulse is short, so
@@ -98,7 +98,7 @@ function onTick(ctx: PostContext, phase: Open, now: number): Step {
     return cutOff(ctx, phase, 'TOP_UP_END', now);
   }
   if (phase.flow.predictedAt !== undefined && now >= phase.flow.predictedAt) {
-    return cutOff(ctx, phase, 'TARGET', now, cutLevel(ctx, run, phase.flow).flowKgPerS);
+    return cutOff(ctx, phase, 'TARGET', now, cutLevel(ctx, run, fitLine(phase.flow.window)).flowKgPerS);
   }
   return stay(ctx, phase);
 }

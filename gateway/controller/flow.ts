@@ -55,9 +55,13 @@ export function predictCrossing(points: readonly Point[], level: number, minSlop
   return tLast + (level - line.at(tLast)) / line.slope;
 }
 
-/** Keep the points of the last windowMs (and at most maxPoints), oldest first. */
+/** Keep the points of the last windowMs (and at most maxPoints), oldest first; a point not newer than the last is dropped. */
 export function pushWindow(points: readonly Point[], p: Point, windowMs: number, maxPoints = 200): Point[] {
-  const out = points.filter((q) => q.t > p.t - windowMs && q.t < p.t);
+  const n = points.length;
+  if (n > 0 && !(p.t > points[n - 1].t)) return points.slice();
+  let first = 0;
+  while (first < n && (points[first].t <= p.t - windowMs || n - first >= maxPoints)) first++;
+  const out = points.slice(first);
   out.push(p);
-  return out.length > maxPoints ? out.slice(out.length - maxPoints) : out;
+  return out;
 }

@@ -71,7 +71,7 @@ function observe(ctx: PostContext, input: PostInput, now: number): PostContext {
   if (input.kind === 'sample') {
     const s = input.sample;
     const prev = next.last;
-    const steady = s.stable && !s.overload && prev !== undefined && Math.abs(s.grossKg - prev.grossKg) <= next.cfg.divisionKg * 1.5;
+    const steady = s.stable && !s.overload && prev !== undefined && Math.abs(s.grossKg - prev.grossKg) <= next.cfg.stableBandKg;
     const stableRun = steady ? next.stableRun + 1 : s.stable && !s.overload ? 1 : 0;
     const gone = !s.overload && s.grossKg < next.cfg.emptyBelowKg;
     next = {
