@@ -105,7 +105,8 @@ function dispatch(ctx: PostContext, phase: Phase, input: PostInput, now: number)
     case 'toppingUp':
       return onOpen(ctx, phase, input, now);
     case 'cutOff':
-      return onCutOff(ctx, phase, input, now);
+      // A late open confirmation is expected here (onCutOff repeats the close); a mismatch or fault is not.
+      return (input.kind === 'valveOpened' ? undefined : closedSafety(ctx, phase, input, now)) ?? onCutOff(ctx, phase, input, now);
     case 'settling':
       return closedSafety(ctx, phase, input, now) ?? onSettling(ctx, phase, input, now);
     case 'checked':

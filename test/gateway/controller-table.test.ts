@@ -141,6 +141,8 @@ const rows: Record<string, Row> = {
   // cutOff
   'cutOff: gas in flight done → settling': { from: toCutOff, act: (d) => (at(d, 400), d.feed({ kind: 'tick' })), phase: 'settling', kinds: ['status'] },
   'cutOff: late open confirmation → close again': { from: toCutOff, act: (d) => d.feed({ kind: 'valveOpened' }), phase: 'cutOff', kinds: ['closeValve'] },
+  'cutOff: valve fails to close (mismatch) → fault with the record': { from: toCutOff, act: (d) => d.feed({ kind: 'valveMismatch', detail: 'still open' }), phase: 'fault', kinds: ['closeValve', 'record', 'clearInProgress', 'status'], code: 'VALVE_FEEDBACK' },
+  'cutOff: valve fault → fault': { from: toCutOff, act: (d) => d.feed({ kind: 'valveFault' }), phase: 'fault', kinds: ['closeValve', 'record', 'clearInProgress', 'status'], code: 'VALVE_FAULT' },
   'cutOff: stop is ignored (valve already closed)': { from: toCutOff, act: (d) => d.feed({ kind: 'stop' }), phase: 'cutOff', kinds: [] },
   // settling
   'settling: stable weight → checked, preact learned': { from: toSettling, act: (d) => (d.run(2000, undefined, () => d.phase !== 'settling'), d.last), phase: 'checked', kinds: ['learnPreact', 'status'] },
