@@ -7,6 +7,9 @@ import { readFileSync } from 'node:fs';
 import { parseDocument, LineCounter } from 'yaml';
 import { z } from 'zod';
 import { busSchema, fillSchema, postSchema, scaleSchema, codeRuleSchema } from './schema.ts';
+import { eligibilitySettingsSchema } from '../eligibility/settings.ts';
+import { recordsConfigSchema, uploadConfigSchema } from '../records/config.ts';
+import { mqttSchema, leakSchema } from '../mqtt/config.ts';
 
 const levels = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
 
@@ -34,10 +37,16 @@ export const configSchema = z
       { match: 'numeric', kind: 'cylinder' },
     ]),
     fill: fillSchema.default(fillSchema.parse({})),
-    eligibility: z.record(z.string(), z.unknown()).default({}),
-    records: z.record(z.string(), z.unknown()).default({}),
-    upload: z.record(z.string(), z.unknown()).optional(),
-    mqtt: z.record(z.string(), z.unknown()).optional(),
+    /** Pocket-code tolerances, refill interval, badge timeout (gateway/eligibility/settings.ts). */
+    eligibility: eligibilitySettingsSchema.default(eligibilitySettingsSchema.parse({})),
+    /** Record store size limits, retention (2 years, DB4114/T 185-2023), clock-jump threshold. */
+    records: recordsConfigSchema.default(recordsConfigSchema.parse({})),
+    /** The regulator's traceability platform; absent = records are kept locally only. */
+    upload: uploadConfigSchema.optional(),
+    /** Embedded broker for station devices and the relay upstream; absent = no MQTT. */
+    mqtt: mqttSchema.optional(),
+    /** Leak interlock timing (detector silence, cut-off acknowledgement). */
+    leak: leakSchema.default(leakSchema.parse({})),
     http: z.object({ host: z.string().default('127.0.0.1'), port: z.number().int().min(0).max(65535).default(8080) }).default({ host: '127.0.0.1', port: 8080 }),
   })
   .superRefine((cfg, ctx) => {

@@ -1,0 +1,123 @@
+/**
+ * Builds the station's devices from the config: one ModbusBus (one arbiter)
+ * per configured bus, and per post a scale, a reader, a valve and the optional
+ * start/stop inputs. Nothing here decides anything about filling.
+ */
+import { ModbusBus } from '../../protocols/modbus/bus.ts';
+import { createLink } from '../../protocols/link/create.ts';
+import type { Clock } from '../../protocols/clock.ts';
+import { errorMessage } from '../../protocols/errors.ts';
+import { ModbusScaleDriver } from '../../devices/scale/modbus-scale.ts';
+import { StreamScaleDriver } from '../../devices/scale/stream-scale.ts';
+import { resolveScaleMap, type ScaleMapOverrides } from '../../devices/scale/presets/index.ts';
+import { LineReaderDriver } from '../../devices/reader/line-reader.ts';
+import { ModbusValveDriver } from '../../devices/valve/modbus-valve.ts';
+import { ModbusInputDriver } from '../../devices/io/modbus-input.ts';
+import type { CodeRule } from '../../devices/codes.ts';
+import type { Driver, InputDriver, ReaderDriver, ScaleDriver, ValveDriver, DeviceHealth } from '../../devices/types.ts';
+import type { GatewayConfig } from '../config/config.ts';
+import type { PostConfig, ScaleConfig } from '../config/schema.ts';
+import type { ScaleFormatOptions } from '../../protocols/scale/index.ts';
+
+export interface PostDevices {
+  scale: ScaleDriver;
+  reader: ReaderDriver;
+  valve: ValveDriver;
+  startInput?: InputDriver;
+  stopInput?: InputDriver;
+}
+
+export interface StationDevices {
+  buses: Map<string, ModbusBus>;
+  posts: Map<string, PostDevices>;
+  checkScale?: ScaleDriver;
+  /** Every driver, valves first so that start() closes them before anything else moves. */
+  drivers: Driver[];
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  health(): DeviceHealth[];
+}
+
+export function buildDevices(cfg: GatewayConfig, clock: Clock): StationDevices {
+  const buses = new Map<string, ModbusBus>();
+  for (const [name, b] of Object.entries(cfg.buses)) {
+    buses.set(name, new ModbusBus(b.url, { gapMs: b.gapMs, timeoutMs: b.timeoutMs, retries: b.retries, setAsideAfter: b.setAsideAfter, setAsideMs: b.setAsideMs, clock }));
+  }
+  const unitOf = (bus: string, unit: number, name: string) => {
+    const b = buses.get(bus);
+    if (!b) throw new Error(`bus "${bus}" is not configured`);
+    return b.unit(unit, { name });
+  };
+  const rules = cfg.codes as unknown as CodeRule[];
+  const posts = new Map<string, PostDevices>();
+  for (const p of cfg.posts) posts.set(p.id, buildPost(p, unitOf, rules, clock));
+  const checkScale = cfg.checkScale ? buildScale('check.scale', cfg.checkScale, unitOf, clock) : undefined;
+
+  const valves = [...posts.values()].map((d) => d.valve);
+  const others: Driver[] = [];
+  for (const d of posts.values()) others.push(d.scale, d.reader, ...(d.startInput ? [d.startInput] : []), ...(d.stopInput ? [d.stopInput] : []));
+  if (checkScale) others.push(checkScale);
+  const drivers: Driver[] = [...valves, ...others];
+
+  return {
+    buses,
+    posts,
+    checkScale,
+    drivers,
+    async start() {
+      // A bus that cannot open now keeps retrying by itself; its devices report offline meanwhile.
+      await Promise.all([...buses.values()].map((b) => b.open().catch(() => undefined)));
+      for (const v of valves) await v.start().catch(() => undefined);
+      await Promise.all(others.map((d) => d.start().catch(() => undefined)));
+    },
+    async stop() {
+      // Valves first: de-energise before anything else goes away.
+      await Promise.all(valves.map((v) => v.stop().catch(() => undefined)));
+      await Promise.all(others.map((d) => d.stop().catch(() => undefined)));
+      await Promise.all([...buses.values()].map((b) => b.close().catch(() => undefined)));
+    },
+    health: () => drivers.map((d) => d.getHealth()),
+  };
+}
+
+type UnitOf = (bus: string, unit: number, name: string) => ReturnType<ModbusBus['unit']>;
+
+function buildPost(p: PostConfig, unitOf: UnitOf, rules: CodeRule[], clock: Clock): PostDevices {
+  const scale = buildScale(`${p.id}.scale`, p.scale, unitOf, clock);
+  const reader = new LineReaderDriver({
+    id: `${p.id}.reader`,
+    link: createLink(p.reader.link),
+    rules,
+    prefix: p.reader.prefix,
+    suffix: p.reader.suffix,
+    dedupMs: p.reader.dedupMs,
+    clock,
+  });
+  const valve = new ModbusValveDriver({
+    id: `${p.id}.valve`,
+    unit: unitOf(p.valve.bus, p.valve.unit, `${p.id}.valve`),
+    coil: p.valve.coil,
+    feedback: p.valve.feedback,
+    confirmTimeoutMs: p.valve.confirmTimeoutMs,
+    keepAliveMs: p.valve.keepAliveMs,
+    clock,
+  });
+  const input = (name: 'start' | 'stop', c: PostConfig['startInput']) =>
+    c
+      ? new ModbusInputDriver({ id: `${p.id}.${name}`, unit: unitOf(c.bus, c.unit, `${p.id}.${name}`), kind: c.kind, address: c.address, pollMs: Math.round(1000 / c.pollHz), clock })
+      : undefined;
+  return { scale, reader, valve, startInput: input('start', p.startInput), stopInput: input('stop', p.stopInput) };
+}
+
+function buildScale(id: string, s: ScaleConfig, unitOf: UnitOf, clock: Clock): ScaleDriver {
+  if (s.kind === 'stream') {
+    return new StreamScaleDriver({ id, link: createLink(s.link), format: s.format, formatOptions: s.formatOptions as ScaleFormatOptions | undefined, staleAfterMs: s.staleAfterMs, clock });
+  }
+  let map;
+  try {
+    map = resolveScaleMap(s.preset, (s.overrides ?? {}) as ScaleMapOverrides);
+  } catch (err) {
+    throw new Error(`${id}: ${errorMessage(err)}`);
+  }
+  return new ModbusScaleDriver({ id, unit: unitOf(s.bus, s.unit, id), map, pollHz: s.pollHz, clock });
+}

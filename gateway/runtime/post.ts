@@ -1,0 +1,228 @@
+/**
+ * Runs one post's pure controller against its real devices: feeds it samples,
+ * code reads, button edges and valve reports, executes the commands it returns,
+ * and ticks it when it asks. Safety-first ordering: closeValve commands are
+ * executed before anything else in a step, and a controller state that says
+ * "closed" while the valve driver says otherwise closes the valve again.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Clock } from '../../protocols/clock.ts';
+import { errorMessage } from '../../protocols/errors.ts';
+import { Signal, type Unsubscribe } from '../../protocols/signal.ts';
+import type { CodeRead } from '../../devices/types.ts';
+import { initialState, transition, valveMayBeOpen } from '../controller/index.ts';
+import type { Command, CylinderFacts, OperatorFacts, PostInput, PostState, PreactEntry, PreactTable, ControllerConfig, LockKind } from '../controller/index.ts';
+import type { FillAttempt } from '../records/types.ts';
+import type { Logger } from '../log.ts';
+import type { PostDevices } from './devices.ts';
+
+export type VerifyAnswer =
+  | { kind: 'verified'; cylinder: CylinderFacts }
+  | { kind: 'refused'; refusals: { code: import('../reasons.ts').RefusalCode; detail?: string }[]; cylinder?: Partial<CylinderFacts> };
+
+/** What a post needs from the station around it. */
+export interface PostEnv {
+  clock: Clock;
+  log: Logger;
+  verify(post: string, code: string): Promise<VerifyAnswer>;
+  lookupOperator(badge: string): OperatorFacts | undefined;
+  /** Commits the attempt's record; throws when it could not be committed. */
+  commit(attempt: FillAttempt): void;
+  markInProgress(post: string, attempt: FillAttempt): void;
+  clearInProgress(post: string): void;
+  savePreact(post: string, model: string, entry: PreactEntry): void;
+  /** A commit or journal write failed: the station must lock (store). */
+  storeFailed(err: unknown): void;
+}
+
+export type PostEvent =
+  | { kind: 'phase'; post: string; phase: string; attemptId?: string; reason?: string }
+  | { kind: 'display'; post: string; reason: string; detail?: string }
+  | { kind: 'record'; post: string; attempt: FillAttempt }
+  | { kind: 'valve'; post: string; command: 'open' | 'close'; reason?: string };
+
+export class PostRuntime {
+  readonly id: string;
+  readonly events = new Signal<PostEvent>();
+  private state: PostState;
+  private queue: PostInput[] = [];
+  private draining = false;
+  private wakeTimer: NodeJS.Timeout | undefined;
+  private wakeAt: number | undefined;
+  private subs: Unsubscribe[] = [];
+  /** Code reads at the check-weigh scale route here; see StationRuntime. */
+  lastCommands: Command[] = [];
+
+  constructor(
+    private readonly cfg: ControllerConfig,
+    private readonly devices: PostDevices,
+    private readonly env: PostEnv,
+    preacts: PreactTable,
+    locks: readonly LockKind[],
+  ) {
+    this.id = cfg.post;
+    this.state = initialState(cfg, { preacts, locks, now: env.clock.now(), wall: env.clock.wall() });
+  }
+
+  get snapshot(): PostState {
+    return this.state;
+  }
+
+  start(): void {
+    const d = this.devices;
+    this.subs.push(
+      d.scale.samples.on((sample) => this.input({ kind: 'sample', sample })),
+      d.reader.reads.on((read) => this.onRead(read)),
+      d.valve.faults.on((f) => this.input(f.code === 'VALVE_FEEDBACK' ? { kind: 'valveMismatch', detail: f.message } : { kind: 'valveFault', detail: f.message })),
+    );
+    if (d.startInput) this.subs.push(d.startInput.edges.on((e) => e.value && this.input({ kind: 'start' })));
+    if (d.stopInput) this.subs.push(d.stopInput.edges.on((e) => e.value && this.input({ kind: 'stop' })));
+  }
+
+  stop(): void {
+    for (const off of this.subs) off();
+    this.subs = [];
+    if (this.wakeTimer) clearTimeout(this.wakeTimer);
+    this.wakeTimer = undefined;
+  }
+
+  /** Feed one input; inputs arriving while a step runs are queued, never interleaved. */
+  input(input: PostInput): void {
+    this.queue.push(input);
+    if (this.draining) return;
+    this.draining = true;
+    try {
+      while (this.queue.length > 0) this.step(this.queue.shift() as PostInput);
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  /** A code read at this post: badges carry the registry's facts about the operator. */
+  onRead(read: CodeRead, exceptions?: { item: string; ok: boolean; note?: string }[]): void {
+    if (read.kind === 'badge') {
+      const operator = this.env.lookupOperator(read.code);
+      // A post in fault is reset by a supervisor's badge, after the cause is gone (the controller refuses a reset under a leak lock).
+      if (this.state.phase.kind === 'fault' && operator?.roles.includes('supervisor')) {
+        this.input({ kind: 'reset' });
+        return;
+      }
+      this.input({ kind: 'code', read, ...(operator ? { operator } : {}), ...(exceptions ? { exceptions } : {}) });
+    } else {
+      // A UUID per attempt: the record's id, and the upload's idempotency key.
+      this.input({ kind: 'code', read, attemptId: randomUUID() });
+    }
+  }
+
+  private step(input: PostInput): void {
+    const now = this.env.clock.now();
+    const before = this.state.phase.kind;
+    const step = transition(this.state, { ...input, wall: this.env.clock.wall() }, now);
+    this.state = step.state;
+    this.lastCommands = step.commands;
+    // A failed journal write must stop the valve from opening in this same step.
+    let mayOpen = true;
+    for (const cmd of step.commands) {
+      if (cmd.kind === 'openValve' && !mayOpen) continue;
+      if (!this.execute(cmd)) mayOpen = false;
+    }
+    this.guardValve();
+    if (this.state.phase.kind !== before) {
+      const p = this.state.phase as { kind: string; attemptId?: string; reason?: string };
+      this.events.emit({ kind: 'phase', post: this.id, phase: p.kind, attemptId: p.attemptId, reason: p.reason });
+    }
+    this.schedule(step.wakeAt);
+  }
+
+  /** Returns false when a command that gates the valve failed. */
+  private execute(cmd: Command): boolean {
+    const { env } = this;
+    switch (cmd.kind) {
+      case 'closeValve':
+        this.closeValve(cmd.reason);
+        return true;
+      case 'openValve':
+        this.events.emit({ kind: 'valve', post: this.id, command: 'open' });
+        this.devices.valve.open().then(
+          () => this.input({ kind: 'valveOpened' }),
+          (err) => this.input({ kind: 'valveFault', detail: errorMessage(err) }),
+        );
+        return true;
+      case 'verify':
+        env.verify(this.id, cmd.code).then(
+          (a) => this.input({ ...a, attemptId: cmd.attemptId }),
+          (err) => this.input({ kind: 'refused', attemptId: cmd.attemptId, refusals: [{ code: 'DEVICE_OFFLINE', detail: `verification failed: ${errorMessage(err)}` }] }),
+        );
+        return true;
+      case 'record':
+        try {
+          env.commit(cmd.attempt);
+          this.events.emit({ kind: 'record', post: this.id, attempt: cmd.attempt });
+          return true;
+        } catch (err) {
+          env.log.error({ err: errorMessage(err), attempt: cmd.attempt.attemptId }, 'fill record NOT committed');
+          env.storeFailed(err);
+          return false;
+        }
+      case 'markInProgress':
+        try {
+          env.markInProgress(this.id, cmd.attempt);
+          return true;
+        } catch (err) {
+          // Without the journal an interrupted fill could go unrecorded: do not open.
+          env.log.error({ err: errorMessage(err) }, 'in-progress journal write failed: valve stays closed');
+          env.storeFailed(err);
+          return false;
+        }
+      case 'clearInProgress':
+        this.tryStore(() => env.clearInProgress(this.id));
+        return true;
+      case 'learnPreact':
+        this.tryStore(() => env.savePreact(this.id, cmd.model, cmd.entry));
+        return true;
+      case 'status':
+        return true;
+      case 'display':
+        this.events.emit({ kind: 'display', post: this.id, reason: cmd.reason, detail: cmd.detail });
+        return true;
+    }
+  }
+
+  private closeValve(reason: string): void {
+    this.events.emit({ kind: 'valve', post: this.id, command: 'close', reason });
+    // The driver retries a close until confirmed and reports faults itself.
+    this.devices.valve.close(reason).catch((err) => this.env.log.warn({ err: errorMessage(err), reason }, 'valve close not yet confirmed'));
+  }
+
+  /** Belt and braces: the controller says closed, the driver says open or opening → close again. */
+  private guardValve(): void {
+    const v = this.devices.valve.state;
+    if (!valveMayBeOpen(this.state) && (v === 'open' || v === 'opening')) this.closeValve('CONTROLLER_STATE');
+  }
+
+  private tryStore(fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.env.log.error({ err: errorMessage(err) }, 'store write failed');
+    }
+  }
+
+  private schedule(wakeAt: number | undefined): void {
+    if (wakeAt === undefined) {
+      if (this.wakeTimer) clearTimeout(this.wakeTimer);
+      this.wakeTimer = undefined;
+      this.wakeAt = undefined;
+      return;
+    }
+    if (this.wakeTimer && this.wakeAt === wakeAt) return;
+    if (this.wakeTimer) clearTimeout(this.wakeTimer);
+    this.wakeAt = wakeAt;
+    const delay = Math.max(0, wakeAt - this.env.clock.now());
+    this.wakeTimer = setTimeout(() => {
+      this.wakeTimer = undefined;
+      this.wakeAt = undefined;
+      this.input({ kind: 'tick' });
+    }, Math.ceil(delay));
+  }
+}

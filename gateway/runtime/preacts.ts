@@ -1,0 +1,33 @@
+/**
+ * Learned in-flight amounts (preact, 落差) per post and cylinder model, kept
+ * across restarts so a post does not relearn from scratch (domain.md 4).
+ */
+import type Database from 'better-sqlite3';
+import type { PreactEntry } from '../controller/index.ts';
+
+export class PreactStore {
+  constructor(private readonly db: Database.Database) {
+    db.exec(`CREATE TABLE IF NOT EXISTS preacts (
+      post TEXT NOT NULL, model TEXT NOT NULL, preact_kg REAL NOT NULL, flow_kg_per_s REAL, fills INTEGER NOT NULL,
+      updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')), PRIMARY KEY (post, model))`);
+  }
+
+  load(post: string): Record<string, PreactEntry> {
+    const rows = this.db.prepare('SELECT model, preact_kg, flow_kg_per_s, fills FROM preacts WHERE post = ?').all(post) as {
+      model: string;
+      preact_kg: number;
+      flow_kg_per_s: number | null;
+      fills: number;
+    }[];
+    return Object.fromEntries(rows.map((r) => [r.model, { preactKg: r.preact_kg, fills: r.fills, ...(r.flow_kg_per_s !== null ? { flowKgPerS: r.flow_kg_per_s } : {}) }]));
+  }
+
+  save(post: string, model: string, e: PreactEntry): void {
+    this.db
+      .prepare(
+        `INSERT INTO preacts (post, model, preact_kg, flow_kg_per_s, fills) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT(post, model) DO UPDATE SET preact_kg = excluded.preact_kg, flow_kg_per_s = excluded.flow_kg_per_s, fills = excluded.fills, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ','now')`,
+      )
+      .run(post, model, e.preactKg, e.flowKgPerS ?? null, e.fills);
+  }
+}
