@@ -155,7 +155,12 @@ export class ModbusBus {
     // Fail fast while the link is down rather than queue behind a dead connection.
     if (this.conn.state !== 'open') return Promise.reject(this.linkClosed());
     return new Promise<T>((resolve, reject) => {
-      this.queue.push({ unit, request: request as UnitRequest<unknown>, resolve: resolve as (v: unknown) => void, reject });
+      const job: Job = { unit, request: request as UnitRequest<unknown>, resolve: resolve as (v: unknown) => void, reject };
+      if (request.urgent) {
+        // Behind earlier urgent jobs, ahead of every poll (see UnitRequest.urgent).
+        const firstNormal = this.queue.findIndex((j) => !j.request.urgent);
+        this.queue.splice(firstNormal === -1 ? this.queue.length : firstNormal, 0, job);
+      } else this.queue.push(job);
       void this.pump();
     });
   }
@@ -181,7 +186,9 @@ export class ModbusBus {
   private async run(job: Job): Promise<unknown> {
     const tracker = this.units.get(job.unit.unitId)!.tracker;
     if (this.conn.state !== 'open') throw this.linkClosed();
-    const admission = tracker.admit();
+    let admission = tracker.admit();
+    // An urgent (de-energising) write is tried once even on a set-aside unit.
+    if (admission === 'set-aside' && job.request.urgent) admission = 'probe';
     if (admission === 'set-aside') {
       const h = tracker.snapshot();
       throw new FillgateError('DEVICE_SET_ASIDE', `${h.device} is set aside after repeated failures (last: ${h.lastError})`, {

@@ -15,6 +15,12 @@ export interface UnitRequest<T> {
   /** e.g. "FC03 40+2", for errors and logs. */
   describe: string;
   op(client: ModbusClient): Promise<T>;
+  /**
+   * De-energising writes (a coil OFF: a fill valve closing) go ahead of every
+   * queued poll and are tried even on a unit that is set aside: a close must
+   * never wait behind a busy bus or a unit's bad record.
+   */
+  urgent?: boolean;
 }
 
 type Submit = <T>(unit: BusUnit, request: UnitRequest<T>) => Promise<T>;
@@ -59,7 +65,7 @@ export class BusUnit implements ModbusUnit {
 
   writeCoil(address: number, value: boolean): Promise<void> {
     const bad = checkAddress(address, 1) ?? (typeof value === 'boolean' ? undefined : `coil value ${String(value)} is not a boolean`);
-    return this.send(bad, `FC05 ${address}=${value}`, (c) => c.writeCoil(address, value).then(() => undefined));
+    return this.send(bad, `FC05 ${address}=${value}`, (c) => c.writeCoil(address, value).then(() => undefined), value === false);
   }
 
   writeRegister(address: number, value: number): Promise<void> {
@@ -79,13 +85,13 @@ export class BusUnit implements ModbusUnit {
     return this.send(bad, `FC0${fc} ${address}+${count}`, op);
   }
 
-  private send<T>(bad: string | undefined, describe: string, op: (c: ModbusClient) => Promise<T>): Promise<T> {
+  private send<T>(bad: string | undefined, describe: string, op: (c: ModbusClient) => Promise<T>, urgent = false): Promise<T> {
     if (bad !== undefined) {
       return Promise.reject(
         new FillgateError('BAD_PAYLOAD', `${describe} to unit ${this.unitId} on ${this.busUrl}: ${bad}`, { unitId: this.unitId, busUrl: this.busUrl }),
       );
     }
-    return this.submit(this, { describe, op });
+    return this.submit(this, { describe, op, urgent });
   }
 }
 
