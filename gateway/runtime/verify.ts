@@ -34,9 +34,13 @@ export interface VerifyContext {
 }
 
 export async function verifyCylinder(ctx: VerifyContext, code: string): Promise<VerifyAnswer> {
-  // A cylinder is often scanned as it is set down: give the scale a moment to settle.
+  // A cylinder is often scanned as it is set down: give the scale a moment to show it and settle.
   const deadline = ctx.clock.now() + (ctx.settleWaitMs ?? 2500);
-  while (ctx.clock.now() < deadline && !ctx.scale()?.stable) await sleep(50);
+  const settled = () => {
+    const s = ctx.scale();
+    return s !== undefined && s.stable && !s.overload && s.grossKg >= ctx.settings.emptyScaleBelowKg;
+  };
+  while (ctx.clock.now() < deadline && !settled()) await sleep(50);
   const cylinder = ctx.registry.getCylinder(code);
   const wall = ctx.clock.wall();
   const refusals = checkCylinder({

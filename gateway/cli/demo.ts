@@ -1,0 +1,94 @@
+/**
+ * `fillgate demo` (what `npm start` runs): the simulator and the gateway
+ * together on loopback, a regulator's receiver beside them, and a scripted mix
+ * of cylinders at two posts — normal fills and the refusals the rules demand —
+ * with one line per outcome. No hardware, no config.
+ */
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { parse } from './args.ts';
+import { loadConfigFile } from '../config/config.ts';
+import { Station } from '../runtime/station.ts';
+import { createLogFactory } from '../log.ts';
+import { wireConfigToSim } from './sim-wiring.ts';
+import { startReceiver } from '../receiver/server.ts';
+import { publicKeyPemOf, loadPrivateKey } from '../records/keys.ts';
+import { verifyRecords } from '../records/verify.ts';
+import { outcomeLine } from './outcome-line.ts';
+import { runScenario, type Step } from './demo-script.ts';
+
+const root = new URL('../..', import.meta.url).pathname;
+
+/** Post P1 and P2 work side by side; each list runs in order. Codes are in examples/cylinders.csv. */
+export const demoScript: Record<string, Step[]> = {
+  P1: [
+    { place: 'E2000017A1B20001', note: 'YSP4.7, own, in date: filled' },
+    { place: 'E2000017A1B20008', note: 'inspection overdue: refused' },
+    { place: 'E2000017A1B20002', note: 'YSP12: filled' },
+    { place: 'E2000017A1B20006', scan: 'E2000017A1B20003', note: "a YSP118 on the scale, a YSP26.2's code card scanned: pocket code" },
+    { place: 'E2000017A1B20009', note: 'past its design life: refused' },
+  ],
+  P2: [
+    { place: 'E2000017A1B20011', note: "another unit's cylinder: refused" },
+    { place: 'E2000017A1B20012', note: 'DME cylinder at an LPG post: refused' },
+    { place: 'E2000017A1B20005', note: 'YSP35.5 with 1.2 kg left: filled to 14.8 kg' },
+    { place: 'E2000017A1B20010', note: 'scrapped: refused' },
+    { place: 'E2000017A1B20001', note: 'filled minutes ago at P1: refused as a likely pocket code' },
+  ],
+};
+
+export async function demoCommand(args: string[]): Promise<number> {
+  const { values } = parse(args, { keep: { type: 'boolean' }, verbose: { type: 'boolean', short: 'v' } });
+  const stationDoc = parseYaml(readFileSync(join(root, 'examples/station.yaml'), 'utf8'));
+  // The fast end of the 10-30 kg/min range (domain.md 4), so the story fits in about a minute.
+  for (const p of stationDoc.posts) p.flowKgPerMin = 30;
+  const { startSimulator } = await import('../../sim/index.ts');
+  const sim = await startSimulator(stationDoc, { portsFromZero: true, ptyDir: mkdtempSync(join(tmpdir(), 'fillgate-demo-pty-')) });
+  const loaded = loadConfigFile(join(root, 'examples/gateway.yaml'));
+  if (!loaded.ok) throw new Error(`examples/gateway.yaml is invalid: ${JSON.stringify(loaded.errors)}`);
+  const config = wireConfigToSim(loaded.config, sim.deviceEndpoints());
+  config.dataDir = mkdtempSync(join(tmpdir(), 'fillgate-demo-'));
+  const logs = createLogFactory({ level: values.verbose ? 'info' : 'error' });
+  const station = new Station(config, { logs });
+  await station.start();
+  importExamples(station);
+  const pub = publicKeyPemOf(loadPrivateKey(config.dataDir));
+  const receiver = await startReceiver({ port: 0, host: '127.0.0.1', dbPath: join(config.dataDir, 'regulator.db'), stations: { [config.station.code]: pub } });
+  config.upload = { url: `${receiver.url}/v1/records`, allowInsecure: false, adapter: 'generic', batchSize: 500, timeoutMs: 15_000, idleMs: 500, backoff: { initialMs: 500, maxMs: 5000, factor: 2, jitter: 0.5 }, pruneEveryMs: 3_600_000, timeliness: { warnAgeMs: 3_600_000 } };
+  const { Uploader } = await import('../sync/uploader.ts');
+  station.uploader = new Uploader({ store: station.store, clock: station.clock, config: config.upload });
+  station.uploader.start();
+
+  console.log(`fillgate demo — station ${config.station.code}, unit ${config.station.unit}, 2 posts, simulated devices on loopback`);
+  console.log(`  data: ${config.dataDir}   simulator control: ${sim.controlUrl}   regulator receiver: ${receiver.url}\n`);
+  station.events.on((e) => {
+    if (e.kind === 'record') console.log(outcomeLine(e.attempt));
+    if (e.kind === 'valve' && e.command === 'open' && values.verbose) console.log(`   ${e.post} valve open`);
+  });
+  const t0 = Date.now();
+  await runScenario(station, sim, demoScript, (post, step) => console.log(`   ${post}: ${step.note}`));
+  // Give the uploader a moment to deliver the last records, then show what the regulator holds.
+  const total = station.store.counts().total;
+  for (let i = 0; i < 100 && receiver.store.report(config.station.code).accepted < total; i++) await new Promise((r) => setTimeout(r, 100));
+  const rep = receiver.store.report(config.station.code);
+  const check = verifyRecords(station.store.db, pub);
+  console.log(`\n${total} records in ${((Date.now() - t0) / 1000).toFixed(0)} s; chain and signatures ${check.ok ? 'verify' : 'FAIL'}; regulator accepted ${rep.accepted}, gaps ${rep.gaps.length}, late ${rep.late}`);
+  if (values.keep) {
+    console.log('running on (--keep); Ctrl-C to stop');
+    await new Promise((r) => process.once('SIGINT', r));
+  }
+  await station.stop();
+  await receiver.close();
+  await sim.close();
+  return check.ok && rep.accepted === total ? 0 : 1;
+}
+
+function importExamples(station: Station): void {
+  for (const [what, file] of [['cylinders', 'examples/cylinders.csv'], ['operators', 'examples/operators.csv']] as const) {
+    const text = readFileSync(join(root, file), 'utf8');
+    const r = what === 'cylinders' ? station.registry.importCylinders(text, 'csv') : station.registry.importOperators(text, 'csv');
+    if (!r.applied) throw new Error(`${file} was not imported: ${JSON.stringify(r.issues)}`);
+  }
+}

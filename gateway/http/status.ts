@@ -1,0 +1,32 @@
+/** One snapshot of the station for people and machines: posts, devices, locks, records, uploads, MQTT. */
+import type { Station } from '../runtime/station.ts';
+import { reasonMessage, type ReasonCode } from '../reasons.ts';
+
+export function stationStatus(station: Station) {
+  const posts = [...station.posts.values()].map((rt) => {
+    const s = rt.snapshot;
+    const ph = s.phase as { kind: string; reason?: string; attempt?: { code: string }; run?: { code: string; targetKg: number } };
+    return {
+      id: rt.id,
+      phase: ph.kind,
+      cylinderCode: ph.attempt?.code ?? ph.run?.code,
+      targetKg: ph.run?.targetKg,
+      grossKg: s.ctx.last?.grossKg,
+      stable: s.ctx.last?.stable,
+      reason: ph.reason,
+      reasonText: ph.reason ? { zh: reasonMessage(ph.reason as ReasonCode, 'zh'), en: reasonMessage(ph.reason as ReasonCode, 'en') } : undefined,
+      locks: s.ctx.locks,
+    };
+  });
+  const counts = station.store.counts();
+  return {
+    station: station.config.station.code,
+    at: new Date(station.clock.wall()).toISOString(),
+    locks: station.lockState,
+    posts,
+    devices: station.devices.health(),
+    records: { ...counts, store: station.store.storeHealth() },
+    upload: station.uploader ? { ...station.uploader.stats, timeliness: station.uploader.timeliness() } : undefined,
+    mqtt: station.mqtt ? { broker: station.mqtt.broker.counters, connected: station.mqtt.broker.connectedDevices(), relay: station.mqtt.relay?.status(), leakLocked: station.mqtt.leak.locked } : undefined,
+  };
+}
