@@ -1,0 +1,75 @@
+import { join } from 'node:path';
+import { writeFileSync } from 'node:fs';
+import { parse, requireConfig, untilSignal } from './args.ts';
+import { keysInit, loadPrivateKey, publicKeyPemOf } from '../records/keys.ts';
+import { exportRecords, type ExportFormat } from '../records/export.ts';
+import { verifyRecords, formatVerifyReport } from '../records/verify.ts';
+import { syncStatus, formatSyncStatus } from '../sync/status.ts';
+
+const recordsDb = (dataDir: string) => join(dataDir, 'records.db');
+
+/** `fillgate keys init [--dir <dataDir>] [--config <file>]`: create the station key pair, print the public key. */
+export async function keysCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, { dir: { type: 'string' }, config: { type: 'string', short: 'c' } });
+  if (positionals[0] !== 'init') {
+    console.error('usage: fillgate keys init [--dir <dataDir> | --config <file>]');
+    return 2;
+  }
+  const dir = typeof values.dir === 'string' ? values.dir : values.config ? requireConfig(values.config).dataDir : './data';
+  const r = keysInit(dir);
+  console.log(`private key: ${r.privateKeyPath} (keep it on this PC, mode 0600)\npublic key for the regulator: ${r.publicKeyPath}\n\n${r.publicKeyPem}`);
+  return 0;
+}
+
+/** `fillgate records export|verify --config <file> [--from --to --format csv|json --out file]` */
+export async function recordsCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, {
+    config: { type: 'string', short: 'c' },
+    from: { type: 'string' },
+    to: { type: 'string' },
+    format: { type: 'string', default: 'csv' },
+    out: { type: 'string' },
+  });
+  const verb = positionals[0];
+  const config = requireConfig(values.config);
+  if (verb === 'export') {
+    const format = values.format as ExportFormat;
+    if (format !== 'csv' && format !== 'json') throw new Error('--format is csv or json');
+    const text = exportRecords(recordsDb(config.dataDir), { from: values.from as string | undefined, to: values.to as string | undefined, format });
+    if (typeof values.out === 'string') writeFileSync(values.out, text);
+    else process.stdout.write(text);
+    return 0;
+  }
+  if (verb === 'verify') {
+    const key = publicKeyPemOf(loadPrivateKey(config.dataDir));
+    const report = verifyRecords(recordsDb(config.dataDir), key);
+    console.log(formatVerifyReport(report));
+    return report.ok ? 0 : 1;
+  }
+  console.error('usage: fillgate records export|verify --config <file> [--from <date> --to <date> --format csv|json --out <file>]');
+  return 2;
+}
+
+/** `fillgate sync status --config <file>` */
+export async function syncCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, { config: { type: 'string', short: 'c' }, json: { type: 'boolean' } });
+  if (positionals[0] !== 'status') {
+    console.error('usage: fillgate sync status --config <file> [--json]');
+    return 2;
+  }
+  const config = requireConfig(values.config);
+  const s = syncStatus(recordsDb(config.dataDir));
+  console.log(values.json ? JSON.stringify(s, null, 2) : formatSyncStatus(s));
+  return 0;
+}
+
+/** `fillgate receiver --port 8443 --db receiver.db --station CODE=public.pem ...`: the regulator's receiver. */
+export async function receiverCommand(args: string[]): Promise<number> {
+  const { parseReceiverArgs } = await import('../receiver/main.ts');
+  const { startReceiver } = await import('../receiver/server.ts');
+  const rx = await startReceiver(parseReceiverArgs(args));
+  console.log(`listening ${rx.url}`);
+  await untilSignal();
+  await rx.close();
+  return 0;
+}
