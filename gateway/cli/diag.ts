@@ -7,10 +7,10 @@
  *                         [--send hex [--crc] [--every ms]] [--side response|request] [--duration ms] [--json]
  *
  * Exit codes: 0 all good (doctor: every device ok; scan: at least one unit
- * answers), 1 not, 2 bad usage or config.
+ * answers), 1 not (scan: also when the bus cannot be opened), 2 bad usage or config.
  */
 import { parseArgs } from 'node:util';
-import { errorMessage } from '../../protocols/errors.ts';
+import { errorMessage, isFillgateError } from '../../protocols/errors.ts';
 import { createLink } from '../../protocols/link/create.ts';
 import { withCrc } from '../../protocols/modbus/frames.ts';
 import { formatConfigErrors, loadConfigFile } from '../config/config.ts';
@@ -114,7 +114,8 @@ export async function modbusCommand(args: string[]): Promise<number> {
     return results.some((r) => r.answers) ? 0 : 1;
   } catch (err) {
     console.error(`fillgate modbus scan: ${errorMessage(err)}`);
-    return 2;
+    // A mistake in the command line is usage (2); a bus that cannot be opened is a finding (1).
+    return isFillgateError(err, 'BAD_URL') || isFillgateError(err, 'BAD_PAYLOAD') || !isFillgateError(err) ? 2 : 1;
   }
 }
 
