@@ -1,0 +1,224 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { startReceiver, type RunningReceiver } from '../../../gateway/receiver/server.ts';
+import { canonicalJson } from '../../../gateway/records/canonical.ts';
+import { RecordStore } from '../../../gateway/records/store.ts';
+import { backoffDelay } from '../../../gateway/sync/backoff.ts';
+import { exampleProvinceAdapter } from '../../../gateway/sync/adapters/example-province.ts';
+import { syncStatus, formatSyncStatus } from '../../../gateway/sync/status.ts';
+import { recordFillLocks, uploadTimeliness } from '../../../gateway/sync/timeliness.ts';
+import { Uploader } from '../../../gateway/sync/uploader.ts';
+import { ManualClock } from '../../../protocols/clock.ts';
+import { eventually, makeAttempt, makeKeys, makeStore, tempDir } from '../records/fixtures.ts';
+
+const cleanups: (() => Promise<void> | void)[] = [];
+test.after.each(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+async function receiver(stations: Record<string, string>): Promise<RunningReceiver> {
+  const rx = await startReceiver({ dbPath: ':memory:', stations, verifyThreads: 0 });
+  cleanups.push(() => rx.close());
+  return rx;
+}
+function uploader(store: RecordStore, clock: ManualClock, url: string, extra: Record<string, unknown> = {}): Uploader {
+  const up = new Uploader({ store, clock, config: { url, batchSize: 7, idleMs: 20, backoff: { initialMs: 10, maxMs: 50, factor: 2, jitter: 0.5 }, ...extra } });
+  cleanups.push(() => up.stop());
+  return up;
+}
+async function fakePlatform(handler: (body: string) => { status: number; body: string }): Promise<{ url: string; bodies: string[] }> {
+  const bodies: string[] = [];
+  const server: Server = createServer((req, res) => {
+    let b = '';
+    req.on('data', (c) => (b += c));
+    req.on('end', () => {
+      bodies.push(b);
+      const r = handler(b);
+      res.writeHead(r.status, { 'content-type': 'application/json' });
+      res.end(r.body);
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  cleanups.push(() => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/upload`, bodies };
+}
+
+test('backoff: exponential, capped, jitter within [d·(1−j), d]', () => {
+  const cfg = { initialMs: 100, maxMs: 1000, factor: 2, jitter: 0.5 };
+  assert.equal([1, 2, 3, 4, 5, 9].map((n) => backoffDelay(n, cfg, () => 1)), [100, 200, 400, 800, 1000, 1000]);
+  assert.is(backoffDelay(3, cfg, () => 0), 200);
+  assert.is(backoffDelay(3, { ...cfg, jitter: 0 }, () => 0.3), 400);
+});
+
+test('plain http only to loopback; https anywhere', () => {
+  const keys = makeKeys();
+  const { store, clock } = makeStore(keys);
+  assert.throws(() => new Uploader({ store, clock, config: { url: 'http://platform.example.cn/upload' } }), /plain http is allowed only to a loopback host/);
+  assert.throws(() => new Uploader({ store, clock, config: { url: 'ftp://x/' } }), /https/);
+  new Uploader({ store, clock, config: { url: 'https://platform.example.cn/upload' } });
+  new Uploader({ store, clock, config: { url: 'http://127.0.0.1:9/upload' } });
+  store.close();
+});
+
+test('uploads every record in order in batches; marked sent only when acknowledged; the cursor survives a restart', async () => {
+  const keys = makeKeys();
+  const { dir, cleanup } = tempDir();
+  cleanups.push(cleanup);
+  const clock = new ManualClock();
+  let store = new RecordStore({ db: `${dir}/r.db`, clock, station: 'ST01', privateKey: keys.privateKey });
+  for (let i = 1; i <= 20; i++) store.append(makeAttempt(i));
+  const rx = await receiver({ ST01: keys.publicKeyPem });
+  const up = uploader(store, clock, `${rx.url}/v1/records`);
+  assert.equal(await up.uploadOnce(), { kind: 'ok', sent: 7, acked: 7, rejected: 0, unanswered: 0 });
+  assert.is(store.counts().acked, 7);
+  store.close();
+  // Restart: a new store and uploader continue from seq 8, not from the start.
+  store = new RecordStore({ db: `${dir}/r.db`, clock, station: 'ST01', privateKey: keys.privateKey });
+  const up2 = uploader(store, clock, `${rx.url}/v1/records`);
+  up2.start();
+  store.append(makeAttempt(21));
+  await eventually(() => store.counts().pending === 0, 20_000, 'all acknowledged');
+  await up2.stop();
+  assert.is(rx.store.report('ST01').accepted, 21);
+  assert.is(up2.stats.duplicates, 0, 'nothing was sent twice');
+  assert.equal(rx.store.records('ST01').map((r) => r.seq), Array.from({ length: 21 }, (_, i) => i + 1));
+  store.close();
+});
+
+test('a 200 reply that acknowledges only some records marks only those; the rest are resent', async () => {
+  const keys = makeKeys();
+  const { store, clock } = makeStore(keys);
+  cleanups.push(() => store.close());
+  for (let i = 1; i <= 4; i++) store.append(makeAttempt(i));
+  let call = 0;
+  const p = await fakePlatform((body) => {
+    call++;
+    const ids = body.trim().split('\n').map((l) => (JSON.parse(l) as { id: string }).id);
+    if (call === 1) return { status: 200, body: JSON.stringify({ results: [{ id: ids[0], status: 'accepted' }, { id: 'not-in-batch', status: 'accepted' }] }) };
+    if (call === 2) return { status: 200, body: '<html>proxy error</html>' };
+    return { status: 200, body: JSON.stringify({ results: ids.map((id) => ({ id, status: 'duplicate' })) }) };
+  });
+  const up = uploader(store, clock, p.url);
+  const first = await up.uploadOnce();
+  assert.equal(first, { kind: 'ok', sent: 4, acked: 1, rejected: 0, unanswered: 3 });
+  const second = await up.uploadOnce();
+  assert.is(second.kind, 'failed');
+  assert.is(store.counts().pending, 3, 'a reply that is not an acknowledgement marks nothing');
+  assert.is((await up.uploadOnce()).kind, 'ok');
+  assert.is(store.counts().pending, 0);
+  assert.is(p.bodies[2].trim().split('\n').length, 3);
+});
+
+test('a record the platform rejects is marked rejected with its reason and the uploads go on', async () => {
+  const keys = makeKeys();
+  const { store, clock } = makeStore(keys);
+  cleanups.push(() => store.close());
+  for (let i = 1; i <= 3; i++) store.append(makeAttempt(i));
+  // Forge seq 2 in place (a tamperer who bypasses the append-only trigger).
+  store.db.exec('DROP TRIGGER records_append_only');
+  const row = store.db.prepare('SELECT body FROM records WHERE seq = 2').get() as { body: string };
+  store.db.prepare('UPDATE records SET body = ? WHERE seq = 2').run(canonicalJson({ ...JSON.parse(row.body), netFilledG: 9999 }));
+  const rx = await receiver({ ST01: keys.publicKeyPem });
+  const up = uploader(store, clock, `${rx.url}/v1/records`);
+  await up.uploadOnce();
+  assert.equal(store.counts(), { total: 3, pending: 0, acked: 2, rejected: 1, firstSeq: 1, lastSeq: 3 });
+  const status = syncStatus(store.db);
+  assert.equal(status.rejectedRecords.map((r) => r.seq), [2]);
+  assert.match(status.rejectedRecords[0].reason, /BAD_SIGNATURE/);
+  assert.match(formatSyncStatus(status), /rejected seq 2: BAD_SIGNATURE/);
+  assert.equal(rx.store.report('ST01').gaps, [{ from: 2, to: 2 }], 'the regulator sees the hole');
+});
+
+test('an unregistered station is retried with backoff, not given up; registration lets everything through', async () => {
+  const keys = makeKeys();
+  const { store, clock } = makeStore(keys);
+  cleanups.push(() => store.close());
+  for (let i = 1; i <= 3; i++) store.append(makeAttempt(i));
+  const rx = await receiver({});
+  const up = uploader(store, clock, `${rx.url}/v1/records`);
+  const failures: string[] = [];
+  up.batches.on((b) => b.kind === 'failed' && failures.push(b.error));
+  up.start();
+  await eventually(() => failures.length >= 2, 20_000, 'two failed attempts');
+  assert.is(store.counts().pending, 3);
+  assert.match(failures[0], /UNKNOWN_STATION/);
+  assert.match(syncStatus(store.db).lastError ?? '', /UNKNOWN_STATION/);
+  rx.store.registerStation('ST01', keys.publicKeyPem);
+  await eventually(() => store.counts().pending === 0, 20_000, 'uploads after registration');
+});
+
+test('timeliness: age of the oldest unacknowledged record is known; the lock refuses a fill past lockAge and lifts when acknowledged', async () => {
+  const keys = makeKeys();
+  const { store, clock } = makeStore(keys);
+  cleanups.push(() => store.close());
+  const cfg = { warnAgeMs: 60_000, lockAgeMs: 600_000 };
+  assert.equal(uploadTimeliness(store, clock, cfg), { state: 'ok', oldestUnackedAgeMs: 0, warnAgeMs: 60_000, lockAgeMs: 600_000 });
+  store.append(makeAttempt(1));
+  clock.advance(120_000);
+  assert.is(uploadTimeliness(store, clock, cfg).state, 'warn');
+  assert.equal(recordFillLocks(store, clock, cfg), []);
+  clock.advance(500_000);
+  const t = uploadTimeliness(store, clock, cfg);
+  assert.equal([t.state, t.oldestUnackedSeq, t.oldestUnackedAgeMs], ['lock', 1, 620_000]);
+  const locks = recordFillLocks(store, clock, cfg);
+  assert.equal(locks.map((l) => l.code), ['STATION_LOCKED_UPLOAD']);
+  // The post controller refuses the fill with that code; the refusal itself is a record.
+  store.append({ attemptId: 'refused-1', station: 'ST01', unit: 'U', post: 'P1', outcome: 'refused', trips: [], refusals: [{ code: locks[0].code, detail: locks[0].detail }] });
+  const rx = await receiver({ ST01: keys.publicKeyPem });
+  const up = uploader(store, clock, `${rx.url}/v1/records`, { timeliness: cfg });
+  assert.is(up.timeliness().state, 'lock');
+  await up.uploadOnce();
+  assert.equal(recordFillLocks(store, clock, cfg), [], 'lifted once the backlog is acknowledged');
+  assert.is(up.timeliness().oldestUnackedAgeMs, 0);
+});
+
+test('default timeliness: warn at 1 h, never lock', () => {
+  const { store, clock } = makeStore(makeKeys());
+  store.append(makeAttempt(1));
+  clock.advance(30 * 86_400_000);
+  const t = uploadTimeliness(store, clock);
+  assert.equal([t.state, t.warnAgeMs, t.lockAgeMs], ['warn', 3_600_000, undefined]);
+  store.close();
+});
+
+test('example provincial adapter: field names of that platform, its acknowledgement codes', async () => {
+  const keys = makeKeys();
+  const { store, clock } = makeStore(keys);
+  cleanups.push(() => store.close());
+  store.append(makeAttempt(1));
+  store.append(makeAttempt(2));
+  store.append(makeAttempt(3));
+  const p = await fakePlatform((body) => {
+    const data = (JSON.parse(body) as { Data: { RecordNo: string }[] }).Data;
+    return { status: 200, body: JSON.stringify({ code: 0, msg: 'ok', data: data.map((d, i) => ({ RecordNo: d.RecordNo, Result: [1, 2, 0][i], Msg: i === 2 ? '气瓶未登记' : '' })) }) };
+  });
+  const up = uploader(store, clock, p.url, { adapter: 'example-province' });
+  assert.is((await up.uploadOnce()).kind, 'ok');
+  const sent = (JSON.parse(p.bodies[0]) as { Data: Record<string, unknown>[] }).Data[0];
+  assert.equal(
+    [sent.CylinderCode, sent.ValveCode, sent.GunNo, sent.FillerCertNo, sent.CheckerCertNo, sent.Medium, sent.CylinderSpec, sent.Tare, sent.FillWeight, sent.ReweighWeight, sent.Duration, sent.NextCheckDate],
+    ['CYL100001', 'V200001', 'P2', 'P-2024-0001', 'P-2024-0002', '液化石油气', 'YSP35.5', '16.50', '14.88', '14.88', 61, '2028-05-01'],
+  );
+  assert.is(sent.StartTime, '2026-01-01 00:01:00');
+  assert.ok(typeof sent.Sign === 'string' && typeof sent.SignedRecord === 'string');
+  assert.equal(store.counts(), { total: 3, pending: 0, acked: 2, rejected: 1, firstSeq: 1, lastSeq: 3 });
+  assert.equal(exampleProvinceAdapter.decodeAck(200, '{"code":500,"msg":"busy"}'), { ok: false, error: 'platform code 500: busy' });
+});
+
+test('retention: the uploader prunes acknowledged records older than the retention period', async () => {
+  const keys = makeKeys();
+  const clock = new ManualClock();
+  const store = new RecordStore({ db: ':memory:', clock, station: 'ST01', privateKey: keys.privateKey, config: { retentionDays: 730 } });
+  cleanups.push(() => store.close());
+  for (let i = 1; i <= 5; i++) store.append(makeAttempt(i));
+  const rx = await receiver({ ST01: keys.publicKeyPem });
+  const up = uploader(store, clock, `${rx.url}/v1/records`, { pruneEveryMs: 1000 });
+  clock.advance(731 * 86_400_000);
+  store.append(makeAttempt(6));
+  up.start();
+  await eventually(() => up.stats.pruned === 5, 20_000, 'pruned');
+  assert.equal(store.counts(), { total: 1, pending: 0, acked: 1, rejected: 0, firstSeq: 6, lastSeq: 6 });
+});
+
+test.run();
