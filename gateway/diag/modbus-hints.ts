@@ -177,7 +177,9 @@ export const DEFAULT_PLAUSIBLE_KG = 1000;
  */
 export function checkScaleReading(map: ScaleRegisterMap, image: RegisterImage): ScaleCheck {
   const limit = map.capacityKg ?? DEFAULT_PLAUSIBLE_KG;
-  const plausible = (kg: number) => Number.isFinite(kg) && Math.abs(kg) <= limit;
+  // Below zero only by drift or a lifted platform, never by a large share of the capacity; and a
+  // non-zero magnitude under a microgram is a float32 denormal, the mark of swapped words.
+  const plausible = (kg: number) => Number.isFinite(kg) && kg <= limit && kg >= -0.1 * limit && (kg === 0 || Math.abs(kg) >= 1e-6);
   const r = decodeReading(map, image);
   const weightOf = (m: ScaleRegisterMap) => {
     const d = decodeReading(m, image);

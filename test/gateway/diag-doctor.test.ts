@@ -87,6 +87,20 @@ test('a scale that stops answering is reported with the timeout, and its bus nei
   }
 });
 
+test('an RTU unit whose replies fail the CRC is unreachable with the baud/parity hint', async () => {
+  sim.setFault({ device: 'check.scale', kind: 'corrupt' });
+  try {
+    const report = await runDoctor(diagConfig(sim), { ...quick, only: 'check' });
+    const d = device(report, 'check.scale');
+    assert.is(d.status, 'unreachable');
+    assert.ok(d.framesDiscarded >= 1, `discarded ${d.framesDiscarded}`);
+    assert.match(d.lastError ?? '', /CRC/);
+    assert.match(d.hints.join('\n'), /garbled \(bad CRC or stray bytes\).*baud rate or parity/);
+  } finally {
+    sim.clearFaults('check.scale');
+  }
+});
+
 test('a weight sent low word first but read high word first is flagged with the override that fixes it', async () => {
   sim.place('P3', 'CYL1');
   const report = await runDoctor(diagConfig(sim, { withP3: true }), { ...quick, only: 'P3.scale' });
