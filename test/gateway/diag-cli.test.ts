@@ -78,7 +78,7 @@ test('serial sniff: A9 frames from a stream scale; a hand-made RTU poll with --c
   assert.is(a9.code, 0, a9.err);
   assert.match(a9.out, /s rx {2}02 2b 30 30 30 30 30 30 32 .*0 kg gross/);
   const rtu = ep['check.scale']!.url.replace(/^modbus-rtu-tcp:/, 'tcp:').replace(/#.*$/, '');
-  const poll = await run(['serial', 'sniff', rtu, '--format', 'modbus-rtu', '--send', '05 04 00 01 00 02', '--crc', '--duration', '700', '--json']);
+  const poll = await run(['serial', 'sniff', rtu, '--format', 'modbus-rtu', '--send', '05 04 00 01 00 02', '--crc', '--duration', '1500', '--json']);
   assert.is(poll.code, 0, poll.err);
   const lines = poll.out.trim().split('\n').map((l) => JSON.parse(l) as { dir: string; meaning: string; bytes: string });
   assert.ok(lines.some((l) => l.dir === 'tx' && l.meaning === 'unit 5 FC04 read input registers 1+2' && l.bytes.startsWith('050400010002')));

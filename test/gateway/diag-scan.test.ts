@@ -49,7 +49,7 @@ test('Modbus TCP: exactly the simulated units answer; the server says 0x0B for t
 });
 
 test('RTU over TCP: only unit 5 answers; function, register and count are used', async () => {
-  let results = await scanBus(rtuBus, { from: 1, to: 8, timeoutMs: 100 });
+  let results = await scanBus(rtuBus, { from: 1, to: 8, timeoutMs: 300 });
   assert.equal(results.filter((r) => r.answers).map((r) => r.unitId), [5]);
   assert.ok(results.filter((r) => r.unitId !== 5).every((r) => r.kind === 'silent'));
   // The C500 map lives in input registers: FC03 gets an exception, FC04 of gross (1, 2 words) gets data.
@@ -62,7 +62,7 @@ test('RTU over TCP: only unit 5 answers; function, register and count are used',
 test('a unit whose replies fail the CRC is reported garbled, not as answering', async () => {
   sim.setFault({ device: 'check.scale', kind: 'corrupt' });
   try {
-    const results = await scanBus(rtuBus, { from: 4, to: 6, timeoutMs: 200 });
+    const results = await scanBus(rtuBus, { from: 4, to: 6, timeoutMs: 300 });
     assert.equal(results.filter((r) => r.answers), []);
     assert.is(results.find((r) => r.unitId === 5)!.kind, 'garbled');
     assert.match(formatScanSummary(rtuBus, results), /garbled replies for unit\(s\) 5/);
