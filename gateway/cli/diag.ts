@@ -175,9 +175,13 @@ export async function serialCommand(args: string[]): Promise<number> {
   sendPoll();
   const timer = poll && everyMs && everyMs > 0 ? setInterval(sendPoll, everyMs) : undefined;
   await new Promise<void>((resolve) => {
-    const done = () => resolve();
-    process.once('SIGINT', done);
-    process.once('SIGTERM', done);
+    const done = () => {
+      process.off('SIGINT', done);
+      process.off('SIGTERM', done);
+      resolve();
+    };
+    process.on('SIGINT', done);
+    process.on('SIGTERM', done);
     if (durationMs !== undefined) setTimeout(done, durationMs).unref();
   });
   clearInterval(timer);
