@@ -12,6 +12,7 @@ import type { FillAttempt, FillOutcome } from '../records/types.ts';
 import { refuseOther } from './before-fill.ts';
 import { learnPreact, toleranceOf } from './preact.ts';
 import { attemptRecord, masses, roundKg } from './record.ts';
+import { trip } from './filling.ts';
 import { badgeProblem, checklist, freshSample, go, mean, stay } from './steps.ts';
 import type { Command, FillRun, Phase, PostContext, PostInput, Reweigh, SettledResult, Step } from './types.ts';
 
@@ -20,6 +21,11 @@ type After = P<'cutOff' | 'settling' | 'checked' | 'reweighed'>;
 
 /** Inputs all after-fill phases treat alike; undefined when the phase must decide. */
 function afterCommon(ctx: PostContext, phase: After, input: PostInput, now: number): Step | undefined {
+  // The valve was commanded closed, yet the weight reaches the allowed mass: it did not close
+  // (stuck open, no position switch to tell). Close again, record the overfill, fault the post.
+  if (input.kind === 'sample' && !input.sample.overload && input.sample.grossKg >= phase.run.limitGrossKg) {
+    return trip(ctx, phase, 'OVERFILL', now, `gross ${input.sample.grossKg} kg ≥ limit ${phase.run.limitGrossKg} kg after the close command: valve did not close`);
+  }
   if (input.kind === 'code' && input.read.kind === 'cylinder' && input.read.code !== phase.run.code) {
     return refuseOther(ctx, phase, input.read, input.attemptId, now);
   }

@@ -129,7 +129,7 @@ function cutOff(ctx: PostContext, phase: Open, reason: CloseReason, now: number,
  * record (tripped, or overfilled when the hard limit was reached), then the
  * post waits in `fault` for a reset; an operator stop ends in `aborted`.
  */
-export function trip(ctx: PostContext, phase: Open, code: TripCode, now: number, detail?: string): Step {
+export function trip(ctx: PostContext, phase: Extract<Phase, { run: FillRun }>, code: TripCode, now: number, detail?: string): Step {
   const at = wallIso(ctx, now);
   const run: FillRun = { ...phase.run, lastCloseAt: now, lastCloseWall: at };
   const g = ctx.last?.grossKg ?? run.startGrossKg;

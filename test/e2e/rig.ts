@@ -6,6 +6,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parse as parseYaml } from 'yaml';
 import { startSimulator, type Simulator } from '../../sim/index.ts';
 import { loadConfigFile, type GatewayConfig } from '../../gateway/config/config.ts';
 import { wireConfigToSim } from '../../gateway/cli/sim-wiring.ts';
@@ -33,7 +34,8 @@ export interface Rig {
 export interface RigOptions {
   /** Changes to the example gateway config (after wiring to the simulator). */
   tweak?: (cfg: GatewayConfig) => void;
-  station?: string;
+  /** Changes to the example station file (e.g. flow rates) before the simulator starts. */
+  stationTweak?: (doc: any) => void;
   dataDir?: string;
   keepDataDir?: boolean;
 }
@@ -45,7 +47,9 @@ export function exampleConfig(): GatewayConfig {
 }
 
 export async function startRig(opts: RigOptions = {}): Promise<Rig> {
-  const sim = await startSimulator(opts.station ?? join(root, 'examples/station.yaml'), { portsFromZero: true, ptyDir: mkdtempSync(join(tmpdir(), 'fg-pty-')) });
+  const doc = parseYaml(readFileSync(join(root, 'examples/station.yaml'), 'utf8'));
+  opts.stationTweak?.(doc);
+  const sim = await startSimulator(doc, { portsFromZero: true, ptyDir: mkdtempSync(join(tmpdir(), 'fg-pty-')) });
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'fg-e2e-'));
   const config = wireConfigToSim(exampleConfig(), sim.deviceEndpoints());
   config.dataDir = dataDir;

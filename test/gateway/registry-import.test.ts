@@ -220,8 +220,9 @@ test('the example files import cleanly and cover the demo cases', () => {
   assert.ok(all.some((x) => x.ownerUnit !== 'HNGAS01'));
   assert.ok(all.some((x) => x.status === 'active' && x.nextInspectionDue! < '2026-06-15'));
   const ops = reg.listOperators();
-  assert.is(ops.length, 3);
+  assert.is(ops.length, 4);
   assert.is(ops.filter((x) => x.certificateExpires! >= '2026-06-15' && x.roles.includes('filler') && x.roles.includes('checker')).length, 2);
+  assert.is(ops.filter((x) => x.roles.includes('supervisor')).length, 1, 'a supervisor resets faulted posts');
   assert.is(ops.filter((x) => x.certificateExpires! < '2026-06-15').length, 1);
   close();
 });

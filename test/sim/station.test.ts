@@ -15,7 +15,7 @@ test('the example stations load with defaults filled in', () => {
   assert.is(s.posts[1]!.scale.protocol, 'xk3190-a9');
   assert.is(s.posts[0]!.reader.suffix, '\r\n');
   assert.ok(s.cylinders.length >= 10);
-  assert.is(s.badges.length, 3);
+  assert.is(s.badges.length, 4);
   assert.ok(s.checkScale);
   for (const c of s.cylinders) assert.ok(c.tareKg > 3 && c.tareKg < 50, c.code);
   const pty = loadStation(join(root, 'examples/station-pty.yaml'));
