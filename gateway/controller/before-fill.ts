@@ -58,6 +58,13 @@ function preFillCommon(ctx: PostContext, phase: PreFill, input: PostInput, now: 
     return refuseOther(ctx, phase, input.read, input.attemptId, now);
   }
   if ((input.kind === 'verified' || input.kind === 'refused') && input.attemptId !== a.id) return stay(ctx, phase); // a stale reply
+  if (phase.kind === 'verified' && input.kind === 'sample' && !input.sample.overload && input.sample.grossKg < ctx.cfg.emptyBelowKg) {
+    // Taken away before a filler with a valid certificate confirmed the pre-fill check: that is the refusal.
+    const why = a.badgeRefused
+      ? { code: a.badgeRefused.code, detail: `badge ${a.badgeRefused.badge}; cylinder removed before a valid filler badged in` }
+      : { code: 'NO_OPERATOR' as const, detail: 'cylinder removed before a filler badged in' };
+    return refuse(ctx, phase, a, [why], now, phase.attempt.cylinder);
+  }
   return undefined;
 }
 
@@ -110,8 +117,12 @@ function acceptFiller<Ph extends P<'identified' | 'verified'>>(
   withAttempt: (a: Ph['attempt']) => Ph,
 ): Step {
   if (input.read.kind !== 'badge') return stay(ctx, phase);
-  const problem = badgeProblem(input.operator, 'filler');
-  if (problem || !input.operator) return stay(ctx, phase, [{ kind: 'display', reason: problem ?? 'OPERATOR_UNKNOWN', detail: input.read.code }]);
+  const problem = badgeProblem(input.operator, 'filler') ?? (input.operator ? undefined : 'OPERATOR_UNKNOWN');
+  if (problem || !input.operator) {
+    // Shown at once; the attempt stays open for a valid filler, and remembers why for its record.
+    const withProblem = withAttempt({ ...phase.attempt, badgeRefused: { code: problem ?? 'OPERATOR_UNKNOWN', badge: input.read.code } });
+    return stay(ctx, withProblem, [{ kind: 'display', reason: problem ?? 'OPERATOR_UNKNOWN', detail: input.read.code }]);
+  }
   const filler = input.operator.person;
   const preFill = checklist(ctx, ctx.cfg.preFillItems, input.exceptions, filler, now);
   const attempt = { ...phase.attempt, filler, preFill };

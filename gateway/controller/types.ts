@@ -98,6 +98,8 @@ export interface AttemptBase {
   openedAt: number;
   filler?: Person;
   preFill?: CheckRecord;
+  /** The last badge presented that could not confirm the pre-fill check, and why (kept for the record). */
+  badgeRefused?: { code: RefusalCode; badge: string };
 }
 
 export interface VerifiedAttempt extends AttemptBase {

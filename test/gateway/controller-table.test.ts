@@ -70,6 +70,10 @@ const rows: Record<string, Row> = {
   'verified: unknown badge → shown, still verified': { from: toVerified, act: (d) => d.feed(badge(undefined, 'B-??')), phase: 'verified', kinds: ['display'], code: 'OPERATOR_UNKNOWN' },
   'verified: badge without the filler role': { from: toVerified, act: (d) => d.feed(badge({ ...checker, roles: ['checker'] })), phase: 'verified', kinds: ['display'], code: 'OPERATOR_NOT_FILLER' },
   'verified: expired certificate': { from: toVerified, act: (d) => d.feed(badge({ ...filler, certificateValid: false })), phase: 'verified', kinds: ['display'], code: 'CERTIFICATE_EXPIRED' },
+  'verified: cylinder taken away before any filler badged in → refused NO_OPERATOR': { from: toVerified, act: (d) => d.feed(sampleOf(0, at(d, 100))), phase: 'idle', kinds: REFUSED, code: 'NO_OPERATOR' },
+  'verified: expired badge, then the cylinder taken away → refused CERTIFICATE_EXPIRED': {
+    from: toVerified, act: (d) => (d.feed(badge({ ...filler, certificateValid: false })), d.feed(sampleOf(0, at(d, 100)))), phase: 'idle', kinds: REFUSED, code: 'CERTIFICATE_EXPIRED',
+  },
   'verified: pre-fill check exception → refused': { from: toVerified, act: (d) => d.feed(badge(filler, undefined, [{ item: 'valve', ok: false, note: 'bent' }])), phase: 'idle', kinds: REFUSED, code: 'PRE_FILL_CHECK_FAILED' },
   'verified: weight does not fit the tare → refused (pocket code)': {
     from: toVerified,
