@@ -33,6 +33,8 @@ export interface PostEnv {
   savePreact(post: string, model: string, entry: PreactEntry): void;
   /** A commit or journal write failed: the station must lock (store). */
   storeFailed(err: unknown): void;
+  /** A supervisor's badge at a post resets a station-wide leak lock once the alarm has cleared; true when it was that. */
+  supervisorReset?(badge: string): boolean;
 }
 
 export type PostEvent =
@@ -102,6 +104,7 @@ export class PostRuntime {
   onRead(read: CodeRead, exceptions?: { item: string; ok: boolean; note?: string }[]): void {
     if (read.kind === 'badge') {
       const operator = this.env.lookupOperator(read.code);
+      if (operator?.roles.includes('supervisor') && this.env.supervisorReset?.(read.code)) return;
       // A post in fault is reset by a supervisor's badge, after the cause is gone (the controller refuses a reset under a leak lock).
       if (this.state.phase.kind === 'fault' && operator?.roles.includes('supervisor')) {
         this.input({ kind: 'reset' });

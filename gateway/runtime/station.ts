@@ -138,6 +138,13 @@ export class Station {
       markInProgress: (post, attempt) => this.store.markInProgress(post, attempt),
       clearInProgress: (post) => this.store.clearInProgress(post),
       savePreact: (post, model, entry: PreactEntry) => this.preacts.save(post, model, entry),
+      supervisorReset: (badge) => {
+        const leak = this.mqtt?.leak;
+        if (!leak?.locked) return false;
+        const r = leak.reset(badge);
+        log.warn({ badge, ok: r.ok, reasons: r.reasons }, r.ok ? 'leak lock reset by supervisor' : 'leak lock reset refused');
+        return true;
+      },
       storeFailed: (err) => {
         this.lockDetail.set('store', errorMessage(err));
         this.setLock('store', true, errorMessage(err));
