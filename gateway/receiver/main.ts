@@ -5,6 +5,7 @@
  * Prints one line `listening <url>` when ready.
  */
 import { readFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
 import { errorMessage } from '../../protocols/errors.ts';
 import { startReceiver } from './server.ts';
 
@@ -36,7 +37,7 @@ async function main(): Promise<void> {
   process.on('SIGINT', stop);
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   main().catch((err) => {
     console.error(`receiver: ${errorMessage(err)}`);
     process.exit(1);

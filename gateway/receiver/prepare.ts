@@ -45,17 +45,41 @@ export function prepareLine(line: string, keyOf: (station: string) => KeyObject 
   if (shape) return { ok: false, id, reason: 'BAD_FORMAT', message: shape };
   const key = keyOf(rec.station);
   if (!key) return { ok: false, id, seq: rec.seq, station: rec.station, reason: 'UNKNOWN_STATION', retryable: true, message: `station ${rec.station} has no registered key` };
+  // Fast path: the uploader sends the stored canonical text, so the signed
+  // bytes are the line minus its "sig" member. If the signature verifies over
+  // them, the station signed exactly those bytes, and it signs only canonical
+  // form: no need to rebuild it. Otherwise rebuild and verify properly.
+  const cut = withoutSig(line, rec.sig);
+  if (cut !== undefined && verifyBytes(cut, rec.sig, key)) return accepted(rec, id, cut, line);
   let bytes: string;
   try {
     bytes = signedBytes(rec);
   } catch (err) {
     return { ok: false, id, seq: rec.seq, station: rec.station, reason: 'BAD_FORMAT', message: (err as Error).message };
   }
-  let sigOk = false;
+  const sigOk = bytes !== cut && verifyBytes(bytes, rec.sig, key);
+  return { ...accepted(rec, id, bytes, line), sigOk };
+}
+
+function accepted(rec: FillRecordV1, id: string, bytes: string, line: string): PreparedRecord {
+  return { ok: true, station: rec.station, seq: rec.seq, id, prevHash: rec.prevHash, recordedMs: Date.parse(rec.recordedAt), hash: sha256Hex(bytes), sigOk: true, body: line };
+}
+
+function verifyBytes(bytes: string, sig: string, key: KeyObject): boolean {
   try {
-    sigOk = verify(null, Buffer.from(bytes, 'utf8'), key, Buffer.from(rec.sig, 'base64'));
+    return verify(null, Buffer.from(bytes, 'utf8'), key, Buffer.from(sig, 'base64'));
   } catch {
-    sigOk = false;
+    return false;
   }
-  return { ok: true, station: rec.station, seq: rec.seq, id, prevHash: rec.prevHash, recordedMs: Date.parse(rec.recordedAt), hash: sha256Hex(bytes), sigOk, body: line };
+}
+
+/** The line with its `"sig":"…"` member removed, if it occurs exactly once. */
+function withoutSig(line: string, sig: string): string | undefined {
+  const member = `"sig":${JSON.stringify(sig)}`;
+  const at = line.indexOf(member);
+  if (at < 0 || line.indexOf(member, at + 1) >= 0) return undefined;
+  const end = at + member.length;
+  if (line[end] === ',') return line.slice(0, at) + line.slice(end + 1);
+  if (line[at - 1] === ',') return line.slice(0, at - 1) + line.slice(end);
+  return undefined;
 }
