@@ -2,6 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { readFileSync } from 'node:fs';
 import { startReceiver, type RunningReceiver } from '../../../gateway/receiver/server.ts';
 import { canonicalJson } from '../../../gateway/records/canonical.ts';
 import { RecordStore } from '../../../gateway/records/store.ts';
@@ -219,6 +220,24 @@ test('retention: the uploader prunes acknowledged records older than the retenti
   up.start();
   await eventually(() => up.stats.pruned === 5, 20_000, 'pruned');
   assert.equal(store.counts(), { total: 1, pending: 0, acked: 1, rejected: 0, firstSeq: 6, lastSeq: 6 });
+});
+
+test('HTTPS: uploads to a receiver with a certificate from a private CA (upload.caFile); an unknown certificate is refused', async () => {
+  const keys = makeKeys();
+  const { store, clock } = makeStore(keys);
+  cleanups.push(() => store.close());
+  store.append(makeAttempt(1));
+  const fixtures = new URL('./fixtures/', import.meta.url).pathname;
+  const tls = { key: readFileSync(`${fixtures}tls-test-key.pem`, 'utf8'), cert: readFileSync(`${fixtures}tls-test-cert.pem`, 'utf8') };
+  const rx = await startReceiver({ dbPath: ':memory:', stations: { ST01: keys.publicKeyPem }, verifyThreads: 0, tls });
+  cleanups.push(() => rx.close());
+  assert.match(rx.url, /^https:/);
+  const untrusted = uploader(store, clock, `${rx.url}/v1/records`);
+  const refused = await untrusted.uploadOnce();
+  assert.is(refused.kind, 'failed');
+  assert.match(refused.kind === 'failed' ? refused.error : '', /self.signed|certificate/i);
+  const trusted = uploader(store, clock, `${rx.url}/v1/records`, { caFile: `${fixtures}tls-test-cert.pem` });
+  assert.equal(await trusted.uploadOnce(), { kind: 'ok', sent: 1, acked: 1, rejected: 0, unanswered: 0 });
 });
 
 test.run();
