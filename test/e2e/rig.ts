@@ -38,20 +38,23 @@ export interface RigOptions {
   stationTweak?: (doc: any) => void;
   dataDir?: string;
   keepDataDir?: boolean;
+  /** Station and matching gateway config (default examples/station.yaml and examples/gateway.yaml). */
+  stationFile?: string;
+  gatewayFile?: string;
 }
 
-export function exampleConfig(): GatewayConfig {
-  const r = loadConfigFile(join(root, 'examples/gateway.yaml'));
+export function exampleConfig(file = 'examples/gateway.yaml'): GatewayConfig {
+  const r = loadConfigFile(join(root, file));
   if (!r.ok) throw new Error(JSON.stringify(r.errors));
   return r.config;
 }
 
 export async function startRig(opts: RigOptions = {}): Promise<Rig> {
-  const doc = parseYaml(readFileSync(join(root, 'examples/station.yaml'), 'utf8'));
+  const doc = parseYaml(readFileSync(join(root, opts.stationFile ?? 'examples/station.yaml'), 'utf8'));
   opts.stationTweak?.(doc);
   const sim = await startSimulator(doc, { portsFromZero: true, ptyDir: mkdtempSync(join(tmpdir(), 'fg-pty-')) });
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'fg-e2e-'));
-  const config = wireConfigToSim(exampleConfig(), sim.deviceEndpoints());
+  const config = wireConfigToSim(exampleConfig(opts.gatewayFile), sim.deviceEndpoints());
   config.dataDir = dataDir;
   config.http.port = 0;
   opts.tweak?.(config);
