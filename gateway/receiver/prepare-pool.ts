@@ -16,11 +16,22 @@ export class PreparePool {
   private nextId = 1;
   private keys = new Map<string, KeyObject>();
   workerErrors = 0;
+  /** Resolves when every worker has loaded (or the pool fell back to inline). */
+  readonly ready: Promise<void>;
 
   constructor(threads: number) {
+    const loaded: Promise<void>[] = [];
     for (let i = 0; i < threads; i++) {
       const w = new Worker(new URL('./prepare-worker.js', import.meta.url));
-      w.on('message', (m: { id: number; results: Prepared[] }) => {
+      loaded.push(
+        new Promise<void>((resolve) => {
+          w.once('message', () => resolve());
+          w.once('error', () => resolve());
+          w.once('exit', () => resolve());
+        }),
+      );
+      w.on('message', (m: { id: number; results: Prepared[]; ready?: true }) => {
+        if (m.ready) return;
         const p = this.pending.get(m.id);
         this.pending.delete(m.id);
         p?.resolve(m.results);
@@ -28,6 +39,7 @@ export class PreparePool {
       w.on('error', (err) => this.fail(err));
       this.workers.push(w);
     }
+    this.ready = Promise.all(loaded).then(() => undefined);
   }
 
   setKeys(keys: Record<string, string>): void {

@@ -12,3 +12,4 @@ parentPort?.on('message', (msg: { type: 'keys'; keys: Record<string, string> } |
   }
   parentPort?.postMessage({ id: msg.id, results: msg.lines.map((l) => prepareLine(l, (s) => keys.get(s))) });
 });
+parentPort?.postMessage({ ready: true });

@@ -5,8 +5,7 @@
  */
 import type { KeyObject } from 'node:crypto';
 import { sha256Hex } from '../records/canonical.ts';
-import { recordShapeError, signedBytes, type FillRecordV1 } from '../records/record.ts';
-import { verify } from 'node:crypto';
+import { recordShapeError, signedBytes, verifyBytes, withoutSig, type FillRecordV1 } from '../records/record.ts';
 
 export interface PreparedRecord {
   ok: true;
@@ -63,23 +62,4 @@ export function prepareLine(line: string, keyOf: (station: string) => KeyObject 
 
 function accepted(rec: FillRecordV1, id: string, bytes: string, line: string): PreparedRecord {
   return { ok: true, station: rec.station, seq: rec.seq, id, prevHash: rec.prevHash, recordedMs: Date.parse(rec.recordedAt), hash: sha256Hex(bytes), sigOk: true, body: line };
-}
-
-function verifyBytes(bytes: string, sig: string, key: KeyObject): boolean {
-  try {
-    return verify(null, Buffer.from(bytes, 'utf8'), key, Buffer.from(sig, 'base64'));
-  } catch {
-    return false;
-  }
-}
-
-/** The line with its `"sig":"…"` member removed, if it occurs exactly once. */
-function withoutSig(line: string, sig: string): string | undefined {
-  const member = `"sig":${JSON.stringify(sig)}`;
-  const at = line.indexOf(member);
-  if (at < 0 || line.indexOf(member, at + 1) >= 0) return undefined;
-  const end = at + member.length;
-  if (line[end] === ',') return line.slice(0, at) + line.slice(end + 1);
-  if (line[at - 1] === ',') return line.slice(0, at - 1) + line.slice(end);
-  return undefined;
 }

@@ -35,6 +35,7 @@ export interface RunningReceiver {
 
 export async function startReceiver(opts: ReceiverOptions): Promise<RunningReceiver> {
   const store = new ReceiverStore({ ...opts, verifyThreads: opts.verifyThreads ?? 2 });
+  await store.ready();
   const maxBody = opts.maxBodyBytes ?? 32 * 1024 * 1024;
   const handler = (req: IncomingMessage, res: ServerResponse) => {
     route(store, req, res, maxBody).catch((err: Error) => send(res, 500, { error: `internal error: ${err.message}` }));

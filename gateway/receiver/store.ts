@@ -97,6 +97,11 @@ export class ReceiverStore {
     this.pool?.setKeys({ [code]: pem });
   }
 
+  /** Resolves once the verify workers are loaded (the first batch should not pay for it). */
+  ready(): Promise<void> {
+    return this.pool.ready;
+  }
+
   /** Records as parsed JSON values (tests, other clients). */
   ingest(records: unknown[]): Promise<RecordResult[]> {
     return this.ingestLines(records.map((r) => JSON.stringify(r) ?? 'null'));

@@ -183,6 +183,30 @@ export function verifySignature(record: FillRecordV1, publicKey: KeyObject): boo
   }
 }
 
+export function verifyBytes(bytes: string, sig: string, publicKey: KeyObject): boolean {
+  try {
+    return verify(null, Buffer.from(bytes, 'utf8'), publicKey, Buffer.from(sig, 'base64'));
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The signed bytes of a record stored or sent in canonical form: the text
+ * minus its `"sig":"…"` member (undefined unless it occurs exactly once). If
+ * the signature verifies over them, the station signed exactly these bytes,
+ * and it signs only canonical form: verifiers skip rebuilding it.
+ */
+export function withoutSig(text: string, sig: string): string | undefined {
+  const member = `"sig":${JSON.stringify(sig)}`;
+  const at = text.indexOf(member);
+  if (at < 0 || text.indexOf(member, at + 1) >= 0) return undefined;
+  const end = at + member.length;
+  if (text[end] === ',') return text.slice(0, at) + text.slice(end + 1);
+  if (text[at - 1] === ',') return text.slice(0, at - 1) + text.slice(end);
+  return undefined;
+}
+
 /** Quick structural check for records arriving from elsewhere (receiver, verify). */
 export function recordShapeError(r: unknown): string | undefined {
   if (!r || typeof r !== 'object' || Array.isArray(r)) return 'not a JSON object';
