@@ -5,6 +5,8 @@
  * blocking the writer.
  */
 import Database from 'better-sqlite3';
+import { existsSync } from 'node:fs';
+import { FillgateError } from '../../protocols/errors.ts';
 
 export type Db = Database.Database;
 
@@ -42,6 +44,9 @@ CREATE TABLE IF NOT EXISTS records_in_progress (
 /** Open (or adopt) a database and make sure the record tables exist. */
 export function openRecordsDb(db: Db | string, opts: { readonly?: boolean } = {}): { db: Db; owned: boolean } {
   const owned = typeof db === 'string';
+  if (typeof db === 'string' && opts.readonly && db !== ':memory:' && !existsSync(db)) {
+    throw new FillgateError('BAD_CONFIG', `no record database at ${db} (check dataDir in the config)`, { path: db });
+  }
   const handle = typeof db === 'string' ? new Database(db, { readonly: opts.readonly ?? false, fileMustExist: opts.readonly ?? false }) : db;
   if (!handle.readonly) {
     if (handle.name !== ':memory:' && handle.name !== '') handle.pragma('journal_mode = WAL');

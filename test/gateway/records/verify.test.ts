@@ -97,6 +97,11 @@ test('a forged signature (another key) is detected', () => {
   s.cleanup();
 });
 
+test('the commands name a missing database clearly', () => {
+  assert.throws(() => verifyRecords('/nonexistent/records.db', makeKeys().publicKey), /no record database at \/nonexistent\/records\.db/);
+  assert.throws(() => exportRecords('/nonexistent/records.db', { format: 'csv' }), /no record database/);
+});
+
 test('export: period filter, seq order, CSV with kg and JSON as signed', () => {
   const s = fileStore();
   const csv = exportRecords(s.path, { from: '2026-03-01T09:00:00+08:00', to: '2026-03-01T11:30:00+08:00', format: 'csv' });

@@ -144,7 +144,10 @@ test('an unregistered station is retried with backoff, not given up; registratio
   await eventually(() => failures.length >= 2, 20_000, 'two failed attempts');
   assert.is(store.counts().pending, 3);
   assert.match(failures[0], /UNKNOWN_STATION/);
-  assert.match(syncStatus(store.db).lastError ?? '', /UNKNOWN_STATION/);
+  const st = syncStatus(store.db, clock.wall() + 5000);
+  assert.match(st.lastError ?? '', /UNKNOWN_STATION/);
+  assert.equal([st.pending, st.oldestUnacked?.seq, st.oldestUnacked?.ageMs], [3, 1, 5000]);
+  assert.match(formatSyncStatus(st), /oldest unacknowledged: seq 1, made 2026-01-01T08:00:01\.000\+08:00, 5 s ago/);
   rx.store.registerStation('ST01', keys.publicKeyPem);
   await eventually(() => store.counts().pending === 0, 20_000, 'uploads after registration');
 });
