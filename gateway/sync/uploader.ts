@@ -66,8 +66,9 @@ export class Uploader {
     this.running = false;
     this.offAppended?.();
     this.wake?.();
-    await this.loopDone;
+    // Cut a request in flight rather than wait out its timeout; its records stay unsent.
     this.poster.close();
+    await this.loopDone;
   }
 
   timeliness(): Timeliness {
