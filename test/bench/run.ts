@@ -1,0 +1,36 @@
+/**
+ * `npm run bench [-- --json] [-- only ...]`: every benchmark, figures printed (and
+ * as one JSON document with --json). Goals are printed beside the figures; a
+ * benchmark never fails the test suite.
+ */
+const args = process.argv.slice(2);
+const json = args.includes('--json');
+const only = args.filter((a) => !a.startsWith('--'));
+const want = (name: string) => only.length === 0 || only.includes(name);
+const results: Record<string, unknown> = {};
+const print = console.log;
+// With --json, the benchmarks' own printing is silenced so stdout is one JSON document.
+if (json) console.log = () => undefined;
+const log = json ? () => undefined : print;
+
+async function section(name: string, fn: () => Promise<unknown>): Promise<void> {
+  if (!want(name)) return;
+  log(`\n=== ${name} ===`);
+  const t0 = performance.now();
+  try {
+    results[name] = await fn();
+  } catch (err) {
+    results[name] = { error: (err as Error).message };
+    console.error(`${name} failed: ${(err as Error).stack}`);
+  }
+  log(`(${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+}
+
+await section('fill-accuracy', async () => (await import('./fill-accuracy.ts')).run({ print: !json }));
+await section('cutoff-latency', async () => (await import('./cutoff-latency.ts')).run({ print: !json }));
+await section('cutoff-path', async () => (await import('./cutoff-path.ts')).run({ print: !json, seconds: 30 }));
+await section('records', async () => (await import('./records.ts')).run({ print: !json }));
+await section('mqtt', async () => (await import('./mqtt.ts')).runMqttBench(json ? 8000 : 8000));
+
+if (json) print(JSON.stringify(results, null, 2));
+process.exit(0);
