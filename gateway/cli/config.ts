@@ -1,19 +1,60 @@
-import { loadConfigFile, formatConfigErrors } from '../config/config.ts';
+/**
+ * `fillgate config check <file>`: every error and warning with its path, line and hint.
+ * `fillgate config schema`: the JSON Schema (for editors and other tools).
+ * `fillgate config docs [--write <file.md>]`: the reference table of docs/configuration.md.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { loadConfigFile, formatConfigErrors, configJsonSchema } from '../config/config.ts';
+import { renderConfigReference, spliceReference } from '../config/docs.ts';
 
-/** `fillgate config check <file>`: exit 0 when valid, 1 with every error listed otherwise. */
+const USAGE = 'usage: fillgate config check <file> [--strict] | config schema | config docs [--write docs/configuration.md]';
+
 export async function configCommand(args: string[]): Promise<number> {
-  const [verb, file] = args;
-  if (verb !== 'check' || !file) {
-    console.error('usage: fillgate config check <file>');
+  const [verb, ...rest] = args;
+  if (verb === 'check') return check(rest);
+  if (verb === 'schema') {
+    console.log(JSON.stringify(configJsonSchema(), null, 2));
+    return 0;
+  }
+  if (verb === 'docs') return docs(rest);
+  console.error(USAGE);
+  return 2;
+}
+
+/** Exit 0 when valid (warnings printed), 1 with every error listed, 1 on warnings with --strict. */
+function check(args: string[]): number {
+  const strict = args.includes('--strict');
+  const file = args.find((a) => !a.startsWith('--'));
+  if (!file) {
+    console.error(USAGE);
     return 2;
   }
   const result = loadConfigFile(file);
+  if (!result.ok) console.error(formatConfigErrors(file, result.errors));
+  if (result.warnings.length) console.error(formatConfigErrors(file, result.warnings, 'warning: '));
   if (!result.ok) {
-    console.error(formatConfigErrors(file, result.errors));
-    console.error(`${result.errors.length} error(s) in ${file}`);
+    console.error(`${result.errors.length} error(s), ${result.warnings.length} warning(s) in ${file}`);
     return 1;
   }
   const c = result.config;
-  console.log(`${file}: ok — station ${c.station.code}, ${c.posts.length} post(s), ${Object.keys(c.buses).length} bus(es)${c.checkScale ? ', check-weigh scale' : ''}`);
+  const warned = result.warnings.length ? `, ${result.warnings.length} warning(s)` : '';
+  console.log(`${file}: ok — station ${c.station.code}, ${c.posts.length} post(s), ${Object.keys(c.buses).length} bus(es)${c.checkScale ? ', check-weigh scale' : ''}${warned}`);
+  return strict && result.warnings.length ? 1 : 0;
+}
+
+function docs(args: string[]): number {
+  const table = renderConfigReference(configJsonSchema());
+  const i = args.indexOf('--write');
+  if (i < 0) {
+    console.log(table);
+    return 0;
+  }
+  const file = args[i + 1];
+  if (!file) {
+    console.error(USAGE);
+    return 2;
+  }
+  writeFileSync(file, spliceReference(readFileSync(file, 'utf8'), table));
+  console.log(`${file}: reference table regenerated`);
   return 0;
 }

@@ -1,113 +1,114 @@
 /**
  * The station's gateway configuration: one YAML file, this schema is the single
- * source of truth for its types, defaults and validation. Every default below
- * says where its number comes from (../shared/domain.md unless stated).
+ * source of truth for its types, defaults, validation and documentation
+ * (docs/configuration.md's table is generated from it, see docs.ts). Every
+ * default says where its number comes from (../shared/domain.md unless stated).
+ * Cross-field rules (buses defined, unit ids, coils, media) live in checks.ts.
  */
 import { z } from 'zod';
 
 const id = z.string().regex(/^[A-Za-z0-9_-]{1,32}$/, 'letters, digits, - and _ only (max 32)');
-const linkUrl = z.string().regex(/^(serial|tcp):\/\//, 'a stream link: serial:///dev/ttyUSB0?baud=9600 or tcp://host:port');
-const busUrl = z
-  .string()
-  .regex(/^modbus-(tcp|rtu|rtu-tcp):\/\//, 'a Modbus bus: modbus-tcp://host:502, modbus-rtu:///dev/ttyUSB0?baud=9600 or modbus-rtu-tcp://host:4001');
+export const LINK_URL_MESSAGE = 'a stream link: serial:///dev/ttyUSB0?baud=9600 or tcp://host:port';
+export const BUS_URL_MESSAGE = 'a Modbus bus: modbus-tcp://host:502, modbus-rtu:///dev/ttyUSB0?baud=9600 or modbus-rtu-tcp://host:4001';
+const linkUrl = z.string().regex(/^(serial|tcp):\/\//, LINK_URL_MESSAGE);
+const busUrl = z.string().regex(/^modbus-(tcp|rtu|rtu-tcp):\/\//, BUS_URL_MESSAGE);
+/** Unit id range over all framings; RTU's narrower 1..247 is checked in checks.ts where the bus is known. */
+const unitId = z.number().int().min(0).max(255).describe('Modbus unit (slave) id: 1..247 on RTU, 0..255 on Modbus TCP');
 
 export const busSchema = z.object({
-  url: busUrl,
-  /** Silence between two requests on the line (ms); RTU slaves need ≥ 3.5 characters. */
-  gapMs: z.number().min(0).max(1000).optional(),
-  timeoutMs: z.number().min(10).max(10_000).default(300),
-  retries: z.number().int().min(0).max(5).default(1),
-  /** Consecutive failures after which a unit is set aside so it cannot starve the bus (domain.md 7). */
-  setAsideAfter: z.number().int().min(1).default(3),
-  setAsideMs: z.number().min(100).default(5000),
+  url: busUrl.describe('modbus-tcp://host:502, modbus-rtu:///dev/ttyUSB0?baud=9600&parity=even, or modbus-rtu-tcp://host:4001 (RTU through a device server)'),
+  gapMs: z.number().min(0).max(1000).optional().describe('Silence between two requests (ms); default 0 on Modbus TCP, 3.5 characters (≥ 5 ms) on RTU'),
+  timeoutMs: z.number().min(10).max(10_000).default(300).describe('A unit that has not answered after this long (ms) has timed out'),
+  retries: z.number().int().min(0).max(5).default(1).describe('Retries after a timeout or a garbled reply (never after a Modbus exception)'),
+  setAsideAfter: z.number().int().min(1).default(3).describe('Consecutive failures after which a unit is set aside so it cannot starve the bus (domain.md 7)'),
+  setAsideMs: z.number().min(100).default(5000).describe('How long a set-aside unit is skipped before one probe (ms)'),
 });
 
 const modbusScale = z.object({
-  kind: z.literal('modbus'),
-  bus: id,
-  unit: z.number().int().min(0).max(255),
-  /** A preset from devices/scale/presets (e.g. flintec-ft112, rinstrum-c500), fields overridable. */
-  preset: z.string().default('generic'),
-  overrides: z.record(z.string(), z.unknown()).optional(),
-  /** Poll rate; default 10 Hz, up to 50 Hz (issue 2). */
-  pollHz: z.number().min(1).max(50).default(10),
+  kind: z.literal('modbus').describe('modbus: a weighing indicator polled over a bus'),
+  bus: id.describe('Name of a bus under buses:'),
+  unit: unitId,
+  preset: z.string().default('generic').describe('Register map preset: generic, flintec-ft112, rinstrum-c500, minebea-pr5410, mettler-ind570 (devices/scale/presets)'),
+  overrides: z.record(z.string(), z.unknown()).optional().describe("Fields of the preset's register map to change (null removes one)"),
+  pollHz: z.number().min(1).max(50).default(10).describe('Poll rate; the cut-off reacts within one poll period (issue 2: up to 50 Hz)'),
 });
 
 const streamScale = z.object({
-  kind: z.literal('stream'),
-  link: linkUrl,
-  format: z.enum(['xk3190-a9', 'toledo', 'ascii']),
-  formatOptions: z.record(z.string(), z.unknown()).optional(),
-  /** No good frame for this long → the scale is offline (ms). */
-  staleAfterMs: z.number().min(50).default(500),
+  kind: z.literal('stream').describe('stream: an indicator that sends frames by itself (continuous output)'),
+  link: linkUrl.describe('serial:///dev/ttyUSB0?baud=9600 or tcp://device-server:4001'),
+  format: z.enum(['xk3190-a9', 'toledo', 'ascii']).describe('Frame format (devices.md 2.1, 3.1)'),
+  formatOptions: z.record(z.string(), z.unknown()).optional().describe('Format options, e.g. decimals'),
+  staleAfterMs: z.number().min(50).default(500).describe('No good frame for this long → the scale is offline (ms)'),
 });
 
 export const scaleSchema = z.discriminatedUnion('kind', [modbusScale, streamScale]);
 
-export const codeRuleSchema = z.object({
-  match: z.enum(['hex', 'numeric', 'url', 'regex']),
-  kind: z.enum(['cylinder', 'badge']),
-}).passthrough();
+export const codeRuleSchema = z
+  .object({
+    match: z.enum(['hex', 'numeric', 'url', 'regex']),
+    kind: z.enum(['cylinder', 'badge']),
+  })
+  .passthrough();
 
 const readerSchema = z.object({
-  link: linkUrl,
-  prefix: z.string().optional(),
-  suffix: z.string().optional(),
-  /** The same code again within this window is one read (ms). */
-  dedupMs: z.number().min(0).default(1500),
+  link: linkUrl.describe('serial:///dev/ttyUSB0?baud=9600 or tcp://device-server:4001'),
+  prefix: z.string().optional().describe('Characters the reader puts before each code, removed'),
+  suffix: z.string().optional().describe('Characters the reader puts after each code, removed'),
+  dedupMs: z.number().min(0).default(1500).describe('The same code again within this window is one read (ms)'),
 });
 
-const coilRef = z.object({ bus: id, unit: z.number().int().min(0).max(255) });
+const coilRef = z.object({ bus: id.describe('Name of a bus under buses:'), unit: unitId });
 
 const valveSchema = coilRef.extend({
-  coil: z.number().int().min(0).max(65535),
+  coil: z.number().int().min(0).max(65535).describe('Coil (wire address, 0-based) that energises the fill valve; OFF = closed'),
   feedback: z
     .object({ kind: z.enum(['discrete', 'coil']), address: z.number().int().min(0), closedWhen: z.boolean() })
-    .optional(),
-  /** An open or close not confirmed by feedback within this time is a fault (ms). */
-  confirmTimeoutMs: z.number().min(50).default(500),
-  /** Rewrite the coil this often so a module's comms watchdog closes the valve if we go silent (devices.md 5). */
-  keepAliveMs: z.number().min(50).optional(),
+    .optional()
+    .describe('Limit switch telling whether the valve really closed'),
+  confirmTimeoutMs: z.number().min(50).default(500).describe('An open or close not confirmed by feedback within this time is a fault (ms)'),
+  keepAliveMs: z.number().min(50).optional().describe("Rewrite the coil this often so the module's comms watchdog closes the valve if the gateway goes silent (devices.md 5)"),
 });
 
 const inputSchema = coilRef.extend({
-  kind: z.enum(['discrete', 'coil']).default('discrete'),
-  address: z.number().int().min(0),
-  pollHz: z.number().min(1).max(50).default(10),
+  kind: z.enum(['discrete', 'coil']).default('discrete').describe('discrete input (FC02) or coil (FC01)'),
+  address: z.number().int().min(0).describe('Wire address (0-based)'),
+  pollHz: z.number().min(1).max(50).default(10).describe('Poll rate of the button'),
 });
 
 export const fillSchema = z.object({
-  /** Scale division e (kg): 20 g or 50 g for class III filling scales (domain.md 4, unsure → config). */
-  divisionKg: z.number().positive().default(0.02),
-  /** No fresh weight sample for this many poll periods → trip (issue 3). */
-  staleAfterPolls: z.number().int().min(1).default(3),
-  /** Weight must rise by noFlowMinKg within noFlowMs while filling, else trip. */
-  noFlowMs: z.number().min(500).default(4000),
-  noFlowMinKg: z.number().positive().default(0.05),
-  /** A drop by more than this while filling trips (cylinder removed, hose break). */
-  dropTripKg: z.number().positive().default(0.5),
-  /** Maximum fill duration (ms): a YSP118 (49.5 kg) at 10 kg/min takes 5 min. */
-  maxFillMs: z.number().min(1000).default(360_000),
-  /** Check-weigh tolerance around the target (kg); carousel accuracy ±100 g (domain.md 4). */
-  toleranceKg: z.number().positive().default(0.1),
+  divisionKg: z.number().positive().default(0.02).describe('Scale division e (kg): 20 g or 50 g for class III filling scales (domain.md 4)'),
+  staleAfterPolls: z.number().int().min(1).default(3).describe('No fresh weight sample for this many poll periods → trip (issue 3)'),
+  noFlowMs: z.number().min(500).default(4000).describe('Weight must rise by noFlowMinKg within this time while filling, else trip (ms)'),
+  noFlowMinKg: z.number().positive().default(0.05).describe('Least rise that counts as flow within noFlowMs (kg)'),
+  dropTripKg: z.number().positive().default(0.5).describe('A drop by more than this while filling trips (cylinder removed, hose break) (kg)'),
+  maxFillMs: z.number().min(1000).default(360_000).describe('Maximum fill duration (ms): a YSP118 (49.5 kg) at 10 kg/min takes 5 min'),
+  toleranceKg: z.number().positive().default(0.1).describe('Check-weigh tolerance around the target (kg); carousel accuracy ±100 g (domain.md 4)'),
   preact: z
-    .object({ initialKg: z.number().min(0).default(0.1), minKg: z.number().min(0).default(0), maxKg: z.number().min(0).default(1.5) })
-    .default({ initialKg: 0.1, minKg: 0, maxKg: 1.5 }),
-  topUp: z.object({ pulseMs: z.number().min(20).default(150), maxPulses: z.number().int().min(0).default(3) }).default({ pulseMs: 150, maxPulses: 3 }),
-  /** Start by itself once the verified cylinder's weight is stable, instead of waiting for the start button. */
-  autoStart: z.boolean().default(false),
+    .object({
+      initialKg: z.number().min(0).default(0.1).describe('In-flight mass assumed before any is learned (kg)'),
+      minKg: z.number().min(0).default(0).describe('Learned preact is clamped to at least this (kg)'),
+      maxKg: z.number().min(0).default(1.5).describe('Learned preact is clamped to at most this (kg)'),
+    })
+    .default({ initialKg: 0.1, minKg: 0, maxKg: 1.5 })
+    .describe('Cut-off ahead of the target by the mass still in flight, learned per cylinder model (domain.md 4)'),
+  topUp: z
+    .object({
+      pulseMs: z.number().min(20).default(150).describe('Length of one top-up pulse (ms)'),
+      maxPulses: z.number().int().min(0).default(3).describe('Top-up pulses at most; 0 = never top up'),
+    })
+    .default({ pulseMs: 150, maxPulses: 3 }),
+  autoStart: z.boolean().default(false).describe("Start once the verified cylinder's weight is stable, instead of waiting for the start button"),
 });
 
 export const postSchema = z.object({
-  id,
-  /** A post fills one medium only: LPG and DME never at one filling address (domain.md 1). */
-  medium: z.enum(['LPG', 'DME']),
-  scale: scaleSchema,
-  reader: readerSchema,
-  valve: valveSchema,
-  startInput: inputSchema.optional(),
-  stopInput: inputSchema.optional(),
-  fill: fillSchema.partial().optional(),
+  id: id.describe('Post (gun) number as records and the regulator name it'),
+  medium: z.enum(['LPG', 'DME']).describe('The one medium this post fills; a station fills LPG or DME, never both (domain.md 1)'),
+  scale: scaleSchema.describe("The post's filling scale"),
+  reader: readerSchema.describe('The code reader (RFID or QR) at the post'),
+  valve: valveSchema.describe('The fill valve: a relay coil on a Modbus I/O module'),
+  startInput: inputSchema.optional().describe('Start button'),
+  stopInput: inputSchema.optional().describe('Stop button'),
+  fill: fillSchema.partial().optional().meta({ description: 'Per-post changes to the station-wide fill: settings, any of its keys', 'x-same-as': 'fill' }),
 });
 
 export type BusConfig = z.infer<typeof busSchema>;

@@ -1,0 +1,196 @@
+/**
+ * Rules that span fields (a post names a bus that must exist, two valves must
+ * not share a coil, ...) and the hints that turn common mistakes into a fix.
+ * They run on the raw YAML data, next to the schema and not after it, so one
+ * `fillgate config check` reports every problem at once (engineering.md
+ * example 10) instead of one layer of errors per run.
+ */
+import { isFillgateError } from '../../protocols/errors.ts';
+import { parseLinkUrl, parseModbusUrl, type ModbusAddress } from '../../protocols/link/url.ts';
+import { resolveScaleMap, scalePresets, type ScaleMapOverrides } from '../../devices/scale/presets/index.ts';
+
+export type Severity = 'error' | 'warning';
+export type IssuePath = (string | number)[];
+
+export interface ConfigIssue {
+  path: IssuePath;
+  message: string;
+  hint?: string;
+  severity: Severity;
+}
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+
+/** The highest poll rate we accept; the cut-off reacts within one poll period (issue 2). */
+export const MAX_POLL_HZ = 50;
+
+interface Refs {
+  buses: Map<string, ModbusAddress | undefined>;
+  out: ConfigIssue[];
+}
+
+export function stationChecks(raw: unknown): ConfigIssue[] {
+  const out: ConfigIssue[] = [];
+  if (!isObj(raw)) return out;
+  const refs: Refs = { buses: checkBuses(raw.buses, out), out };
+  const posts = Array.isArray(raw.posts) ? raw.posts : [];
+  const ids = new Map<string, number>();
+  const coils = new Map<string, string>();
+  posts.forEach((p, i) => {
+    if (!isObj(p)) return;
+    const at = (...rest: IssuePath): IssuePath => ['posts', i, ...rest];
+    const id = str(p.id) ?? `#${i + 1}`;
+    if (str(p.id) !== undefined) {
+      const first = ids.get(id);
+      if (first !== undefined) {
+        out.push(err(at('id'), `duplicate post id ${id} (also posts.${first})`, 'every post needs its own id: records and the regulator name the post (gun) by it'));
+      } else ids.set(id, i);
+    }
+    checkScale(p.scale, at('scale'), refs);
+    if (isObj(p.reader)) checkStreamUrl(p.reader.link, at('reader', 'link'), out);
+    checkValve(p.valve, at('valve'), id, refs, coils);
+    for (const name of ['startInput', 'stopInput'] as const) {
+      if (isObj(p[name])) checkUnitRef(p[name] as Obj, at(name), refs);
+    }
+  });
+  checkMedia(posts, out);
+  if (raw.checkScale === undefined) {
+    out.push(warn(['checkScale'], 'no check-weigh scale configured', 'domain.md 1 requires a separate re-weigh scale (专用的复称衡器) for every filled cylinder; without one the post re-weighs on its own scale'));
+  } else checkScale(raw.checkScale, ['checkScale'], refs);
+  checkBusLoad(raw, refs.buses, out);
+  return out;
+}
+
+function err(path: IssuePath, message: string, hint?: string): ConfigIssue {
+  return { path, message, hint, severity: 'error' };
+}
+function warn(path: IssuePath, message: string, hint?: string): ConfigIssue {
+  return { path, message, hint, severity: 'warning' };
+}
+
+function checkBuses(buses: unknown, out: ConfigIssue[]): Map<string, ModbusAddress | undefined> {
+  const found = new Map<string, ModbusAddress | undefined>();
+  if (!isObj(buses)) return found;
+  for (const [name, b] of Object.entries(buses)) {
+    const url = isObj(b) ? str(b.url) : undefined;
+    let address: ModbusAddress | undefined;
+    // The schema reports a URL of the wrong kind; here only well-prefixed ones are parsed in full.
+    if (url && /^modbus-(tcp|rtu|rtu-tcp):\/\//.test(url)) {
+      try {
+        address = parseModbusUrl(url);
+      } catch (e) {
+        out.push(err(['buses', name, 'url'], isFillgateError(e) ? e.message : String(e)));
+      }
+      if (address?.link.kind === 'serial' && !/[?&]baud(rate)?=/i.test(url)) out.push(baudWarning(['buses', name, 'url'], url));
+    }
+    found.set(name, address);
+  }
+  return found;
+}
+
+function baudWarning(path: IssuePath, url: string): ConfigIssue {
+  return warn(path, `no baud rate in ${url}: 9600 8N1 is assumed`, 'write it out (…?baud=19200&parity=even) as it is set on the device: a wrong baud rate shows as CRC errors or garbage, not as a clear fault');
+}
+
+function checkStreamUrl(url: unknown, path: IssuePath, out: ConfigIssue[]): void {
+  const u = str(url);
+  if (!u || !/^(serial|tcp):\/\//.test(u)) return; // the schema reports it, with a hint
+  try {
+    const a = parseLinkUrl(u);
+    if (a.kind === 'serial' && !/[?&]baud(rate)?=/i.test(u)) out.push(baudWarning(path, u));
+  } catch (e) {
+    out.push(err(path, isFillgateError(e) ? e.message : String(e)));
+  }
+}
+
+function checkScale(scale: unknown, path: IssuePath, refs: Refs): void {
+  if (!isObj(scale)) return;
+  if (scale.kind === 'stream') return checkStreamUrl(scale.link, [...path, 'link'], refs.out);
+  if (scale.kind !== 'modbus') return;
+  checkUnitRef(scale, path, refs);
+  const preset = str(scale.preset) ?? 'generic';
+  if (!(preset in scalePresets)) {
+    refs.out.push(err([...path, 'preset'], `unknown scale preset "${preset}"`, `known presets: ${Object.keys(scalePresets).join(', ')}; or use generic with overrides:`));
+    return;
+  }
+  try {
+    resolveScaleMap(preset, (isObj(scale.overrides) ? scale.overrides : {}) as ScaleMapOverrides);
+  } catch (e) {
+    refs.out.push(err([...path, 'overrides'], isFillgateError(e) ? e.message : String(e)));
+  }
+}
+
+/** A `{ bus, unit }` reference: the bus must exist and the unit id fit its framing. */
+function checkUnitRef(ref: Obj, path: IssuePath, refs: Refs): void {
+  const bus = str(ref.bus);
+  if (bus === undefined) return;
+  if (!refs.buses.has(bus)) {
+    const defined = [...refs.buses.keys()];
+    refs.out.push(err([...path, 'bus'], `bus "${bus}" is not defined under buses:`, defined.length ? `defined buses: ${defined.join(', ')}` : 'add it under buses:, e.g. buses: { rs485: { url: "modbus-rtu:///dev/ttyUSB0?baud=9600" } }'));
+    return;
+  }
+  const address = refs.buses.get(bus);
+  const unit = ref.unit;
+  if (address?.framing === 'rtu' && typeof unit === 'number' && Number.isInteger(unit) && (unit < 1 || unit > 247)) {
+    // Modbus over Serial Line v1.02, 2.2: 0 is broadcast (never answered), 248-255 are reserved.
+    refs.out.push(err([...path, 'unit'], `unit ${unit} cannot be used on the RTU bus "${bus}"`, 'RTU unit ids are 1..247: 0 is broadcast (no reply) and 248-255 are reserved; read the id off the device menu'));
+  }
+}
+
+function checkValve(valve: unknown, path: IssuePath, post: string, refs: Refs, coils: Map<string, string>): void {
+  if (!isObj(valve)) return;
+  checkUnitRef(valve, path, refs);
+  if (str(valve.bus) === undefined || typeof valve.unit !== 'number' || typeof valve.coil !== 'number') return;
+  const key = `${valve.bus}/${valve.unit}/${valve.coil}`;
+  const owner = coils.get(key);
+  if (owner !== undefined) {
+    refs.out.push(err([...path, 'coil'], `coil ${valve.coil} of unit ${valve.unit} on bus ${valve.bus} is already post ${owner}'s valve`, 'each post needs its own relay: one coil opening two valves fills a cylinder nobody scanned'));
+  } else coils.set(key, post);
+}
+
+/**
+ * 同一充装地址不得同时充装液化石油气和二甲醚 (domain.md 1, seed 002): one filling
+ * address never fills both LPG and DME. One gateway config is one station (one
+ * address), so a mix is an error, not a warning: run the DME site as its own station.
+ */
+function checkMedia(posts: unknown[], out: ConfigIssue[]): void {
+  let first: { medium: string; id: string } | undefined;
+  posts.forEach((p, i) => {
+    if (!isObj(p) || (p.medium !== 'LPG' && p.medium !== 'DME')) return;
+    const id = str(p.id) ?? `#${i + 1}`;
+    if (!first) first = { medium: p.medium, id };
+    else if (p.medium !== first.medium) {
+      out.push(err(['posts', i, 'medium'], `post ${id} fills ${p.medium} but post ${first.id} fills ${first.medium}`, 'one filling address never fills both LPG and DME (domain.md 1, 同一充装地址不得同时充装液化石油气和二甲醚): configure the other medium as a separate station'));
+    }
+  });
+}
+
+/**
+ * Rough load of each RTU line: every poll is a request and a reply of about 29
+ * bytes at 11 bits a character, plus the gap. Over the line's capacity the
+ * polls queue and samples go stale, which trips fills: warn before that.
+ */
+function checkBusLoad(raw: Obj, buses: Map<string, ModbusAddress | undefined>, out: ConfigIssue[]): void {
+  const rate = new Map<string, number>();
+  const add = (ref: unknown, hz: number) => {
+    if (isObj(ref) && typeof ref.bus === 'string') rate.set(ref.bus, (rate.get(ref.bus) ?? 0) + hz);
+  };
+  const scales = [...(Array.isArray(raw.posts) ? raw.posts : []).map((p) => (isObj(p) ? p.scale : undefined)), raw.checkScale];
+  for (const s of scales) if (isObj(s) && s.kind === 'modbus') add(s, typeof s.pollHz === 'number' ? s.pollHz : 10);
+  for (const p of Array.isArray(raw.posts) ? raw.posts : []) {
+    if (!isObj(p)) continue;
+    for (const inp of [p.startInput, p.stopInput]) if (isObj(inp)) add(inp, typeof inp.pollHz === 'number' ? inp.pollHz : 10);
+    if (isObj(p.valve) && typeof p.valve.keepAliveMs === 'number') add(p.valve, 1000 / p.valve.keepAliveMs);
+  }
+  for (const [bus, hz] of rate) {
+    const a = buses.get(bus);
+    if (!a || a.link.kind !== 'serial') continue;
+    const exchangeMs = (29 * 11 * 1000) / a.link.baudRate + Math.max(5, (3.5 * 11 * 1000) / a.link.baudRate);
+    const capacity = Math.floor(1000 / exchangeMs);
+    if (hz > capacity) {
+      out.push(warn(['buses', bus], `the polls configured on bus ${bus} need about ${Math.round(hz)} exchanges/s; an RTU line at ${a.link.baudRate} baud carries about ${capacity}`, 'lower pollHz of inputs first, raise the baud rate on every device of the line, or split the posts over two lines'));
+    }
+  }
+}
