@@ -13,6 +13,7 @@ import { toConfigJsonSchema, unknownKeys, type JsonSchema } from './json-schema.
 import { eligibilitySettingsSchema } from '../eligibility/settings.ts';
 import { recordsConfigSchema, uploadConfigSchema } from '../records/config.ts';
 import { mqttSchema, leakSchema } from '../mqtt/config.ts';
+import { httpSchema } from '../http/config.ts';
 
 const levels = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
 
@@ -45,7 +46,7 @@ export const configSchema = z
     upload: uploadConfigSchema.optional().describe("The regulator's traceability platform; absent = records are kept locally only (gateway/records/config.ts)"),
     mqtt: mqttSchema.optional().describe('Embedded broker for station devices and the relay upstream; absent = no MQTT (gateway/mqtt/config.ts)'),
     leak: leakSchema.default(leakSchema.parse({})).describe('Leak interlock timing: detector silence, cut-off acknowledgement (gateway/mqtt/config.ts)'),
-    http: z.object({ host: z.string().default('127.0.0.1'), port: z.number().int().min(0).max(65535).default(8080) }).default({ host: '127.0.0.1', port: 8080 }),
+    http: httpSchema.default(httpSchema.parse({})).describe('Status endpoint and station dashboard: listen address, users and roles, screen language (gateway/http/config.ts)'),
   });
 
 export type GatewayConfig = z.infer<typeof configSchema>;

@@ -1,46 +1,80 @@
 /**
- * The gateway's HTTP endpoint on the station LAN: JSON status, Prometheus
- * metrics, and the supervisor's post reset. Loopback by default (config http).
+ * The gateway's HTTP endpoint on the station LAN: the station dashboard (its
+ * screens and /api/, gateway/http/dashboard/), JSON status and Prometheus
+ * metrics for machines, and the post reset. Loopback by default (config http);
+ * 0.0.0.0 to reach the posts' touch panels.
  */
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Station } from '../runtime/station.ts';
+import { errorMessage } from '../../protocols/errors.ts';
 import { stationStatus } from './status.ts';
 import { metricsText } from './metrics.ts';
+import { httpSchema, type HttpConfig } from './config.ts';
+import { Dashboard } from './dashboard/routes.ts';
 
 export interface StatusServer {
   url: string;
+  dashboard: Dashboard;
   close(): Promise<void>;
 }
 
-export async function startStatusServer(station: Station, opts: { host: string; port: number }): Promise<StatusServer> {
+/** `opts` is the config's `http` section; a partial one (tests: `{ host, port: 0 }`) takes the defaults for the rest. */
+export async function startStatusServer(station: Station, opts: Partial<HttpConfig> & { host: string; port: number }): Promise<StatusServer> {
+  const http = httpSchema.parse(opts);
+  const log = station.logs('http');
+  const dashboard = new Dashboard(station, http, log);
+  dashboard.start();
+  const send = (res: ServerResponse, code: number, body: unknown, type = 'application/json') => {
+    res.writeHead(code, { 'content-type': type });
+    res.end(typeof body === 'string' ? body : JSON.stringify(body, null, 2));
+  };
+  const sockets = new Set<Socket>();
   const server = createServer((req, res) => {
-    const send = (code: number, body: unknown, type = 'application/json') => {
-      res.writeHead(code, { 'content-type': type });
-      res.end(typeof body === 'string' ? body : JSON.stringify(body, null, 2));
-    };
+    let url: URL;
     try {
-      const url = new URL(req.url ?? '/', 'http://x');
-      if (req.method === 'GET' && url.pathname === '/status') return send(200, stationStatus(station));
-      if (req.method === 'GET' && url.pathname === '/metrics') return send(200, metricsText(station), 'text/plain; version=0.0.4');
-      const m = /^\/posts\/([^/]+)\/reset$/.exec(url.pathname);
-      if (req.method === 'POST' && m) {
-        if (!station.posts.has(m[1])) return send(404, { error: `no post ${m[1]}` });
-        station.resetPost(m[1]);
-        return send(200, { ok: true });
-      }
-      send(404, { error: 'not found', endpoints: ['GET /status', 'GET /metrics', 'POST /posts/:id/reset'] });
-    } catch (err) {
-      send(500, { error: (err as Error).message });
+      url = new URL(req.url ?? '/', 'http://x');
+    } catch {
+      return send(res, 400, { error: 'bad request line' });
     }
+    const machine = (): boolean => {
+      if (req.method === 'GET' && url.pathname === '/status') return send(res, 200, stationStatus(station)), true;
+      if (req.method === 'GET' && url.pathname === '/metrics') return send(res, 200, metricsText(station), 'text/plain; version=0.0.4'), true;
+      return false;
+    };
+    Promise.resolve()
+      .then(async () => {
+        if (machine()) return;
+        // The old POST /posts/:id/reset is the dashboard's reset, with its session and role check.
+        if (/^\/posts\/[^/]+\/reset$/.test(url.pathname)) url.pathname = `/api${url.pathname}`;
+        if (await dashboard.handle(req, res, url)) return;
+        send(res, 404, { error: 'not found', endpoints: ['GET / (dashboard)', 'GET /status', 'GET /metrics', 'POST /api/posts/:id/reset'] });
+      })
+      .catch((err) => {
+        log.error({ err: errorMessage(err), path: url.pathname }, 'http request failed');
+        if (!res.headersSent) send(res, 500, { error: errorMessage(err) });
+        else res.destroy();
+      });
+  });
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(opts.port, opts.host, () => resolve());
+    server.listen(http.port, http.host, () => resolve());
   });
   const a = server.address() as AddressInfo;
+  const host = http.host.includes(':') ? `[${http.host}]` : http.host;
   return {
-    url: `http://${opts.host}:${a.port}`,
-    close: () => new Promise((r) => server.close(() => r())),
+    url: `http://${host}:${a.port}`,
+    dashboard,
+    close: () =>
+      new Promise((r) => {
+        // Live screens hold their streams open: end them so close() does not wait for the panels.
+        dashboard.stop();
+        server.close(() => r());
+        for (const s of sockets) s.destroy();
+      }),
   };
 }

@@ -1,6 +1,6 @@
-/** One snapshot of the station for people and machines: posts, devices, locks, records, uploads, MQTT. */
+/** One snapshot of the station for people and machines: posts, devices, locks, records, uploads, MQTT. Texts from the catalogue (gateway/i18n). */
 import type { Station } from '../runtime/station.ts';
-import { reasonMessage, type ReasonCode } from '../reasons.ts';
+import { reasonText } from '../i18n/index.ts';
 
 export function stationStatus(station: Station) {
   const posts = [...station.posts.values()].map((rt) => {
@@ -14,7 +14,7 @@ export function stationStatus(station: Station) {
       grossKg: s.ctx.last?.grossKg,
       stable: s.ctx.last?.stable,
       reason: ph.reason,
-      reasonText: ph.reason ? { zh: reasonMessage(ph.reason as ReasonCode, 'zh'), en: reasonMessage(ph.reason as ReasonCode, 'en') } : undefined,
+      reasonText: ph.reason ? reasonText(ph.reason) : undefined,
       locks: s.ctx.locks,
     };
   });
