@@ -14,7 +14,7 @@ import { cpus } from 'node:os';
 
 const root = new URL('..', import.meta.url).pathname;
 const filters = process.argv.slice(2);
-const perFileTimeoutMs = Number(process.env.TEST_FILE_TIMEOUT_MS ?? 180_000);
+const perFileTimeoutMs = Number(process.env.TEST_FILE_TIMEOUT_MS ?? 300_000);
 const concurrency = Number(process.env.TEST_CONCURRENCY ?? Math.max(1, Math.min(2, cpus().length)));
 
 function walk(dir: string): string[] {

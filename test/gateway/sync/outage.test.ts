@@ -1,8 +1,8 @@
 /**
- * Issue 5 §5: an outage with a large backlog. 20,000 records here so the
- * file stays inside the 60 s budget on a loaded 2-core machine; the
- * 100,000-record run is in the benchmark (test/bench/records.ts), which
- * makes the same checks.
+ * Issue 5 §5: an outage covering 100,000 records (one to two minutes on a 2-core
+ * machine; the test runner allows each file 5 minutes). The benchmark
+ * (test/bench/records.ts) prints the catch-up rate; here only the outcome is
+ * asserted: every record once, in order, both chains verify.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -11,11 +11,11 @@ import { makeKeys, tempDir } from '../records/fixtures.ts';
 import { receivedChainProblems } from './helpers/check.ts';
 import { runOutage } from './helpers/outage.ts';
 
-test('an outage of 20,000 records: the backlog drains, each record once and in order, both chains verify', async () => {
+test('an outage of 100,000 records: the backlog drains, each record once and in order, both chains verify', async () => {
   const { dir, cleanup } = tempDir();
   try {
     const keys = makeKeys();
-    const N = 20_000;
+    const N = 100_000;
     const r = await runOutage({ dir, keys, records: N });
     console.log(`  outage ${N}: append ${r.appendPerSec.toFixed(0)}/s, catch-up ${r.catchUpPerSec.toFixed(0)} records/s (${(r.catchUpMs / 1000).toFixed(1)} s)`);
     assert.ok(r.failuresDuringOutage > 0, 'the uploader kept trying during the outage');
