@@ -18,6 +18,8 @@ import type { Driver, InputDriver, ReaderDriver, ScaleDriver, ValveDriver, Devic
 import type { GatewayConfig } from '../config/config.ts';
 import type { PostConfig, ScaleConfig } from '../config/schema.ts';
 import type { ScaleFormatOptions } from '../../protocols/scale/index.ts';
+import type { FrameTap } from '../../protocols/link/reconnecting.ts';
+import type { LogFactory, Logger } from '../log.ts';
 
 export interface PostDevices {
   scale: ScaleDriver;
@@ -38,10 +40,24 @@ export interface StationDevices {
   health(): DeviceHealth[];
 }
 
-export function buildDevices(cfg: GatewayConfig, clock: Clock): StationDevices {
+/**
+ * Frame log for one link or bus: rx/tx hex at trace under `link.<device>`. The
+ * hex string is built only when trace is enabled for that namespace, so a
+ * station at info pays one level check per chunk (engineering.md example 11).
+ */
+export function frameLogger(log: Logger): FrameTap {
+  return (dir, bytes) => {
+    if (!log.isLevelEnabled('trace')) return;
+    log.trace({ dir, len: bytes.length, hex: bytes.toString('hex') }, dir);
+  };
+}
+
+/** `logs` (optional) enables frame logs: each bus under link.<bus name>, each stream link under link.<device id>. */
+export function buildDevices(cfg: GatewayConfig, clock: Clock, logs?: LogFactory): StationDevices {
+  const tap = (device: string) => (logs ? frameLogger(logs(`link.${device}`)) : undefined);
   const buses = new Map<string, ModbusBus>();
   for (const [name, b] of Object.entries(cfg.buses)) {
-    buses.set(name, new ModbusBus(b.url, { gapMs: b.gapMs, timeoutMs: b.timeoutMs, retries: b.retries, setAsideAfter: b.setAsideAfter, setAsideMs: b.setAsideMs, clock }));
+    buses.set(name, new ModbusBus(b.url, { gapMs: b.gapMs, timeoutMs: b.timeoutMs, retries: b.retries, setAsideAfter: b.setAsideAfter, setAsideMs: b.setAsideMs, clock, onFrame: tap(name) }));
   }
   const unitOf = (bus: string, unit: number, name: string) => {
     const b = buses.get(bus);
@@ -50,8 +66,8 @@ export function buildDevices(cfg: GatewayConfig, clock: Clock): StationDevices {
   };
   const rules = cfg.codes as unknown as CodeRule[];
   const posts = new Map<string, PostDevices>();
-  for (const p of cfg.posts) posts.set(p.id, buildPost(p, unitOf, rules, clock));
-  const checkScale = cfg.checkScale ? buildScale('check.scale', cfg.checkScale, unitOf, clock) : undefined;
+  for (const p of cfg.posts) posts.set(p.id, buildPost(p, unitOf, rules, clock, tap));
+  const checkScale = cfg.checkScale ? buildScale('check.scale', cfg.checkScale, unitOf, clock, tap) : undefined;
 
   const valves = [...posts.values()].map((d) => d.valve);
   const others: Driver[] = [];
@@ -81,12 +97,13 @@ export function buildDevices(cfg: GatewayConfig, clock: Clock): StationDevices {
 }
 
 type UnitOf = (bus: string, unit: number, name: string) => ReturnType<ModbusBus['unit']>;
+type TapFor = (device: string) => FrameTap | undefined;
 
-function buildPost(p: PostConfig, unitOf: UnitOf, rules: CodeRule[], clock: Clock): PostDevices {
-  const scale = buildScale(`${p.id}.scale`, p.scale, unitOf, clock);
+function buildPost(p: PostConfig, unitOf: UnitOf, rules: CodeRule[], clock: Clock, tap: TapFor): PostDevices {
+  const scale = buildScale(`${p.id}.scale`, p.scale, unitOf, clock, tap);
   const reader = new LineReaderDriver({
     id: `${p.id}.reader`,
-    link: createLink(p.reader.link),
+    link: createLink(p.reader.link, { onFrame: tap(`${p.id}.reader`) }),
     rules,
     prefix: p.reader.prefix,
     suffix: p.reader.suffix,
@@ -109,9 +126,9 @@ function buildPost(p: PostConfig, unitOf: UnitOf, rules: CodeRule[], clock: Cloc
   return { scale, reader, valve, startInput: input('start', p.startInput), stopInput: input('stop', p.stopInput) };
 }
 
-function buildScale(id: string, s: ScaleConfig, unitOf: UnitOf, clock: Clock): ScaleDriver {
+function buildScale(id: string, s: ScaleConfig, unitOf: UnitOf, clock: Clock, tap: TapFor): ScaleDriver {
   if (s.kind === 'stream') {
-    return new StreamScaleDriver({ id, link: createLink(s.link), format: s.format, formatOptions: s.formatOptions as ScaleFormatOptions | undefined, staleAfterMs: s.staleAfterMs, clock });
+    return new StreamScaleDriver({ id, link: createLink(s.link, { onFrame: tap(id) }), format: s.format, formatOptions: s.formatOptions as ScaleFormatOptions | undefined, staleAfterMs: s.staleAfterMs, clock });
   }
   let map;
   try {

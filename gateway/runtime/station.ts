@@ -75,7 +75,7 @@ export class Station {
     for (const r of this.store.recoverInterrupted()) {
       log.warn({ seq: r.seq, post: r.post, code: r.cylinderCode }, 'recorded a fill interrupted by the previous run');
     }
-    this.devices = buildDevices(cfg, this.clock);
+    this.devices = buildDevices(cfg, this.clock, this.logs);
     await this.devices.start();
     this.mqtt = await startStationMqtt(cfg, { db: this.db, clock: this.clock, logs: this.logs, registry: { quarantine: (code, reason, source) => this.registry.quarantine(code, reason, source) } });
     this.mqtt?.leak.lock.on(({ on }) => this.setLock('leak', on, 'leak interlock'));

@@ -28,7 +28,16 @@ export interface Session {
   readonly current: boolean;
 }
 
+/**
+ * Sees bytes as they cross the wire, for frame logs. Called with the buffer
+ * itself (no copy, no formatting): the listener decides whether to build a hex
+ * dump, so nothing is built when trace logging is off (engineering.md example 11).
+ */
+export type FrameTap = (dir: 'rx' | 'tx', bytes: Buffer) => void;
+
 export interface ReconnectOptions {
+  /** Optional frame tap (see FrameTap); a throwing tap is ignored. */
+  onFrame?: FrameTap;
   backoff?: BackoffOptions;
   /** A connection that stayed up this long resets the backoff (ms); default 1000. */
   stableMs?: number;
@@ -46,10 +55,23 @@ export abstract class Reconnector<C extends Closeable> {
   private readonly backoff: Backoff;
   private readonly stableMs: number;
 
+  /** The frame tap given in the options, exception-proof; undefined when none was given. */
+  protected readonly tap: FrameTap | undefined;
+
   constructor(
     readonly url: string,
     opts: ReconnectOptions = {},
   ) {
+    const onFrame = opts.onFrame;
+    this.tap = onFrame
+      ? (dir, bytes) => {
+          try {
+            onFrame(dir, bytes);
+          } catch {
+            // A log listener must never break the link.
+          }
+        }
+      : undefined;
     this.backoff = new Backoff(opts.backoff);
     this.stableMs = opts.stableMs ?? 1000;
   }
@@ -174,7 +196,9 @@ export abstract class ReconnectingLink extends Reconnector<Connection> implement
   protected connect(session: Session): Promise<Connection> {
     return this.openStream({
       data: (bytes) => {
-        if (session.current) this.data.emit(bytes);
+        if (!session.current) return;
+        this.tap?.('rx', bytes);
+        this.data.emit(bytes);
       },
       dropped: (reason) => session.dropped(reason),
     });
@@ -188,6 +212,7 @@ export abstract class ReconnectingLink extends Reconnector<Connection> implement
     const failed = (err: unknown) =>
       new FillgateError('LINK_WRITE_FAILED', `write to ${this.url} failed: ${errorMessage(err)}`, { url: this.url }, { cause: err });
     try {
+      this.tap?.('tx', bytes);
       return conn.write(bytes).catch((err: unknown) => {
         throw failed(err);
       });

@@ -25,7 +25,8 @@ import { FillgateError, isFillgateError } from '../errors.ts';
 import type { BackoffOptions } from '../link/backoff.ts';
 import type { LinkState } from '../link/types.ts';
 import { type ModbusAddress, formatLinkAddress, parseModbusUrl } from '../link/url.ts';
-import type { Signal } from '../signal.ts';
+import { Signal } from '../signal.ts';
+import type { FrameTap } from '../link/reconnecting.ts';
 import { type ModbusClient, ModbusConnection } from './connection.ts';
 import { type AttemptOutcome, UnitHealth } from './health.ts';
 import type { DeviceHealth, UnitOptions } from './types.ts';
@@ -54,6 +55,20 @@ export interface ModbusBusOptions {
   reconnectAfterSilent?: number;
   /** For health stamps and set-aside timing (lastOkAt, setAsideUntil); default the system clock. */
   clock?: Clock;
+  /** Sees every byte sent and received on the wire (frame logs at trace); must be cheap. */
+  onFrame?: FrameTap;
+}
+
+/** One request on the wire and how it ended (for poll-latency metrics). */
+export interface ModbusExchange {
+  unitId: number;
+  /** The unit's health name (e.g. "P1.scale"). */
+  device: string;
+  /** e.g. "FC03 40+2". */
+  describe: string;
+  outcome: AttemptOutcome['kind'];
+  /** Request to reply or to failure (ms, real time). */
+  rttMs: number;
 }
 
 interface Job {
@@ -80,6 +95,8 @@ export class ModbusBus {
   private readonly reconnectAfterSilent: number;
   /** Silent attempts in a row across all units (any answer resets it). */
   private silentStreak = 0;
+  /** Every attempt on the wire, after it ended. */
+  readonly exchanges = new Signal<ModbusExchange>();
 
   /** Throws FillgateError BAD_URL for a bad URL. The bus starts closed: call open(). */
   constructor(
@@ -94,7 +111,7 @@ export class ModbusBus {
     this.setAsideAfter = Math.max(1, opts.setAsideAfter ?? 3);
     this.setAsideMs = opts.setAsideMs ?? 5000;
     this.reconnectAfterSilent = this.address.link.kind === 'tcp' ? Math.max(1, opts.reconnectAfterSilent ?? 5) : Infinity;
-    this.conn = new ModbusConnection(url, this.address, { backoff: opts.reconnect, connectTimeoutMs: opts.connectTimeoutMs });
+    this.conn = new ModbusConnection(url, this.address, { backoff: opts.reconnect, connectTimeoutMs: opts.connectTimeoutMs, onFrame: opts.onFrame });
     this.conn.stateChange.on(({ state, error }) => this.onLinkState(state, error));
   }
 
@@ -221,14 +238,18 @@ export class ModbusBus {
     const started = performance.now();
     try {
       const value = await this.conn.exchange(job.unit.unitId, job.unit.timeoutMs, job.request.op as (c: ModbusClient) => Promise<unknown>);
-      tracker.record({ kind: 'ok', rttMs: Math.round((performance.now() - started) * 10) / 10 });
+      const rttMs = Math.round((performance.now() - started) * 10) / 10;
+      tracker.record({ kind: 'ok', rttMs });
       this.silentStreak = 0;
+      this.exchanges.emit({ unitId: job.unit.unitId, device: tracker.device, describe: job.request.describe, outcome: 'ok', rttMs });
       return value;
     } catch (err) {
       const e = err as FillgateError;
       const outcome = outcomeOf(e);
       tracker.record(outcome);
       this.noteSilence(outcome);
+      const rttMs = Math.round((performance.now() - started) * 10) / 10;
+      this.exchanges.emit({ unitId: job.unit.unitId, device: tracker.device, describe: job.request.describe, outcome: outcome.kind, rttMs });
       throw e;
     } finally {
       this.lastDoneAt = performance.now();

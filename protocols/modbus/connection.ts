@@ -13,7 +13,7 @@
 import net from 'node:net';
 import modbus from 'modbus-serial';
 import { FillgateError, errorMessage, isFillgateError } from '../errors.ts';
-import { type Closeable, Reconnector, type ReconnectOptions, type Session } from '../link/reconnecting.ts';
+import { type Closeable, type FrameTap, Reconnector, type ReconnectOptions, type Session } from '../link/reconnecting.ts';
 import type { ModbusAddress } from '../link/url.ts';
 
 const ModbusRTU = modbus.default;
@@ -84,6 +84,7 @@ export class ModbusConnection extends Reconnector<ClientHandle> {
     // TcpPort does not relay a socket reset as 'close'; watch the OS object itself.
     const raw = portOf(client)?._client as { on?: (ev: string, fn: () => void) => void } | undefined;
     if (raw instanceof net.Socket) raw.setKeepAlive(true, 5000);
+    if (this.tap) tapRaw(raw, this.tap);
     raw?.on?.('close', () => {
       rejectDropped(new FillgateError('LINK_CLOSED', `${this.url} dropped during the request`, { url: this.url }));
       session.dropped('connection closed');
@@ -141,6 +142,22 @@ export class ModbusConnection extends Reconnector<ClientHandle> {
     port._buffer = Buffer.alloc(0);
     return buf.length;
   }
+}
+
+/**
+ * Frame logs see the bytes on the wire itself (socket or serial port), not
+ * modbus-serial's internal form (which adds a fake CRC to Modbus TCP frames).
+ * Only done when a tap is configured; one wrapper per connection object.
+ */
+function tapRaw(raw: unknown, tap: FrameTap): void {
+  const os = raw as { on?: (ev: string, fn: (b: Buffer) => void) => void; write?: (...args: unknown[]) => boolean } | undefined;
+  if (!os?.on || typeof os.write !== 'function') return;
+  os.on('data', (b: Buffer) => tap('rx', b));
+  const write = os.write.bind(os);
+  os.write = (...args: unknown[]) => {
+    if (Buffer.isBuffer(args[0])) tap('tx', args[0]);
+    return write(...args);
+  };
 }
 
 function portOf(client: ModbusClient | undefined): PortInternals | undefined {

@@ -57,6 +57,11 @@ export class UnitHealth {
     return { ...this.h };
   }
 
+  /** The unit's name in health reports and metrics. */
+  get device(): string {
+    return this.h.device;
+  }
+
   get isSetAside(): boolean {
     return this.h.setAsideUntil !== undefined;
   }
