@@ -4,6 +4,7 @@
 import { state, T, pick, h, api, postJson, kg, can, ApiFailure } from './core.js';
 
 const tiles = new Map();
+const STEADY_NEEDED = new Set(['identified', 'verified', 'cylinderReady', 'settling']);
 let banner = null;
 let source = null;
 
@@ -26,7 +27,8 @@ function tileNode(t) {
       { class: 'weight' },
       h('span', { class: 'weight-num', 'data-gross': t.grossKg ?? '' }, weight),
       h('span', { class: 'weight-unit' }, T('tile.gross')),
-      t.stable === false ? h('span', { class: 'unstable' }, T('tile.unstable')) : null,
+      // Unsteady matters while the gateway waits for a steady reading; while filling it always is.
+      t.stable === false && STEADY_NEEDED.has(t.phase) ? h('span', { class: 'unstable' }, T('tile.unstable')) : null,
     ),
     h(
       'dl',
@@ -61,11 +63,17 @@ async function resetPost(post) {
   }
 }
 
+let messageTimer = null;
+
+/** A message under the banner; a success fades after a few seconds, an error stays until the lock it was about is gone. */
 function showBannerMessage(text, bad) {
   const el = document.getElementById('banner-message');
   el.textContent = text;
   el.className = bad ? 'error' : 'ok';
-  if (text) document.getElementById('banner').hidden = false;
+  clearTimeout(messageTimer);
+  if (!text) return;
+  document.getElementById('banner').hidden = false;
+  if (!bad) messageTimer = setTimeout(() => showBannerMessage('', false) || (banner && renderBanner(banner)), 8000);
 }
 
 export function renderBanner(b) {
@@ -75,13 +83,14 @@ export function renderBanner(b) {
   const show = b.locked || (leak && leak.locked);
   const el = document.getElementById('banner');
   const message = document.getElementById('banner-message');
+  // An error about a lock that is gone (e.g. "not allowed" after someone else reset it) goes with it.
+  if (!show && message.classList.contains('error')) message.textContent = '';
   el.hidden = !show && !message.textContent;
-  document.getElementById('banner-locks').replaceChildren(...b.locks.map((l) => h('li', { 'data-lock': l.lock }, pick(l), l.detail ? h('small', {}, ` (${l.detail})`) : null)));
+  document.getElementById('banner-locks').replaceChildren(...b.locks.map((l) => h('li', { 'data-lock': l.lock }, h('span', { lang: 'zh' }, l.zh), ' / ', h('span', { lang: 'en' }, l.en), l.detail ? h('small', {}, ` (${l.detail})`) : null)));
   const conditions = leak?.locked ? leak.conditions : [];
   document.getElementById('banner-conditions').replaceChildren(...conditions.map((c) => h('li', {}, h('span', { lang: 'zh' }, c.zh), ' / ', h('span', { lang: 'en' }, c.en))));
   // Everyone sees the reset button; the gateway refuses it for any role but supervisor, and says so.
   document.getElementById('leak-reset').hidden = !(leak && leak.locked);
-  if (!show && message.classList.contains('ok')) message.textContent = '';
 }
 
 async function resetLeak() {

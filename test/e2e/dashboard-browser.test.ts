@@ -1,0 +1,171 @@
+/**
+ * The station dashboard in a real headless browser (Debian chromium driven by
+ * playwright-core) against the real station, simulator and MQTT leak devices:
+ * log in, watch a simulated fill progress to done, see a refusal with its reason
+ * in Chinese and English on a red tile, reset a leak lock as supervisor after being
+ * refused as operator (and as supervisor while the gas is still there).
+ *
+ * Screenshots go to $DASHBOARD_SHOTS or the OS temp dir, never into the repository.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { startRig, beginFill, type Rig } from './rig.ts';
+import { mqttSchema } from '../../gateway/mqtt/config.ts';
+import { hashPassword } from '../../gateway/mqtt/password.ts';
+import { startSimMqttDevices, type SimMqttFleet } from '../../sim/mqtt/index.ts';
+import { startStatusServer, type StatusServer } from '../../gateway/http/server.ts';
+import { testUsers, passwords } from '../gateway/dashboard-support.ts';
+
+const CHROMIUM = '/usr/bin/chromium';
+
+if (!existsSync(CHROMIUM)) {
+  test(`SKIPPED: ${CHROMIUM} is missing (apt-get install -y chromium); the dashboard browser test did not run`, () => {
+    console.warn(`dashboard browser test skipped: ${CHROMIUM} not found`);
+  });
+  test.run();
+} else {
+  browserTests();
+}
+
+function browserTests(): void {
+  let rig: Rig;
+  let fleet: SimMqttFleet;
+  let server: StatusServer;
+  let browser: Browser;
+  const shots = process.env.DASHBOARD_SHOTS ?? mkdtempSync(join(tmpdir(), 'fg-dashboard-shots-'));
+  const devices = [
+    { kind: 'leak-detector' as const, id: 'ld-P1', password: 'pw-ld', location: 'P1' },
+    { kind: 'cutoff-valve' as const, id: 'cv-main', password: 'pw-cv', location: 'yard' },
+  ];
+
+  test.before(async () => {
+    rig = await startRig({
+      stationTweak: (doc) => doc.posts.forEach((p: { flowKgPerMin: number }) => (p.flowKgPerMin = 20)),
+      tweak: (cfg) => {
+        cfg.mqtt = mqttSchema.parse({
+          broker: { host: '127.0.0.1', port: 0, devices: devices.map((d) => ({ id: d.id, kind: d.kind, passwordHash: hashPassword(d.password, 1024), location: d.location })) },
+        });
+      },
+    });
+    fleet = await startSimMqttDevices(
+      { station: rig.config.station.code, devices: devices.map(({ location: _l, ...d }) => ({ ...d, stateEveryMs: 500 })) },
+      `mqtt://127.0.0.1:${rig.station.mqtt!.broker.ports.tcp}`,
+    );
+    await rig.until('devices connected', () => rig.station.mqtt!.broker.connectedDevices().length === devices.length, 10_000);
+    await rig.until('no leak lock once detectors report clear', () => !rig.station.mqtt!.leak.locked, 10_000);
+    server = await startStatusServer(rig.station, { host: '127.0.0.1', port: 0, users: testUsers(), lang: 'zh' });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    });
+  });
+  test.after(async () => {
+    await browser?.close();
+    await server?.close();
+    await fleet?.stop();
+    await rig?.close();
+  });
+
+  /** A fresh screen (own cookies and language), logged in as `who`. */
+  async function screen(who: 'op' | 'sup', path = '/'): Promise<Page> {
+    const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const page = await ctx.newPage();
+    const outside: string[] = [];
+    page.on('request', (r) => {
+      if (!r.url().startsWith(server.url)) outside.push(r.url());
+    });
+    await page.goto(server.url + path);
+    await page.waitForSelector('body[data-ready="true"]');
+    await page.fill('#login-name', who);
+    await page.fill('#login-password', passwords[who]);
+    await page.click('#login-form button[type="submit"]');
+    await page.waitForSelector('.tile[data-post="P1"]');
+    assert.equal(outside, [], 'the dashboard fetches nothing from outside the gateway');
+    return page;
+  }
+
+  const tile = (page: Page, post: string) => page.locator(`.tile[data-post="${post}"]`);
+  const weight = async (page: Page, post: string) => Number(await tile(page, post).locator('.weight-num').getAttribute('data-gross'));
+
+  test('log in, watch a fill progress to done, then a refusal with its reason in Chinese and English on a red tile', async () => {
+    const page = await screen('op');
+    assert.is(await page.textContent('[data-nav="tiles"]'), '充装枪', 'the screen starts in the configured language');
+    const code = 'E2000017A1B20001';
+    await beginFill(rig, 'P1', code);
+    await page.waitForSelector('.tile[data-post="P1"][data-phase="cylinderReady"]', { timeout: 15_000 });
+    rig.sim.press('P1', 'start', 300);
+    await page.waitForSelector('.tile[data-post="P1"][data-state="filling"]', { timeout: 15_000 });
+    const first = await weight(page, 'P1');
+    await page.waitForFunction((w) => Number(document.querySelector('.tile[data-post="P1"] .weight-num')?.getAttribute('data-gross')) > w + 0.1, first, { timeout: 15_000 });
+    assert.ok((await weight(page, 'P1')) > first, 'the weight on the tile rises while filling');
+    assert.is(await tile(page, 'P1').locator('.tile-phase').textContent(), '充装中');
+    assert.match(await tile(page, 'P1').locator('.fact.code dd').textContent() ?? '', code);
+    await page.screenshot({ path: join(shots, 'tiles-filling.png') });
+    const green = await tile(page, 'P1').evaluate((el) => getComputedStyle(el).backgroundColor);
+    assert.is(green, 'rgb(15, 123, 52)', 'filling is green');
+
+    await page.waitForSelector('.tile[data-post="P1"][data-phase="checked"]', { timeout: 30_000 });
+    rig.sim.toCheck('P1');
+    rig.sim.badge('P1', 'B1002');
+    await rig.until('re-weighed', () => rig.phase('P1') === 'reweighed');
+    rig.sim.removeCheck();
+    await page.waitForSelector('.tile[data-post="P1"][data-state="done"]', { timeout: 15_000 });
+    assert.is(await tile(page, 'P1').locator('.tile-phase').textContent(), '充装合格');
+
+    rig.sim.place('P2', 'E2000017A1B20008'); // inspection overdue
+    await rig.until('P2 loaded', () => rig.sim.state().posts.find((p) => p.id === 'P2')!.scale.grossKg > 1);
+    rig.sim.scan('P2', 'E2000017A1B20008');
+    await page.waitForSelector('.tile[data-post="P2"][data-state="refused"]', { timeout: 15_000 });
+    const p2 = tile(page, 'P2');
+    assert.is(await p2.locator('.reason[data-code="INSPECTION_OVERDUE"] .reason-zh').textContent(), '气瓶超期未检');
+    assert.is(await p2.locator('.reason[data-code="INSPECTION_OVERDUE"] .reason-en').textContent(), 'Periodic inspection overdue');
+    assert.is(await p2.evaluate((el) => getComputedStyle(el).backgroundColor), 'rgb(196, 22, 28)', 'refused is red');
+    await page.screenshot({ path: join(shots, 'tiles-refused.png') });
+
+    // The language is this screen's own setting.
+    await page.click('#lang-switch');
+    assert.is(await page.textContent('[data-nav="tiles"]'), 'Posts');
+    assert.is(await tile(page, 'P2').locator('.tile-phase').textContent(), 'Refused');
+    assert.is(await p2.locator('.reason-zh').first().textContent(), '气瓶超期未检', 'reasons stay bilingual');
+    rig.sim.remove('P2');
+    rig.sim.remove('P1');
+    await page.context().close();
+  });
+
+  test('leak lock: the operator is refused the reset, the supervisor is refused while gas is present, then resets it', async () => {
+    const op = await screen('op');
+    fleet.act({ atMs: 0, device: 'ld-P1', action: 'gas', lel: 60 });
+    await op.waitForSelector('#banner:not([hidden]) #leak-reset:not([hidden])', { timeout: 15_000 });
+    assert.match(await op.textContent('#banner') ?? '', /站点锁定/);
+    assert.match(await op.textContent('#banner-conditions') ?? '', /ld-P1/);
+    await op.screenshot({ path: join(shots, 'banner-leak.png') });
+    await op.click('#leak-reset');
+    await op.waitForSelector('#banner-message.error');
+    assert.match(await op.textContent('#banner-message') ?? '', /权限不足/);
+    assert.ok(rig.station.mqtt!.leak.locked, 'still locked after the operator tried');
+
+    const sup = await screen('sup');
+    await sup.waitForSelector('#leak-reset:not([hidden])');
+    await sup.click('#leak-reset');
+    await sup.waitForSelector('#banner-message.error');
+    assert.match(await sup.textContent('#banner-message') ?? '', /复位被拒绝/);
+    assert.match(await sup.textContent('#banner-message') ?? '', /ld-P1/, 'the refusal names the detector still in alarm');
+    assert.ok(rig.station.mqtt!.leak.locked);
+
+    fleet.act({ atMs: 0, device: 'ld-P1', action: 'gas', lel: 2 });
+    await sup.waitForFunction(() => document.querySelector('#banner-conditions')?.textContent?.includes('等待主管复位'), undefined, { timeout: 15_000 });
+    await sup.click('#leak-reset');
+    await sup.waitForSelector('#banner-message.ok', { timeout: 10_000 });
+    await rig.until('lock lifted', () => !rig.station.mqtt!.leak.locked, 5000);
+    assert.is(rig.station.mqtt!.leak.interlock.state.lastReset?.badge, 'web:sup', 'the reset is recorded with the supervisor');
+    await op.waitForSelector('#banner', { state: 'hidden', timeout: 10_000 });
+    await op.context().close();
+    await sup.context().close();
+  });
+
+  test.run();
+}
