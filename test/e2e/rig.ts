@@ -57,6 +57,9 @@ export async function startRig(opts: RigOptions = {}): Promise<Rig> {
   const config = wireConfigToSim(exampleConfig(opts.gatewayFile), sim.deviceEndpoints());
   config.dataDir = dataDir;
   config.http.port = 0;
+  // Two test files share two cores in CI: a 300 ms event-loop stall is a test-machine artefact, so the
+  // stale-weight trip gets 1 s here. The trip itself is tested with a scale that stops answering.
+  config.fill.staleAfterPolls = 10;
   opts.tweak?.(config);
   const records: FillAttempt[] = [];
   const events: PostEvent[] = [];
@@ -84,7 +87,11 @@ export async function startRig(opts: RigOptions = {}): Promise<Rig> {
       for (;;) {
         const v = fn();
         if (v) return v as never;
-        if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+        if (Date.now() - t0 > timeoutMs) {
+          const phases = [...station.posts.values()].map((p) => `${p.id}=${p.snapshot.phase.kind}`).join(' ');
+          const last = records.at(-1);
+          throw new Error(`timed out waiting for ${what} (${phases}; last record: ${last ? `${last.post} ${last.cylinderCode} ${last.outcome} ${JSON.stringify([...last.trips, ...last.refusals])}` : 'none'})`);
+        }
         await new Promise((r) => setTimeout(r, 25));
       }
     },
