@@ -159,10 +159,9 @@ export class Station {
 
   private onPostEvent(e: PostEvent): void {
     if (e.kind === 'phase') {
-      const p = this.posts.get(e.post);
       if (e.phase === 'checked' && this.config.checkScale && !this.checkQueue.includes(e.post)) this.checkQueue.push(e.post);
       if (!['checked', 'reweighed'].includes(e.phase)) this.checkQueue = this.checkQueue.filter((x) => x !== e.post);
-      void p;
+      this.publishPostStatus(e.post);
     }
     if (e.kind === 'record' && this.mqtt) {
       const topic = this.mqtt.broker.topics.fillOutcome(e.post);
@@ -171,6 +170,20 @@ export class Station {
       this.mqtt.relay?.send({ topic, payload, class: 'record' });
     }
     this.events.emit(e);
+  }
+
+  /** Post status on the local broker and upstream (capped telemetry: the record is what must not be lost). */
+  private publishPostStatus(post: string): void {
+    if (!this.mqtt) return;
+    const rt = this.posts.get(post);
+    if (!rt) return;
+    const ph = rt.snapshot.phase as { kind: string; attempt?: { code: string }; run?: { code: string } };
+    const code = ph.attempt?.code ?? ph.run?.code;
+    const status = { post, state: ph.kind, ...(code ? { cylinderCode: code } : {}), locked: this.locks.size > 0, at: new Date(this.clock.wall()).toISOString() };
+    const topic = this.mqtt.broker.topics.postStatus(post);
+    const payload = JSON.stringify(status);
+    void this.mqtt.broker.publish(topic, payload, { qos: 1 }).catch(() => undefined);
+    this.mqtt.relay?.send({ topic, payload, class: 'telemetry' });
   }
 
   /** The check-weigh scale serves the post that has waited longest for its re-weigh. */
@@ -215,6 +228,9 @@ export class Station {
     if (on) this.locks.add(lock);
     else this.locks.delete(lock);
     this.logs('station').warn({ lock, on, detail }, on ? `station locked (${lock})` : `station lock lifted (${lock})`);
+    void this.mqtt?.broker
+      .setGatewayState({ state: 'online', station: this.config.station.code, locked: this.locks.size > 0, lockReasons: [...this.locks], at: new Date(this.clock.wall()).toISOString() })
+      .catch(() => undefined);
     for (const rt of this.posts.values()) {
       rt.input(lock === 'leak' ? { kind: 'leakAlarm', active: on } : { kind: 'stationLock', lock, active: on });
     }

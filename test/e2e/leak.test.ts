@@ -87,6 +87,24 @@ test('leak level 2 mid-fill: valve closed, LEAK_ALARM recorded, cut-off valve cl
   rig.sim.remove('P1');
 });
 
+test('post status is published on the station broker as the phase changes', async () => {
+  const seen: { topic: string; body: { locked?: boolean; state?: string; post?: string } }[] = [];
+  const aedes = rig.station.mqtt!.broker.aedes;
+  const root = `fillgate/${rig.config.station.code}`;
+  await new Promise<void>((r) =>
+    aedes.subscribe(`${root}/#`, (packet, cb) => {
+      seen.push({ topic: packet.topic, body: JSON.parse(packet.payload.toString()) });
+      cb();
+    }, () => r()),
+  );
+  rig.sim.place('P2', 'E2000017A1B20002');
+  await rig.until('P2 loaded', () => simPost('P2').scale.grossKg > 1);
+  rig.sim.scan('P2', 'E2000017A1B20002');
+  await rig.until('a P2 status', () => seen.some((m) => m.topic === `${root}/post/P2/status` && m.body.state === 'identified'));
+  rig.sim.remove('P2');
+  await rig.until('the attempt ends', () => ['idle', 'aborted'].includes(rig.phase('P2')) || rig.phase('P2') === 'verified');
+});
+
 test('a tamper report quarantines the bound cylinder in the registry', async () => {
   fleet.act({ atMs: 0, device: 'V0004', action: 'tamper' });
   await rig.until('quarantined', () => rig.station.registry.getCylinder('E2000017A1B20004')?.status === 'quarantined', 5000);
