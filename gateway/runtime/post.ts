@@ -100,8 +100,19 @@ export class PostRuntime {
     }
   }
 
+  private pendingExceptions: { item: string; ok: boolean; note?: string }[] | undefined;
+
+  /**
+   * Pre-fill check items the filler found not OK on this cylinder (entered at the post's screen);
+   * the filler's next badge confirms the checklist with these exceptions, and the attempt is refused.
+   */
+  setPreFillExceptions(items: { item: string; note?: string }[]): void {
+    this.pendingExceptions = items.map((i) => ({ item: i.item, ok: false, ...(i.note ? { note: i.note } : {}) }));
+  }
+
   /** A code read at this post: badges carry the registry's facts about the operator. */
-  onRead(read: CodeRead, exceptions?: { item: string; ok: boolean; note?: string }[]): void {
+  onRead(read: CodeRead, exceptions = this.pendingExceptions): void {
+    if (read.kind === 'badge') this.pendingExceptions = undefined;
     if (read.kind === 'badge') {
       const operator = this.env.lookupOperator(read.code);
       if (operator?.roles.includes('supervisor') && this.env.supervisorReset?.(read.code)) return;

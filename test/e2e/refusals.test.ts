@@ -77,6 +77,22 @@ for (const [name, o, code] of cases) {
   });
 }
 
+test('a pre-fill check exception entered at the post refuses the fill and is recorded with its item', async () => {
+  const seen = rig.records.length;
+  rig.sim.place('P2', 'E2000017A1B20002');
+  await rig.until('P2 loaded', () => gross('P2') > 1);
+  rig.sim.scan('P2', 'E2000017A1B20002');
+  await rig.until('P2 verified', () => rig.phase('P2') === 'verified');
+  rig.station.posts.get('P2')!.setPreFillExceptions([{ item: 'valve', note: 'thread damaged' }]);
+  rig.sim.badge('P2', 'B1002');
+  const rec = await rig.until('record', () => rig.records.slice(seen).find((r) => r.post === 'P2'));
+  assert.ok(codes(rec).includes('PRE_FILL_CHECK_FAILED'), codes(rec).join(', '));
+  const item = rec.preFillCheck?.items.find((i) => i.item === 'valve');
+  assert.equal([item?.ok, item?.note, rec.preFillCheck?.by.badge], [false, 'thread damaged', 'B1002']);
+  rig.sim.remove('P2');
+  await rig.until('P2 empty', () => gross('P2') < 1);
+});
+
 test('the same code cannot be active at two posts', async () => {
   const seen = rig.records.length;
   rig.sim.place('P1', 'E2000017A1B20004');
