@@ -9,6 +9,7 @@ export async function startCommand(args: string[]): Promise<number> {
   const { values } = parse(args, { config: { type: 'string', short: 'c' } });
   const config = requireConfig(values.config);
   const station = new Station(config);
+  closeValvesOnCrash(station);
   await station.start();
   stationMetrics(station);
   if (station.publicKeyPem) console.log(`station public key (register it with the regulator):\n${station.publicKeyPem}`);
@@ -23,4 +24,20 @@ export async function startCommand(args: string[]): Promise<number> {
   await http.close();
   await station.stop();
   return 0;
+}
+
+/**
+ * A bug that escapes to the top must not leave a valve open: write every coil
+ * OFF (bounded wait), then exit non-zero so systemd restarts the service. The
+ * relay modules' own watchdogs are the backstop if even this cannot run.
+ */
+function closeValvesOnCrash(station: Station): void {
+  const crash = (err: unknown) => {
+    station.logs('station').fatal({ err: err instanceof Error ? err.stack : String(err) }, 'uncaught error: closing every valve and exiting');
+    const valves = [...(station.devices?.posts.values() ?? [])].map((d) => d.valve.close('PROCESS_INTERRUPTED').catch(() => undefined));
+    const bound = new Promise((r) => setTimeout(r, 2000).unref());
+    void Promise.race([Promise.all(valves), bound]).finally(() => process.exit(70));
+  };
+  process.once('uncaughtException', crash);
+  process.once('unhandledRejection', crash);
 }
