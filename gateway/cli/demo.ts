@@ -18,6 +18,7 @@ import { publicKeyPemOf, loadPrivateKey } from '../records/keys.ts';
 import { verifyRecords } from '../records/verify.ts';
 import { outcomeLine } from './outcome-line.ts';
 import { runScenario, type Step } from './demo-script.ts';
+import { cliLang, t } from '../i18n/index.ts';
 
 const root = new URL('../..', import.meta.url).pathname;
 
@@ -61,10 +62,11 @@ export async function demoCommand(args: string[]): Promise<number> {
   station.uploader = new Uploader({ store: station.store, clock: station.clock, config: config.upload });
   station.uploader.start();
 
-  console.log(`fillgate demo — station ${config.station.code}, unit ${config.station.unit}, 2 posts, simulated devices on loopback`);
-  console.log(`  data: ${config.dataDir}   simulator control: ${sim.controlUrl}   regulator receiver: ${receiver.url}\n`);
+  const lang = cliLang();
+  console.log(t('cli.demo.title', lang, { station: config.station.code, unit: config.station.unit }));
+  console.log(t('cli.demo.where', lang, { data: config.dataDir, control: sim.controlUrl, receiver: receiver.url }) + '\n');
   station.events.on((e) => {
-    if (e.kind === 'record') console.log(outcomeLine(e.attempt));
+    if (e.kind === 'record') console.log(outcomeLine(e.attempt, lang));
     if (e.kind === 'valve' && e.command === 'open' && values.verbose) console.log(`   ${e.post} valve open`);
   });
   const t0 = Date.now();
@@ -74,9 +76,10 @@ export async function demoCommand(args: string[]): Promise<number> {
   for (let i = 0; i < 100 && receiver.store.report(config.station.code).accepted < total; i++) await new Promise((r) => setTimeout(r, 100));
   const rep = receiver.store.report(config.station.code);
   const check = verifyRecords(station.store.db, pub);
-  console.log(`\n${total} records in ${((Date.now() - t0) / 1000).toFixed(0)} s; chain and signatures ${check.ok ? 'verify' : 'FAIL'}; regulator accepted ${rep.accepted}, gaps ${rep.gaps.length}, late ${rep.late}`);
+  const verify = t(check.ok ? 'cli.demo.verifyOk' : 'cli.demo.verifyFail', lang);
+  console.log('\n' + t('cli.demo.summary', lang, { total, secs: ((Date.now() - t0) / 1000).toFixed(0), verify, accepted: rep.accepted, gaps: rep.gaps.length, late: rep.late }));
   if (values.keep) {
-    console.log('running on (--keep); Ctrl-C to stop');
+    console.log(t('cli.demo.keep', lang));
     await new Promise((r) => process.once('SIGINT', r));
   }
   await station.stop();

@@ -4,6 +4,7 @@ import Database from 'better-sqlite3';
 import { parse, requireConfig } from './args.ts';
 import { openRegistry } from '../registry/registry.ts';
 import { formatIssue } from '../registry/import.ts';
+import { cliLang, t } from '../i18n/index.ts';
 
 /** `fillgate registry import --config <file> cylinders|operators <file.csv|json> [--valid-rows] [--dry-run]` */
 export async function registryCommand(args: string[]): Promise<number> {
@@ -24,7 +25,9 @@ export async function registryCommand(args: string[]): Promise<number> {
     const report = what === 'cylinders' ? registry.importCylinders(text, format, opts) : registry.importOperators(text, format, opts);
     for (const issue of report.issues) console.log(formatIssue(issue));
     const c = report;
-    console.log(`${file}: ${c.total} rows, ${c.valid} valid, ${c.rejected} rejected; ${report.applied ? `applied: ${c.created} created, ${c.updated} updated, ${c.unchanged} unchanged` : 'NOTHING applied'}`);
+    const lang = cliLang();
+    const result = report.applied ? t('cli.registry.applied', lang, { created: c.created, updated: c.updated, unchanged: c.unchanged }) : t('cli.registry.nothing', lang);
+    console.log(t('cli.registry.summary', lang, { file, total: c.total, valid: c.valid, rejected: c.rejected, result }));
     return report.applied ? 0 : 1;
   } finally {
     db.close();

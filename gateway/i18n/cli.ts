@@ -31,9 +31,4 @@ export const cliMessages = {
   'cli.registry.summary': { zh: '{file}：{total} 行，{valid} 行正确，{rejected} 行有错；{result}', en: '{file}: {total} rows, {valid} valid, {rejected} rejected; {result}' },
   'cli.registry.applied': { zh: '已写入：新增 {created}，更新 {updated}，未变 {unchanged}', en: 'applied: {created} created, {updated} updated, {unchanged} unchanged' },
   'cli.registry.nothing': { zh: '未写入任何数据', en: 'NOTHING applied' },
-  'cli.config.ok': { zh: '{file}：正确 — 站点 {station}，{posts} 把充装枪，{buses} 条总线{check}', en: '{file}: ok — station {station}, {posts} post(s), {buses} bus(es){check}' },
-  'cli.config.checkScale': { zh: '，复称秤', en: ', check-weigh scale' },
-  'cli.config.errors': { zh: '{file} 中有 {n} 处错误', en: '{n} error(s) in {file}' },
-  'cli.start.publicKey': { zh: '站点公钥（请向监管平台登记）：', en: 'station public key (register it with the regulator):' },
-  'cli.start.dashboard': { zh: '监控页面：{url}', en: 'dashboard: {url}' },
 } as const satisfies Record<string, Message>;

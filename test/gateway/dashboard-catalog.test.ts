@@ -11,6 +11,8 @@ import { catalog, t, both, reasonText, cliLang, parseLang, catalogForBrowser, ha
 import { reasonMessage, refusalReasons, tripReasons } from '../../gateway/reasons.ts';
 import { PUBLIC_DIR } from '../../gateway/http/dashboard/static.ts';
 import { outcomes } from '../../gateway/http/dashboard/records.ts';
+import { outcomeLine } from '../../gateway/cli/outcome-line.ts';
+import type { FillAttempt } from '../../gateway/records/types.ts';
 
 /** Texts that are the same in both languages on purpose. */
 const ZH_NOT_CHINESE = new Set(['lang.other']);
@@ -54,6 +56,17 @@ test('the CLI language comes from FILLGATE_LANG, English by default', () => {
   assert.is(cliLang({ FILLGATE_LANG: 'fr' }), 'en', 'an unsupported language falls back');
   assert.is(parseLang('EN-us'), 'en');
   assert.is(parseLang(undefined), undefined);
+});
+
+test('CLI outcome lines: words in the chosen language, codes unchanged, refusal reasons always in both', () => {
+  const base = { attemptId: 'a', station: 'S', unit: 'U', post: 'P1', cylinderCode: 'C1', model: 'YSP12', trips: [], refusals: [] };
+  const filled: FillAttempt = { ...base, outcome: 'filled', netFilledKg: 4.8, residualKg: 0.1, targetKg: 4.9, allowedFillKg: 5, filler: { badge: 'B1' }, checker: { badge: 'B2' }, reweighedGrossKg: 11.4 };
+  assert.match(outcomeLine(filled, 'en'), /FILLED .*content 4\.90 kg \(target 4\.90 kg, allowed 5\.00 kg\).*re-weighed 11\.40 kg.*filler B1 checker B2/);
+  assert.match(outcomeLine(filled, 'zh'), /合格 .*瓶内 4\.90 kg（目标 4\.90 kg，允许 5\.00 kg）.*复称 11\.40 kg.*充装 B1 检查 B2/);
+  const refused: FillAttempt = { ...base, outcome: 'refused', refusals: [{ code: 'SCRAPPED' }] };
+  for (const lang of ['zh', 'en'] as const) assert.match(outcomeLine(refused, lang), /SCRAPPED 气瓶已报废 \/ Cylinder is scrapped/);
+  assert.match(outcomeLine(refused, 'en'), /REFUSED/);
+  assert.match(outcomeLine(refused, 'zh'), /拒绝/);
 });
 
 const files = readdirSync(PUBLIC_DIR);
