@@ -131,6 +131,17 @@ function browserTests(): void {
     assert.is(await page.textContent('[data-nav="tiles"]'), 'Posts');
     assert.is(await tile(page, 'P2').locator('.tile-phase').textContent(), 'Refused');
     assert.is(await p2.locator('.reason-zh').first().textContent(), '气瓶超期未检', 'reasons stay bilingual');
+
+    // Records: the refusal is there with its reason; the export link carries the filter.
+    await page.click('[data-nav="records"]');
+    await page.selectOption('#records-outcome', 'refused');
+    await page.click('#records-form button[type="submit"]');
+    await page.waitForSelector('#records-table tr.outcome-refused');
+    assert.match(await page.textContent('#records-table tbody') ?? '', /Periodic inspection overdue/);
+    assert.match((await page.getAttribute('#records-export', 'href')) ?? '', /outcome=refused/);
+    await page.screenshot({ path: join(shots, 'records.png') });
+    await page.click('[data-nav="status"]');
+    await page.waitForSelector('#status-devices tr.health-online');
     rig.sim.remove('P2');
     rig.sim.remove('P1');
     await page.context().close();
