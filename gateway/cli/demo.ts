@@ -16,6 +16,8 @@ import { wireConfigToSim } from './sim-wiring.ts';
 import { startReceiver } from '../receiver/server.ts';
 import { publicKeyPemOf, loadPrivateKey } from '../records/keys.ts';
 import { verifyRecords } from '../records/verify.ts';
+import { startStatusServer } from '../http/server.ts';
+import { hashPassword } from '../mqtt/password.ts';
 import { outcomeLine } from './outcome-line.ts';
 import { runScenario, type Step } from './demo-script.ts';
 import { cliLang, t } from '../i18n/index.ts';
@@ -62,9 +64,14 @@ export async function demoCommand(args: string[]): Promise<number> {
   station.uploader = new Uploader({ store: station.store, clock: station.clock, config: config.upload });
   station.uploader.start();
 
+  // The station dashboard, with demo logins (passwords printed: this is a demo, never a real station).
+  const users = (['operator', 'supervisor'] as const).map((role) => ({ name: role, role, passwordHash: hashPassword('demo', 1024) }));
+  const http = await startStatusServer(station, { ...config.http, host: '127.0.0.1', port: 0, users });
+
   const lang = cliLang();
   console.log(t('cli.demo.title', lang, { station: config.station.code, unit: config.station.unit }));
-  console.log(t('cli.demo.where', lang, { data: config.dataDir, control: sim.controlUrl, receiver: receiver.url }) + '\n');
+  console.log(t('cli.demo.where', lang, { data: config.dataDir, control: sim.controlUrl, receiver: receiver.url }));
+  console.log(`  dashboard: ${http.url}/  (login operator/demo or supervisor/demo)\n`);
   station.events.on((e) => {
     if (e.kind === 'record') console.log(outcomeLine(e.attempt, lang));
     if (e.kind === 'valve' && e.command === 'open' && values.verbose) console.log(`   ${e.post} valve open`);
@@ -82,6 +89,7 @@ export async function demoCommand(args: string[]): Promise<number> {
     console.log(t('cli.demo.keep', lang));
     await new Promise((r) => process.once('SIGINT', r));
   }
+  await http.close();
   await station.stop();
   await receiver.close();
   await sim.close();
