@@ -9,7 +9,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { Station } from '../runtime/station.ts';
 import { errorMessage } from '../../protocols/errors.ts';
 import { stationStatus } from './status.ts';
-import { metricsText } from './metrics.ts';
+import { serveMetrics } from './metrics.ts';
 import { httpSchema, type HttpConfig } from './config.ts';
 import { Dashboard } from './dashboard/routes.ts';
 
@@ -39,7 +39,7 @@ export async function startStatusServer(station: Station, opts: Partial<HttpConf
     }
     const machine = (): boolean => {
       if (req.method === 'GET' && url.pathname === '/status') return send(res, 200, stationStatus(station)), true;
-      if (req.method === 'GET' && url.pathname === '/metrics') return send(res, 200, metricsText(station), 'text/plain; version=0.0.4'), true;
+      if (req.method === 'GET' && url.pathname === '/metrics') return serveMetrics(station, res), true;
       return false;
     };
     Promise.resolve()

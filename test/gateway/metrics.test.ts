@@ -98,4 +98,18 @@ test('trips are counted by reason; two stations in one process keep separate reg
   m.stop();
 });
 
+test("the gateway's own HTTP server serves the same scrape at GET /metrics", async () => {
+  const { startStatusServer } = await import('../../gateway/http/server.ts');
+  const http = await startStatusServer(rig.station, { host: '127.0.0.1', port: 0 });
+  try {
+    const res = await fetch(`${http.url}/metrics`);
+    assert.is(res.status, 200);
+    assert.is(res.headers.get('content-type'), METRICS_CONTENT_TYPE);
+    const text = await res.text();
+    assert.ok((value(text, 'fillgate_fills_total{post="P1",outcome="filled"}') ?? 0) >= 1, text.slice(0, 400));
+  } finally {
+    await http.close();
+  }
+});
+
 test.run();
