@@ -9,6 +9,7 @@ import { errorMessage } from '../../protocols/errors.ts';
 import type { Clock } from '../../protocols/clock.ts';
 import type { DeviceHealth, ModbusUnit } from '../../protocols/modbus/types.ts';
 import type { Driver } from '../types.ts';
+import { repeat, type Repeater } from '../repeat.ts';
 
 export interface ModbusCutoffOptions {
   id: string;
@@ -25,8 +26,7 @@ export type CutoffPosition = 'open' | 'closed' | 'fault';
 
 export class ModbusCutoffValve implements Driver {
   readonly states = new Signal<{ device: string; state: CutoffPosition; at: number; detail?: string }>();
-  private timer?: NodeJS.Timeout;
-  private running = false;
+  private loop?: Repeater;
   private last?: CutoffPosition;
 
   constructor(private o: ModbusCutoffOptions) {}
@@ -42,17 +42,12 @@ export class ModbusCutoffValve implements Driver {
   }
 
   async start(): Promise<void> {
-    this.running = true;
-    const loop = async () => {
-      await this.pollOnce();
-      if (this.running) this.timer = setTimeout(loop, this.o.pollMs ?? 500);
-    };
-    void loop();
+    this.loop ??= repeat(this.o.pollMs ?? 500, () => this.pollOnce(), { immediate: true });
   }
 
   async stop(): Promise<void> {
-    this.running = false;
-    clearTimeout(this.timer);
+    this.loop?.cancel();
+    this.loop = undefined;
   }
 
   /** Drives the valve closed. Rejects on a write failure; the caller (the interlock) retries. */

@@ -12,6 +12,7 @@ import { errorMessage } from '../../protocols/errors.ts';
 import type { Clock } from '../../protocols/clock.ts';
 import type { DeviceHealth, ModbusUnit } from '../../protocols/modbus/types.ts';
 import type { Driver } from '../types.ts';
+import { repeat, type Repeater } from '../repeat.ts';
 
 export interface LeakChannelMap {
   /** Detector id used in alarms and the interlock, e.g. "ld-P1". */
@@ -61,8 +62,7 @@ export function decodeLeakChannel(raw: number, status: number | undefined, o: Pi
 export class ModbusLeakDetector implements Driver {
   readonly readings = new Signal<LeakReading>();
   readonly pollErrors = new Signal<{ device: string; message: string; at: number }>();
-  private timer?: NodeJS.Timeout;
-  private running = false;
+  private loop?: Repeater;
 
   constructor(private o: ModbusLeakDetectorOptions) {}
 
@@ -77,17 +77,12 @@ export class ModbusLeakDetector implements Driver {
   }
 
   async start(): Promise<void> {
-    this.running = true;
-    const loop = async () => {
-      await this.pollOnce();
-      if (this.running) this.timer = setTimeout(loop, this.o.pollMs ?? 1000);
-    };
-    void loop();
+    this.loop ??= repeat(this.o.pollMs ?? 1000, () => this.pollOnce(), { immediate: true });
   }
 
   async stop(): Promise<void> {
-    this.running = false;
-    clearTimeout(this.timer);
+    this.loop?.cancel();
+    this.loop = undefined;
   }
 
   /** One poll of every channel; never throws (a polling loop must not die, domain.md 7). */

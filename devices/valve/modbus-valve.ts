@@ -16,7 +16,7 @@ import { FillgateError, errorMessage } from '../../protocols/errors.ts';
 import { systemClock, type Clock } from '../../protocols/clock.ts';
 import type { DeviceHealth, ModbusUnit } from '../../protocols/modbus/types.ts';
 import type { ValveDriver, ValveState } from '../types.ts';
-import { repeat, type Repeater } from './repeat.ts';
+import { repeat, type Repeater } from '../repeat.ts';
 
 export interface ValveFeedback {
   /** Read with FC02 ('discrete') or FC01 ('coil'). */

@@ -6,7 +6,8 @@ export interface Repeater {
   cancel(): void;
 }
 
-export function repeat(ms: number, task: () => Promise<void>): Repeater {
+/** `immediate`: the first run now rather than after `ms` (a poll loop that should report at once). */
+export function repeat(ms: number, task: () => Promise<void>, opts: { immediate?: boolean } = {}): Repeater {
   let timer: NodeJS.Timeout | undefined;
   let cancelled = false;
   const run = () => {
@@ -19,7 +20,7 @@ export function repeat(ms: number, task: () => Promise<void>): Repeater {
         if (!cancelled) timer = setTimeout(run, ms);
       });
   };
-  timer = setTimeout(run, ms);
+  timer = setTimeout(run, opts.immediate ? 0 : ms);
   return {
     cancel() {
       cancelled = true;
