@@ -3,6 +3,7 @@
  * tests). When the adapter is unplugged the OS closes the port; the link then
  * waits for the device node to come back and reopens it in-process.
  */
+import { existsSync } from 'node:fs';
 import { SerialPort } from 'serialport';
 import { type Connection, type ConnectionEvents, ReconnectingLink, type ReconnectOptions } from './reconnecting.ts';
 import type { SerialAddress } from './url.ts';
@@ -49,13 +50,22 @@ export class SerialLink extends ReconnectingLink {
           events.dropped(e.message);
         });
         port.on('close', (e?: Error | null) => events.dropped(e?.message || lastError || 'port closed'));
-        resolve(serialConnection(port));
+        // Not every unplug reaches serialport as an error: a hung-up pty (and some USB adapters) keep
+        // reading zero bytes in a tight loop. The device node vanishing is the reliable sign.
+        const watch = setInterval(() => {
+          if (!existsSync(a.path)) events.dropped(`${a.path} vanished (adapter unplugged)`);
+        }, NODE_CHECK_MS);
+        watch.unref();
+        resolve(serialConnection(port, () => clearInterval(watch)));
       });
     });
   }
 }
 
-function serialConnection(port: SerialPort): Connection {
+/** How often an open port's device node is checked for. */
+const NODE_CHECK_MS = 250;
+
+function serialConnection(port: SerialPort, stopWatch: () => void): Connection {
   return {
     write: (bytes) =>
       new Promise<void>((resolve, reject) => {
@@ -67,6 +77,7 @@ function serialConnection(port: SerialPort): Connection {
       }),
     destroy: () =>
       new Promise<void>((resolve) => {
+        stopWatch();
         port.removeAllListeners('data');
         port.removeAllListeners('close');
         port.removeAllListeners('error');

@@ -11,6 +11,7 @@
  *                   connectTcpRTUBuffered: despite its name that one sends MBAP headers.
  */
 import net from 'node:net';
+import { existsSync } from 'node:fs';
 import modbus from 'modbus-serial';
 import { FillgateError, errorMessage, isFillgateError } from '../errors.ts';
 import { type Closeable, type FrameTap, Reconnector, type ReconnectOptions, type Session } from '../link/reconnecting.ts';
@@ -90,7 +91,26 @@ export class ModbusConnection extends Reconnector<ClientHandle> {
       session.dropped('connection closed');
     });
     client.on('close', () => rejectDropped(new FillgateError('LINK_CLOSED', `${this.url} dropped during the request`)));
-    return { client, dropped, destroy: () => destroyClient(client) };
+    // A hung-up pty or some USB adapters never report the unplug to serialport (reads return zero
+    // bytes in a tight loop): the device node vanishing is the reliable sign (as in SerialLink).
+    let watch: NodeJS.Timeout | undefined;
+    const link = this.address.link;
+    if (link.kind === 'serial') {
+      watch = setInterval(() => {
+        if (existsSync(link.path)) return;
+        rejectDropped(new FillgateError('LINK_CLOSED', `${link.path} vanished (adapter unplugged)`, { url: this.url }));
+        session.dropped(`${link.path} vanished (adapter unplugged)`);
+      }, 250);
+      watch.unref();
+    }
+    return {
+      client,
+      dropped,
+      destroy: () => {
+        clearInterval(watch);
+        return destroyClient(client);
+      },
+    };
   }
 
   /**

@@ -1,5 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { readlinkSync, symlinkSync, unlinkSync } from 'node:fs';
 import { SerialPort } from 'serialport';
 import { isFillgateError } from '../../protocols/errors.ts';
 import { createLink } from '../../protocols/link/create.ts';
@@ -63,6 +64,22 @@ test('data flows both ways, the link reopens after socat dies and comes back', a
   await link.close();
   assert.is(link.state, 'closed');
   await closePeer(peer);
+});
+
+test('the device node vanishing drops the link even when the port itself reports nothing', async () => {
+  // A hung-up pty (or some USB adapters) can leave serialport reading zero bytes forever without an
+  // error: removing only the device node, with the port itself still fine, isolates that check.
+  await pty.stop();
+  await pty.start();
+  const link = createLink(`serial://${pty.a}`, { backoff: { initialMs: 50, maxMs: 100 } });
+  await link.open();
+  const target = readlinkSync(pty.a);
+  unlinkSync(pty.a);
+  await waitFor(() => link.state === 'reconnecting', 'the link to notice the vanished node', 3000);
+  symlinkSync(target, pty.a);
+  await waitFor(() => link.state === 'open', 'the link to reopen once the node is back');
+  await link.close();
+  await pty.stop();
 });
 
 test('open on a missing device rejects, keeps retrying, and opens when it appears', async () => {
