@@ -77,6 +77,10 @@ export class UpstreamRelay {
       clean: false,
       ...(u.protocolVersion === 5 ? { properties: { sessionExpiryInterval: 7 * 24 * 3600 } } : {}),
       resubscribe: false,
+      // mqtt.js 5 stops reconnecting for good after a refused CONNACK (bad credentials, not authorised,
+      // server unavailable). An unattended gateway must keep trying so its outbox drains once the upstream
+      // operator fixes the credential or the broker recovers; until then status().lastError says why.
+      reconnectOnConnackError: true,
       will: { topic: this.topics.gatewayState, payload: Buffer.from(JSON.stringify(offline)), qos: 1, retain: true },
       ca: u.caFile ? readFileSync(u.caFile) : undefined,
       cert: u.certFile ? readFileSync(u.certFile) : undefined,
