@@ -99,6 +99,8 @@ export class UpstreamRelay {
   }
 
   private onConnect(sessionPresent: boolean): void {
+    // A connection that works supersedes the error that kept it down (status() would show both).
+    this.lastError = undefined;
     this.counters.connects++;
     this.log.info({ sessionPresent, connects: this.counters.connects }, 'upstream connected');
     this.connection.emit({ connected: true });
