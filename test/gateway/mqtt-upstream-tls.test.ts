@@ -272,6 +272,7 @@ for (const pv of [4, 5] as const) {
     s = relay.status();
     assert.is(s.connected, true);
     assert.is(s.connects, 1);
+    assert.is(s.lastError, undefined, 'the old refusal no longer shows once connected');
   });
 }
 
