@@ -52,7 +52,7 @@ export class PostRuntime {
   private wakeTimer: NodeJS.Timeout | undefined;
   private wakeAt: number | undefined;
   private subs: Unsubscribe[] = [];
-  /** Code reads at the check-weigh scale route here; see StationRuntime. */
+  /** The commands of the last step (for benchmarks and tests that watch what a step produced). */
   lastCommands: Command[] = [];
 
   constructor(
