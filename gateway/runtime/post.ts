@@ -134,11 +134,12 @@ export class PostRuntime {
     const step = transition(this.state, { ...input, wall: this.env.clock.wall() }, now);
     this.state = step.state;
     this.lastCommands = step.commands;
-    // A failed journal write must stop the valve from opening in this same step.
-    let mayOpen = true;
+    // A failed journal write must stop the valve from opening in this same step; a failed record
+    // commit keeps the in-progress journal, so the attempt is written as interrupted at the next start.
+    let failed = false;
     for (const cmd of step.commands) {
-      if (cmd.kind === 'openValve' && !mayOpen) continue;
-      if (!this.execute(cmd)) mayOpen = false;
+      if (failed && (cmd.kind === 'openValve' || cmd.kind === 'clearInProgress')) continue;
+      if (!this.execute(cmd)) failed = true;
     }
     this.guardValve();
     if (this.state.phase.kind !== before) {

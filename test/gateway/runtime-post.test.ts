@@ -1,0 +1,107 @@
+/**
+ * PostRuntime's own safety duties around the store (gateway/runtime/post.ts):
+ * a journal that cannot be written keeps the valve closed; a record that
+ * cannot be committed keeps the journal, so the restart records the attempt.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { systemClock } from '../../protocols/clock.ts';
+import { Signal } from '../../protocols/signal.ts';
+import type { CodeRead, DeviceHealth, ReaderDriver, ScaleDriver, ValveDriver, ValveState, WeightSample } from '../../devices/types.ts';
+import { controllerConfig } from '../../gateway/controller/index.ts';
+import { PostRuntime, type PostEnv } from '../../gateway/runtime/post.ts';
+import { silentLogs } from '../../gateway/log.ts';
+
+const health = (device: string): DeviceHealth => ({ device, state: 'online', framesDiscarded: 0, requests: 0, failures: 0 });
+const driver = (id: string) => ({ id, health: new Signal<DeviceHealth>(), getHealth: () => health(id), start: async () => undefined, stop: async () => undefined });
+
+class FakeValve implements ValveDriver {
+  readonly id = 'P1.valve';
+  readonly health = new Signal<DeviceHealth>();
+  readonly stateChange = new Signal<{ state: ValveState; reason?: string }>();
+  readonly faults = new Signal<{ code: string; message: string; at: number }>();
+  state: ValveState = 'closed';
+  opens = 0;
+  closes: string[] = [];
+  getHealth = () => health(this.id);
+  start = async () => undefined;
+  stop = async () => undefined;
+  async open() {
+    this.opens++;
+    this.state = 'open';
+  }
+  async close(reason: string) {
+    this.closes.push(reason);
+    this.state = 'closed';
+  }
+}
+
+function rig(env: Partial<PostEnv>) {
+  const scale = { ...driver('P1.scale'), samples: new Signal<WeightSample>() } as ScaleDriver;
+  const reader = { ...driver('P1.reader'), reads: new Signal<CodeRead>() } as ReaderDriver;
+  const valve = new FakeValve();
+  const calls: string[] = [];
+  const full: PostEnv = {
+    clock: systemClock,
+    log: silentLogs('test'),
+    verify: async (_p, code) => ({ kind: 'verified', cylinder: { code, model: 'YSP12', tareKg: 6.5, allowedFillKg: 5, medium: 'LPG', residualKg: 0.3 } }),
+    lookupOperator: (badge) => ({ person: { badge }, roles: ['filler', 'checker'], certificateValid: true }),
+    commit: () => void calls.push('commit'),
+    markInProgress: () => void calls.push('mark'),
+    clearInProgress: () => void calls.push('clear'),
+    savePreact: () => undefined,
+    storeFailed: () => void calls.push('storeFailed'),
+    ...env,
+  };
+  const rt = new PostRuntime(controllerConfig({ station: 'S', unit: 'U', post: 'P1', medium: 'LPG' }, { autoStart: true }), { scale, reader, valve }, full, {}, []);
+  rt.start();
+  const sample = (grossKg: number) => scale.samples.emit({ device: 'P1.scale', grossKg, stable: true, overload: false, at: performance.now() });
+  const read = (code: string, kind: 'cylinder' | 'badge') => reader.reads.emit({ device: 'P1.reader', raw: code, code, kind, at: performance.now() });
+  return { rt, valve, calls, sample, read };
+}
+
+async function toReady(r: ReturnType<typeof rig>) {
+  for (let i = 0; i < 4; i++) r.sample(6.8);
+  r.read('C1', 'cylinder');
+  await new Promise((res) => setTimeout(res, 20));
+  r.read('B1', 'badge');
+  for (let i = 0; i < 4; i++) r.sample(6.8);
+}
+
+test('a journal write that fails keeps the valve closed and locks the store', async () => {
+  const r = rig({
+    markInProgress: () => {
+      throw new Error('disk I/O error');
+    },
+  });
+  await toReady(r);
+  assert.is(r.valve.opens, 0, 'the valve never opened');
+  assert.ok(r.calls.includes('storeFailed'));
+  r.rt.stop();
+});
+
+test('a record that cannot be committed leaves the journal for the restart to record', async () => {
+  const r = rig({
+    commit: () => {
+      throw new Error('database or disk is full');
+    },
+  });
+  await toReady(r);
+  assert.is(r.valve.opens, 1, 'filling');
+  r.rt.input({ kind: 'stop' });
+  assert.ok(r.valve.closes.includes('OPERATOR_STOP'));
+  assert.ok(r.calls.includes('storeFailed'));
+  assert.ok(r.calls.includes('mark'));
+  assert.not.ok(r.calls.includes('clear'), 'the in-progress journal is kept');
+  r.rt.stop();
+});
+
+test('normally the journal is cleared after the record is committed', async () => {
+  const r = rig({});
+  await toReady(r);
+  r.rt.input({ kind: 'stop' });
+  assert.equal(r.calls.filter((c) => c !== 'storeFailed'), ['mark', 'commit', 'clear']);
+  r.rt.stop();
+});
+
+test.run();
