@@ -7,9 +7,8 @@
 import { Signal } from '../../protocols/signal.ts';
 import { errorMessage } from '../../protocols/errors.ts';
 import type { Clock } from '../../protocols/clock.ts';
-import type { DeviceHealth, ModbusUnit } from '../../protocols/modbus/types.ts';
-import type { Driver } from '../types.ts';
-import { repeat, type Repeater } from '../repeat.ts';
+import type { ModbusUnit } from '../../protocols/modbus/types.ts';
+import { PolledUnitDriver } from '../polled-unit.ts';
 
 export interface ModbusCutoffOptions {
   id: string;
@@ -24,30 +23,12 @@ export interface ModbusCutoffOptions {
 
 export type CutoffPosition = 'open' | 'closed' | 'fault';
 
-export class ModbusCutoffValve implements Driver {
+export class ModbusCutoffValve extends PolledUnitDriver {
   readonly states = new Signal<{ device: string; state: CutoffPosition; at: number; detail?: string }>();
-  private loop?: Repeater;
   private last?: CutoffPosition;
 
-  constructor(private o: ModbusCutoffOptions) {}
-
-  get id(): string {
-    return this.o.id;
-  }
-  get health(): Signal<DeviceHealth> {
-    return this.o.unit.health;
-  }
-  getHealth(): DeviceHealth {
-    return this.o.unit.getHealth();
-  }
-
-  async start(): Promise<void> {
-    this.loop ??= repeat(this.o.pollMs ?? 500, () => this.pollOnce(), { immediate: true });
-  }
-
-  async stop(): Promise<void> {
-    this.loop?.cancel();
-    this.loop = undefined;
+  constructor(private o: ModbusCutoffOptions) {
+    super(o.id, o.unit, o.pollMs ?? 500);
   }
 
   /** Drives the valve closed. Rejects on a write failure; the caller (the interlock) retries. */

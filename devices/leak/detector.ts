@@ -10,9 +10,8 @@
 import { Signal } from '../../protocols/signal.ts';
 import { errorMessage } from '../../protocols/errors.ts';
 import type { Clock } from '../../protocols/clock.ts';
-import type { DeviceHealth, ModbusUnit } from '../../protocols/modbus/types.ts';
-import type { Driver } from '../types.ts';
-import { repeat, type Repeater } from '../repeat.ts';
+import type { ModbusUnit } from '../../protocols/modbus/types.ts';
+import { PolledUnitDriver } from '../polled-unit.ts';
 
 export interface LeakChannelMap {
   /** Detector id used in alarms and the interlock, e.g. "ld-P1". */
@@ -59,30 +58,12 @@ export function decodeLeakChannel(raw: number, status: number | undefined, o: Pi
   return { lel: Math.min(lel, 100), level, fault };
 }
 
-export class ModbusLeakDetector implements Driver {
+export class ModbusLeakDetector extends PolledUnitDriver {
   readonly readings = new Signal<LeakReading>();
   readonly pollErrors = new Signal<{ device: string; message: string; at: number }>();
-  private loop?: Repeater;
 
-  constructor(private o: ModbusLeakDetectorOptions) {}
-
-  get id(): string {
-    return this.o.id;
-  }
-  get health(): Signal<DeviceHealth> {
-    return this.o.unit.health;
-  }
-  getHealth(): DeviceHealth {
-    return this.o.unit.getHealth();
-  }
-
-  async start(): Promise<void> {
-    this.loop ??= repeat(this.o.pollMs ?? 1000, () => this.pollOnce(), { immediate: true });
-  }
-
-  async stop(): Promise<void> {
-    this.loop?.cancel();
-    this.loop = undefined;
+  constructor(private o: ModbusLeakDetectorOptions) {
+    super(o.id, o.unit, o.pollMs ?? 1000);
   }
 
   /** One poll of every channel; never throws (a polling loop must not die, domain.md 7). */
