@@ -3,10 +3,10 @@
  * tests). When the adapter is unplugged the OS closes the port; the link then
  * waits for the device node to come back and reopens it in-process.
  */
-import { existsSync } from 'node:fs';
 import { SerialPort } from 'serialport';
 import { type Connection, type ConnectionEvents, ReconnectingLink, type ReconnectOptions } from './reconnecting.ts';
 import type { SerialAddress } from './url.ts';
+import { watchDeviceNode } from './device-node.ts';
 
 export type SerialLinkOptions = ReconnectOptions;
 
@@ -50,20 +50,11 @@ export class SerialLink extends ReconnectingLink {
           events.dropped(e.message);
         });
         port.on('close', (e?: Error | null) => events.dropped(e?.message || lastError || 'port closed'));
-        // Not every unplug reaches serialport as an error: a hung-up pty (and some USB adapters) keep
-        // reading zero bytes in a tight loop. The device node vanishing is the reliable sign.
-        const watch = setInterval(() => {
-          if (!existsSync(a.path)) events.dropped(`${a.path} vanished (adapter unplugged)`);
-        }, NODE_CHECK_MS);
-        watch.unref();
-        resolve(serialConnection(port, () => clearInterval(watch)));
+        resolve(serialConnection(port, watchDeviceNode(a.path, (reason) => events.dropped(reason))));
       });
     });
   }
 }
-
-/** How often an open port's device node is checked for. */
-const NODE_CHECK_MS = 250;
 
 function serialConnection(port: SerialPort, stopWatch: () => void): Connection {
   return {

@@ -11,8 +11,8 @@
  *                   connectTcpRTUBuffered: despite its name that one sends MBAP headers.
  */
 import net from 'node:net';
-import { existsSync } from 'node:fs';
 import modbus from 'modbus-serial';
+import { watchDeviceNode } from '../link/device-node.ts';
 import { FillgateError, errorMessage, isFillgateError } from '../errors.ts';
 import { type Closeable, type FrameTap, Reconnector, type ReconnectOptions, type Session } from '../link/reconnecting.ts';
 import type { ModbusAddress } from '../link/url.ts';
@@ -91,23 +91,20 @@ export class ModbusConnection extends Reconnector<ClientHandle> {
       session.dropped('connection closed');
     });
     client.on('close', () => rejectDropped(new FillgateError('LINK_CLOSED', `${this.url} dropped during the request`)));
-    // A hung-up pty or some USB adapters never report the unplug to serialport (reads return zero
-    // bytes in a tight loop): the device node vanishing is the reliable sign (as in SerialLink).
-    let watch: NodeJS.Timeout | undefined;
+    // An unplug serialport does not report (see device-node.ts) still ends the connection.
     const link = this.address.link;
-    if (link.kind === 'serial') {
-      watch = setInterval(() => {
-        if (existsSync(link.path)) return;
-        rejectDropped(new FillgateError('LINK_CLOSED', `${link.path} vanished (adapter unplugged)`, { url: this.url }));
-        session.dropped(`${link.path} vanished (adapter unplugged)`);
-      }, 250);
-      watch.unref();
-    }
+    const stopWatch =
+      link.kind === 'serial'
+        ? watchDeviceNode(link.path, (reason) => {
+            rejectDropped(new FillgateError('LINK_CLOSED', reason, { url: this.url }));
+            session.dropped(reason);
+          })
+        : () => undefined;
     return {
       client,
       dropped,
       destroy: () => {
-        clearInterval(watch);
+        stopWatch();
         return destroyClient(client);
       },
     };
