@@ -14,6 +14,7 @@ import { ModbusScaleUnit } from './devices/modbus-scale.ts';
 import { StreamScaleServer } from './devices/stream-scale.ts';
 import { SimReader } from './devices/reader.ts';
 import { SimRelayModule } from './devices/relay.ts';
+import type { WireLog } from './wire/wire-log.ts';
 import type { SimPost } from './post.ts';
 import type { BusSpec, ScaleSpec, Station } from './station.ts';
 
@@ -24,6 +25,8 @@ export interface BuildOptions {
   faults: FaultBook;
   /** Notes for the operator, e.g. a pty bus served on TCP because socat is missing. */
   warnings: string[];
+  /** Every request and reply the devices see (wire-log.ts). */
+  wire: WireLog;
 }
 
 export interface DeviceEndpoint {
@@ -80,7 +83,7 @@ async function buildScale(id: string, spec: ScaleSpec, load: (t: number) => numb
   }
   const endpoint = await streamEndpoint(id.replace('.', '-'), spec, o);
   b.endpoints.push(endpoint);
-  const server = new StreamScaleServer(scale, spec.protocol, endpoint, spec.framesPerSecond, o.faults, o.clock, spec.formatOptions as ScaleFormatOptions);
+  const server = new StreamScaleServer(scale, spec.protocol, endpoint, spec.framesPerSecond, o.faults, o.clock, spec.formatOptions as ScaleFormatOptions, o.wire);
   b.streams.push(server);
   b.devices.set(id, { url: endpoint.url, endpoint });
 }
@@ -101,7 +104,11 @@ function buildRelays(posts: SimPost[], b: Built, o: BuildOptions): void {
       channels: Math.max(8, Math.max(...used) + 1),
       // One watchdog per module, as on real modules: the shortest any of its valves asks for.
       watchdogMs: watchdogs.length ? Math.min(...watchdogs) : undefined,
-      onCoil: (coil, on, t) => group.find((p) => p.spec.valve.coil === coil)?.commandValve(on, t),
+      onCoil: (coil, on, t, source) => {
+        const post = group.find((p) => p.spec.valve.coil === coil);
+        o.wire.add({ kind: 'coil', bus: v0.bus, unitId: v0.unitId, devices: post ? [`${post.spec.id}.valve`] : [], coil, on, source });
+        post?.commandValve(on, t);
+      },
     });
     for (const p of group) {
       const v = p.spec.valve;
@@ -123,14 +130,14 @@ export async function buildStation(station: Station, posts: SimPost[], checkLoad
     for (const [name, spec] of Object.entries(station.buses)) {
       const { endpoint, framing } = await busEndpoint(name, spec, o);
       b.endpoints.push(endpoint);
-      b.slaves.set(name, new ModbusSlave(endpoint, framing, o.faults, o.clock));
+      b.slaves.set(name, new ModbusSlave(endpoint, framing, o.faults, o.clock, { log: o.wire, bus: name }));
     }
     let seed = 1;
     for (const p of posts) {
       await buildScale(`${p.spec.id}.scale`, p.spec.scale, (t) => p.grossKg(t), seed++, b, o);
       const endpoint = await streamEndpoint(`${p.spec.id}-reader`, p.spec.reader, o);
       b.endpoints.push(endpoint);
-      b.readers.set(p.spec.id, new SimReader(`${p.spec.id}.reader`, p.spec.reader, endpoint, o.faults));
+      b.readers.set(p.spec.id, new SimReader(`${p.spec.id}.reader`, p.spec.reader, endpoint, o.faults, o.wire));
       b.devices.set(`${p.spec.id}.reader`, { url: endpoint.url, endpoint });
     }
     if (station.checkScale) await buildScale('check.scale', station.checkScale, checkLoad, seed++, b, o);

@@ -10,6 +10,7 @@ import { isFillgateError, errorMessage } from '../protocols/errors.ts';
 import type { Button, } from './post.ts';
 import type { FaultKind } from './faults.ts';
 import type { SimulatorCore } from './simulator.ts';
+import type { WireKind, WireQuery } from './wire/wire-log.ts';
 
 type Body = Record<string, unknown>;
 type Handler = (sim: SimulatorCore, params: string[], body: Body, query: URLSearchParams) => unknown;
@@ -30,12 +31,29 @@ const routes: [string, RegExp, Handler][] = [
   ['POST', /^\/posts\/([^/]+)\/to-check$/, (sim, [id]) => ({ cylinder: sim.toCheck(id!) })],
   ['POST', /^\/check\/remove$/, (sim) => ({ cylinder: sim.removeCheck() })],
   ['POST', /^\/faults$/, (sim, _p, b) => ({ fault: sim.setFault(b) })],
+  // The wire log (sim/wire/wire-log.ts): ?since=SEQ&kind=request,coil&bus=&unit=&fc=&device=&limit=
+  ['GET', /^\/wire-log$/, (sim, _p, _b, q) => ({ lastSeq: sim.wire.lastSeq, dropped: sim.wire.dropped, entries: sim.wire.entries(wireQuery(q)) })],
+  ['POST', /^\/watchdog$/, (sim, _p, b) => (sim.setWatchdog(b.enabled !== false), { enabled: b.enabled !== false })],
   [
     'DELETE',
     /^\/faults$/,
     (sim, _p, _b, q) => (sim.clearFaults(q.get('device') ?? undefined, (q.get('kind') ?? undefined) as FaultKind | undefined), { faults: sim.faults.list() }),
   ],
 ];
+
+function wireQuery(q: URLSearchParams): WireQuery {
+  const n = (k: string) => (q.has(k) && Number.isFinite(Number(q.get(k))) ? Number(q.get(k)) : undefined);
+  const kind = q.get('kind');
+  return {
+    since: n('since'),
+    kind: kind ? (kind.split(',') as WireKind[]) : undefined,
+    bus: q.get('bus') ?? undefined,
+    unitId: n('unit'),
+    fc: n('fc'),
+    device: q.get('device') ?? undefined,
+    limit: n('limit') ?? 10_000,
+  };
+}
 
 function statusOf(err: unknown): number {
   if (isFillgateError(err)) return Number(err.context.httpStatus ?? 400);

@@ -16,14 +16,16 @@ async function main(): Promise<void> {
       'ports-from-zero': { type: 'boolean', default: false },
       'pty-dir': { type: 'string' },
       json: { type: 'boolean', default: false },
+      // Tests of the gateway's own writes: no relay module clears a coil by itself.
+      'no-watchdog': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
   });
   if (values.help) {
-    console.log('usage: node --import tsx sim/main.ts --station FILE [--ports-from-zero] [--pty-dir DIR] [--json]');
+    console.log('usage: node --import tsx sim/main.ts --station FILE [--ports-from-zero] [--pty-dir DIR] [--json] [--no-watchdog]');
     return;
   }
-  const sim = await startSimulator(values.station!, { portsFromZero: values['ports-from-zero'], ptyDir: values['pty-dir'] });
+  const sim = await startSimulator(values.station!, { portsFromZero: values['ports-from-zero'], ptyDir: values['pty-dir'], noWatchdog: values['no-watchdog'] });
   const endpoints = sim.endpoints();
   if (values.json) console.log(JSON.stringify({ control: sim.controlUrl, endpoints }));
   else {

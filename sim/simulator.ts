@@ -10,6 +10,7 @@ import { type Fault, type FaultKind, FaultBook } from './faults.ts';
 import { type Button, type CylinderInHand, SimPost } from './post.ts';
 import type { SimReading } from './devices/scale.ts';
 import type { CylinderSpec, Station } from './station.ts';
+import { WireLog } from './wire/wire-log.ts';
 
 export interface SimulatorOptions {
   /** Ignore the station file's ports and take free ones (tests). */
@@ -17,6 +18,13 @@ export interface SimulatorOptions {
   /** Where pty links go; default the station's ptyDir. */
   ptyDir?: string;
   clock?: Clock;
+  /** Entries the wire log keeps (a ring); default 200,000. */
+  wireLogSize?: number;
+  /**
+   * Relay modules' comms watchdogs off: for tests about what the gateway itself
+   * writes (a watchdog would clear the coil and hide a gateway that left it ON).
+   */
+  noWatchdog?: boolean;
 }
 
 export interface CylinderState {
@@ -40,7 +48,7 @@ export interface SimState {
   posts: PostState[];
   check: { cylinder: CylinderState | null; scale: SimReading } | null;
   faults: Fault[];
-  relays: { unitId: number; coils: boolean[]; watchdogMs?: number; watchdogTrips: number }[];
+  relays: { unitId: number; coils: boolean[]; watchdogMs?: number; watchdogEnabled: boolean; watchdogTrips: number }[];
   warnings: string[];
 }
 
@@ -54,6 +62,8 @@ export class SimulatorCore {
   readonly faults: FaultBook;
   readonly clock: Clock;
   readonly warnings: string[] = [];
+  /** Every request and reply the simulated devices saw, in order (sim/wire/wire-log.ts). */
+  readonly wire: WireLog;
   /** Cylinders off any scale, by code, with their current gas. */
   private readonly stock = new Map<string, CylinderInHand>();
   private check: CylinderInHand | undefined;
@@ -63,6 +73,7 @@ export class SimulatorCore {
 
   constructor(readonly station: Station, private readonly opts: SimulatorOptions = {}) {
     this.clock = opts.clock ?? systemClock;
+    this.wire = new WireLog(opts.wireLogSize);
     for (const p of station.posts) this.posts.set(p.id, new SimPost(p));
     for (const c of station.cylinders) this.stock.set(c.code, { spec: c, gasKg: c.residualKg });
     const devices = new Set<string>();
@@ -83,8 +94,10 @@ export class SimulatorCore {
         clock: this.clock,
         faults: this.faults,
         warnings: this.warnings,
+        wire: this.wire,
       },
     );
+    if (this.opts.noWatchdog) this.setWatchdog(false);
     for (const s of this.built.streams) s.start();
     // Check often enough that a trip is late by at most a few ms on a quiet machine.
     this.watchdogTimer = setInterval(() => {
@@ -191,6 +204,11 @@ export class SimulatorCore {
     return this.cylinderState(c.spec, c.gasKg);
   }
 
+  /** Turns every relay module's comms watchdog on or off (tests of the gateway's own writes turn it off). */
+  setWatchdog(enabled: boolean): void {
+    for (const r of this.b.relays) r.watchdogEnabled = enabled;
+  }
+
   setFault(input: unknown): Fault {
     try {
       return this.faults.set(input);
@@ -213,7 +231,7 @@ export class SimulatorCore {
         ? { cylinder: this.check ? this.cylinderState(this.check.spec, this.check.gasKg) : null, scale: b.scales.get('check.scale')!.read(t) }
         : null,
       faults: this.faults.list(),
-      relays: b.relays.map((r) => ({ unitId: r.unitId, coils: [...r.coils], watchdogMs: r.watchdogMs, watchdogTrips: r.watchdogTrips })),
+      relays: b.relays.map((r) => ({ unitId: r.unitId, coils: [...r.coils], watchdogMs: r.watchdogMs, watchdogEnabled: r.watchdogEnabled, watchdogTrips: r.watchdogTrips })),
       warnings: [...this.warnings],
     };
   }

@@ -6,6 +6,7 @@
 import { type FaultBook, garbageBytes } from '../faults.ts';
 import type { Endpoint } from '../wire/endpoint.ts';
 import type { ReaderSpec } from '../station.ts';
+import type { WireLog } from '../wire/wire-log.ts';
 
 export class SimReader {
   linesSent = 0;
@@ -17,6 +18,7 @@ export class SimReader {
     private readonly spec: ReaderSpec,
     readonly endpoint: Endpoint,
     private readonly faults: FaultBook,
+    private readonly wire?: WireLog,
   ) {}
 
   /** The bytes one read produces (with faults applied), or undefined when the read is lost. */
@@ -44,6 +46,7 @@ export class SimReader {
     const late = this.faults.get(this.id, 'late')?.ms ?? 0;
     const go = () => {
       this.linesSent++;
+      if (this.wire?.enabled) this.wire.add({ kind: 'stream', bus: this.id, devices: [this.id], hex: bytes.toString('hex') });
       this.endpoint.broadcast(bytes);
     };
     if (late <= 0) go();

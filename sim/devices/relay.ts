@@ -17,7 +17,7 @@ export interface RelayOptions {
   channels: number;
   watchdogMs?: number;
   /** Told about every coil change, including those made by the watchdog. */
-  onCoil: (coil: number, on: boolean, tMs: number) => void;
+  onCoil: (coil: number, on: boolean, tMs: number, source: 'write' | 'watchdog') => void;
 }
 
 export class SimRelayModule implements SimUnit {
@@ -25,6 +25,8 @@ export class SimRelayModule implements SimUnit {
   readonly deviceIds: string[];
   readonly coils: boolean[];
   readonly watchdogMs: number | undefined;
+  /** Off in tests about the gateway's own behaviour, so the module cannot hide what the gateway wrote. */
+  watchdogEnabled = true;
   watchdogTrips = 0;
   lastRequestAt: number | undefined;
   private readonly inputs = new Map<number, (tMs: number) => boolean>();
@@ -70,17 +72,17 @@ export class SimRelayModule implements SimUnit {
 
   /** Called periodically: trips the watchdog when the module has heard nothing for watchdogMs. */
   checkWatchdog(now: number): boolean {
-    if (this.watchdogMs === undefined || this.lastRequestAt === undefined) return false;
+    if (!this.watchdogEnabled || this.watchdogMs === undefined || this.lastRequestAt === undefined) return false;
     if (now - this.lastRequestAt < this.watchdogMs || !this.coils.some(Boolean)) return false;
     this.watchdogTrips++;
-    this.coils.forEach((on, i) => on && this.setCoil(i, false, now));
+    this.coils.forEach((on, i) => on && this.setCoil(i, false, now, 'watchdog'));
     return true;
   }
 
-  private setCoil(coil: number, on: boolean, now: number): void {
+  private setCoil(coil: number, on: boolean, now: number, source: 'write' | 'watchdog' = 'write'): void {
     if (this.coils[coil] === on) return;
     this.coils[coil] = on;
-    this.o.onCoil(coil, on, now);
+    this.o.onCoil(coil, on, now, source);
   }
 
   private checkRange(address: number, count: number): void {

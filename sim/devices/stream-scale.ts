@@ -8,6 +8,7 @@ import { type FaultBook, garbageBytes } from '../faults.ts';
 import type { Endpoint } from '../wire/endpoint.ts';
 import type { Clock } from '../../protocols/clock.ts';
 import type { SimScale } from './scale.ts';
+import type { WireLog } from '../wire/wire-log.ts';
 
 /** Makes a frame fail its check the way line noise would (see faults.ts "corrupt"). */
 export function corruptFrame(format: ScaleFormat, frame: Buffer, opts: ScaleFormatOptions): Buffer {
@@ -41,6 +42,7 @@ export class StreamScaleServer {
     private readonly faults: FaultBook,
     private readonly clock: Clock,
     formatOptions: ScaleFormatOptions = {},
+    private readonly wire?: WireLog,
   ) {
     this.opts = { decimals: scale.decimals, ...formatOptions };
     this.codec = scaleCodec(format, this.opts);
@@ -88,6 +90,7 @@ export class StreamScaleServer {
     const late = this.faults.get(this.scale.id, 'late')?.ms ?? 0;
     const send = () => {
       this.framesSent++;
+      if (this.wire?.enabled) this.wire.add({ kind: 'stream', bus: this.scale.id, devices: [this.scale.id], hex: bytes.toString('hex') });
       this.endpoint.broadcast(bytes);
     };
     if (late <= 0) return send();

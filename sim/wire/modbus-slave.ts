@@ -27,6 +27,7 @@ import { isFillgateError } from '../../protocols/errors.ts';
 import type { Clock } from '../../protocols/clock.ts';
 import { type FaultBook, garbageBytes } from '../faults.ts';
 import type { Conn, Endpoint } from './endpoint.ts';
+import type { WireLog } from './wire-log.ts';
 
 /** A simulated device answering on one unit id. */
 export interface SimUnit {
@@ -67,6 +68,8 @@ export class ModbusSlave {
     readonly framing: 'mbap' | 'rtu',
     private readonly faults: FaultBook,
     private readonly clock: Clock,
+    /** Where every request and reply is logged, under this bus name (see wire-log.ts). */
+    private readonly wire?: { log: WireLog; bus: string },
   ) {
     endpoint.data.on(({ conn, bytes }) => this.receive(conn, bytes));
     endpoint.peers.on(({ conn, open }) => {
@@ -114,18 +117,24 @@ export class ModbusSlave {
     if (ev.kind === 'discarded') {
       this.stats.discardedBytes += ev.bytes.length;
       this.stats.lastDiscardReason = ev.reason;
+      this.log({ kind: 'discarded', reason: ev.reason, hex: ev.bytes.toString('hex'), conn: conn.id });
       return;
     }
     this.stats.requests++;
     const { unitId, pdu, transactionId } = ev.frame;
     const unit = this.units.get(unitId);
+    this.logRequest(conn, unitId, pdu, unit?.deviceIds);
     if (!unit) {
       if (this.framing === 'mbap') this.reply(conn, unitId, transactionId, { fc: pdu[0] ?? 0, exception: ModbusExceptionCode.gatewayTargetFailed }, []);
-      else this.stats.ignored++;
+      else {
+        this.stats.ignored++;
+        this.log({ kind: 'ignored', unitId, fc: pdu[0], reason: 'no such unit', conn: conn.id });
+      }
       return;
     }
     if (this.faults.any(unit.deviceIds, 'no-answer')) {
       this.stats.ignored++;
+      this.log({ kind: 'ignored', unitId, devices: unit.deviceIds, fc: pdu[0], reason: 'no-answer fault', conn: conn.id });
       return;
     }
     const response = this.answer(unit, pdu);
@@ -167,7 +176,37 @@ export class ModbusSlave {
     const garbage = this.faults.any(deviceIds, 'garbage');
     if (garbage) frame = Buffer.concat([garbageBytes(garbage.bytes), frame]);
     this.stats.answered++;
+    this.logReply(conn, unitId, response, deviceIds);
     this.endpoint.send(conn, frame);
+  }
+
+  private log(e: Parameters<WireLog['add']>[0]): void {
+    this.wire?.log.add({ bus: this.wire.bus, ...e });
+  }
+
+  private logRequest(conn: Conn, unitId: number, pdu: Buffer, devices: readonly string[] | undefined): void {
+    if (!this.wire?.log.enabled) return;
+    let req: ModbusRequest | undefined;
+    try {
+      req = decodeRequestPdu(pdu);
+    } catch {
+      req = undefined;
+    }
+    const base = { kind: 'request' as const, unitId, conn: conn.id, ...(devices ? { devices } : {}), fc: pdu[0] };
+    if (!req || 'unsupported' in req) return this.log({ ...base, hex: pdu.toString('hex') });
+    if ('count' in req) return this.log({ ...base, address: req.address, count: req.count });
+    if ('value' in req) return this.log({ ...base, address: req.address, value: req.value });
+    this.log({ ...base, address: req.address, count: req.values.length, values: req.values });
+  }
+
+  private logReply(conn: Conn, unitId: number, res: ModbusResponse, devices: readonly string[]): void {
+    if (!this.wire?.log.enabled) return;
+    const base = { kind: 'reply' as const, unitId, conn: conn.id, ...(devices.length ? { devices } : {}), fc: res.fc };
+    if ('exception' in res) return this.log({ ...base, exception: res.exception });
+    if ('bits' in res) return this.log({ ...base, values: res.bits });
+    if ('registers' in res) return this.log({ ...base, values: res.registers });
+    if ('value' in res) return this.log({ ...base, address: res.address, value: res.value });
+    this.log({ ...base, address: res.address, count: res.count });
   }
 }
 
