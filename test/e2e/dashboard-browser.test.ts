@@ -13,6 +13,7 @@ import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { missing, skipIf } from '../fixtures/needs.ts';
 import { startRig, beginFill, type Rig } from './rig.ts';
 import { mqttSchema } from '../../gateway/mqtt/config.ts';
 import { hashPassword } from '../../gateway/mqtt/password.ts';
@@ -23,9 +24,7 @@ import { testUsers, passwords } from '../gateway/dashboard-support.ts';
 const CHROMIUM = '/usr/bin/chromium';
 
 if (!existsSync(CHROMIUM)) {
-  test(`SKIPPED: ${CHROMIUM} is missing (apt-get install -y chromium); the dashboard browser test did not run`, () => {
-    console.warn(`dashboard browser test skipped: ${CHROMIUM} not found`);
-  });
+  skipIf(test, missing(CHROMIUM))('the dashboard in a real browser', () => undefined);
   test.run();
 } else {
   browserTests();

@@ -6,10 +6,11 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawnSync } from 'node:child_process';
 import { startRig, beginFill, type Rig } from './rig.ts';
+import { missing, skipIf } from '../fixtures/needs.ts';
 
-const haveSocat = spawnSync('socat', ['-V']).status === 0;
+const haveSocat = !missing('socat');
+const it = skipIf(test, missing('socat'));
 let rig: Rig;
 
 test.before(async () => {
@@ -27,16 +28,14 @@ test.after(async () => {
   await rig?.close();
 });
 
-test('every link is a serial port on a pty', () => {
-  if (!haveSocat) return console.log('socat missing: pty tests skipped (CI installs it)');
+it('every link is a serial port on a pty', () => {
   assert.ok(rig.config.buses.rs485.url.startsWith('modbus-rtu:///'), rig.config.buses.rs485.url);
   for (const p of rig.config.posts) assert.ok(p.reader.link.startsWith('serial:///'), p.reader.link);
   const p2 = rig.config.posts[1].scale;
   assert.ok(p2.kind === 'stream' && p2.link.startsWith('serial:///'));
 });
 
-test('a full fill over Modbus RTU on a pty, re-weighed on the A9 check scale over a pty', async () => {
-  if (!haveSocat) return;
+it('a full fill over Modbus RTU on a pty, re-weighed on the A9 check scale over a pty', async () => {
   const code = 'E2000017A1B20002'; // YSP12: 5 kg
   await beginFill(rig, 'P1', code);
   await rig.until('checked', () => rig.phase('P1') === 'checked', 60_000);
@@ -50,8 +49,7 @@ test('a full fill over Modbus RTU on a pty, re-weighed on the A9 check scale ove
   assert.ok(Math.abs((rec.reweighedNetKg ?? 0) - 4.9) <= 0.1, `re-weighed content ${rec.reweighedNetKg}`);
 });
 
-test('the Toledo scale on a pty delivers stable samples that match the simulator', async () => {
-  if (!haveSocat) return;
+it('the Toledo scale on a pty delivers stable samples that match the simulator', async () => {
   rig.sim.place('P2', 'E2000017A1B20004');
   const want = 16.5 + 0.6;
   await rig.until('P2 sample near the placed gross', () => {

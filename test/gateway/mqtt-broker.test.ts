@@ -1,5 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { missing, skipIf } from '../fixtures/needs.ts';
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,7 +9,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { startStationBroker, type StationBroker } from '../../gateway/mqtt/broker.ts';
 import { hashPassword, verifyPassword } from '../../gateway/mqtt/password.ts';
 import type { DeviceMessage } from '../../gateway/mqtt/topics.ts';
-import { brokerConfig, deviceConfigs, eventually, hasBinary } from './mqtt-support.ts';
+import { brokerConfig, deviceConfigs, eventually } from './mqtt-support.ts';
 
 const { devices, passwords } = deviceConfigs([
   ['av1', 'angle-valve'],
@@ -171,8 +172,7 @@ test('WebSocket listener: a device connects over ws://', async () => {
   await eventually(() => seen.length > n, 10_000, 'ws message');
 });
 
-test('TLS listener: a device connects over mqtts:// (self-signed certificate from openssl)', async () => {
-  if (!hasBinary('openssl')) return console.log('SKIP: openssl not installed');
+skipIf(test, missing('openssl'))('TLS listener: a device connects over mqtts:// (self-signed certificate from openssl)', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'fillgate-tls-'));
   const gen = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=localhost',
     '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
@@ -190,9 +190,7 @@ test('TLS listener: a device connects over mqtts:// (self-signed certificate fro
   rmSync(dir, { recursive: true, force: true });
 });
 
-const haveMosquittoClients = hasBinary('mosquitto_pub') && hasBinary('mosquitto_sub');
-test('interop: mosquitto_pub and mosquitto_sub as devices', async () => {
-  if (!haveMosquittoClients) return console.log('SKIP: mosquitto-clients not installed (apt-get install mosquitto-clients)');
+skipIf(test, missing('mosquitto_pub', 'mosquitto_sub'))('interop: mosquitto_pub and mosquitto_sub as devices', async () => {
   const port = String(broker.ports.tcp);
   const sub = spawn('mosquitto_sub', ['-h', '127.0.0.1', '-p', port, '-u', 'cv1', '-P', passwords.cv1, '-i', 'msub-cv1', '-t', 'fillgate/ST1/dev/cv1/cmd', '-q', '1', '-C', '1']);
   let out = '';

@@ -6,6 +6,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { missing, skipIf } from '../fixtures/needs.ts';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,9 +16,10 @@ import Database from 'better-sqlite3';
 import { Outbox } from '../../gateway/mqtt/outbox.ts';
 import { UpstreamRelay } from '../../gateway/mqtt/relay.ts';
 import { systemClock } from '../../protocols/clock.ts';
-import { eventually, freePort, hasBinary, Mosquitto, TcpProxy } from './mqtt-support.ts';
+import { eventually, freePort, Mosquitto, TcpProxy } from './mqtt-support.ts';
 
-const haveMosquitto = hasBinary('mosquitto');
+const it = skipIf(test, missing('mosquitto'));
+const itClients = skipIf(test, missing('mosquitto', 'mosquitto_sub', 'mosquitto_pub'));
 const dir = mkdtempSync(join(tmpdir(), 'fillgate-relay-'));
 const childPath = new URL('./mqtt-relay-child.ts', import.meta.url).pathname;
 
@@ -106,8 +108,7 @@ async function runScenario(pv: 4 | 5): Promise<{ lost: number; duplicates: numbe
   return { lost, duplicates, received: counts.size, outOfOrder };
 }
 
-test('MQTT 3.1.1: upstream cut, gateway kill -9 and upstream broker restart mid-run lose nothing', async () => {
-  if (!haveMosquitto) return console.log('SKIP: mosquitto not installed (apt-get install mosquitto)');
+it('MQTT 3.1.1: upstream cut, gateway kill -9 and upstream broker restart mid-run lose nothing', async () => {
   const r = await runScenario(4);
   console.log(`  mqtt 3.1.1: received ${r.received}, lost ${r.lost}, duplicates ${r.duplicates}, out of order ${r.outOfOrder}`);
   assert.is(r.lost, 0);
@@ -115,8 +116,7 @@ test('MQTT 3.1.1: upstream cut, gateway kill -9 and upstream broker restart mid-
   assert.is(r.outOfOrder, 0);
 });
 
-test('MQTT 5: the same run loses nothing', async () => {
-  if (!haveMosquitto) return console.log('SKIP: mosquitto not installed');
+it('MQTT 5: the same run loses nothing', async () => {
   const r = await runScenario(5);
   console.log(`  mqtt 5: received ${r.received}, lost ${r.lost}, duplicates ${r.duplicates}, out of order ${r.outOfOrder}`);
   assert.is(r.lost, 0);
@@ -124,8 +124,7 @@ test('MQTT 5: the same run loses nothing', async () => {
   assert.is(r.outOfOrder, 0);
 });
 
-test('subscriptions are restored after an upstream restart that lost the session; backlog is visible; mosquitto_sub/pub as the upstream side', async () => {
-  if (!haveMosquitto || !hasBinary('mosquitto_sub')) return console.log('SKIP: mosquitto or mosquitto-clients not installed');
+itClients('subscriptions are restored after an upstream restart that lost the session; backlog is visible; mosquitto_sub/pub as the upstream side', async () => {
   const upstream = new Mosquitto(await freePort(), false);
   await upstream.start();
   const db = new Database(join(dir, 'sub.db'));

@@ -12,6 +12,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { skipIf } from '../fixtures/needs.ts';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { connect as netConnect } from 'node:net';
@@ -187,6 +188,7 @@ async function closeAll(): Promise<void> {
   openAudits.clear();
 }
 
+const it = skipIf(test, skipWhy);
 const users = ['gw-S4', 'gw-S5', 'gw-SPW4', 'gw-SPW5', 'gw-SCA', 'gw-SNAME'];
 let upstream: TlsUpstream;
 const url = () => `mqtts://127.0.0.1:${upstream.port}`;
@@ -202,8 +204,7 @@ test.before(async () => {
 });
 
 for (const pv of [4, 5] as const) {
-  test(`MQTT ${pv === 4 ? '3.1.1' : '5'} over TLS with credentials: every outbox message reaches the upstream subscriber, client id fillgate-<station>`, async () => {
-    if (skipWhy) return console.log(`SKIP: ${skipWhy}`);
+  it(`MQTT ${pv === 4 ? '3.1.1' : '5'} over TLS with credentials: every outbox message reaches the upstream subscriber, client id fillgate-<station>`, async () => {
     const station = `S${pv}`;
     const audit = new Audit();
     await audit.open(url(), pv, `fillgate/${station}/#`);
@@ -242,8 +243,7 @@ for (const pv of [4, 5] as const) {
 }
 
 for (const pv of [4, 5] as const) {
-  test(`MQTT ${pv === 4 ? '3.1.1' : '5'}, wrong password: nothing published, backlog kept, status says why; drains once the broker accepts the password`, async () => {
-    if (skipWhy) return console.log(`SKIP: ${skipWhy}`);
+  it(`MQTT ${pv === 4 ? '3.1.1' : '5'}, wrong password: nothing published, backlog kept, status says why; drains once the broker accepts the password`, async () => {
     const station = `SPW${pv}`;
     const audit = new Audit();
     await audit.open(url(), pv, `fillgate/${station}/#`);
@@ -276,8 +276,7 @@ for (const pv of [4, 5] as const) {
   });
 }
 
-test('untrusted server certificate (no CA, rejectUnauthorized true): no connection, backlog kept, the password never reaches the server', async () => {
-  if (skipWhy) return console.log(`SKIP: ${skipWhy}`);
+it('untrusted server certificate (no CA, rejectUnauthorized true): no connection, backlog kept, the password never reaches the server', async () => {
   const audit = new Audit();
   await audit.open(url(), 4, 'fillgate/SCA/#');
   const rig = makeRelay('SCA', { url: url(), username: 'gw-SCA', password: 'gw-SCA-secret' });
@@ -295,8 +294,7 @@ test('untrusted server certificate (no CA, rejectUnauthorized true): no connecti
   assert.not.match(upstream.log(), /as fillgate-SCA /);
 });
 
-test('trusted CA but the certificate does not name the host (127.0.0.2): no connection, backlog kept', async () => {
-  if (skipWhy) return console.log(`SKIP: ${skipWhy}`);
+it('trusted CA but the certificate does not name the host (127.0.0.2): no connection, backlog kept', async () => {
   const rig = makeRelay('SNAME', { url: `mqtts://127.0.0.2:${upstream.otherNamePort}`, username: 'gw-SNAME', password: 'gw-SNAME-secret', caFile: CA });
   const { relay } = rig;
   enqueueSample(relay);

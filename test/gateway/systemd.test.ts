@@ -5,7 +5,8 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { missing, skipIf } from '../fixtures/needs.ts';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -86,13 +87,7 @@ test('checks feed every post a probe; a failing post or a stalled loop withholds
   assert.is(sent[sent.length - 1], 'STOPPING=1');
 });
 
-const haveTools = ['socat', 'systemd-notify'].every((t) => spawnSync('sh', ['-c', `command -v ${t}`]).status === 0);
-
-test('real systemd-notify to a fake NOTIFY_SOCKET: READY, pings, and no pings while a post is stuck', async () => {
-  if (!haveTools) {
-    console.log('  (skipped: socat or systemd-notify missing)');
-    return;
-  }
+skipIf(test, missing('socat', 'systemd-notify'))('real systemd-notify to a fake NOTIFY_SOCKET: READY, pings, and no pings while a post is stuck', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'fg-notify-'));
   const socket = join(dir, 'notify.sock');
   let received = '';

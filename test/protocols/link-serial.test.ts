@@ -7,8 +7,10 @@ import { createLink } from '../../protocols/link/create.ts';
 import { SerialLink } from '../../protocols/link/serial.ts';
 import type { LinkState } from '../../protocols/link/types.ts';
 import { PtyPair, waitFor } from './link-helpers.ts';
+import { missing, skipIf } from '../fixtures/needs.ts';
 
 const pty = new PtyPair();
+const it = skipIf(test, missing('socat'));
 
 function openPeer(path: string): Promise<SerialPort> {
   return new Promise((resolve, reject) => {
@@ -23,7 +25,7 @@ test.after(async () => {
   await pty.dispose();
 });
 
-test('data flows both ways, the link reopens after socat dies and comes back', async () => {
+it('data flows both ways, the link reopens after socat dies and comes back', async () => {
   await pty.start();
   const link = createLink(`serial://${pty.a}?baud=19200`, { backoff: { initialMs: 50, maxMs: 200 } });
   assert.ok(link instanceof SerialLink);
@@ -66,7 +68,7 @@ test('data flows both ways, the link reopens after socat dies and comes back', a
   await closePeer(peer);
 });
 
-test('the device node vanishing drops the link even when the port itself reports nothing', async () => {
+it('the device node vanishing drops the link even when the port itself reports nothing', async () => {
   // A hung-up pty (or some USB adapters) can leave serialport reading zero bytes forever without an
   // error: removing only the device node, with the port itself still fine, isolates that check.
   await pty.stop();
@@ -82,7 +84,7 @@ test('the device node vanishing drops the link even when the port itself reports
   await pty.stop();
 });
 
-test('open on a missing device rejects, keeps retrying, and opens when it appears', async () => {
+it('open on a missing device rejects, keeps retrying, and opens when it appears', async () => {
   await pty.stop();
   const link = createLink(`serial://${pty.a}`, { backoff: { initialMs: 50, maxMs: 100 } });
   const err = await link.open().catch((e: unknown) => e);

@@ -4,13 +4,16 @@ import { isFillgateError } from '../../protocols/errors.ts';
 import { ModbusBus } from '../../protocols/modbus/bus.ts';
 import type { ModbusUnit } from '../../protocols/modbus/types.ts';
 import { PtyPair } from './link-helpers.ts';
+import { missing, skipIf } from '../fixtures/needs.ts';
 import { FakeUnits, startDeviceServer, startSerialSlave, waitFor } from './modbus-helpers.ts';
 
 const reconnect = { initialMs: 50, maxMs: 200 };
 const pty = new PtyPair();
+const noSocat = missing('socat');
+const it = skipIf(test, noSocat);
 
 test.before(async () => {
-  await pty.start();
+  if (!noSocat) await pty.start();
 });
 
 test.after(async () => {
@@ -35,7 +38,7 @@ async function exercise(u: ModbusUnit, units: FakeUnits) {
   assert.is(u.getHealth().state, 'online');
 }
 
-test('Modbus RTU on a serial line (socat pty, ServerSerial): reads, writes, exceptions', async () => {
+it('Modbus RTU on a serial line (socat pty, ServerSerial): reads, writes, exceptions', async () => {
   const units = new FakeUnits([1]);
   const slave = await startSerialSlave(units, pty.b);
   const bus = new ModbusBus(`modbus-rtu://${pty.a}?baud=9600`, { reconnect });
@@ -45,7 +48,7 @@ test('Modbus RTU on a serial line (socat pty, ServerSerial): reads, writes, exce
   await slave.close();
 });
 
-test('RTU over TCP through a device server: reads, writes, exceptions', async () => {
+it('RTU over TCP through a device server: reads, writes, exceptions', async () => {
   const units = new FakeUnits([1]);
   const slave = await startSerialSlave(units, pty.b);
   const device = await startDeviceServer(pty.a);
@@ -57,7 +60,7 @@ test('RTU over TCP through a device server: reads, writes, exceptions', async ()
   await slave.close();
 });
 
-test('RTU over TCP: a corrupted reply is a BAD_FRAME, counted and retried; line noise is discarded', async () => {
+it('RTU over TCP: a corrupted reply is a BAD_FRAME, counted and retried; line noise is discarded', async () => {
   const units = new FakeUnits([1]);
   const slave = await startSerialSlave(units, pty.b);
   const device = await startDeviceServer(pty.a);
@@ -84,7 +87,7 @@ test('RTU over TCP: a corrupted reply is a BAD_FRAME, counted and retried; line 
   await slave.close();
 });
 
-test('RTU line with one dead unit: never two requests on the line, dead unit set aside, the others served', async () => {
+it('RTU line with one dead unit: never two requests on the line, dead unit set aside, the others served', async () => {
   const units = new FakeUnits([1, 2, 3]);
   units.dead.add(3);
   units.delayMs = 2;
@@ -113,7 +116,7 @@ test('RTU line with one dead unit: never two requests on the line, dead unit set
   await slave.close();
 });
 
-test('RTU: the adapter is unplugged and plugged back; the bus reopens the port by itself', async () => {
+it('RTU: the adapter is unplugged and plugged back; the bus reopens the port by itself', async () => {
   const units = new FakeUnits([1]);
   let slave = await startSerialSlave(units, pty.b);
   const bus = new ModbusBus(`modbus-rtu://${pty.a}`, { reconnect });

@@ -6,13 +6,14 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { startSimulator, type Simulator } from '../../sim/index.ts';
 import { eventually, modbusTarget, testStation } from './helpers.ts';
+import { missing, skipIf } from '../fixtures/needs.ts';
 
 const run = promisify(execFile);
-const haveMbpoll = spawnSync('mbpoll', ['-V'], { stdio: 'ignore' }).error === undefined;
+const it = skipIf(test, missing('mbpoll'));
 let sim: Simulator;
 
 /** Options first, then the host, then any values to write (mbpoll's argument order). */
@@ -34,11 +35,7 @@ test.after(async () => {
   await sim.close();
 });
 
-test('mbpoll reads the FT-112 gross weight (reference 5, int32 big-endian) the simulator shows', async () => {
-  if (!haveMbpoll) {
-    console.log('SKIP: mbpoll is not installed (apt-get install mbpoll)');
-    return;
-  }
+it('mbpoll reads the FT-112 gross weight (reference 5, int32 big-endian) the simulator shows', async () => {
   sim.place('P1', 'CYL1');
   await eventually(() => sim.state().posts[0]!.scale.stable, 5000, 'stable');
   const out = await mbpoll('P1.scale', ['-r', '5', '-c', '1', '-t', '4:int', '-B']);
@@ -47,8 +44,7 @@ test('mbpoll reads the FT-112 gross weight (reference 5, int32 big-endian) the s
   assert.is(shown, 17.1);
 });
 
-test('mbpoll writes the valve coil and reads the feedback input', async () => {
-  if (!haveMbpoll) return;
+it('mbpoll writes the valve coil and reads the feedback input', async () => {
   await mbpoll('P1.valve', ['-r', '1', '-t', '0'], ['1']);
   assert.is(sim.state().posts[0]!.valve.coil, true);
   await eventually(() => sim.state().posts[0]!.valve.open, 3000, 'open');

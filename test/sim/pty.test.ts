@@ -1,7 +1,7 @@
 /**
  * Serial lines on socat pty pairs: an RTU bus shared by a scale and a relay
  * module, an A9 stream scale and a reader. The test opens the gateway's end as
- * a serial port, like the gateway would. Skipped (with a message) without socat.
+ * a serial port, like the gateway would. Skipped (counted, with the reason) without socat.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -15,9 +15,11 @@ import { scaleCodec } from '../../protocols/scale/index.ts';
 import { startSimulator, type Simulator } from '../../sim/index.ts';
 import { socatAvailable } from '../../sim/wire/pty.ts';
 import { eventually, testStation } from './helpers.ts';
+import { missing, skipIf } from '../fixtures/needs.ts';
 
 const ModbusRTU = modbus.default;
 const haveSocat = socatAvailable();
+const it = skipIf(test, missing('socat'));
 let sim: Simulator;
 let dir: string;
 const ports: SerialPort[] = [];
@@ -60,11 +62,7 @@ test.after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-test('pty endpoints are serial URLs in the pty directory', () => {
-  if (!haveSocat) {
-    console.log('SKIP: socat is not installed (apt-get install socat); pty tests not run');
-    return;
-  }
+it('pty endpoints are serial URLs in the pty directory', () => {
   const e = sim.endpoints();
   assert.is(e['P1.scale'], `modbus-rtu://${dir}/bus-rs485?baud=9600#unit=1`);
   assert.is(e['P1.valve'], `modbus-rtu://${dir}/bus-rs485?baud=9600#unit=2`);
@@ -73,8 +71,7 @@ test('pty endpoints are serial URLs in the pty directory', () => {
   assert.ok(existsSync(`${dir}/bus-rs485`));
 });
 
-test('RTU bus on a pty: scale and relay module share it; answers take their wire time', async () => {
-  if (!haveSocat) return;
+it('RTU bus on a pty: scale and relay module share it; answers take their wire time', async () => {
   sim.place('P1', 'CYL1');
   const c = new ModbusRTU();
   await c.connectRTUBuffered(`${dir}/bus-rs485`, { baudRate: 9600 });
@@ -97,8 +94,7 @@ test('RTU bus on a pty: scale and relay module share it; answers take their wire
   }
 });
 
-test('A9 stream and reader lines on ptys decode with the shared codecs', async () => {
-  if (!haveSocat) return;
+it('A9 stream and reader lines on ptys decode with the shared codecs', async () => {
   const scale = await openSerial(sim.endpoints()['P2.scale']!);
   sim.place('P2', 'CYL2');
   const dec = () => scaleCodec('xk3190-a9').decoder().push(scale.bytes()).filter((e) => e.kind === 'frame');
@@ -107,8 +103,7 @@ test('A9 stream and reader lines on ptys decode with the shared codecs', async (
   await eventually(() => sim.scan('P1', 'CODE-42') && reader.bytes().toString().includes('CODE-42\r\n'), 5000, 'reader line');
 });
 
-test('the gateway closing its end and reopening works (socat restarted); link-drop removes the node for a while', async () => {
-  if (!haveSocat) return;
+it('the gateway closing its end and reopening works (socat restarted); link-drop removes the node for a while', async () => {
   const url = sim.endpoints()['P2.scale']!;
   const first = ports.find((p) => p.path === serialPath(url).path)!;
   await closePort(first);
