@@ -18,6 +18,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { cpus } from 'node:os';
+import { preflight } from './preflight.ts';
 
 const root = new URL('..', import.meta.url).pathname;
 const filters = process.argv.slice(2);
@@ -91,6 +92,8 @@ function leftoverOnly(file: string): boolean {
 }
 
 // TEST_DIR: another folder to run (test/unit/runner.test.ts runs the fixtures in test/.runner-fixtures).
+// Debian tools first: installed when run as root, else listed with a non-zero exit (test/preflight.ts).
+if (!process.env.TEST_DIR) preflight();
 const files = walk(process.env.TEST_DIR ?? join(root, 'test')).filter((f) => filters.length === 0 || filters.some((s) => f.includes(s)));
 const results: Result[] = [];
 let next = 0;

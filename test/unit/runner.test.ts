@@ -2,7 +2,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { join } from 'node:path';
+import { join, dirname } from 'node:path';
+import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 
 const root = new URL('../..', import.meta.url).pathname;
 
@@ -42,6 +44,25 @@ test('a leftover .only fails the run', () => {
   assert.match(r.out, /\.only left in the file/);
   assert.is(r.last, '0 passed, 1 failed, 0 skipped');
   assert.is(r.code, 1);
+});
+
+test('without the Debian tools and without apt-get the run stops at once, naming the packages', () => {
+  const bin = mkdtempSync(join(tmpdir(), 'fg-nobin-'));
+  try {
+    for (const t of ['sh', 'env']) symlinkSync(spawnSync('sh', ['-c', `command -v ${t}`], { encoding: 'utf8' }).stdout.trim(), join(bin, t));
+    const { CI: _ci, TEST_DIR: _d, ...rest } = process.env;
+    const r = spawnSync(process.execPath, ['--import', 'tsx', 'test/run.ts', 'no-file-matches-this'], {
+      cwd: root,
+      env: { ...rest, PATH: `${bin}:${dirname(process.execPath)}`.replace(/:\/usr\/bin.*$/, '') },
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    assert.is(r.status, 2, r.stdout + r.stderr);
+    assert.match(r.stderr, /not installed: .*socat.*mosquitto/);
+    assert.match(r.stderr, /run: sudo apt-get install -y /);
+  } finally {
+    rmSync(bin, { recursive: true, force: true });
+  }
 });
 
 test.run();
