@@ -15,9 +15,9 @@
  * Usage: npm test [-- substring ...]   (only files whose path contains one of them)
  */
 import { spawn } from 'node:child_process';
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { cpus } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { preflight } from './preflight.ts';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -51,10 +51,13 @@ interface Result {
 }
 
 function runFile(file: string): Promise<Result> {
+  // Each file gets its own TMPDIR, removed when the file ends (crashed or killed ones too): pty
+  // links, data dirs with signing keys and screenshots never outlive the run (issue 12 point 3).
+  const tmp = mkdtempSync(join(tmpdir(), 'fillgate-test-'));
   return new Promise((resolve) => {
     const child = spawn(process.execPath, ['--import', 'tsx', file], {
       cwd: root,
-      env: { ...process.env, FORCE_COLOR: '0', NO_COLOR: '1' },
+      env: { ...process.env, FORCE_COLOR: '0', NO_COLOR: '1', TMPDIR: tmp },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
@@ -67,6 +70,7 @@ function runFile(file: string): Promise<Result> {
     }, perFileTimeoutMs);
     child.on('close', (code) => {
       clearTimeout(timer);
+      rmSync(tmp, { recursive: true, force: true });
       const s = summaryOf(output);
       const skips = [...output.matchAll(new RegExp(`^${SKIP_MARK} (.*) ## (.*)$`, 'gm'))].map((m) => `${m[1]}: ${m[2]}`);
       resolve({ file, ...s, skips, code, output, timedOut });

@@ -4,7 +4,7 @@
  * of cylinders at two posts — normal fills and the refusals the rules demand —
  * with one line per outcome. No hardware, no config.
  */
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
@@ -48,11 +48,18 @@ export async function demoCommand(args: string[]): Promise<number> {
   // The fast end of the 10-30 kg/min range (domain.md 4), so the story fits in about a minute.
   for (const p of stationDoc.posts) p.flowKgPerMin = 30;
   const { startSimulator } = await import('../../sim/index.ts');
-  const sim = await startSimulator(stationDoc, { portsFromZero: true, ptyDir: mkdtempSync(join(tmpdir(), 'fillgate-demo-pty-')) });
+  // Temporary folders (one holds the demo's signing key) are removed however the demo ends.
+  const ptyDir = mkdtempSync(join(tmpdir(), 'fillgate-demo-pty-'));
+  const dataDir = mkdtempSync(join(tmpdir(), 'fillgate-demo-'));
+  const removeDirs = () => {
+    for (const d of [ptyDir, dataDir]) rmSync(d, { recursive: true, force: true });
+  };
+  process.once('exit', removeDirs);
+  const sim = await startSimulator(stationDoc, { portsFromZero: true, ptyDir });
   const loaded = loadConfigFile(join(root, 'examples/gateway.yaml'));
   if (!loaded.ok) throw new Error(`examples/gateway.yaml is invalid: ${JSON.stringify(loaded.errors)}`);
   const config = wireConfigToSim(loaded.config, sim.deviceEndpoints());
-  config.dataDir = mkdtempSync(join(tmpdir(), 'fillgate-demo-'));
+  config.dataDir = dataDir;
   const logs = createLogFactory({ level: values.verbose ? 'info' : 'error' });
   const station = new Station(config, { logs });
   await station.start();
@@ -67,6 +74,19 @@ export async function demoCommand(args: string[]): Promise<number> {
   // The station dashboard, with demo logins (passwords printed: this is a demo, never a real station).
   const users = (['operator', 'supervisor'] as const).map((role) => ({ name: role, role, passwordHash: hashPassword('demo', 1024) }));
   const http = await startStatusServer(station, { ...config.http, host: '127.0.0.1', port: 0, users });
+  const shutdown = async () => {
+    await http.close();
+    await station.stop();
+    await receiver.close();
+    await sim.close();
+  };
+  // SIGTERM (systemd, a test harness) ends the demo as cleanly as Ctrl-C: valves closed, folders removed.
+  let stopping: Promise<void> | undefined;
+  const onSignal = (sig: NodeJS.Signals) => {
+    stopping ??= shutdown().finally(() => process.exit(sig === 'SIGINT' ? 130 : 143));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
 
   const lang = cliLang();
   console.log(t('cli.demo.title', lang, { station: config.station.code, unit: config.station.unit }));
@@ -87,12 +107,11 @@ export async function demoCommand(args: string[]): Promise<number> {
   console.log('\n' + t('cli.demo.summary', lang, { total, secs: ((Date.now() - t0) / 1000).toFixed(0), verify, accepted: rep.accepted, gaps: rep.gaps.length, late: rep.late }));
   if (values.keep) {
     console.log(t('cli.demo.keep', lang));
-    await new Promise((r) => process.once('SIGINT', r));
+    await new Promise<never>(() => undefined); // until SIGINT or SIGTERM, which shut down and exit
   }
-  await http.close();
-  await station.stop();
-  await receiver.close();
-  await sim.close();
+  process.off('SIGINT', onSignal);
+  process.off('SIGTERM', onSignal);
+  await shutdown();
   return check.ok && rep.accepted === total ? 0 : 1;
 }
 

@@ -7,6 +7,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 
 const root = new URL('../..', import.meta.url).pathname;
 
@@ -39,6 +41,32 @@ test('the demo prints one line per outcome and ends with every record delivered'
   const summary = /(\d+) records in .* chain and signatures verify; regulator accepted (\d+), gaps 0/.exec(out);
   assert.ok(summary, out.slice(-500));
   assert.is(summary[1], summary[2]);
+});
+
+test('--keep stays up until SIGTERM, which shuts it down like Ctrl-C and removes its folders (and the key in them)', async () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'fg-demo-tmp-'));
+  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'gateway/cli/main.ts'), 'demo', '--keep'], {
+    cwd: root,
+    env: { ...process.env, TMPDIR: tmp },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (out += d));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+  const deadline = Date.now() + 150_000;
+  while (!/regulator accepted/.test(out) && Date.now() < deadline && child.exitCode === null) await new Promise((r) => setTimeout(r, 200));
+  assert.match(out, /regulator accepted/);
+  assert.ok(readdirSync(tmp).some((d) => d.startsWith('fillgate-demo-')), 'the demo keeps its data while it runs');
+  await new Promise((r) => setTimeout(r, 500));
+  assert.is(child.exitCode, null, 'still running with --keep');
+  child.kill('SIGTERM');
+  const code = await Promise.race([exited, new Promise<string>((r) => setTimeout(() => r('hung'), 30_000))]);
+  if (code === 'hung') child.kill('SIGKILL');
+  assert.is(code, 143, out.slice(-800));
+  // tsx keeps its compile cache there (tsx-<uid>); nothing of the demo's may stay.
+  assert.equal(readdirSync(tmp).filter((d) => !d.startsWith('tsx-')), [], 'nothing left in the temporary folder');
+  rmSync(tmp, { recursive: true, force: true });
 });
 
 test.run();

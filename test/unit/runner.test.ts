@@ -3,7 +3,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
 import { join, dirname } from 'node:path';
-import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 
 const root = new URL('../..', import.meta.url).pathname;
@@ -44,6 +44,16 @@ test('a leftover .only fails the run', () => {
   assert.match(r.out, /\.only left in the file/);
   assert.is(r.last, '0 passed, 1 failed, 0 skipped');
   assert.is(r.code, 1);
+});
+
+test('what a test file leaves in its temporary folder is removed when the file ends', () => {
+  const outFile = join(mkdtempSync(join(tmpdir(), 'fg-runner-')), 'left');
+  const r = run('leaves-tmp', { RUNNER_FIXTURE_OUT: outFile });
+  assert.is(r.last, '1 passed, 0 failed, 0 skipped');
+  const left = readFileSync(outFile, 'utf8');
+  rmSync(dirname(outFile), { recursive: true, force: true });
+  assert.not.ok(left!.startsWith(tmpdir() + '/fg-leftover-'), 'the file ran in its own TMPDIR');
+  assert.not.ok(existsSync(left!), `${left} still exists`);
 });
 
 test('without the Debian tools and without apt-get the run stops at once, naming the packages', () => {
