@@ -275,6 +275,8 @@ export class Station {
     this.latches.lift('store', by);
     this.lockDetail.delete('store');
     log.warn({ by }, 'store lock reset by supervisor');
+    this.setLock('store', false, `reset by ${by}`);
+    // Still near full: the computed lock comes straight back (and is noted as such).
     this.updateRecordLocks();
     if (!this.locks.has('store')) return { ok: true };
     return { ok: true, reason: 'the store is still near full: the computed lock stays' };
