@@ -12,6 +12,7 @@ import { hashPassword } from '../../gateway/mqtt/password.ts';
 import { startSimMqttDevices, type SimMqttFleet } from '../../sim/mqtt/index.ts';
 import { freePort } from '../gateway/mqtt-support.ts';
 import { stationStatus } from '../../gateway/http/status.ts';
+import { uploadConfigSchema } from '../../gateway/records/config.ts';
 
 let rig: Rig;
 let fleet: SimMqttFleet;
@@ -127,6 +128,16 @@ test('the store lock from a failed commit survives a restart until a supervisor 
   await badgeSupervisor('P2');
   await rig.until('store lock lifted by the reset', () => !locked('store'), 5000);
   assert.ok(latchEvents().some((e) => e.latch === 'store' && e.action === 'lift' && e.by === SUPERVISOR), JSON.stringify(latchEvents()));
+});
+
+test('the upload lock is not a latch: recomputed from the store before any post starts, so no fill slips in after a restart', async () => {
+  // The records of the tests above were never uploaded; with a 1 s lock age they are overdue.
+  rig.config.upload = uploadConfigSchema.parse({ url: 'http://127.0.0.1:9/', timeliness: { lockAgeMs: 1000 } });
+  await rig.restartGateway();
+  assert.ok(locked('upload'), JSON.stringify(rig.station.lockState));
+  for (const rt of rig.station.posts.values()) assert.ok(rt.snapshot.ctx.locks.includes('upload'), `${rt.id} started with the upload lock`);
+  const rec = await refusalAt('P2', 'E2000017A1B20003');
+  assert.ok(rec.refusals.some((r) => r.code === 'STATION_LOCKED_UPLOAD'), JSON.stringify(rec.refusals));
 });
 
 test.run();
