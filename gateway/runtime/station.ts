@@ -233,7 +233,13 @@ export class Station {
     // A failed commit's store lock is a latch: only a supervisor's reset lifts it (resetStoreLatch).
     // The computed ones come and go with their condition; their changes go into the latch history.
     const note = (lock: LockKind, on: boolean, detail?: string) => {
-      if (this.setLock(lock, on, detail)) this.latches.note(lock, on ? 'set' : 'lift', 'condition', `STATION_LOCKED_${lock.toUpperCase()}`, detail);
+      if (!this.setLock(lock, on, detail)) return;
+      try {
+        this.latches.note(lock, on ? 'set' : 'lift', 'condition', `STATION_LOCKED_${lock.toUpperCase()}`, detail);
+      } catch (err) {
+        // History only; this runs on a timer, where a throw would end the process.
+        this.logs('station').error({ err: errorMessage(err), lock }, 'lock change not written to the latch history');
+      }
     };
     if (!this.latches.has('store')) note('store', !!store, store?.detail);
     note('upload', !!upload, upload?.detail);
