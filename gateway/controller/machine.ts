@@ -24,6 +24,11 @@ export interface InitialOptions {
   wall?: number;
   now?: number;
   locks?: readonly LockKind[];
+  /**
+   * Start in fault: the post was in fault when the previous run ended (kept in station.db).
+   * A fault awaits a supervisor's reset; a restart must not clear it (issue 9 point 4).
+   */
+  fault?: { reason: TripCode; attemptId?: string };
 }
 
 export function initialState(cfg: ControllerConfig, o: InitialOptions = {}): PostState {
@@ -38,7 +43,8 @@ export function initialState(cfg: ControllerConfig, o: InitialOptions = {}): Pos
     seq: 0,
     badInputs: 0,
   };
-  return { ctx, phase: { kind: 'idle' } };
+  const f = o.fault;
+  return { ctx, phase: f ? { kind: 'fault', reason: f.reason, ...(f.attemptId ? { attemptId: f.attemptId } : {}) } : { kind: 'idle' } };
 }
 
 export function transition(state: PostState, input: PostInput, now: number): Step {

@@ -67,8 +67,8 @@ type InputBody =
   | { kind: 'valveMismatch'; detail?: string }
   | { kind: 'leakAlarm'; active: boolean }
   | { kind: 'stationLock'; lock: 'upload' | 'store'; active: boolean }
-  /** Operator acknowledges a fault (after the cause is gone). */
-  | { kind: 'reset' }
+  /** Operator acknowledges a fault (after the cause is gone); `by` names who, for the latch history only. */
+  | { kind: 'reset'; by?: string }
   | { kind: 'tick' };
 
 /** Every input may carry the wall clock (epoch ms) read at the same moment as `now`; records are labelled from it. */

@@ -18,6 +18,7 @@ export const permissions = {
   exportRecords: ['operator', 'supervisor', 'integrator'],
   resetPost: ['supervisor'],
   resetLeak: ['supervisor'],
+  resetStore: ['supervisor'],
   importRegistry: ['supervisor', 'integrator'],
 } as const satisfies Record<string, readonly DashboardRole[]>;
 export type Action = keyof typeof permissions;

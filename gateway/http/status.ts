@@ -23,6 +23,8 @@ export function stationStatus(station: Station) {
     station: station.config.station.code,
     at: new Date(station.clock.wall()).toISOString(),
     locks: station.lockState,
+    // Locks only a supervisor's recorded reset lifts (kept across restarts), and their recent history.
+    latches: { active: station.latches.active(), history: station.latches.history(20) },
     posts,
     devices: station.devices.health(),
     records: { ...counts, store: station.store.storeHealth() },

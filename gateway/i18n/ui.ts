@@ -66,9 +66,12 @@ export const uiMessages = {
   'banner.resetDone': { zh: '泄漏锁定已复位', en: 'Leak lock reset' },
   'banner.resetRefused': { zh: '复位被拒绝：报警仍在', en: 'Reset refused: alarm still active' },
   'banner.notLocked': { zh: '无泄漏锁定', en: 'No leak lock to reset' },
+  'banner.storeNotLatched': { zh: '无存储写入失败锁定', en: 'No failed-write store lock to reset' },
+  'banner.storeResetRefused': { zh: '复位被拒绝：本地存储仍无法写入', en: 'Reset refused: the record store still cannot be written' },
   'leak.level': { zh: '{device} 燃气泄漏 {level} 级报警', en: 'Leak alarm level {level} at {device}' },
   'leak.fault': { zh: '{device} 探测器故障', en: 'Detector {device} fault' },
   'leak.silent': { zh: '{device} 探测器无信号', en: 'Detector {device} silent' },
+  'leak.notReported': { zh: '{device} 探测器启动后尚未上报', en: 'Detector {device} has not reported since start' },
   'leak.cleared': { zh: '报警已解除，等待主管复位', en: 'Alarm cleared: waiting for a supervisor reset' },
   'leak.cutoffClosing': { zh: '紧急切断阀 {device} 关闭中', en: 'Emergency cut-off {device} closing' },
 

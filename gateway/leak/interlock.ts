@@ -54,6 +54,8 @@ export type LeakInput =
   | { type: 'reading'; device: string; lel?: number; level: AlarmLevel; fault: boolean; at: number }
   | { type: 'cutoff'; device: string; state: 'open' | 'closed' | 'moving' | 'fault'; at: number }
   | { type: 'reset'; badge: string; at: number }
+  /** At start: the lock was latched when the previous run ended (kept in station.db); a restart must not lift it. */
+  | { type: 'restore'; level: AlarmLevel; at: number }
   | { type: 'tick'; at: number };
 
 export type LeakOutput =
@@ -79,6 +81,16 @@ export function activeConditions(state: LeakState): string[] {
     if (d.fault) out.push(`detector ${id} fault`);
     if (d.silent) out.push(`detector ${id} silent`);
   }
+  return out;
+}
+
+/**
+ * Why a reset is refused: the active conditions, and any detector that has not reported since
+ * start (a lock restored at start must not be reset before every detector has said it is clear).
+ */
+export function resetBlockers(state: LeakState): string[] {
+  const out = activeConditions(state);
+  for (const [id, d] of Object.entries(state.detectors)) if (d.lastAt === undefined && !d.silent) out.push(`detector ${id} has not reported since start`);
   return out;
 }
 
@@ -156,7 +168,7 @@ function onCutoff(s: LeakState, i: Extract<LeakInput, { type: 'cutoff' }>, out: 
 }
 
 function onReset(s: LeakState, i: Extract<LeakInput, { type: 'reset' }>, out: LeakOutput[]): void {
-  const reasons = activeConditions(s);
+  const reasons = resetBlockers(s);
   if (reasons.length > 0) {
     out.push({ type: 'resetRefused', badge: i.badge, reasons });
     return;
@@ -185,6 +197,11 @@ export function leakTransition(state: LeakState, input: LeakInput, settings: Lea
       break;
     case 'reset':
       onReset(s, input, outputs);
+      break;
+    case 'restore':
+      // Latched again as it was; a level-2 lock commands every cut-off valve closed again, as a
+      // new level-2 alarm would (one reopened by hand while we were down is closed again).
+      escalate(s, input.level, input.at, outputs);
       break;
   }
   return { state: s, outputs };

@@ -237,6 +237,15 @@ export class RecordStore {
     })();
   }
 
+  /**
+   * Proves the store takes writes again: one metadata row, written like a record. A supervisor's
+   * reset of the store lock is refused while this throws (the cause is not fixed).
+   */
+  probeWrite(): void {
+    this.refuseIfFull();
+    this.db.transaction(() => setMeta(this.db, 'write_probe_at', new Date(this.opts.clock.wall()).toISOString()))();
+  }
+
   counts(): StoreCounts {
     return recordCounts(this.db);
   }

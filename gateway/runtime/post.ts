@@ -11,7 +11,7 @@ import { errorMessage } from '../../protocols/errors.ts';
 import { Signal, type Unsubscribe } from '../../protocols/signal.ts';
 import type { CodeRead } from '../../devices/types.ts';
 import { initialState, transition, valveMayBeOpen } from '../controller/index.ts';
-import type { Command, CylinderFacts, OperatorFacts, PostInput, PostState, PreactEntry, PreactTable, ControllerConfig, LockKind } from '../controller/index.ts';
+import type { Command, CylinderFacts, OperatorFacts, PostInput, PostState, PreactEntry, PreactTable, ControllerConfig, LockKind, InitialOptions } from '../controller/index.ts';
 import type { FillAttempt } from '../records/types.ts';
 import type { Logger } from '../log.ts';
 import type { PostDevices } from './devices.ts';
@@ -38,7 +38,8 @@ export interface PostEnv {
 }
 
 export type PostEvent =
-  | { kind: 'phase'; post: string; phase: string; attemptId?: string; reason?: string }
+  /** `by`: who reset the post, when a reset took it out of fault. */
+  | { kind: 'phase'; post: string; phase: string; attemptId?: string; reason?: string; by?: string }
   | { kind: 'display'; post: string; reason: string; detail?: string }
   | { kind: 'record'; post: string; attempt: FillAttempt }
   | { kind: 'valve'; post: string; command: 'open' | 'close'; reason?: string };
@@ -61,9 +62,11 @@ export class PostRuntime {
     private readonly env: PostEnv,
     preacts: PreactTable,
     locks: readonly LockKind[],
+    /** The fault the previous run left this post in (persisted latch): it starts there. */
+    fault?: InitialOptions['fault'],
   ) {
     this.id = cfg.post;
-    this.state = initialState(cfg, { preacts, locks, now: env.clock.now(), wall: env.clock.wall() });
+    this.state = initialState(cfg, { preacts, locks, now: env.clock.now(), wall: env.clock.wall(), ...(fault ? { fault } : {}) });
   }
 
   get snapshot(): PostState {
@@ -118,7 +121,7 @@ export class PostRuntime {
       if (operator?.roles.includes('supervisor') && this.env.supervisorReset?.(read.code)) return;
       // A post in fault is reset by a supervisor's badge, after the cause is gone (the controller refuses a reset under a leak lock).
       if (this.state.phase.kind === 'fault' && operator?.roles.includes('supervisor')) {
-        this.input({ kind: 'reset' });
+        this.input({ kind: 'reset', by: read.code });
         return;
       }
       this.input({ kind: 'code', read, ...(operator ? { operator } : {}), ...(exceptions ? { exceptions } : {}) });
@@ -144,7 +147,8 @@ export class PostRuntime {
     this.guardValve();
     if (this.state.phase.kind !== before) {
       const p = this.state.phase as { kind: string; attemptId?: string; reason?: string };
-      this.events.emit({ kind: 'phase', post: this.id, phase: p.kind, attemptId: p.attemptId, reason: p.reason });
+      const by = input.kind === 'reset' ? input.by : undefined;
+      this.events.emit({ kind: 'phase', post: this.id, phase: p.kind, attemptId: p.attemptId, reason: p.reason, ...(by ? { by } : {}) });
     }
     this.schedule(step.wakeAt);
   }

@@ -24,6 +24,8 @@ import { PostRuntime, type PostEnv, type PostEvent } from './post.ts';
 import { operatorFacts, verifyCylinder } from './verify.ts';
 import { startStationMqtt, type StationMqtt } from './mqtt.ts';
 import { PreactStore } from './preacts.ts';
+import { LatchStore } from './latches.ts';
+import { attachLeakLatch, resetLeakLatch, savedFault, trackPostFault } from './latch-wiring.ts';
 
 export interface StationOptions {
   config: GatewayConfig;
@@ -46,6 +48,8 @@ export class Station {
   publicKeyPem?: string;
   private db!: Database.Database;
   private preacts!: PreactStore;
+  /** Locks only a supervisor's recorded reset lifts, kept across restarts (latches.ts). */
+  latches!: LatchStore;
   private locks = new Set<LockKind>();
   private lockDetail = new Map<LockKind, string>();
   private lockTimer?: NodeJS.Timeout;
@@ -78,6 +82,7 @@ export class Station {
     this.devices = buildDevices(cfg, this.clock, this.logs);
     await this.devices.start();
     this.mqtt = await startStationMqtt(cfg, { db: this.db, clock: this.clock, logs: this.logs, registry: { quarantine: (code, reason, source) => this.registry.quarantine(code, reason, source) } });
+    this.restoreLatches();
     this.mqtt?.leak.lock.on(({ on }) => this.setLock('leak', on, 'leak interlock'));
     if (this.mqtt?.leak.locked) this.locks.add('leak');
     this.updateRecordLocks();
@@ -140,17 +145,24 @@ export class Station {
       savePreact: (post, model, entry: PreactEntry) => this.preacts.save(post, model, entry),
       supervisorReset: (badge) => {
         const leak = this.mqtt?.leak;
-        if (!leak?.locked) return false;
-        const r = leak.reset(badge);
+        // One badge, one reset: the leak lock first, then a store lock; a post fault is the post's own.
+        if (!leak?.locked) return this.latches.has('store') ? (this.resetStoreLatch(badge), true) : false;
+        const r = resetLeakLatch(this.latches, leak, badge, log);
         log.warn({ badge, ok: r.ok, reasons: r.reasons }, r.ok ? 'leak lock reset by supervisor' : 'leak lock reset refused');
         return true;
       },
       storeFailed: (err) => {
         this.lockDetail.set('store', errorMessage(err));
+        try {
+          this.latches.set('store', 'STORE_FAILED', errorMessage(err));
+        } catch (e) {
+          log.error({ err: errorMessage(e) }, 'store lock NOT persisted: a restart would lift it');
+        }
         this.setLock('store', true, errorMessage(err));
       },
     };
-    const rt = new PostRuntime(ccfg, devices, env, this.preacts.load(id) as PreactTable, [...this.locks]);
+    const rt = new PostRuntime(ccfg, devices, env, this.preacts.load(id) as PreactTable, [...this.locks], savedFault(this.latches, id));
+    trackPostFault(this.latches, rt, log);
     rt.events.on((e) => this.onPostEvent(e));
     devices.scale.samples.on((s) => this.lastSample.set(id, s));
     this.posts.set(id, rt);
@@ -218,13 +230,66 @@ export class Station {
     }
     const store = locks.find((l) => l.code === 'STATION_LOCKED_STORE');
     const upload = locks.find((l) => l.code === 'STATION_LOCKED_UPLOAD');
-    // A failed commit keeps the store lock until restart: the cause must be looked at.
-    if (!this.lockDetail.has('store')) this.setLock('store', !!store, store?.detail);
-    this.setLock('upload', !!upload, upload?.detail);
+    // A failed commit's store lock is a latch: only a supervisor's reset lifts it (resetStoreLatch).
+    // The computed ones come and go with their condition; their changes go into the latch history.
+    const note = (lock: LockKind, on: boolean, detail?: string) => {
+      if (!this.setLock(lock, on, detail)) return;
+      try {
+        this.latches.note(lock, on ? 'set' : 'lift', 'condition', `STATION_LOCKED_${lock.toUpperCase()}`, detail);
+      } catch (err) {
+        // History only; this runs on a timer, where a throw would end the process.
+        this.logs('station').error({ err: errorMessage(err), lock }, 'lock change not written to the latch history');
+      }
+    };
+    if (!this.latches.has('store')) note('store', !!store, store?.detail);
+    note('upload', !!upload, upload?.detail);
   }
 
-  private setLock(lock: LockKind, on: boolean, detail?: string): void {
-    if (on === this.locks.has(lock)) return;
+  /**
+   * Before any post starts: the latches the previous run left (leak, store; post faults are
+   * restored by startPost). A restart must not lift them (issue 9 point 4; CJ/T 394).
+   */
+  private restoreLatches(): void {
+    const log = this.logs('station');
+    this.latches = new LatchStore(this.db, this.clock);
+    const store = this.latches.get('store');
+    if (store) {
+      this.locks.add('store');
+      this.lockDetail.set('store', store.detail ?? store.reason);
+      log.warn({ since: store.since, detail: store.detail }, 'store lock restored from the previous run: a supervisor must reset it once the cause is fixed');
+    }
+    if (this.mqtt) attachLeakLatch(this.latches, this.mqtt.leak, this.clock, this.logs('leak'));
+    else if (this.latches.has('leak')) {
+      // No interlock, so no detector can say the gas is gone: the lock stays (fail safe) until the MQTT config is back.
+      this.locks.add('leak');
+      log.error('leak lock restored but no leak interlock is configured: restore the mqtt section so the detectors can confirm clear');
+    }
+    for (const l of this.latches.active()) log.warn({ latch: l.latch, since: l.since, reason: l.reason }, 'latch restored');
+  }
+
+  /** A supervisor's reset of a failed commit's store lock; refused while the store still cannot be written. */
+  resetStoreLatch(by: string): { ok: boolean; reason?: string } {
+    const log = this.logs('station');
+    if (!this.latches.has('store')) return { ok: false, reason: 'not locked' };
+    try {
+      this.store.probeWrite();
+    } catch (err) {
+      this.latches.note('store', 'refused', by, 'RESET_REFUSED', errorMessage(err));
+      log.warn({ by, err: errorMessage(err) }, 'store lock reset refused: the store still cannot be written');
+      return { ok: false, reason: errorMessage(err) };
+    }
+    this.latches.lift('store', by);
+    this.lockDetail.delete('store');
+    log.warn({ by }, 'store lock reset by supervisor');
+    this.setLock('store', false, `reset by ${by}`);
+    // Still near full: the computed lock comes straight back (and is noted as such).
+    this.updateRecordLocks();
+    if (!this.locks.has('store')) return { ok: true };
+    return { ok: true, reason: 'the store is still near full: the computed lock stays' };
+  }
+
+  private setLock(lock: LockKind, on: boolean, detail?: string): boolean {
+    if (on === this.locks.has(lock)) return false;
     if (on) this.locks.add(lock);
     else this.locks.delete(lock);
     this.logs('station').warn({ lock, on, detail }, on ? `station locked (${lock})` : `station lock lifted (${lock})`);
@@ -234,6 +299,7 @@ export class Station {
     for (const rt of this.posts.values()) {
       rt.input(lock === 'leak' ? { kind: 'leakAlarm', active: on } : { kind: 'stationLock', lock, active: on });
     }
+    return true;
   }
 
   get lockState(): { lock: LockKind; detail?: string }[] {
@@ -241,8 +307,8 @@ export class Station {
   }
 
   /** A supervisor resets a faulted post (e.g. from the station screen). */
-  resetPost(post: string): void {
-    this.posts.get(post)?.input({ kind: 'reset' });
+  resetPost(post: string, by = 'station'): void {
+    this.posts.get(post)?.input({ kind: 'reset', by });
   }
 
   async stop(): Promise<void> {

@@ -124,6 +124,37 @@ test('an operator is refused every mutating route with the roles that may; a for
   assert.is((await sup.post('/api/leak/reset')).json.error, 'NO_LEAK_INTERLOCK');
 });
 
+test('the store lock a failed commit latched: a supervisor resets it once the store takes writes, and the reset is recorded with the name', async () => {
+  const sup = new Client(server.url);
+  await sup.login('sup');
+  assert.is((await sup.post('/api/store/reset')).json.error, 'NOT_LOCKED');
+  const store = rig.station.store;
+  const append = store.append.bind(store);
+  store.append = () => {
+    throw new Error('SQLITE_FULL (test)');
+  };
+  rig.sim.scan('P2', 'E2000017A1B29999'); // a refusal whose record cannot be committed
+  await rig.until('store lock', () => rig.station.lockState.some((l) => l.lock === 'store'), 5000);
+  store.append = append;
+  const status = await sup.get('/api/status');
+  assert.ok(status.json.latches.active.some((l: { latch: string }) => l.latch === 'store'), JSON.stringify(status.json.latches));
+  const probe = store.probeWrite.bind(store);
+  store.probeWrite = () => {
+    throw new Error('SQLITE_FULL (test)');
+  };
+  const refused = await sup.post('/api/store/reset');
+  assert.is(refused.status, 409);
+  assert.is(refused.json.error, 'RESET_REFUSED');
+  assert.ok(rig.station.lockState.some((l) => l.lock === 'store'), 'still locked while the store cannot be written');
+  store.probeWrite = probe;
+  const ok = await sup.post('/api/store/reset');
+  assert.is(ok.status, 200, JSON.stringify(ok.json));
+  assert.not.ok(rig.station.lockState.some((l) => l.lock === 'store'));
+  const history = rig.station.latches.history().filter((e) => e.latch === 'store').map((e) => [e.action, e.by]);
+  assert.equal(history.slice(0, 3), [['lift', 'web:sup'], ['refused', 'web:sup'], ['set', 'station']]);
+  await rig.until('P2 free again', () => ['idle', 'aborted', 'closedOut'].includes(rig.phase('P2')));
+});
+
 test('the live stream shows a fill progressing to its end and a refusal with its reason in Chinese and English; weight is throttled', async () => {
   const c = new Client(server.url);
   await c.login('op');

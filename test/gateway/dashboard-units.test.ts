@@ -60,7 +60,7 @@ test('role table: only a supervisor resets posts and the leak lock; supervisors 
   const table = Object.fromEntries((['operator', 'supervisor', 'integrator'] as const).map((r) => [r, (Object.keys(permissions) as (keyof typeof permissions)[]).filter((a) => can(r, a))]));
   assert.equal(table, {
     operator: ['view', 'exportRecords'],
-    supervisor: ['view', 'exportRecords', 'resetPost', 'resetLeak', 'importRegistry'],
+    supervisor: ['view', 'exportRecords', 'resetPost', 'resetLeak', 'resetStore', 'importRegistry'],
     integrator: ['view', 'exportRecords', 'importRegistry'],
   });
 });
@@ -173,6 +173,11 @@ test('banner: locks in both languages; a leak lock lists what is not clear and b
   assert.equal(active.conditions.map((c) => c.en), ['Leak alarm level 2 at ld-1', 'Emergency cut-off cv-1 closing']);
   assert.not.ok(active.resettable);
   leak.detectors['ld-1'] = { level: 0, fault: false, silent: false };
+  // Restored at a restart: not resettable until the detector has reported since start.
+  const unheard = bannerView([{ lock: 'leak' }], leak).leak!;
+  assert.not.ok(unheard.resettable);
+  assert.equal(unheard.conditions.map((c) => c.en), ['Detector ld-1 has not reported since start', 'Emergency cut-off cv-1 closing']);
+  leak.detectors['ld-1'] = { level: 0, fault: false, silent: false, lastAt: 5 };
   const cleared = bannerView([{ lock: 'leak' }], leak).leak!;
   assert.ok(cleared.resettable);
   assert.is(cleared.conditions[0].zh, '报警已解除，等待主管复位');

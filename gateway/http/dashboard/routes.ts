@@ -20,6 +20,7 @@ import { findRecords, parseRecordQuery, recordsCsv } from './records.ts';
 import { ApiError, badRequest, readBody, readJson, sendError, sendJson } from './reply.ts';
 import { StaticFiles } from './static.ts';
 import { leakConditions, recordReasons } from './view.ts';
+import { resetLeakLatch } from '../../runtime/latch-wiring.ts';
 import type { FillRecordV1 } from '../../records/record.ts';
 
 type Handler = (ctx: Ctx) => Promise<void> | void;
@@ -60,6 +61,7 @@ export class Dashboard {
       r('GET', /^\/api\/live$/, 'view', (c) => this.live(c)),
       r('POST', /^\/api\/posts\/([^/]+)\/reset$/, 'resetPost', (c) => this.resetPost(c)),
       r('POST', /^\/api\/leak\/reset$/, 'resetLeak', (c) => this.resetLeak(c)),
+      r('POST', /^\/api\/store\/reset$/, 'resetStore', (c) => this.resetStore(c)),
       r('GET', /^\/api\/records$/, 'view', (c) => this.records(c)),
       r('GET', /^\/api\/records\.csv$/, 'exportRecords', (c) => this.recordsCsv(c)),
       r('GET', /^\/api\/registry\/cylinders$/, 'view', (c) => this.cylinders(c)),
@@ -168,7 +170,7 @@ export class Dashboard {
     const post = c.params[0];
     if (!this.station.posts.has(post)) throw new ApiError(404, 'NOT_FOUND', 'err.notFound');
     const before = this.station.posts.get(post)!.snapshot.phase.kind;
-    this.station.resetPost(post);
+    this.station.resetPost(post, `web:${c.session!.name}`);
     const after = this.station.posts.get(post)!.snapshot.phase.kind;
     this.log.warn({ user: c.session!.name, post, before, after }, 'post reset from the dashboard');
     sendJson(c.res, 200, { ok: true, post, before, phase: after });
@@ -180,10 +182,20 @@ export class Dashboard {
     if (!leak) throw new ApiError(409, 'NO_LEAK_INTERLOCK', 'status.mqttOff');
     if (!leak.locked) throw new ApiError(409, 'NOT_LOCKED', 'banner.notLocked');
     const who = `web:${c.session!.name}`;
-    const r = leak.reset(who);
+    const r = resetLeakLatch(this.station.latches, leak, who, this.log);
     this.log.warn({ user: c.session!.name, ok: r.ok, reasons: r.reasons }, r.ok ? 'leak lock reset from the dashboard' : 'leak lock reset from the dashboard refused');
     if (!r.ok) throw new ApiError(409, 'RESET_REFUSED', 'banner.resetRefused', {}, { conditions: leakConditions(leak.interlock.state), reasons: r.reasons });
     sendJson(c.res, 200, { ok: true, by: who });
+  }
+
+  /** The supervisor's reset of the store lock a failed commit latched, once the cause is fixed: refused while the store still cannot be written. */
+  private resetStore(c: Ctx): void {
+    if (!this.station.latches.has('store')) throw new ApiError(409, 'NOT_LOCKED', 'banner.storeNotLatched');
+    const who = `web:${c.session!.name}`;
+    const r = this.station.resetStoreLatch(who);
+    this.log.warn({ user: c.session!.name, ok: r.ok, reason: r.reason }, r.ok ? 'store lock reset from the dashboard' : 'store lock reset from the dashboard refused');
+    if (!r.ok) throw new ApiError(409, 'RESET_REFUSED', 'banner.storeResetRefused', {}, { reason: r.reason });
+    sendJson(c.res, 200, { ok: true, by: who, ...(r.reason ? { note: r.reason } : {}) });
   }
 
   private records(c: Ctx): void {

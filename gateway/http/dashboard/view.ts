@@ -154,6 +154,8 @@ export function leakConditions(state: LeakState): { zh: string; en: string }[] {
     if (d.level > 0) out.push(both('leak.level', { device, level: d.level }));
     if (d.fault) out.push(both('leak.fault', { device }));
     if (d.silent) out.push(both('leak.silent', { device }));
+    // A lock restored at a restart waits for every detector to report clear (interlock resetBlockers).
+    else if (d.lastAt === undefined && d.level === 0 && !d.fault) out.push(both('leak.notReported', { device }));
   }
   for (const [device, c] of Object.entries(state.cutoffs)) if (c.phase === 'closing') out.push(both('leak.cutoffClosing', { device }));
   return out;
@@ -166,7 +168,7 @@ export function bannerView(locks: readonly { lock: string; detail?: string }[], 
   };
   if (leak) {
     const conditions = leakConditions(leak);
-    const detectorsClear = !Object.values(leak.detectors).some((d) => d.level > 0 || d.fault || d.silent);
+    const detectorsClear = !Object.values(leak.detectors).some((d) => d.level > 0 || d.fault || d.silent || d.lastAt === undefined);
     view.leak = {
       locked: leak.latched,
       conditions: leak.latched && detectorsClear ? [both('leak.cleared'), ...conditions] : conditions,
