@@ -44,6 +44,11 @@ export interface ScaleDriver extends Driver {
   /** Present only where the device's map or protocol defines the command. */
   zero?(): Promise<void>;
   tare?(): Promise<void>;
+  /**
+   * Present only where the map documents a setpoint register: programs the indicator's own limit
+   * at this gross (kg), reads it back and resolves with the programmed kg; rejects on a mismatch.
+   */
+  programLimit?(grossKg: number): Promise<number>;
 }
 
 export interface ReaderDriver extends Driver {

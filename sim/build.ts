@@ -42,6 +42,8 @@ export interface Built {
   streams: StreamScaleServer[];
   readers: Map<string, SimReader>;
   scales: Map<string, SimScale>;
+  /** Modbus scale units by device id (setpoint outputs are checked on these). */
+  scaleUnits: Map<string, ModbusScaleUnit>;
   devices: Map<string, DeviceEndpoint>;
   endpoints: Endpoint[];
 }
@@ -72,12 +74,22 @@ function deviceUrl(endpoint: Endpoint, unitId?: number): string {
   return unitId === undefined ? endpoint.url : `${endpoint.url}#unit=${unitId}`;
 }
 
-async function buildScale(id: string, spec: ScaleSpec, load: (t: number) => number, seed: number, b: Built, o: BuildOptions): Promise<void> {
+async function buildScale(
+  id: string,
+  spec: ScaleSpec,
+  load: (t: number) => number,
+  seed: number,
+  b: Built,
+  o: BuildOptions,
+  onSetpoint?: (on: boolean, t: number) => void,
+): Promise<void> {
   const scale = new SimScale(id, spec, load, o.faults, seed);
   b.scales.set(id, scale);
   if (spec.protocol === 'modbus') {
     const slave = b.slaves.get(spec.bus)!;
-    slave.addUnit(new ModbusScaleUnit(spec.unitId, scale, spec));
+    const unit = new ModbusScaleUnit(spec.unitId, scale, spec, o.faults, onSetpoint);
+    slave.addUnit(unit);
+    b.scaleUnits.set(id, unit);
     b.devices.set(id, { url: deviceUrl(slave.endpoint, spec.unitId), unitId: spec.unitId, endpoint: slave.endpoint });
     return;
   }
@@ -125,7 +137,7 @@ function buildRelays(posts: SimPost[], b: Built, o: BuildOptions): void {
 
 /** Everything that listens; on failure, what was opened is closed again. */
 export async function buildStation(station: Station, posts: SimPost[], checkLoad: (t: number) => number, o: BuildOptions): Promise<Built> {
-  const b: Built = { slaves: new Map(), relays: [], streams: [], readers: new Map(), scales: new Map(), devices: new Map(), endpoints: [] };
+  const b: Built = { slaves: new Map(), relays: [], streams: [], readers: new Map(), scales: new Map(), scaleUnits: new Map(), devices: new Map(), endpoints: [] };
   try {
     for (const [name, spec] of Object.entries(station.buses)) {
       const { endpoint, framing } = await busEndpoint(name, spec, o);
@@ -134,7 +146,7 @@ export async function buildStation(station: Station, posts: SimPost[], checkLoad
     }
     let seed = 1;
     for (const p of posts) {
-      await buildScale(`${p.spec.id}.scale`, p.spec.scale, (t) => p.grossKg(t), seed++, b, o);
+      await buildScale(`${p.spec.id}.scale`, p.spec.scale, (t) => p.grossKg(t), seed++, b, o, (on, t) => p.setpointOutput(on, t));
       const endpoint = await streamEndpoint(`${p.spec.id}-reader`, p.spec.reader, o);
       b.endpoints.push(endpoint);
       b.readers.set(p.spec.id, new SimReader(`${p.spec.id}.reader`, p.spec.reader, endpoint, o.faults, o.wire));

@@ -23,6 +23,7 @@ export const consoleHelp = `commands:
   check-remove                  take it off the check scale
   fault <device> <kind> [k=v…]  e.g. fault P1.scale late ms=300, fault P1.valve slow-valve closeDelayMs=800
                                 kinds: no-answer late corrupt garbage link-drop frozen stuck-open slow-valve
+                                welded-relay ignore-setpoint
   clear [device [kind]]         clear faults
   help`;
 

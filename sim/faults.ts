@@ -14,6 +14,9 @@
  *   frozen      a scale keeps answering the value it had when the fault began
  *   stuck-open  the valve ignores close commands (the coil still reads OFF)
  *   slow-valve  the valve takes `closeDelayMs` to close
+ *   welded-relay  the relay contact stays as it is: coil writes are acknowledged and read back, but the
+ *               valve's power does not follow (a setpoint output wired in series still cuts it)
+ *   ignore-setpoint  a Modbus scale acknowledges setpoint writes but keeps its old setpoint
  */
 import { z } from 'zod';
 import { FillgateError } from '../protocols/errors.ts';
@@ -28,6 +31,8 @@ export const faultSchema = z.discriminatedUnion('kind', [
   z.strictObject({ device: z.string(), kind: z.literal('frozen') }),
   z.strictObject({ device: z.string(), kind: z.literal('stuck-open') }),
   z.strictObject({ device: z.string(), kind: z.literal('slow-valve'), closeDelayMs: z.number().min(0).max(60_000).default(1500) }),
+  z.strictObject({ device: z.string(), kind: z.literal('welded-relay') }),
+  z.strictObject({ device: z.string(), kind: z.literal('ignore-setpoint') }),
 ]);
 
 export type Fault = z.output<typeof faultSchema>;
@@ -36,9 +41,9 @@ export type FaultKind = Fault['kind'];
 
 /** Which fault kinds make sense for which device role. */
 const allowed: Record<string, FaultKind[]> = {
-  scale: ['no-answer', 'late', 'corrupt', 'garbage', 'link-drop', 'frozen'],
+  scale: ['no-answer', 'late', 'corrupt', 'garbage', 'link-drop', 'frozen', 'ignore-setpoint'],
   reader: ['no-answer', 'late', 'corrupt', 'garbage', 'link-drop'],
-  valve: ['no-answer', 'late', 'corrupt', 'garbage', 'link-drop', 'stuck-open', 'slow-valve'],
+  valve: ['no-answer', 'late', 'corrupt', 'garbage', 'link-drop', 'stuck-open', 'slow-valve', 'welded-relay'],
 };
 
 export function parseFault(input: unknown): Fault {

@@ -21,8 +21,13 @@ export class SimPost {
   private body: CylinderOnScale | undefined;
   private onScale: CylinderSpec | undefined;
   private readonly pressedUntil: Record<Button, number> = { start: -Infinity, stop: -Infinity };
-  /** What the relay coil says (true = energised = open). */
+  /** What the relay coil was last set to (true = ON = open); the valve's power also depends on the contact and the setpoint cut. */
   coil = false;
+  /** Relay contact: follows the coil unless welded (fault "welded-relay"). */
+  private contact = false;
+  private welded = false;
+  /** The scale's setpoint output is on and wired to cut the valve power (valve.cutBySetpoint). */
+  private powerCut = false;
 
   constructor(readonly spec: PostSpec) {
     this.valve = this.physics(0, 0, 0);
@@ -60,14 +65,46 @@ export class SimPost {
 
   commandValve(open: boolean, tMs: number): void {
     this.coil = open;
-    this.valve.commandValve(open, tMs);
-    this.body?.commandValve(open, tMs);
+    if (!this.welded) this.contact = open;
+    this.applyPower(tMs);
+  }
+
+  /** Whether the valve solenoid has power: the relay contact, unless the setpoint output cuts it. */
+  get energised(): boolean {
+    return this.contact && !this.powerCut;
+  }
+
+  get setpointCut(): boolean {
+    return this.powerCut;
+  }
+
+  /** The scale's setpoint output changed; it cuts the valve power only where the station wires it so. */
+  setpointOutput(on: boolean, tMs: number): void {
+    const cut = on && this.spec.valve.cutBySetpoint;
+    if (cut === this.powerCut) return;
+    this.powerCut = cut;
+    this.applyPower(tMs);
+  }
+
+  /** Fault "welded-relay": the contact keeps its state; clearing it lets the contact follow the coil again. */
+  setWelded(welded: boolean, tMs: number): void {
+    this.welded = welded;
+    if (!welded) {
+      this.contact = this.coil;
+      this.applyPower(tMs);
+    }
+  }
+
+  private applyPower(tMs: number): void {
+    const on = this.energised;
+    this.valve.commandValve(on, tMs);
+    this.body?.commandValve(on, tMs);
   }
 
   /** Fault "stuck-open": the valve ignores close commands; clearing it lets the valve follow the coil again. */
   setStuckOpen(stuck: boolean, tMs: number): void {
     for (const v of this.bodies()) v.stuckOpen = stuck;
-    if (!stuck) this.commandValve(this.coil, tMs);
+    if (!stuck) this.applyPower(tMs);
   }
 
   /** Fault "slow-valve": a longer closing time (undefined restores the station file's). */

@@ -38,8 +38,10 @@ export interface PostState {
   id: string;
   medium: string;
   cylinder: CylinderState | null;
-  valve: { coil: boolean; commandedOpen: boolean; open: boolean; stuckOpen: boolean; closeDelayMs: number };
+  valve: { coil: boolean; commandedOpen: boolean; open: boolean; stuckOpen: boolean; closeDelayMs: number; energised: boolean; setpointCut: boolean };
   scale: SimReading;
+  /** The Modbus indicator's setpoint 1 (kg, 0 = not programmed) and its output, where its map has one. */
+  setpoint?: { kg: number; output: boolean };
   buttons: Record<Button, boolean>;
 }
 
@@ -101,7 +103,10 @@ export class SimulatorCore {
     for (const s of this.built.streams) s.start();
     // Check often enough that a trip is late by at most a few ms on a quiet machine.
     this.watchdogTimer = setInterval(() => {
-      for (const r of this.built?.relays ?? []) r.checkWatchdog(this.clock.now());
+      const now = this.clock.now();
+      for (const r of this.built?.relays ?? []) r.checkWatchdog(now);
+      // Setpoint outputs follow the indicators' gross as often (issue 9 point 7).
+      for (const u of this.built?.scaleUnits.values() ?? []) u.checkSetpoint(now);
     }, 10);
   }
 
@@ -246,10 +251,24 @@ export class SimulatorCore {
       id: p.spec.id,
       medium: p.spec.medium,
       cylinder: p.cylinder ? this.cylinderState(p.cylinder, p.gasKg(t)!) : null,
-      valve: { coil: p.coil, commandedOpen: p.valveCommandedOpen, open: p.valveOpenAt(t), stuckOpen: p.stuckOpen, closeDelayMs: p.closeDelayMs },
+      valve: {
+        coil: p.coil,
+        commandedOpen: p.valveCommandedOpen,
+        open: p.valveOpenAt(t),
+        stuckOpen: p.stuckOpen,
+        closeDelayMs: p.closeDelayMs,
+        energised: p.energised,
+        setpointCut: p.setpointCut,
+      },
       scale: this.b.scales.get(`${p.spec.id}.scale`)!.read(t),
+      ...this.setpointState(`${p.spec.id}.scale`),
       buttons: { start: p.pressed('start', t), stop: p.pressed('stop', t) },
     };
+  }
+
+  private setpointState(scaleId: string): { setpoint?: { kg: number; output: boolean } } {
+    const u = this.b.scaleUnits.get(scaleId);
+    return u?.hasSetpoint ? { setpoint: { kg: u.setpointKg, output: u.output } } : {};
   }
 
   private disturb(scaleId: string): void {
@@ -290,6 +309,7 @@ export class SimulatorCore {
       this.timers.add(timer);
     }
     if (kind === 'stuck-open') post?.setStuckOpen(fault !== undefined, t);
+    if (kind === 'welded-relay') post?.setWelded(fault !== undefined, t);
     if (kind === 'slow-valve') post?.setCloseDelay(fault?.kind === 'slow-valve' ? fault.closeDelayMs : undefined);
   }
 }

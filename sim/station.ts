@@ -35,6 +35,12 @@ export const explicitMapSchema = z.strictObject({
   /** Status bit set while the weight moves. */
   motionBit: z.number().int().min(0).max(15).optional(),
   overloadBit: z.number().int().min(0).max(15).optional(),
+  /**
+   * Holding register(s) of the indicator's setpoint 1, in the weight's type, word order and
+   * decimals; its output switches on while gross ≥ setpoint (> 0). Readable with FC03 and
+   * writable with FC06/FC16 whatever the area.
+   */
+  setpointAddress: address.optional(),
 });
 
 export const namedMaps = ['flintec-ft112', 'rinstrum-c500'] as const;
@@ -92,6 +98,11 @@ export const valveSchema = z.strictObject({
   closeDelayMs: z.number().min(0).default(120),
   /** Module comms watchdog: all coils OFF when no request came for this long (devices.md 5). */
   watchdogMs: z.number().positive().optional(),
+  /**
+   * The post scale's setpoint output is wired in series with the valve's power (issue 9 point 7):
+   * while it is on, the valve is de-energised whatever the coil says.
+   */
+  cutBySetpoint: z.boolean().default(false),
 });
 
 export const postSchema = z.strictObject({

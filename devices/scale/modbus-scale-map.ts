@@ -4,8 +4,10 @@
  * requests, and decoding a block of registers into a reading. No I/O here, so
  * presets can be checked as tables (engineering.md example 4 and 12).
  */
+import { FillgateError } from '../../protocols/errors.ts';
 import {
   decodeValue,
+  encodeValue,
   registerCount,
   registerTypes,
   type RegisterType,
@@ -73,6 +75,27 @@ export interface ScaleRegisterMap {
   status?: StatusRegister;
   errorStatus?: ErrorRegister;
   commands?: { zero?: ScaleCommand; tare?: ScaleCommand };
+  /**
+   * The indicator's own setpoint (limit) register driving a setpoint output, where the manual
+   * documents one: the gateway programs it at the cylinder's gross limit before each open and
+   * reads it back (issue 9 point 7). An integrator wires that output to cut the valve power.
+   */
+  setpoint?: SetpointRegister;
+}
+
+/**
+ * A holding register (or pair) holding a setpoint in the indicator's counts. Written with FC06
+ * (one register) or FC16 (two), read back with FC03. The output switches when gross ≥ setpoint
+ * (that is how the indicator must be set up; the register map cannot check it).
+ */
+export interface SetpointRegister {
+  address: number;
+  type: RegisterType;
+  wordOrder?: WordOrder;
+  byteSwap?: boolean;
+  /** Counts → kg for the setpoint; default the map's decimals/kgPerCount. Required when the map takes decimals from status bits. */
+  decimals?: number;
+  kgPerCount?: number;
 }
 
 /** A decoded poll: the driver adds device and time. */
@@ -147,7 +170,68 @@ export function validateScaleMap(map: ScaleRegisterMap): string[] {
       errors.push(`commands.${key}.value: must be an integer 0..65535`);
     }
   }
+  if (map.setpoint) {
+    const sp = map.setpoint;
+    addr('setpoint.address', sp.address);
+    if (!registerTypes.includes(sp.type)) errors.push(`setpoint.type: must be one of ${registerTypes.join(', ')}`);
+    if (sp.decimals !== undefined && sp.kgPerCount !== undefined) errors.push('setpoint.decimals/kgPerCount: give one, not both');
+    if (sp.decimals !== undefined && (!Number.isInteger(sp.decimals) || sp.decimals < 0 || sp.decimals > 6)) {
+      errors.push('setpoint.decimals: must be an integer 0..6');
+    }
+    if (sp.kgPerCount !== undefined && !(sp.kgPerCount > 0)) errors.push('setpoint.kgPerCount: must be > 0');
+    if (sp.decimals === undefined && sp.kgPerCount === undefined && map.status?.decimalBits?.length) {
+      errors.push('setpoint.decimals: required when the weight\'s decimals come from status bits (a wrong scale would move the limit by a factor of 10)');
+    }
+  }
   return errors;
+}
+
+/** The programmed setpoint: register words in wire order, the raw count and what it means in kg. */
+export interface EncodedSetpoint {
+  words: number[];
+  counts: number;
+  kg: number;
+}
+
+function setpointFactor(map: ScaleRegisterMap): number {
+  const sp = map.setpoint!;
+  if (sp.kgPerCount !== undefined) return sp.kgPerCount;
+  if (sp.decimals !== undefined) return 10 ** -sp.decimals;
+  return map.kgPerCount ?? 10 ** -(map.decimals ?? 0);
+}
+
+/**
+ * The setpoint for a gross limit in kg. Integer registers round DOWN to a whole count, so the
+ * programmed limit is never above the allowed one (a 0.02 kg division never adds 0.01 kg to
+ * the limit); float32 registers carry the limit itself. Throws BAD_CONFIG without a setpoint
+ * map, BAD_PAYLOAD for a limit that is not a positive finite number or does not fit the type.
+ */
+export function encodeSetpoint(map: ScaleRegisterMap, grossKg: number): EncodedSetpoint {
+  const sp = map.setpoint;
+  if (!sp) throw new FillgateError('BAD_CONFIG', 'the register map has no setpoint', {});
+  if (!(Number.isFinite(grossKg) && grossKg > 0)) throw new FillgateError('BAD_PAYLOAD', `setpoint limit must be a positive number, got ${grossKg}`, { grossKg });
+  if (sp.type === 'float32') {
+    // The nearest float32 may lie a hair above the limit: take the next one below then.
+    const f = new DataView(new ArrayBuffer(4));
+    f.setFloat32(0, grossKg);
+    if (f.getFloat32(0) > grossKg) f.setUint32(0, f.getUint32(0) - 1);
+    const kg = f.getFloat32(0);
+    return { words: encodeValue(kg, sp), counts: kg, kg };
+  }
+  const factor = setpointFactor(map);
+  // The small epsilon keeps 31.4 / 0.01 (= 3139.9999999999995) at 3140 counts.
+  const counts = Math.floor(grossKg / factor + 1e-9);
+  return { words: encodeValue(counts, sp), counts, kg: roundTo(counts * factor, factor) };
+}
+
+/** What a setpoint read back from the indicator means in kg. */
+export function decodeSetpoint(map: ScaleRegisterMap, words: readonly number[]): number {
+  const sp = map.setpoint;
+  if (!sp) throw new FillgateError('BAD_CONFIG', 'the register map has no setpoint', {});
+  const raw = decodeValue(words, sp);
+  if (sp.type === 'float32') return raw;
+  const factor = setpointFactor(map);
+  return roundTo(raw * factor, factor);
 }
 
 /** Register ranges the map needs, one per word it reads. */

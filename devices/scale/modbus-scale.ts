@@ -15,6 +15,8 @@ import type { DeviceHealth, ModbusUnit } from '../../protocols/modbus/types.ts';
 import type { ScaleDriver, WeightSample } from '../types.ts';
 import {
   decodeReading,
+  decodeSetpoint,
+  encodeSetpoint,
   imageFrom,
   neededRanges,
   planReads,
@@ -195,6 +197,41 @@ export class ModbusScaleDriver implements ScaleDriver {
     if (this.lastPollRejected === rejected) return;
     this.lastPollRejected = rejected;
     this.health.emit(this.getHealth());
+  }
+
+  /** Whether the map documents a setpoint register (the independent overfill limit). */
+  get hasSetpoint(): boolean {
+    return this.map.setpoint !== undefined;
+  }
+
+  /**
+   * Programs the indicator's setpoint at `grossKg` (rounded down to a whole count) and reads it
+   * back: one write (FC06, or FC16 for two registers) and one read (FC03). Resolves with the
+   * programmed limit in kg; rejects NOT_CONFIRMED when the read-back differs from what was
+   * written (a unit that ignored the write, a wrong address, a locked setup), or with the bus
+   * error. The caller must not open the valve unless this resolved.
+   */
+  async programLimit(grossKg: number): Promise<number> {
+    const sp = this.map.setpoint;
+    if (!sp) throw new FillgateError('BAD_CONFIG', `${this.id}: the register map defines no setpoint`, { device: this.id });
+    const enc = encodeSetpoint(this.map, grossKg);
+    if (enc.words.length === 1) await this.unit.writeRegister(sp.address, enc.words[0]!);
+    else await this.unit.writeRegisters(sp.address, enc.words);
+    const back = await this.unit.readHoldingRegisters(sp.address, enc.words.length);
+    if (back.length !== enc.words.length || back.some((w, i) => w !== enc.words[i])) {
+      let readKg: number | string;
+      try {
+        readKg = decodeSetpoint(this.map, back);
+      } catch {
+        readKg = back.join(',');
+      }
+      throw new FillgateError('NOT_CONFIRMED', `${this.id}: setpoint read back as ${readKg} kg, wrote ${enc.kg} kg`, {
+        device: this.id,
+        wrote: enc.words,
+        read: back,
+      });
+    }
+    return enc.kg;
   }
 
   private async command(name: 'zero' | 'tare'): Promise<void> {

@@ -6,6 +6,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { loadConfigFile, formatConfigErrors, configJsonSchema } from '../config/config.ts';
 import { renderConfigReference, spliceReference } from '../config/docs.ts';
+import { setpointLimitOf } from '../config/checks.ts';
 
 const USAGE = 'usage: fillgate config check <file> [--strict] | config schema | config docs [--write docs/configuration.md]';
 
@@ -39,6 +40,11 @@ function check(args: string[]): number {
   const c = result.config;
   const warned = result.warnings.length ? `, ${result.warnings.length} warning(s)` : '';
   console.log(`${file}: ok — station ${c.station.code}, ${c.posts.length} post(s), ${Object.keys(c.buses).length} bus(es)${c.checkScale ? ', check-weigh scale' : ''}${warned}`);
+  // Issue 9 point 7: say per post whether the scale's own setpoint is the second, independent limit.
+  for (const p of c.posts) {
+    const s = setpointLimitOf(p.scale);
+    console.log(`  ${p.id}: setpoint limit ${s.on ? 'on' : 'off'} (${s.reason})`);
+  }
   return strict && result.warnings.length ? 1 : 0;
 }
 

@@ -8,6 +8,29 @@
 import { isFillgateError } from '../../protocols/errors.ts';
 import { parseLinkUrl, parseModbusUrl, type ModbusAddress } from '../../protocols/link/url.ts';
 import { resolveScaleMap, scalePresets, type ScaleMapOverrides } from '../../devices/scale/presets/index.ts';
+import type { ScaleConfig } from './schema.ts';
+
+/**
+ * Whether a post uses its scale's setpoint as the independent limit: `scale.setpointLimit`
+ * when given, else on exactly where the preset (with overrides) has a setpoint map. Stream
+ * scales have none. `available` says whether the map has one; `reason` is for `config check`.
+ */
+export function setpointLimitOf(s: ScaleConfig): { on: boolean; available: boolean; reason: string } {
+  if (s.kind === 'stream') return { on: false, available: false, reason: 'stream scale: no setpoint over the wire' };
+  let available = false;
+  try {
+    available = resolveScaleMap(s.preset, (s.overrides ?? {}) as ScaleMapOverrides).setpoint !== undefined;
+  } catch {
+    available = false;
+  }
+  const on = s.setpointLimit ?? available;
+  const reason = !available
+    ? `preset ${s.preset} has no setpoint map`
+    : on
+      ? `preset ${s.preset}: indicator setpoint programmed and read back before every open`
+      : 'turned off (scale.setpointLimit: false)';
+  return { on, available, reason };
+}
 
 export type Severity = 'error' | 'warning';
 export type IssuePath = (string | number)[];
@@ -115,10 +138,18 @@ function checkScale(scale: unknown, path: IssuePath, refs: Refs): void {
     refs.out.push(err([...path, 'preset'], `unknown scale preset "${preset}"`, `known presets: ${Object.keys(scalePresets).join(', ')}; or use generic with overrides:`));
     return;
   }
+  let map;
   try {
-    resolveScaleMap(preset, (isObj(scale.overrides) ? scale.overrides : {}) as ScaleMapOverrides);
+    map = resolveScaleMap(preset, (isObj(scale.overrides) ? scale.overrides : {}) as ScaleMapOverrides);
   } catch (e) {
     refs.out.push(err([...path, 'overrides'], isFillgateError(e) ? e.message : String(e)));
+  }
+  if (path[0] === 'checkScale' && scale.setpointLimit !== undefined) {
+    refs.out.push(warn([...path, 'setpointLimit'], 'setpointLimit has no effect on the check-weigh scale', 'the setpoint limit guards a filling post: set it under posts[].scale'));
+  } else if (scale.setpointLimit === true && map && !map.setpoint) {
+    refs.out.push(
+      err([...path, 'setpointLimit'], `setpointLimit is on but preset "${preset}" has no setpoint map`, 'only presets whose manual documents a setpoint register have one (README: scale presets); add overrides: { setpoint: { address, type } } from the manual, or remove setpointLimit'),
+    );
   }
 }
 

@@ -28,9 +28,15 @@ const modbusScale = z.object({
   kind: z.literal('modbus').describe('modbus: a weighing indicator polled over a bus'),
   bus: id.describe('Name of a bus under buses:'),
   unit: unitId,
-  preset: z.string().default('generic').describe('Register map preset: generic, flintec-ft112, rinstrum-c500, minebea-pr5410, mettler-ind570 (devices/scale/presets)'),
+  preset: z.string().default('generic').describe('Register map preset: generic, flintec-ft112, rinstrum-c500, minebea-pr5410, mettler-ind570, cas-ci600d (devices/scale/presets)'),
   overrides: z.record(z.string(), z.unknown()).optional().describe("Fields of the preset's register map to change (null removes one)"),
   pollHz: z.number().min(1).max(50).default(10).describe('Poll rate; the cut-off reacts within one poll period (issue 2: up to 50 Hz)'),
+  setpointLimit: z
+    .boolean()
+    .optional()
+    .describe(
+      "Program the indicator's own setpoint at tare + allowed fill mass before every open and read it back; refuse to open on a mismatch (a second, independent limit: wire the setpoint output to cut the valve power). Default: on where the preset has a setpoint map (README: presets); true without one is an error",
+    ),
 });
 
 const streamScale = z.object({

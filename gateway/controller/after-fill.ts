@@ -87,7 +87,7 @@ function settle(ctx: PostContext, phase: P<'settling'>, grossKg: number, now: nu
     const g = ctx.last?.grossKg ?? grossKg;
     const flow = { window: [], maxGrossKg: g, flowRef: { at: now, g }, valveConfirmed: false };
     const topped: FillRun = { ...run, topUps: run.topUps + 1 };
-    commands.push({ kind: 'openValve' });
+    commands.push({ kind: 'openValve', limitGrossKg: topped.limitGrossKg });
     return go(next, phase, { kind: 'toppingUp', run: topped, flow, pulseEndsAt: now + cfg.topUp.pulseMs }, commands);
   }
   const checked: P<'checked'> = { kind: 'checked', run, result };

@@ -201,5 +201,5 @@ function tryStart(ctx: PostContext, phase: P<'cylinderReady'>, now: number): Ste
   const run: FillRun = { ...a, startGrossKg, fillStartedAt: now, fillStartedWall: wallIso(ctx, now), preactUsedKg, topUps: 0 };
   const journal = attemptRecord(ctx, run, 'interrupted', now, { trips: [{ code: 'PROCESS_INTERRUPTED', at: run.fillStartedWall }] });
   const flow = { window: [], maxGrossKg: last.grossKg, flowRef: { at: now, g: last.grossKg }, valveConfirmed: false };
-  return go({ ...ctx, awaitRemoval: true }, phase, { kind: 'filling', run, flow }, [{ kind: 'markInProgress', attempt: journal }, { kind: 'openValve' }]);
+  return go({ ...ctx, awaitRemoval: true }, phase, { kind: 'filling', run, flow }, [{ kind: 'markInProgress', attempt: journal }, { kind: 'openValve', limitGrossKg: run.limitGrossKg }]);
 }

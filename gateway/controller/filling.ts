@@ -35,6 +35,9 @@ export function onOpen(ctx: PostContext, phase: Open, input: PostInput, now: num
       return trip(ctx, phase, 'VALVE_FEEDBACK', now, input.detail);
     case 'valveFault':
       return trip(ctx, phase, 'VALVE_FAULT', now, input.detail);
+    case 'limitFault':
+      // The runtime did not open: the second, independent limit is not in place (issue 9 point 7).
+      return trip(ctx, phase, 'SETPOINT_LIMIT', now, input.detail);
     case 'leakAlarm':
       return input.active ? trip(ctx, phase, 'LEAK_ALARM', now) : stay(ctx, phase);
     case 'stationLock':

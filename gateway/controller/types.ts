@@ -65,6 +65,8 @@ type InputBody =
   | { kind: 'valveClosed' }
   | { kind: 'valveFault'; detail?: string }
   | { kind: 'valveMismatch'; detail?: string }
+  /** The scale's setpoint (the independent overfill limit) could not be programmed, or read back differently: the valve was not opened. */
+  | { kind: 'limitFault'; detail?: string }
   | { kind: 'leakAlarm'; active: boolean }
   | { kind: 'stationLock'; lock: 'upload' | 'store'; active: boolean }
   /** Operator acknowledges a fault (after the cause is gone); `by` names who, for the latch history only. */
@@ -79,7 +81,8 @@ export type InputKind = PostInput['kind'];
 export type CloseReason = TripCode | 'TARGET' | 'TOP_UP_END';
 
 export type Command =
-  | { kind: 'openValve' }
+  /** Open the valve; `limitGrossKg` (tare + allowed fill mass) is what the scale's own setpoint is programmed to first, where it has one. */
+  | { kind: 'openValve'; limitGrossKg: number }
   | { kind: 'closeValve'; reason: CloseReason }
   | { kind: 'verify'; attemptId: string; code: string }
   | { kind: 'record'; attempt: FillAttempt }

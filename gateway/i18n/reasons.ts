@@ -58,6 +58,8 @@ export const tripReasons = {
   STATION_LOCK: { zh: '站点锁定', en: 'Station locked' },
   VALVE_FEEDBACK: { zh: '阀门反馈与指令不符', en: 'Valve feedback does not match the command' },
   VALVE_FAULT: { zh: '阀门故障（指令未确认）', en: 'Valve fault (command not confirmed)' },
+  // Issue 9 point 7: the indicator's own setpoint output is the second, independent overfill limit.
+  SETPOINT_LIMIT: { zh: '秤仪表设定点（独立超装限位）写入后回读不符或写入失败，未开阀', en: "Scale indicator's setpoint (independent overfill limit) not confirmed: valve not opened" },
   OPERATOR_STOP: { zh: '操作员停止', en: 'Stopped by the operator' },
   SCALE_OVERLOAD: { zh: '秤超载或量程错误', en: 'Scale overload or out of range' },
   DEVICE_OFFLINE: { zh: '设备离线', en: 'Device offline' },

@@ -16,6 +16,7 @@ import { ModbusInputDriver } from '../../devices/io/modbus-input.ts';
 import type { CodeRule } from '../../devices/codes.ts';
 import type { Driver, InputDriver, ReaderDriver, ScaleDriver, ValveDriver, DeviceHealth } from '../../devices/types.ts';
 import type { GatewayConfig } from '../config/config.ts';
+import { setpointLimitOf } from '../config/checks.ts';
 import type { PostConfig, ScaleConfig } from '../config/schema.ts';
 import type { ScaleFormatOptions } from '../../protocols/scale/index.ts';
 import type { FrameTap } from '../../protocols/link/reconnecting.ts';
@@ -23,6 +24,8 @@ import type { LogFactory, Logger } from '../log.ts';
 
 export interface PostDevices {
   scale: ScaleDriver;
+  /** The scale's own setpoint as a second, independent overfill limit (issue 9 point 7), when on for this post. */
+  setpointLimit?: SetpointLimit;
   reader: ReaderDriver;
   valve: ValveDriver;
   startInput?: InputDriver;
@@ -96,6 +99,11 @@ export function buildDevices(cfg: GatewayConfig, clock: Clock, logs?: LogFactory
   };
 }
 
+/** Programs the indicator's setpoint at a gross limit and reads it back; resolves with the programmed kg. */
+export interface SetpointLimit {
+  programLimit(grossKg: number): Promise<number>;
+}
+
 type UnitOf = (bus: string, unit: number, name: string) => ReturnType<ModbusBus['unit']>;
 type TapFor = (device: string) => FrameTap | undefined;
 
@@ -123,7 +131,10 @@ function buildPost(p: PostConfig, unitOf: UnitOf, rules: CodeRule[], clock: Cloc
     c
       ? new ModbusInputDriver({ id: `${p.id}.${name}`, unit: unitOf(c.bus, c.unit, `${p.id}.${name}`), kind: c.kind, address: c.address, pollMs: Math.round(1000 / c.pollHz), clock })
       : undefined;
-  return { scale, reader, valve, startInput: input('start', p.startInput), stopInput: input('stop', p.stopInput) };
+  const limit = setpointLimitOf(p.scale);
+  if (limit.on && !limit.available) throw new Error(`${p.id}.scale: setpointLimit is on but ${limit.reason}`);
+  const setpointLimit = limit.on && scale instanceof ModbusScaleDriver ? { programLimit: (kg: number) => scale.programLimit(kg) } : undefined;
+  return { scale, reader, valve, ...(setpointLimit ? { setpointLimit } : {}), startInput: input('start', p.startInput), stopInput: input('stop', p.stopInput) };
 }
 
 function buildScale(id: string, s: ScaleConfig, unitOf: UnitOf, clock: Clock, tap: TapFor): ScaleDriver {

@@ -53,6 +53,8 @@ export class PostRuntime {
   private wakeTimer: NodeJS.Timeout | undefined;
   private wakeAt: number | undefined;
   private subs: Unsubscribe[] = [];
+  /** Valve closes commanded so far: an open waiting for the setpoint is dropped when this moved. */
+  private closes = 0;
   /** The commands of the last step (for benchmarks and tests that watch what a step produced). */
   lastCommands: Command[] = [];
 
@@ -161,11 +163,7 @@ export class PostRuntime {
         this.closeValve(cmd.reason);
         return true;
       case 'openValve':
-        this.events.emit({ kind: 'valve', post: this.id, command: 'open' });
-        this.devices.valve.open().then(
-          () => this.input({ kind: 'valveOpened' }),
-          (err) => this.input({ kind: 'valveFault', detail: errorMessage(err) }),
-        );
+        this.openValve(cmd.limitGrossKg);
         return true;
       case 'verify':
         env.verify(this.id, cmd.code).then(
@@ -207,7 +205,43 @@ export class PostRuntime {
     }
   }
 
+  /**
+   * Where the post's scale has a setpoint limit (issue 9 point 7), program the indicator's own
+   * setpoint at the gross limit and read it back first: one write and one read on the bus, then
+   * the coil. A failure or a different read-back never opens; the controller trips with
+   * SETPOINT_LIMIT. A close commanded meanwhile (stop, trip) wins: the open is dropped.
+   */
+  private openValve(limitGrossKg: number): void {
+    this.events.emit({ kind: 'valve', post: this.id, command: 'open' });
+    const open = () =>
+      this.devices.valve.open().then(
+        () => this.input({ kind: 'valveOpened' }),
+        (err) => this.input({ kind: 'valveFault', detail: errorMessage(err) }),
+      );
+    const limit = this.devices.setpointLimit;
+    if (!limit) {
+      void open();
+      return;
+    }
+    const closes = this.closes;
+    limit.programLimit(limitGrossKg).then(
+      (programmedKg) => {
+        if (this.closes !== closes || !valveMayBeOpen(this.state)) {
+          this.env.log.info({ limitGrossKg }, 'setpoint programmed, but the valve was commanded closed meanwhile: not opening');
+          return;
+        }
+        this.env.log.debug({ limitGrossKg, programmedKg }, 'scale setpoint programmed and read back');
+        void open();
+      },
+      (err) => {
+        this.env.log.error({ err: errorMessage(err), limitGrossKg }, 'scale setpoint not confirmed: valve stays closed');
+        this.input({ kind: 'limitFault', detail: errorMessage(err) });
+      },
+    );
+  }
+
   private closeValve(reason: string): void {
+    this.closes++;
     this.events.emit({ kind: 'valve', post: this.id, command: 'close', reason });
     // The driver retries a close until confirmed and reports faults itself.
     this.devices.valve.close(reason).catch((err) => this.env.log.warn({ err: errorMessage(err), reason }, 'valve close not yet confirmed'));

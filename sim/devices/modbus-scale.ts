@@ -15,11 +15,20 @@
  *   bit2 motion, bit3 gross, bit6 centre of zero), 9 error; coils 0 zero, 1 tare
  *   (self-clearing). Integers without decimal point (kg × 10^decimals).
  * explicit: one weight value (any register type and word order) and optional
- *   16-bit status word with motion and overload bits.
+ *   16-bit status word with motion and overload bits, and optionally the
+ *   indicator's setpoint 1 (`setpointAddress`, in the weight's format).
+ *
+ * Setpoint output (issue 9 point 7): on while the indicator's own gross is at or
+ * above setpoint 1 (a setpoint of 0 = never programmed = off), checked by the
+ * simulator every few ms; each change is logged in the wire log (kind 'setpoint')
+ * and told to the post, whose valve loses power if the station wires it so. The
+ * FT-112 and C500 maps have no setpoint register (none in the manual pages the
+ * simulator follows).
  */
-import { encodeValue } from '../../protocols/modbus/registers.ts';
+import { decodeValue, encodeValue, registerCount, type RegisterFormat } from '../../protocols/modbus/registers.ts';
 import { type ModbusRequest, type ModbusResponse, ModbusExceptionCode } from '../../protocols/modbus/frames.ts';
-import { ModbusException, type SimUnit, readBlock } from '../wire/modbus-slave.ts';
+import { ModbusException, type SimUnit, type UnitBus, readBlock } from '../wire/modbus-slave.ts';
+import type { FaultBook } from '../faults.ts';
 import type { ExplicitMap, ModbusScaleSpec } from '../station.ts';
 import type { SimReading, SimScale } from './scale.ts';
 
@@ -84,15 +93,66 @@ function explicitImage(r: SimReading, map: ExplicitMap, decimals: number): Image
   return { area: map.area, registers: m };
 }
 
+/** Where and how the setpoint lives, when the map has one. */
+interface SetpointFormat extends RegisterFormat {
+  address: number;
+  count: number;
+  decimals: number | undefined;
+}
+
 export class ModbusScaleUnit implements SimUnit {
   readonly deviceIds: readonly string[];
+  /** Setpoint 1 registers as last written (wire order); all zero = not programmed. */
+  private setpointWords: number[] = [];
+  private readonly sp: SetpointFormat | undefined;
+  /** The setpoint output: on while gross ≥ setpoint. */
+  output = false;
+  private bus: UnitBus | undefined;
 
   constructor(
     readonly unitId: number,
     private readonly scale: SimScale,
     private readonly spec: ModbusScaleSpec,
+    private readonly faults?: FaultBook,
+    /** Told about every change of the setpoint output (the post cuts the valve power where wired). */
+    private readonly onOutput?: (on: boolean, tMs: number) => void,
   ) {
     this.deviceIds = [scale.id];
+    const map = spec.registerMap;
+    if (typeof map === 'object' && map.setpointAddress !== undefined) {
+      this.sp = { address: map.setpointAddress, count: registerCount(map.type), type: map.type, wordOrder: map.wordOrder, byteSwap: map.byteSwap, decimals: map.decimals };
+      this.setpointWords = new Array(this.sp.count).fill(0);
+    }
+  }
+
+  attach(bus: UnitBus): void {
+    this.bus = bus;
+  }
+
+  get hasSetpoint(): boolean {
+    return this.sp !== undefined;
+  }
+
+  /** Setpoint 1 in kg (0 when never programmed or when the map has none). */
+  get setpointKg(): number {
+    if (!this.sp) return 0;
+    const raw = decodeValue(this.setpointWords, this.sp);
+    return this.sp.type === 'float32' ? raw : raw / 10 ** (this.sp.decimals ?? this.scale.decimals);
+  }
+
+  /** Re-evaluates the setpoint output against the indicator's own gross; the simulator calls this every few ms. */
+  checkSetpoint(tMs: number): void {
+    if (!this.sp) return;
+    const sp = this.setpointKg;
+    const on = sp > 0 && this.scale.read(tMs).grossKg >= sp;
+    if (on === this.output) return;
+    this.output = on;
+    this.bus?.log({ kind: 'setpoint', on, value: sp });
+    this.onOutput?.(on, tMs);
+  }
+
+  private inSetpoint(address: number, count: number): boolean {
+    return this.sp !== undefined && address >= this.sp.address && address + count <= this.sp.address + this.sp.count;
   }
 
   image(tMs: number): Image {
@@ -108,6 +168,10 @@ export class ModbusScaleUnit implements SimUnit {
     switch (req.fc) {
       case 3:
       case 4: {
+        if (req.fc === 3 && this.inSetpoint(req.address, req.count)) {
+          const off = req.address - this.sp!.address;
+          return { fc: 3, registers: this.setpointWords.slice(off, off + req.count) };
+        }
         const img = this.image(now);
         const want: Area = req.fc === 3 ? 'holding' : 'input';
         if (img.area !== want) throw new ModbusException(ModbusExceptionCode.illegalDataAddress, `no ${want} registers`);
@@ -124,6 +188,15 @@ export class ModbusScaleUnit implements SimUnit {
   }
 
   private writeRegisters(fc: 6 | 16, address: number, values: number[], now: number): ModbusResponse {
+    const ack: ModbusResponse = fc === 6 ? { fc, address, value: values[0]! } : { fc, address, count: values.length };
+    if (this.inSetpoint(address, values.length)) {
+      // Fault "ignore-setpoint": acknowledged, not stored (a locked setup, a firmware that ignores remote writes).
+      if (this.faults?.any(this.deviceIds, 'ignore-setpoint')) return ack;
+      const off = address - this.sp!.address;
+      values.forEach((v, i) => (this.setpointWords[off + i] = v));
+      this.checkSetpoint(now);
+      return ack;
+    }
     if (this.spec.registerMap !== 'flintec-ft112' || address < 24 || address + values.length > 26) {
       throw new ModbusException(ModbusExceptionCode.illegalDataAddress, `register ${address} is not writable`);
     }

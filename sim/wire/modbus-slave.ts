@@ -27,7 +27,7 @@ import { isFillgateError } from '../../protocols/errors.ts';
 import type { Clock } from '../../protocols/clock.ts';
 import { type FaultBook, garbageBytes } from '../faults.ts';
 import type { Conn, Endpoint } from './endpoint.ts';
-import type { WireLog } from './wire-log.ts';
+import type { WireEntryInput, WireLog } from './wire-log.ts';
 
 /** A simulated device answering on one unit id. */
 export interface SimUnit {
@@ -36,6 +36,15 @@ export interface SimUnit {
   readonly deviceIds: readonly string[];
   /** Answers a request; return an exception response for bad addresses. Called only for requests that get through. */
   handle(req: ModbusRequest, now: number): ModbusResponse;
+  /** Called once when the unit joins a bus: how it logs events of its own (e.g. a setpoint output) in the wire log. */
+  attach?(bus: UnitBus): void;
+}
+
+/** What a bus offers its units: the wire log under the bus name and the unit's id. */
+export interface UnitBus {
+  readonly name: string | undefined;
+  /** Adds an entry to the wire log with this bus, unit id and the unit's devices filled in (no-op without a log). */
+  log(e: Omit<WireEntryInput, 'bus' | 'unitId' | 'devices'>): void;
 }
 
 /** Thrown by units for a bad address or value; becomes an exception response. */
@@ -79,6 +88,10 @@ export class ModbusSlave {
 
   addUnit(unit: SimUnit): void {
     this.units.set(unit.unitId, unit);
+    unit.attach?.({
+      name: this.wire?.bus,
+      log: (e) => this.log({ ...e, unitId: unit.unitId, devices: unit.deviceIds } as WireEntryInput),
+    });
   }
 
   close(): void {

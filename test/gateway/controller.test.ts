@@ -68,6 +68,9 @@ test('a completed fill yields one record with everything the regulator asks for'
   // Journal: marked in progress before the valve opened, cleared after the record.
   const kinds = d.all.map((c) => c.kind);
   assert.ok(kinds.indexOf('markInProgress') < kinds.indexOf('openValve'));
+  // The open carries the hard limit (tare + allowed fill mass) the scale's own setpoint is programmed to (issue 9 point 7).
+  const open = d.all.find((c) => c.kind === 'openValve');
+  assert.equal(open, { kind: 'openValve', limitGrossKg: r.tareKg! + r.allowedFillKg! });
   assert.ok(kinds.lastIndexOf('record') < kinds.lastIndexOf('clearInProgress'));
 });
 
@@ -143,6 +146,7 @@ test('an under-filled cylinder is topped up with pulses, counted in the record',
   const r = fillOnce(d, { code: 'C1', id: 'A1', flowKgPerMin: 12, closeDelayMs: 60 });
   assert.ok((r.topUps ?? 0) >= 1, `top-ups ${r.topUps}`);
   assert.ok(d.all.filter((c) => c.kind === 'openValve').length === 1 + (r.topUps ?? 0));
+  assert.ok(d.all.every((c) => c.kind !== 'openValve' || c.limitGrossKg === r.tareKg! + r.allowedFillKg!), 'every top-up pulse carries the limit too');
   assert.ok(d.all.some((c) => c.kind === 'closeValve' && c.reason === 'TOP_UP_END'));
   // Only the main fill teaches the preact.
   assert.is(d.all.filter((c) => c.kind === 'learnPreact').length, 1);

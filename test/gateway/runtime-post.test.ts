@@ -36,7 +36,7 @@ class FakeValve implements ValveDriver {
   }
 }
 
-function rig(env: Partial<PostEnv>) {
+function rig(env: Partial<PostEnv>, setpointLimit?: { programLimit(grossKg: number): Promise<number> }) {
   const scale = { ...driver('P1.scale'), samples: new Signal<WeightSample>() } as ScaleDriver;
   const reader = { ...driver('P1.reader'), reads: new Signal<CodeRead>() } as ReaderDriver;
   const valve = new FakeValve();
@@ -53,7 +53,7 @@ function rig(env: Partial<PostEnv>) {
     storeFailed: () => void calls.push('storeFailed'),
     ...env,
   };
-  const rt = new PostRuntime(controllerConfig({ station: 'S', unit: 'U', post: 'P1', medium: 'LPG' }, { autoStart: true }), { scale, reader, valve }, full, {}, []);
+  const rt = new PostRuntime(controllerConfig({ station: 'S', unit: 'U', post: 'P1', medium: 'LPG' }, { autoStart: true }), { scale, reader, valve, ...(setpointLimit ? { setpointLimit } : {}) }, full, {}, []);
   rt.start();
   const sample = (grossKg: number) => scale.samples.emit({ device: 'P1.scale', grossKg, stable: true, overload: false, at: performance.now() });
   const read = (code: string, kind: 'cylinder' | 'badge') => reader.reads.emit({ device: 'P1.reader', raw: code, code, kind, at: performance.now() });
@@ -101,6 +101,57 @@ test('normally the journal is cleared after the record is committed', async () =
   await toReady(r);
   r.rt.input({ kind: 'stop' });
   assert.equal(r.calls.filter((c) => c !== 'storeFailed'), ['mark', 'commit', 'clear']);
+  r.rt.stop();
+});
+
+/** A setpoint step that waits until the test lets it go. */
+function pendingLimit() {
+  const asked: number[] = [];
+  let settle: { resolve: (kg: number) => void; reject: (e: Error) => void } | undefined;
+  const limit = {
+    programLimit: (grossKg: number) => {
+      asked.push(grossKg);
+      return new Promise<number>((resolve, reject) => (settle = { resolve, reject }));
+    },
+  };
+  return { limit, asked, settle: () => settle! };
+}
+const tick = () => new Promise((res) => setTimeout(res, 10));
+
+test('setpoint limit: the valve opens only after the setpoint was programmed at tare + allowed', async () => {
+  const p = pendingLimit();
+  const r = rig({}, p.limit);
+  await toReady(r);
+  assert.equal(p.asked, [6.5 + 5]);
+  assert.is(r.valve.opens, 0, 'not before the read-back');
+  p.settle().resolve(11.5);
+  await tick();
+  assert.is(r.valve.opens, 1);
+  r.rt.stop();
+});
+
+test('setpoint limit: a failed read-back never opens and trips with SETPOINT_LIMIT', async () => {
+  const p = pendingLimit();
+  const records: string[] = [];
+  const r = rig({ commit: (a) => void records.push(JSON.stringify(a.trips)) }, p.limit);
+  await toReady(r);
+  p.settle().reject(new Error('P1.scale: setpoint read back as 5.4 kg, wrote 11.5 kg'));
+  await tick();
+  assert.is(r.valve.opens, 0);
+  assert.is(r.rt.snapshot.phase.kind, 'fault');
+  assert.match(records.join(), /SETPOINT_LIMIT.*read back as 5.4 kg/);
+  r.rt.stop();
+});
+
+test('setpoint limit: a stop while the setpoint is being programmed wins; the open is dropped', async () => {
+  const p = pendingLimit();
+  const r = rig({}, p.limit);
+  await toReady(r);
+  r.rt.input({ kind: 'stop' });
+  p.settle().resolve(11.5);
+  await tick();
+  assert.is(r.valve.opens, 0, 'never opened after the stop');
+  assert.ok(r.valve.closes.includes('OPERATOR_STOP'));
   r.rt.stop();
 });
 

@@ -16,6 +16,7 @@ export const flintecFt112: ScalePreset = {
   ],
   verified: false,
   notes: [
+    'Setpoint limit: none. The §13.2.1 register table (40001..40025) lists no setpoint register; the older FT-12 (Technical Manual Rev 1.35 p.40) loads setpoints through a buffer (40012..40016) and a control command, which is not assumed to carry over to the FT-112. Add a setpoint override only from the FT-112\'s own documentation.',
     'Word order of the 32-bit values is not in the excerpt: high word first (Modbus convention) is assumed.',
     'Gross is read as signed int32 (the manual does not state signedness; a negative gross must decode negative).',
     'Decimals come from status bits B27..B31 (X.XXXX .. no decimal); the weight unit is assumed to be kg. ' +

@@ -11,6 +11,9 @@ export const generic: ScalePreset = {
   sources: ['Modbus Application Protocol Specification V1.1b3 (function codes 3, 4, 5, 6)'],
   verified: false,
   notes: [
+    'setpoint: { address, type, wordOrder?, decimals? }: the holding register(s) of a setpoint that switches an output at ' +
+      'gross ≥ setpoint, if the manual documents one. The gateway then programs it at tare + allowed fill mass before every ' +
+      'open and reads it back (scale.setpointLimit). Leave it out if the manual has none.',
     'function: 3 for holding registers (4xxxx), 4 for input registers (3xxxx).',
     'Addresses are wire addresses (0-based): manual number 40001 or register "1" in a 1-based table is address 0. ' +
       'If every value looks shifted by one register, the manual counts from 1.',

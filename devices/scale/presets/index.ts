@@ -10,11 +10,12 @@ import { flintecFt112 } from './flintec-ft112.ts';
 import { rinstrumC500 } from './rinstrum-c500.ts';
 import { minebeaPr5410 } from './minebea-pr5410.ts';
 import { mettlerInd570 } from './mettler-ind570.ts';
+import { casCi600d } from './cas-ci600d.ts';
 
 export type { ScalePreset } from './preset.ts';
 
 export const scalePresets: Readonly<Record<string, ScalePreset>> = Object.freeze(
-  Object.fromEntries([generic, flintecFt112, rinstrumC500, minebeaPr5410, mettlerInd570].map((p) => [p.name, p])),
+  Object.fromEntries([generic, flintecFt112, rinstrumC500, minebeaPr5410, mettlerInd570, casCi600d].map((p) => [p.name, p])),
 );
 
 /** Partial map at any depth; `null` removes a field (e.g. `{ commands: null }`). Arrays replace. */

@@ -14,6 +14,7 @@ export const mettlerInd570: ScalePreset = {
   ],
   verified: false,
   notes: [
+    'Setpoint limit: none. The IND570 sets a target through the slot\'s command mailbox (FP value, then command 110, success = echoed value; comparator 1 = status bit 1), [2nd]-hand; that protocol is not a plain setpoint register and is not implemented.',
     'All facts are [2nd]-hand (a third party\'s transcription of the manual); check against the PDF.',
     'Assumes the terminal\'s byte order is set to "Double Word Swap" (Modicon-compatible, high word first). ' +
       'With the default "Word Swap" override weight.wordOrder to "little".',

@@ -20,6 +20,7 @@ export const minebeaPr5410: ScalePreset = {
   ],
   verified: false,
   notes: [
+    'Setpoint limit: none. The MODBUS / J-BUS word table quoted (§4.12.10) has no setpoint or limit value word.',
     'Status is read as holding register 2 (bits 32..39 in its high byte), inferred from the PR 5220 layout; ' +
       'the manual also allows reading the same bits with FC01 from bit 32.',
     'Gross is an int32 in display counts: set decimals to match the indicator (not in the excerpt).',

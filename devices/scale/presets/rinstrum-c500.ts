@@ -17,6 +17,7 @@ export const rinstrumC500: ScalePreset = {
   ],
   verified: false,
   notes: [
+    'Setpoint limit: none. No setpoint/target register address was found in the quoted pages of the C500 manual.',
     'Register numbers 1/3/5/7 are taken as wire addresses (pairs start on odd numbers). ' +
       'If readings are garbage, the table may be 1-based: override weight.address 0 and status.address 6.',
     'The same manual (§22.2.2) lists a different input-register layout (30002 status, 30007 gross). ' +
