@@ -1,6 +1,6 @@
 import { readFileSync, mkdirSync } from 'node:fs';
 import { join, extname } from 'node:path';
-import Database from 'better-sqlite3';
+import Database from '../sqlite.ts';
 import { parse, requireConfig } from './args.ts';
 import { openRegistry } from '../registry/registry.ts';
 import { formatIssue } from '../registry/import.ts';

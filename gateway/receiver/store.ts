@@ -5,7 +5,7 @@
  * were removed at the station: it is reported, and what verifies is still
  * stored (regulators want to know of gaps and keep what is genuine).
  */
-import Database from 'better-sqlite3';
+import Database from '../sqlite.ts';
 import type { FillRecordV1 } from '../records/record.ts';
 import { toPublicKey, publicKeyPemOf } from '../records/keys.ts';
 import { PreparePool } from './prepare-pool.ts';

@@ -4,7 +4,7 @@
  * the operator survives power loss); WAL keeps readers (uploader, CLI) from
  * blocking the writer.
  */
-import Database from 'better-sqlite3';
+import Database from '../sqlite.ts';
 import { existsSync } from 'node:fs';
 import { FillgateError } from '../../protocols/errors.ts';
 

@@ -6,7 +6,7 @@
  */
 import { mkdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import Database from '../sqlite.ts';
 import { systemClock, type Clock } from '../../protocols/clock.ts';
 import { errorMessage } from '../../protocols/errors.ts';
 import { Signal } from '../../protocols/signal.ts';

@@ -6,7 +6,7 @@
  * Run: `node --import tsx test/bench/mqtt.ts [messages]` (or through `npm run bench`).
  */
 import mqtt, { type MqttClient } from 'mqtt';
-import Database from 'better-sqlite3';
+import Database from '../../gateway/sqlite.ts';
 import { startStationBroker } from '../../gateway/mqtt/broker.ts';
 import { Outbox } from '../../gateway/mqtt/outbox.ts';
 import { UpstreamRelay } from '../../gateway/mqtt/relay.ts';

@@ -7,7 +7,7 @@ import * as assert from 'uvu/assert';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import Database from '../../gateway/sqlite.ts';
 import { LatchStore } from '../../gateway/runtime/latches.ts';
 import { LeakInterlock, type LeakOutput } from '../../gateway/leak/interlock.ts';
 import { initialState, transition } from '../../gateway/controller/index.ts';

@@ -7,7 +7,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { missing, skipIf } from '../fixtures/needs.ts';
 import mqtt from 'mqtt';
-import Database from 'better-sqlite3';
+import Database from '../../gateway/sqlite.ts';
 import { startStationBroker, type StationBroker } from '../../gateway/mqtt/broker.ts';
 import { Outbox } from '../../gateway/mqtt/outbox.ts';
 import { UpstreamRelay } from '../../gateway/mqtt/relay.ts';

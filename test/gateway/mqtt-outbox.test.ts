@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import Database from '../../gateway/sqlite.ts';
 import { Outbox } from '../../gateway/mqtt/outbox.ts';
 import { ManualClock } from '../../protocols/clock.ts';
 

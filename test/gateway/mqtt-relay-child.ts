@@ -4,7 +4,7 @@
  * `enq <seq>` after each commit. The test SIGKILLs it mid-run and starts it again.
  * Usage: node --import tsx mqtt-relay-child.ts <db> <upstreamUrl> <from> <to> <intervalMs> <protocolVersion>
  */
-import Database from 'better-sqlite3';
+import Database from '../../gateway/sqlite.ts';
 import { Outbox } from '../../gateway/mqtt/outbox.ts';
 import { UpstreamRelay } from '../../gateway/mqtt/relay.ts';
 import { systemClock } from '../../protocols/clock.ts';

@@ -20,7 +20,7 @@ import { TLSSocket } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
-import Database from 'better-sqlite3';
+import Database from '../../gateway/sqlite.ts';
 import { Outbox } from '../../gateway/mqtt/outbox.ts';
 import { UpstreamRelay } from '../../gateway/mqtt/relay.ts';
 import { upstreamSchema } from '../../gateway/mqtt/config.ts';

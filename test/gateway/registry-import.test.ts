@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import Database from 'better-sqlite3';
+import Database from '../../gateway/sqlite.ts';
 import { readFileSync } from 'node:fs';
 import { ManualClock } from '../../protocols/clock.ts';
 import { openRegistry, type Registry } from '../../gateway/registry/registry.ts';

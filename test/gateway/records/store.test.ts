@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
-import Database from 'better-sqlite3';
+import Database from '../../../gateway/sqlite.ts';
 import { ManualClock } from '../../../protocols/clock.ts';
 import { isFillgateError } from '../../../protocols/errors.ts';
 import { keysInit, loadPrivateKey } from '../../../gateway/records/keys.ts';

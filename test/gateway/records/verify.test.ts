@@ -2,7 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { statSync, readFileSync } from 'node:fs';
 import { createHash, sign } from 'node:crypto';
-import Database from 'better-sqlite3';
+import Database from '../../../gateway/sqlite.ts';
 import { ManualClock } from '../../../protocols/clock.ts';
 import { canonicalJson } from '../../../gateway/records/canonical.ts';
 import { keysInit, loadPrivateKey, toPublicKey } from '../../../gateway/records/keys.ts';

@@ -1,5 +1,5 @@
 /** After a chaos run: the receiver holds seq 1..n exactly once, each linked to the one before and validly signed. */
-import Database from 'better-sqlite3';
+import Database from '../../../../gateway/sqlite.ts';
 import type { KeyObject } from 'node:crypto';
 import { GENESIS_HASH } from '../../../../gateway/records/canonical.ts';
 import { recordHash, verifySignature, type FillRecordV1 } from '../../../../gateway/records/record.ts';
