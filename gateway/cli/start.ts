@@ -4,13 +4,23 @@ import { startStatusServer } from '../http/server.ts';
 import { stationMetrics } from '../http/metrics.ts';
 import { startWatchdog, stationProbes } from '../runtime/watchdog.ts';
 
-/** `fillgate start --config <file>`: run the gateway until SIGINT/SIGTERM; valves are closed on the way out. */
+/**
+ * `fillgate start --config <file>`: run the gateway until SIGINT/SIGTERM; valves
+ * are closed first, on the way out, and when the start fails (exit 1 with the reason).
+ */
 export async function startCommand(args: string[]): Promise<number> {
   const { values } = parse(args, { config: { type: 'string', short: 'c' } });
   const config = requireConfig(values.config);
   const station = new Station(config);
   closeValvesOnCrash(station);
-  await station.start();
+  try {
+    await station.start();
+  } catch (err) {
+    // start() wrote every coil OFF again and logged why; main.ts prints the reason and exits 1.
+    // Should a handle still keep the loop alive, exit anyway: systemd must see the failure to restart us.
+    setTimeout(() => process.exit(1), 5000).unref();
+    throw err;
+  }
   stationMetrics(station);
   if (station.publicKeyPem) console.log(`station public key (register it with the regulator):\n${station.publicKeyPem}`);
   const http = await startStatusServer(station, config.http);
@@ -34,7 +44,7 @@ export async function startCommand(args: string[]): Promise<number> {
 function closeValvesOnCrash(station: Station): void {
   const crash = (err: unknown) => {
     station.logs('station').fatal({ err: err instanceof Error ? err.stack : String(err) }, 'uncaught error: closing every valve and exiting');
-    const valves = [...(station.devices?.posts.values() ?? [])].map((d) => d.valve.close('PROCESS_INTERRUPTED').catch(() => undefined));
+    const valves = station.valves.map((v) => v.close('PROCESS_INTERRUPTED').catch(() => undefined));
     const bound = new Promise((r) => setTimeout(r, 2000).unref());
     void Promise.race([Promise.all(valves), bound]).finally(() => process.exit(70));
   };

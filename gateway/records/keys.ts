@@ -7,7 +7,7 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { FillgateError } from '../../protocols/errors.ts';
+import { FillgateError, errorMessage } from '../../protocols/errors.ts';
 
 export const PRIVATE_KEY_FILE = 'station-key.pem';
 export const PUBLIC_KEY_FILE = 'station-key.pub.pem';
@@ -42,9 +42,17 @@ export function loadPrivateKey(dir: string): KeyObject {
   try {
     pem = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new FillgateError('BAD_CONFIG', `no station signing key at ${path}: run "fillgate keys init" first`, { path }, { cause: err });
+    // Only a missing file is fixed by keys init; a directory or an unreadable file needs a person to look.
+    const missing = (err as NodeJS.ErrnoException).code === 'ENOENT';
+    const message = missing ? `no station signing key at ${path}: run "fillgate keys init" first` : `cannot read the station signing key ${path}: ${errorMessage(err)}`;
+    throw new FillgateError('BAD_CONFIG', message, { path }, { cause: err });
   }
-  const key = createPrivateKey(pem);
+  let key: KeyObject;
+  try {
+    key = createPrivateKey(pem);
+  } catch (err) {
+    throw new FillgateError('BAD_CONFIG', `${path} is not a PEM private key: ${errorMessage(err)}`, { path }, { cause: err });
+  }
   if (key.asymmetricKeyType !== 'ed25519') throw new FillgateError('BAD_CONFIG', `${path} is not an Ed25519 key`, { path });
   return key;
 }

@@ -55,37 +55,89 @@ export function frameLogger(log: Logger): FrameTap {
   };
 }
 
-/** `logs` (optional) enables frame logs: each bus under link.<bus name>, each stream link under link.<device id>. */
-export function buildDevices(cfg: GatewayConfig, clock: Clock, logs?: LogFactory): StationDevices {
-  const tap = (device: string) => (logs ? frameLogger(logs(`link.${device}`)) : undefined);
-  const buses = new Map<string, ModbusBus>();
-  for (const [name, b] of Object.entries(cfg.buses)) {
-    buses.set(name, new ModbusBus(b.url, { gapMs: b.gapMs, timeoutMs: b.timeoutMs, retries: b.retries, setAsideAfter: b.setAsideAfter, setAsideMs: b.setAsideMs, clock, onFrame: tap(name) }));
+/** The station's buses, each built on first use, so the valves' buses can exist before the others. */
+export class StationBuses {
+  readonly buses = new Map<string, ModbusBus>();
+  private readonly opened = new Set<string>();
+  constructor(
+    private readonly cfg: GatewayConfig,
+    private readonly clock: Clock,
+    private readonly tap: TapFor,
+  ) {}
+
+  get(name: string): ModbusBus {
+    let b = this.buses.get(name);
+    if (b) return b;
+    const c = this.cfg.buses[name];
+    if (!c) throw new Error(`bus "${name}" is not configured`);
+    b = new ModbusBus(c.url, { gapMs: c.gapMs, timeoutMs: c.timeoutMs, retries: c.retries, setAsideAfter: c.setAsideAfter, setAsideMs: c.setAsideMs, clock: this.clock, onFrame: this.tap(name) });
+    this.buses.set(name, b);
+    return b;
   }
-  const unitOf = (bus: string, unit: number, name: string) => {
-    const b = buses.get(bus);
-    if (!b) throw new Error(`bus "${bus}" is not configured`);
-    return b.unit(unit, { name });
-  };
+
+  unitOf: UnitOf = (bus, unit, name) => this.get(bus).unit(unit, { name });
+
+  /**
+   * Opens every bus built so far that was not opened yet; settles when each
+   * first attempt has. A bus that cannot open now keeps retrying by itself
+   * (its devices report offline meanwhile); `onError` hears why.
+   */
+  async openNew(onError?: (bus: string, err: unknown) => void): Promise<void> {
+    const fresh = [...this.buses].filter(([name]) => !this.opened.has(name));
+    for (const [name] of fresh) this.opened.add(name);
+    await Promise.all(fresh.map(([name, b]) => b.open().catch((err) => onError?.(name, err))));
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.buses.values()].map((b) => b.close().catch(() => undefined)));
+  }
+}
+
+/**
+ * Every post's valve and the buses they are on, and nothing else: what start
+ * needs before it does anything that can fail (domain.md section 4).
+ */
+export interface StationValves {
+  buses: StationBuses;
+  /** By post id. */
+  valves: Map<string, ValveDriver>;
+}
+
+export function buildValves(cfg: GatewayConfig, clock: Clock, logs?: LogFactory): StationValves {
+  const tap = (device: string) => (logs ? frameLogger(logs(`link.${device}`)) : undefined);
+  const buses = new StationBuses(cfg, clock, tap);
+  const valves = new Map<string, ValveDriver>();
+  for (const p of cfg.posts) valves.set(p.id, buildValve(p, buses.unitOf, clock));
+  return { buses, valves };
+}
+
+/**
+ * `logs` (optional) enables frame logs: each bus under link.<bus name>, each
+ * stream link under link.<device id>. `prebuilt` are the valves buildValves made
+ * (and maybe already started); built here when absent.
+ */
+export function buildDevices(cfg: GatewayConfig, clock: Clock, logs?: LogFactory, prebuilt?: StationValves): StationDevices {
+  const tap = (device: string) => (logs ? frameLogger(logs(`link.${device}`)) : undefined);
+  const { buses, valves: valveMap } = prebuilt ?? buildValves(cfg, clock, logs);
   const rules = cfg.codes as unknown as CodeRule[];
   const posts = new Map<string, PostDevices>();
-  for (const p of cfg.posts) posts.set(p.id, buildPost(p, unitOf, rules, clock, tap));
-  const checkScale = cfg.checkScale ? buildScale('check.scale', cfg.checkScale, unitOf, clock, tap) : undefined;
+  for (const p of cfg.posts) posts.set(p.id, { ...buildPost(p, buses.unitOf, rules, clock, tap), valve: valveMap.get(p.id)! });
+  const checkScale = cfg.checkScale ? buildScale('check.scale', cfg.checkScale, buses.unitOf, clock, tap) : undefined;
 
-  const valves = [...posts.values()].map((d) => d.valve);
+  const valves = [...valveMap.values()];
   const others: Driver[] = [];
   for (const d of posts.values()) others.push(d.scale, d.reader, ...(d.startInput ? [d.startInput] : []), ...(d.stopInput ? [d.stopInput] : []));
   if (checkScale) others.push(checkScale);
   const drivers: Driver[] = [...valves, ...others];
 
   return {
-    buses,
+    buses: buses.buses,
     posts,
     checkScale,
     drivers,
     async start() {
-      // A bus that cannot open now keeps retrying by itself; its devices report offline meanwhile.
-      await Promise.all([...buses.values()].map((b) => b.open().catch(() => undefined)));
+      await buses.openNew();
+      // A valve already started (buildValves at station start) returns at once.
       for (const v of valves) await v.start().catch(() => undefined);
       await Promise.all(others.map((d) => d.start().catch(() => undefined)));
     },
@@ -93,7 +145,7 @@ export function buildDevices(cfg: GatewayConfig, clock: Clock, logs?: LogFactory
       // Valves first: de-energise before anything else goes away.
       await Promise.all(valves.map((v) => v.stop().catch(() => undefined)));
       await Promise.all(others.map((d) => d.stop().catch(() => undefined)));
-      await Promise.all([...buses.values()].map((b) => b.close().catch(() => undefined)));
+      await buses.close();
     },
     health: () => drivers.map((d) => d.getHealth()),
   };
@@ -107,7 +159,7 @@ export interface SetpointLimit {
 type UnitOf = (bus: string, unit: number, name: string) => ReturnType<ModbusBus['unit']>;
 type TapFor = (device: string) => FrameTap | undefined;
 
-function buildPost(p: PostConfig, unitOf: UnitOf, rules: CodeRule[], clock: Clock, tap: TapFor): PostDevices {
+function buildPost(p: PostConfig, unitOf: UnitOf, rules: CodeRule[], clock: Clock, tap: TapFor): Omit<PostDevices, 'valve'> {
   const scale = buildScale(`${p.id}.scale`, p.scale, unitOf, clock, tap);
   const reader = new LineReaderDriver({
     id: `${p.id}.reader`,
@@ -118,7 +170,18 @@ function buildPost(p: PostConfig, unitOf: UnitOf, rules: CodeRule[], clock: Cloc
     dedupMs: p.reader.dedupMs,
     clock,
   });
-  const valve = new ModbusValveDriver({
+  const input = (name: 'start' | 'stop', c: PostConfig['startInput']) =>
+    c
+      ? new ModbusInputDriver({ id: `${p.id}.${name}`, unit: unitOf(c.bus, c.unit, `${p.id}.${name}`), kind: c.kind, address: c.address, pollMs: Math.round(1000 / c.pollHz), clock })
+      : undefined;
+  const limit = setpointLimitOf(p.scale);
+  if (limit.on && !limit.available) throw new Error(`${p.id}.scale: setpointLimit is on but ${limit.reason}`);
+  const setpointLimit = limit.on && scale instanceof ModbusScaleDriver ? { programLimit: (kg: number) => scale.programLimit(kg) } : undefined;
+  return { scale, reader, ...(setpointLimit ? { setpointLimit } : {}), startInput: input('start', p.startInput), stopInput: input('stop', p.stopInput) };
+}
+
+function buildValve(p: PostConfig, unitOf: UnitOf, clock: Clock): ValveDriver {
+  return new ModbusValveDriver({
     id: `${p.id}.valve`,
     unit: unitOf(p.valve.bus, p.valve.unit, `${p.id}.valve`),
     coil: p.valve.coil,
@@ -127,14 +190,6 @@ function buildPost(p: PostConfig, unitOf: UnitOf, rules: CodeRule[], clock: Cloc
     keepAliveMs: p.valve.keepAliveMs,
     clock,
   });
-  const input = (name: 'start' | 'stop', c: PostConfig['startInput']) =>
-    c
-      ? new ModbusInputDriver({ id: `${p.id}.${name}`, unit: unitOf(c.bus, c.unit, `${p.id}.${name}`), kind: c.kind, address: c.address, pollMs: Math.round(1000 / c.pollHz), clock })
-      : undefined;
-  const limit = setpointLimitOf(p.scale);
-  if (limit.on && !limit.available) throw new Error(`${p.id}.scale: setpointLimit is on but ${limit.reason}`);
-  const setpointLimit = limit.on && scale instanceof ModbusScaleDriver ? { programLimit: (kg: number) => scale.programLimit(kg) } : undefined;
-  return { scale, reader, valve, ...(setpointLimit ? { setpointLimit } : {}), startInput: input('start', p.startInput), stopInput: input('stop', p.stopInput) };
 }
 
 function buildScale(id: string, s: ScaleConfig, unitOf: UnitOf, clock: Clock, tap: TapFor): ScaleDriver {

@@ -1,25 +1,26 @@
 /**
- * The running gateway: opens the store and registry, starts the devices with
- * every valve forced closed, writes the records of fills a previous run left
- * unfinished, then runs one PostRuntime per post with the station-wide locks
- * (leak, uploads behind, store near full) fed to all of them.
+ * The running gateway: writes every valve coil OFF first, then opens the store
+ * and registry, writes the records of fills a previous run left unfinished,
+ * starts the other devices and runs one PostRuntime per post with the
+ * station-wide locks (leak, uploads behind, store near full) fed to all of them.
  */
 import { mkdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from '../sqlite.ts';
 import { systemClock, type Clock } from '../../protocols/clock.ts';
-import { errorMessage } from '../../protocols/errors.ts';
+import { FillgateError, errorMessage, isFillgateError } from '../../protocols/errors.ts';
 import { Signal } from '../../protocols/signal.ts';
-import type { WeightSample } from '../../devices/types.ts';
+import type { ValveDriver, WeightSample } from '../../devices/types.ts';
 import { controllerConfig, type PreactEntry, type PreactTable, type LockKind } from '../controller/index.ts';
 import type { GatewayConfig } from '../config/config.ts';
-import { createLogFactory, type LogFactory } from '../log.ts';
+import { createLogFactory, type LogFactory, type Logger } from '../log.ts';
 import { openRegistry, type Registry } from '../registry/registry.ts';
 import { RecordStore } from '../records/store.ts';
 import { keysInit, loadPrivateKey, PRIVATE_KEY_FILE } from '../records/keys.ts';
 import { recordFillLocks } from '../sync/timeliness.ts';
 import { Uploader } from '../sync/uploader.ts';
-import { buildDevices, type StationDevices } from './devices.ts';
+import { buildDevices, buildValves, type StationDevices, type StationValves } from './devices.ts';
+import { closeValvesAgain, closeValvesFirst, stopValves } from './valves-first.ts';
 import { PostRuntime, type PostEnv, type PostEvent } from './post.ts';
 import { operatorFacts, verifyCylinder } from './verify.ts';
 import { startStationMqtt, type StationMqtt } from './mqtt.ts';
@@ -56,45 +57,97 @@ export class Station {
   private checkQueue: string[] = [];
   private lastSample = new Map<string, WeightSample>();
   private stopped = false;
+  private valveSet?: StationValves;
+  private startStep = '';
 
   constructor(readonly config: GatewayConfig, opts: Omit<StationOptions, 'config'> = {}) {
     this.clock = opts.clock ?? systemClock;
     this.logs = opts.logs ?? createLogFactory({ level: config.log.level, levels: config.log.levels });
   }
 
+  /**
+   * Every valve coil is written OFF before anything that can fail, and again
+   * if the start fails (valves-first.ts; domain.md section 4): a restart after
+   * a crash, or a crash loop on a corrupt database, never leaves a valve open.
+   * A failed start rejects with the step that failed and whether the valves
+   * were confirmed closed, after stopping what it had started.
+   */
   async start(): Promise<void> {
-    const cfg = this.config;
     const log = this.logs('station');
+    this.startStep = 'building the valves';
+    try {
+      this.valveSet = buildValves(this.config, this.clock, this.logs);
+      this.startStep = 'writing every valve OFF';
+      await closeValvesFirst(this.valveSet, log);
+      await this.startAfterValves(log);
+    } catch (err) {
+      throw await this.failedStart(err, log);
+    }
+    log.info({ station: this.config.station.code, posts: this.config.posts.length }, 'station started');
+  }
+
+  /** The rest of the start, valves already closed; `startStep` names what is being done for a failure message. */
+  private async startAfterValves(log: Logger): Promise<void> {
+    const cfg = this.config;
+    this.startStep = `creating the data dir ${cfg.dataDir}`;
     mkdirSync(cfg.dataDir, { recursive: true });
+    this.startStep = `opening ${join(cfg.dataDir, 'station.db')}`;
     this.db = new Database(join(cfg.dataDir, 'station.db'));
     this.registry = openRegistry(this.db, { clock: this.clock });
     this.preacts = new PreactStore(this.db);
+    this.startStep = `loading the station signing key ${join(cfg.dataDir, PRIVATE_KEY_FILE)}`;
     if (!existsSync(join(cfg.dataDir, PRIVATE_KEY_FILE))) {
       const k = keysInit(cfg.dataDir);
       this.publicKeyPem = k.publicKeyPem;
       log.warn({ publicKeyFile: k.publicKeyPath }, 'created the station signing key: register its public key with the regulator');
     }
-    this.store = new RecordStore({ db: join(cfg.dataDir, 'records.db'), clock: this.clock, station: cfg.station.code, privateKey: loadPrivateKey(cfg.dataDir), config: cfg.records });
-    // Fills a killed process left open become 'interrupted' records before anything else runs.
+    const privateKey = loadPrivateKey(cfg.dataDir);
+    this.startStep = `opening ${join(cfg.dataDir, 'records.db')}`;
+    this.store = new RecordStore({ db: join(cfg.dataDir, 'records.db'), clock: this.clock, station: cfg.station.code, privateKey, config: cfg.records });
+    // Fills a killed process left open become 'interrupted' records before any post runs.
+    this.startStep = 'recording fills interrupted by the previous run';
     for (const r of this.store.recoverInterrupted()) {
       log.warn({ seq: r.seq, post: r.post, code: r.cylinderCode }, 'recorded a fill interrupted by the previous run');
     }
-    this.devices = buildDevices(cfg, this.clock, this.logs);
+    this.startStep = 'starting the scales, readers and inputs';
+    this.devices = buildDevices(cfg, this.clock, this.logs, this.valveSet);
     await this.devices.start();
+    this.startStep = 'starting MQTT';
     this.mqtt = await startStationMqtt(cfg, { db: this.db, clock: this.clock, logs: this.logs, registry: { quarantine: (code, reason, source) => this.registry.quarantine(code, reason, source) } });
     this.restoreLatches();
     this.mqtt?.leak.lock.on(({ on }) => this.setLock('leak', on, 'leak interlock'));
     if (this.mqtt?.leak.locked) this.locks.add('leak');
+    this.startStep = 'starting the posts';
     this.updateRecordLocks();
     for (const p of cfg.posts) this.startPost(p.id);
     this.devices.checkScale?.samples.on((s) => this.onCheckSample(s));
     this.lockTimer = setInterval(() => this.updateRecordLocks(), 1000);
     this.lockTimer.unref();
     if (cfg.upload) {
+      this.startStep = 'starting the uploader';
       this.uploader = new Uploader({ store: this.store, clock: this.clock, config: cfg.upload });
       this.uploader.start();
     }
-    log.info({ station: cfg.station.code, posts: cfg.posts.length }, 'station started');
+  }
+
+  /** Closes every valve again (bounded), logs why, stops what started; the error to reject start() with. */
+  private async failedStart(err: unknown, log: Logger): Promise<FillgateError> {
+    const step = this.startStep;
+    const why = `start failed while ${step}: ${errorMessage(err)}`;
+    log.fatal({ step, err: err instanceof Error ? err.stack : String(err) }, `${why}: closing every valve`);
+    const notClosed = this.valveSet ? await closeValvesAgain(this.valveSet, 'start failed', log) : undefined;
+    await this.stop().catch((e) => log.error({ err: errorMessage(e) }, 'stopping after a failed start'));
+    const valves = !notClosed
+      ? 'no valve could be built, none was written OFF'
+      : notClosed.length
+        ? `NOT confirmed closed: ${notClosed.join(', ')}`
+        : 'every valve was written OFF';
+    return new FillgateError(isFillgateError(err) ? err.code : 'INTERNAL', `${why} (${valves})`, { step, valvesNotClosed: notClosed }, { cause: err });
+  }
+
+  /** Every post's valve, from the very start of start() on (the crash handler closes them). */
+  get valves(): ValveDriver[] {
+    return [...(this.valveSet?.valves.values() ?? [])];
   }
 
   private startPost(id: string): void {
@@ -316,8 +369,9 @@ export class Station {
     this.stopped = true;
     if (this.lockTimer) clearInterval(this.lockTimer);
     for (const rt of this.posts.values()) rt.stop();
-    // Valves are closed first by devices.stop().
-    await this.devices?.stop();
+    // Valves are closed first by devices.stop() (or stopValves() when start failed before the other devices).
+    if (this.devices) await this.devices.stop();
+    else if (this.valveSet) await stopValves(this.valveSet);
     await this.uploader?.stop().catch(() => undefined);
     await this.mqtt?.stop();
     this.store?.close();

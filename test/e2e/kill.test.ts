@@ -1,18 +1,25 @@
 /**
- * The gateway process killed with SIGKILL mid-fill (issue 3 point 8): the relay
- * module's comms watchdog closes the valve by itself, and the restarted gateway
- * starts with the valve commanded closed and writes the interrupted fill's record.
+ * The gateway process killed with SIGKILL mid-fill (issue 3 point 8, issue 9 point 8).
+ *
+ * Two different guarantees, tested apart so neither hides the other:
+ * - the relay module's own comms watchdog de-energises the coil when the
+ *   gateway goes silent (the module's behaviour; watchdog ON);
+ * - the restarted gateway's first write to the coil is OFF and it records the
+ *   fill as interrupted (the gateway's behaviour; watchdog OFF, so a coil that
+ *   ends OFF can only have been written OFF by the gateway: domain.md section 4).
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse as parseYaml, stringify } from 'yaml';
 import { startSimulator, type Simulator } from '../../sim/index.ts';
 import { wireConfigToSim } from '../../gateway/cli/sim-wiring.ts';
+import { assertNoOnAfter, coilWrites, dump, watchdogClears, type CoilRef } from '../fixtures/wire-log.ts';
 import { exampleConfig } from './rig.ts';
+import { spawnGateway, type GatewayProcess } from './gateway-process.ts';
 
 const root = new URL('../..', import.meta.url).pathname;
 const cli = (args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', join(root, 'gateway/cli/main.ts'), ...args], { cwd: root, encoding: 'utf8' });
@@ -20,24 +27,22 @@ const cli = (args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', 
 let sim: Simulator;
 let dir: string;
 let cfgFile: string;
-let gateway: ChildProcess | undefined;
+let coil: CoilRef;
+let gateway: GatewayProcess | undefined;
 
-function startGateway(): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'gateway/cli/main.ts'), 'start', '--config', cfgFile], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-  return new Promise((resolve, reject) => {
-    let out = '';
-    const t = setTimeout(() => reject(new Error(`gateway did not start: ${out}`)), 30_000);
-    const on = (d: Buffer) => {
-      out += d;
-      if (out.includes('station started')) {
-        clearTimeout(t);
-        resolve(child);
-      }
-    };
-    child.stdout!.on('data', on);
-    child.stderr!.on('data', on);
-    child.once('exit', (code) => reject(new Error(`gateway exited ${code}: ${out}`)));
-  });
+async function startGateway(): Promise<GatewayProcess> {
+  const gw = spawnGateway(cfgFile);
+  gateway = gw;
+  await gw.started();
+  // SIGTERM is handled once the status server is up.
+  await gw.logged('status and metrics served');
+  return gw;
+}
+
+async function stopGateway(): Promise<void> {
+  gateway?.child.kill('SIGTERM');
+  await gateway?.exited();
+  gateway = undefined;
 }
 
 const until = async (what: string, fn: () => boolean, ms = 20_000) => {
@@ -48,6 +53,29 @@ const until = async (what: string, fn: () => boolean, ms = 20_000) => {
   }
 };
 const p1 = () => sim.state().posts.find((p) => p.id === 'P1')!;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A long fill on P1 (YSP118, minutes at 18 kg/min) until gas has flowed for a second. */
+async function fillingOnP1(code: string): Promise<void> {
+  sim.remove('P1');
+  sim.place('P1', code);
+  await until('scale loaded', () => p1().scale.grossKg > 1);
+  sim.scan('P1', code);
+  await sleep(1500);
+  sim.badge('P1', 'B1001');
+  await until('valve open and gas flowing', () => p1().valve.open, 20_000);
+  await sleep(1000);
+}
+
+function interruptedRecordOf(code: string): void {
+  const exported = cli(['records', 'export', '--config', cfgFile, '--format', 'json']);
+  assert.is(exported.status, 0, exported.stderr);
+  const records = JSON.parse(exported.stdout) as { cylinderCode?: string; outcome: string; trips: { code: string }[] }[];
+  const rec = records.find((r) => r.cylinderCode === code);
+  assert.ok(rec, `no record for ${code}: ${exported.stdout.slice(0, 300)}`);
+  assert.is(rec.outcome, 'interrupted');
+  assert.ok(rec.trips.some((t) => t.code === 'PROCESS_INTERRUPTED'));
+}
 
 test.before(async () => {
   const doc = parseYaml(readFileSync(join(root, 'examples/station.yaml'), 'utf8'));
@@ -57,6 +85,7 @@ test.before(async () => {
   cfg.dataDir = join(dir, 'data');
   cfg.http.port = 0;
   cfg.fill.autoStart = true;
+  coil = { unitId: sim.deviceEndpoints()['P1.valve']!.unitId!, coil: cfg.posts.find((p) => p.id === 'P1')!.valve.coil };
   cfgFile = join(dir, 'gateway.yaml');
   writeFileSync(cfgFile, stringify(cfg));
   for (const [what, file] of [['cylinders', 'examples/cylinders.csv'], ['operators', 'examples/operators.csv']]) {
@@ -66,42 +95,56 @@ test.before(async () => {
 });
 
 test.after(async () => {
-  gateway?.kill('SIGKILL');
+  gateway?.child.kill('SIGKILL');
   await sim?.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
-test('SIGKILL mid-fill: the watchdog closes the valve, the restart records the fill as interrupted', async () => {
-  gateway = await startGateway();
-  const code = 'E2000017A1B20006'; // YSP118: a long fill
-  sim.place('P1', code);
-  await until('scale loaded', () => p1().scale.grossKg > 1);
-  sim.scan('P1', code);
-  await new Promise((r) => setTimeout(r, 1500));
-  sim.badge('P1', 'B1001');
-  await until('valve open and gas flowing', () => p1().valve.open, 20_000);
-  await new Promise((r) => setTimeout(r, 1000));
-  gateway.kill('SIGKILL');
-  const killedAt = Date.now();
-  // The relay module's 2 s comms watchdog (examples/station.yaml) de-energises the coil.
-  await until('watchdog closed the valve', () => !p1().valve.open, 6000);
-  const closedAfterMs = Date.now() - killedAt;
-  assert.ok(closedAfterMs < 4000, `closed ${closedAfterMs} ms after the kill`);
+test('SIGKILL mid-fill with the module watchdog ON: the module itself clears the coil within its 2 s', async () => {
+  sim.setWatchdog(true);
+  const gw = await startGateway();
+  await fillingOnP1('E2000017A1B20006');
+  gw.child.kill('SIGKILL');
+  await gw.exited();
+  gateway = undefined;
+  const from = sim.wire.lastSeq;
+  const killedAt = performance.now();
+  assert.is(p1().valve.coil, true, 'the coil is ON when the gateway dies');
+  await until('watchdog cleared the coil', () => watchdogClears(sim.wire.entries({ since: from }), coil).length > 0, 6000);
+  const clear = watchdogClears(sim.wire.entries({ since: from }), coil)[0]!;
+  // examples/station.yaml: watchdogMs 2000 after the last request.
+  assert.ok(clear.t - killedAt < 4000, `cleared ${(clear.t - killedAt).toFixed(0)} ms after the kill`);
+  assert.is(coilWrites(sim.wire.entries({ since: from }), coil).length, 0, 'nobody wrote the coil: the module acted alone');
+  assert.is(p1().valve.coil, false);
+});
 
-  gateway = await startGateway();
-  assert.is(p1().valve.coil, false, 'the restarted gateway keeps the valve closed');
-  const exported = cli(['records', 'export', '--config', cfgFile, '--format', 'json']);
-  assert.is(exported.status, 0, exported.stderr);
-  const records = JSON.parse(exported.stdout) as { cylinderCode?: string; outcome: string; trips: { code: string }[] }[];
-  const rec = records.find((r) => r.cylinderCode === code);
-  assert.ok(rec, `no record for ${code}: ${exported.stdout.slice(0, 300)}`);
-  assert.is(rec.outcome, 'interrupted');
-  assert.ok(rec.trips.some((t) => t.code === 'PROCESS_INTERRUPTED'));
+test('SIGKILL mid-fill with the module watchdog OFF: the restarted gateway writes OFF first and records the fill as interrupted', async () => {
+  sim.setWatchdog(false);
+  let gw = await startGateway(); // also records the first test's fill as interrupted
+  const code = 'E2000017A1B20007'; // YSP118-II: a long fill
+  await fillingOnP1(code);
+  gw.child.kill('SIGKILL');
+  await gw.exited();
+  gateway = undefined;
+  // Longer than the module's watchdog would take: with it off, the coil stays as the dead gateway left it.
+  await sleep(2500);
+  assert.is(p1().valve.coil, true, 'the coil is still ON: only the restarted gateway can close it now');
+
+  const restartAt = performance.now();
+  gw = await startGateway();
+  const log = sim.wire.entries();
+  const writes = coilWrites(log, coil).filter((w) => w.t >= restartAt);
+  assert.ok(writes.length > 0, `the restarted gateway never wrote the coil\n${dump(log, coil)}`);
+  assert.is(writes[0]!.on, false, `the restarted gateway's first write to the coil is ON\n${dump(log, coil)}`);
+  assertNoOnAfter(log, coil, restartAt, 'after the restart');
+  assert.is(watchdogClears(log, coil).filter((e) => e.t >= restartAt).length, 0, 'the module did not act');
+  assert.is(p1().valve.coil, false, 'the restarted gateway closed the valve');
+  interruptedRecordOf('E2000017A1B20006');
+  interruptedRecordOf(code);
   const verify = cli(['records', 'verify', '--config', cfgFile]);
   assert.is(verify.status, 0, verify.stdout + verify.stderr);
-  gateway.kill('SIGTERM');
-  await new Promise((r) => gateway!.once('exit', r));
-  gateway = undefined;
+  await stopGateway();
+  sim.setWatchdog(true);
 });
 
 test.run();
