@@ -55,6 +55,8 @@ for (const kind of ['tcp', 'rtu'] as WireKind[]) {
     const rig = await rigFor(kind);
     const stopPolling = poll([rig.live], 3);
     const valve = driver({ id: `${kind}.valve`, unit: rig.relay, coil: 0, keepAliveMs: 15, closeTimeoutMs: 5000 });
+    const faults: string[] = [];
+    valve.faults.on((f) => faults.push(`${f.code} ${f.message}`));
     await valve.start();
     const rnd = mulberry32(kind === 'tcp' ? 9 : 10);
     const from = sim.wire.lastSeq;
@@ -86,6 +88,7 @@ for (const kind of ['tcp', 'rtu'] as WireKind[]) {
     });
     assert.equal(bad, [], `${bad.length} of 40 closes were followed by an ON:\n${bad.join('\n')}`);
     assert.is(lastCoilWrite(log, rig.coil)?.on, false);
+    assert.equal(faults, [], 'a keep-alive dropped because of a close is no fault');
     await rig.close();
   });
 
