@@ -7,7 +7,7 @@
  * 2. An urgent OFF supersedes every queued write to the same coil (same unit,
  *    same address): a queued ON is dropped and rejects with SUPERSEDED instead
  *    of reaching the module after the OFF; a queued OFF already does what the
- *    new one asks, so the new caller shares its outcome. A write to that coil
+ *    new one asks, so the new caller shares its outcome. An ON to that coil
  *    on the wire right now cannot be recalled, but gets no retry.
  * 3. A retry is a new entry, not a loop inside one job: it goes behind every
  *    urgent job and ahead of the jobs queued after its first attempt, so a
@@ -26,7 +26,7 @@ export interface Job {
   reject(err: unknown): void;
   /** Attempts still allowed; set when the first attempt is admitted. */
   attemptsLeft?: number;
-  /** A later OFF to the same coil came while this write was on the wire: no retry. */
+  /** A later OFF to the same coil came while this ON was on the wire: no retry. */
   superseded?: boolean;
 }
 
@@ -43,7 +43,7 @@ export class BusQueue {
   add(job: Job): void {
     const coil = job.request.coil;
     if (coil && !coil.on) {
-      if (this.current && sameCoil(this.current, job)) this.current.superseded = true;
+      if (this.current && sameCoil(this.current, job) && this.current.request.coil!.on) this.current.superseded = true;
       const queuedOff = this.jobs.find((j) => sameCoil(j, job) && !j.request.coil!.on && !j.request.stillWanted && !job.request.stillWanted);
       for (const on of this.jobs.filter((j) => sameCoil(j, job) && j.request.coil!.on)) {
         this.jobs.splice(this.jobs.indexOf(on), 1);
