@@ -49,6 +49,8 @@ export interface WireRig {
   txOn: number[];
   /** performance.now() of every request frame the gateway sent to the silent unit. */
   txSilent: number[];
+  /** Called (in a microtask) when an ON to the valve's coil has just been written to the wire. */
+  onTxOn?: () => void;
   close(): Promise<void>;
 }
 
@@ -57,17 +59,23 @@ export async function wireRig(sim: Simulator, kind: WireKind, opts: ModbusBusOpt
   const url = sim.deviceEndpoints()[`${post}1.valve`]!.url;
   const txOn: number[] = [];
   const txSilent: number[] = [];
+  // Assigned below; the tap only runs once the bus is open.
+  let rig: WireRig;
   const onFrame = (dir: 'rx' | 'tx', b: Buffer) => {
     if (dir !== 'tx') return;
     // MBAP: 7-byte header then PDU; RTU: unit id then PDU (Modbus over Serial Line v1.02, 2.3).
     const o = kind === 'tcp' ? 6 : 0;
     const unit = b[o];
     if (unit === 3) txSilent.push(performance.now());
-    if (unit === 2 && b[o + 1] === 5 && b.readUInt16BE(o + 2) === 0 && b.readUInt16BE(o + 4) === 0xff00) txOn.push(performance.now());
+    if (unit === 2 && b[o + 1] === 5 && b.readUInt16BE(o + 2) === 0 && b.readUInt16BE(o + 4) === 0xff00) {
+      txOn.push(performance.now());
+      const hook = rig.onTxOn;
+      if (hook) queueMicrotask(hook);
+    }
   };
   const bus = new ModbusBus(url, { reconnect: { initialMs: 50, maxMs: 200 }, onFrame, ...opts });
   await bus.open();
-  return {
+  rig = {
     kind,
     sim,
     bus,
@@ -80,6 +88,7 @@ export async function wireRig(sim: Simulator, kind: WireKind, opts: ModbusBusOpt
     txSilent,
     close: () => bus.close(),
   };
+  return rig;
 }
 
 /**

@@ -126,10 +126,15 @@ for (const kind of ['tcp', 'rtu'] as WireKind[]) {
     await valve.start();
     for (let i = 0; i < 5; i++) {
       const from = sim.wire.lastSeq;
-      const sent = rig.txOn.length;
+      // The close is decided while the ON is on the wire (right after its frame was written).
+      let closing: Promise<void> | undefined;
+      rig.onTxOn = () => {
+        rig.onTxOn = undefined;
+        closing = valve.close(`overtaking ${i}`);
+      };
       const opening = codeOf(valve.open());
-      await until(() => rig.txOn.length > sent, 5000, 'the ON on the wire');
-      await valve.close(`overtaking ${i}`);
+      await until(() => closing !== undefined, 5000, 'the ON on the wire');
+      await closing;
       assert.is(await opening, 'NOT_CONFIRMED');
       await sleep(60);
       const writes = coilWrites(relayLog(rig, from), rig.coil).map((w) => w.on);
