@@ -14,6 +14,8 @@ export type ErrorCode =
   | 'BAD_CONFIG'
   | 'BAD_PAYLOAD'
   | 'NOT_CONFIRMED'
+  /** A queued write dropped unsent: a later OFF to the same coil, or its stillWanted() said no (protocols/modbus/README.md). */
+  | 'SUPERSEDED'
   | 'STORE_FULL'
   | 'STORE_ERROR'
   | 'NOT_FOUND'

@@ -5,14 +5,17 @@
  * while everything says open: start() writes OFF before anything else, an open
  * that is not confirmed is undone, and close() goes straight to the wire (it
  * never waits for an open, a confirmation or a keep-alive in this driver) and
- * retries until the module confirms. Optional keep-alive rewrites let a module
+ * retries until the module confirms. Every ON this driver writes (the open,
+ * each keep-alive) carries stillWanted(): the bus asks it right before the
+ * frame is sent, so an ON decided before a close never reaches the module
+ * after it (protocols/modbus/README.md). Optional keep-alive rewrites let a module
  * with a host watchdog close the valve by itself when the gateway goes silent
  * (devices.md section 5; see README.md next to this file).
  *
  * Timers use real time; the injected clock only stamps faults.
  */
 import { Signal } from '../../protocols/signal.ts';
-import { FillgateError, errorMessage } from '../../protocols/errors.ts';
+import { FillgateError, errorMessage, isFillgateError } from '../../protocols/errors.ts';
 import { systemClock, type Clock } from '../../protocols/clock.ts';
 import type { DeviceHealth, ModbusUnit } from '../../protocols/modbus/types.ts';
 import type { ValveDriver, ValveState } from '../types.ts';
@@ -152,18 +155,41 @@ export class ModbusValveDriver implements ValveDriver {
     this.commanded = true;
     this.setState('opening');
     try {
-      await this.unit.writeCoil(this.coil, true);
+      await this.unit.writeCoil(this.coil, true, { stillWanted: () => gen === this.generation });
     } catch (err) {
-      if (gen !== this.generation) throw this.notConfirmed('closed while opening');
+      // Dropped unsent (SUPERSEDED): the ON never reached the module. Any other
+      // failure may still have switched it on (a lost reply).
+      if (gen !== this.generation) return this.overtaken(!isFillgateError(err, 'SUPERSEDED'));
       return this.failOpen('VALVE_WRITE', `open: coil write failed: ${errorMessage(err)}`);
     }
-    if (gen !== this.generation) throw this.notConfirmed('closed while opening');
+    if (gen !== this.generation) return this.overtaken(true);
     if (this.feedback) {
       const confirmed = await this.waitForFeedback(true, () => gen !== this.generation);
-      if (gen !== this.generation) throw this.notConfirmed('closed while opening');
+      if (gen !== this.generation) return this.overtaken(true);
       if (!confirmed) return this.failOpen('VALVE_NOT_CONFIRMED', `open not confirmed within ${this.confirmTimeoutMs} ms`);
     }
     this.setState('open');
+  }
+
+  /**
+   * A close overtook this open. The close has its own OFF; but when this open's
+   * ON may have reached the module, nothing but the order of two frames stands
+   * between the valve and an ON that lands last (a device server or module that
+   * applies it late). So the driver itself writes OFF once more after the ON's
+   * outcome is known, and confirms it (with feedback where configured), before
+   * the open rejects. De-energised = closed (domain.md section 4).
+   */
+  private async overtaken(onMaybeSent: boolean): Promise<never> {
+    if (onMaybeSent) {
+      const running = this.closing;
+      if (running) await this.withTimeout(running, this.closeTimeoutMs, 'close not confirmed').catch(() => undefined);
+      // A close loop still running (module not answering) writes OFF again on its
+      // next try anyway. open() cannot start another open meanwhile: this.opening is set.
+      if (!this.commanded && !this.closing) {
+        await this.withTimeout(this.startCloseLoop(), this.closeTimeoutMs, 'close after an overtaken open not confirmed').catch(() => undefined);
+      }
+    }
+    throw this.notConfirmed('closed while opening');
   }
 
   /** Undo a failed open: coil OFF, state 'fault', fault emitted, caller rejected. */
@@ -242,13 +268,19 @@ export class ModbusValveDriver implements ValveDriver {
     return this.opening !== undefined || this.closing !== undefined;
   }
 
-  /** Rewrite the commanded state; if that fails while open, close (the module may be about to). */
+  /**
+   * Rewrite the commanded state; if that fails while open, close (the module may
+   * be about to). An ON is only sent while this open is still current: a close
+   * decided after the keep-alive was queued drops it (SUPERSEDED, no fault).
+   */
   private async keepAlive(): Promise<void> {
     if (this.busy()) return;
     const want = this.commanded;
+    const gen = this.generation;
     try {
-      await this.unit.writeCoil(this.coil, want);
+      await this.unit.writeCoil(this.coil, want, want ? { stillWanted: () => this.commanded && gen === this.generation } : {});
     } catch (err) {
+      if (isFillgateError(err, 'SUPERSEDED')) return;
       this.emitFault('VALVE_KEEPALIVE', `keep-alive write failed: ${errorMessage(err)}`);
       if (want && this.commanded) this.faultClose('keep-alive write failed');
     }

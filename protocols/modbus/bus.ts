@@ -7,6 +7,10 @@
  * ThingsBoard gateway #905). So:
  *
  * - a single FIFO queue, exactly one request outstanding on the wire at a time;
+ * - de-energising writes (coil OFF) first; an OFF supersedes queued writes to
+ *   its coil; retries are separate queue entries behind urgent jobs, so a close
+ *   waits for at most the one attempt on the wire (queue.ts, README.md);
+ * - a request may carry `stillWanted`, asked right before its frame is sent;
  * - a gap between the end of one exchange and the next request (RTU needs at
  *   least 3.5 character times of silence to delimit frames, Modbus over Serial
  *   Line v1.02 section 2.5.1.1; default 5 ms, or longer at low baud);
@@ -30,6 +34,7 @@ import type { FrameTap } from '../link/reconnecting.ts';
 import { type ModbusClient, ModbusConnection } from './connection.ts';
 import { type AttemptOutcome, UnitHealth } from './health.ts';
 import type { DeviceHealth, UnitOptions } from './types.ts';
+import { BusQueue, type Job, supersededError } from './queue.ts';
 import { BusUnit, type UnitRequest } from './unit.ts';
 
 export interface ModbusBusOptions {
@@ -71,18 +76,11 @@ export interface ModbusExchange {
   rttMs: number;
 }
 
-interface Job {
-  unit: BusUnit;
-  request: UnitRequest<unknown>;
-  resolve(value: unknown): void;
-  reject(err: unknown): void;
-}
-
 export class ModbusBus {
   readonly address: ModbusAddress;
   private readonly conn: ModbusConnection;
   private readonly units = new Map<number, { unit: BusUnit; tracker: UnitHealth }>();
-  private readonly queue: Job[] = [];
+  private readonly queue = new BusQueue();
   private pumping = false;
   private lastDoneAt = -Infinity;
   private lastUnit: UnitHealth | undefined;
@@ -134,7 +132,7 @@ export class ModbusBus {
 
   /** Rejects everything queued with LINK_CLOSED and closes the connection. */
   async close(): Promise<void> {
-    for (const job of this.queue.splice(0)) job.reject(this.linkClosed());
+    for (const job of this.queue.drain()) job.reject(this.linkClosed());
     await this.conn.close();
   }
 
@@ -172,27 +170,31 @@ export class ModbusBus {
     // Fail fast while the link is down rather than queue behind a dead connection.
     if (this.conn.state !== 'open') return Promise.reject(this.linkClosed());
     return new Promise<T>((resolve, reject) => {
-      const job: Job = { unit, request: request as UnitRequest<unknown>, resolve: resolve as (v: unknown) => void, reject };
-      if (request.urgent) {
-        // Behind earlier urgent jobs, ahead of every poll (see UnitRequest.urgent).
-        const firstNormal = this.queue.findIndex((j) => !j.request.urgent);
-        this.queue.splice(firstNormal === -1 ? this.queue.length : firstNormal, 0, job);
-      } else this.queue.push(job);
+      this.queue.add({ unit, request: request as UnitRequest<unknown>, resolve: resolve as (v: unknown) => void, reject });
       void this.pump();
     });
   }
 
-  /** Runs queued jobs one at a time; never throws, so the queue can never stall. */
+  /** Runs queued attempts one at a time; never throws, so the queue can never stall. */
   private async pump(): Promise<void> {
     if (this.pumping) return;
     this.pumping = true;
     try {
       while (this.queue.length > 0) {
-        const job = this.queue.shift()!;
+        // The gap comes before the pick, so a close queued during it goes next.
+        // Wire timing is real time even when tests inject a clock for health stamps.
+        const wait = this.lastDoneAt + this.gapMs - performance.now();
+        if (wait > 0) await sleep(wait);
+        const job = this.queue.next();
+        if (!job) break;
+        this.queue.current = job;
         try {
           job.resolve(await this.run(job));
         } catch (err) {
-          job.reject(err);
+          if (this.retryLater(job, err)) this.queue.retry(job);
+          else job.reject(err);
+        } finally {
+          this.queue.current = undefined;
         }
       }
     } finally {
@@ -200,39 +202,40 @@ export class ModbusBus {
     }
   }
 
+  /** One attempt of a job (admission on the first). Retries are new queue entries (queue.ts rule 3). */
   private async run(job: Job): Promise<unknown> {
     const tracker = this.units.get(job.unit.unitId)!.tracker;
     if (this.conn.state !== 'open') throw this.linkClosed();
-    let admission = tracker.admit();
-    // An urgent (de-energising) write is tried once even on a set-aside unit.
-    if (admission === 'set-aside' && job.request.urgent) admission = 'probe';
-    if (admission === 'set-aside') {
-      const h = tracker.snapshot();
-      throw new FillgateError('DEVICE_SET_ASIDE', `${h.device} is set aside after repeated failures (last: ${h.lastError})`, {
-        device: h.device,
-        setAsideUntil: h.setAsideUntil,
-      });
-    }
-    // A probe is a single attempt: a dead unit costs one timeout per setAsideMs.
-    const attempts = admission === 'probe' ? 1 : 1 + job.unit.retries;
-    let lastError: FillgateError | undefined;
-    for (let i = 0; i < attempts; i++) {
-      try {
-        return await this.attempt(job, tracker);
-      } catch (err) {
-        lastError = err as FillgateError;
-        const retryable = isFillgateError(err) && ['TIMEOUT', 'BAD_FRAME', 'INTERNAL'].includes(err.code);
-        if (!retryable || tracker.isSetAside || this.conn.state !== 'open') break;
+    // Asked before admission (a dropped job must not hold the unit's probe) and
+    // in the same synchronous run as the send: nothing can change in between.
+    if (job.request.stillWanted && !job.request.stillWanted()) throw supersededError(job);
+    if (job.attemptsLeft === undefined) {
+      let admission = tracker.admit();
+      // An urgent (de-energising) write is tried once even on a set-aside unit.
+      if (admission === 'set-aside' && job.request.urgent) admission = 'probe';
+      if (admission === 'set-aside') {
+        const h = tracker.snapshot();
+        throw new FillgateError('DEVICE_SET_ASIDE', `${h.device} is set aside after repeated failures (last: ${h.lastError})`, {
+          device: h.device,
+          setAsideUntil: h.setAsideUntil,
+        });
       }
+      // A probe is a single attempt: a dead unit costs one timeout per setAsideMs.
+      job.attemptsLeft = admission === 'probe' ? 1 : 1 + job.unit.retries;
     }
-    throw lastError;
+    job.attemptsLeft--;
+    return this.attempt(job, tracker);
   }
 
-  /** One request on the wire, after the gap; records the outcome. */
+  /** Silence or garbage is worth another attempt; an exception is an answer. */
+  private retryLater(job: Job, err: unknown): boolean {
+    const retryable = isFillgateError(err) && ['TIMEOUT', 'BAD_FRAME', 'INTERNAL'].includes(err.code);
+    const tracker = this.units.get(job.unit.unitId)!.tracker;
+    return retryable && !job.superseded && (job.attemptsLeft ?? 0) > 0 && !tracker.isSetAside && this.conn.state === 'open';
+  }
+
+  /** One request on the wire (the gap was kept by pump()); records the outcome. */
   private async attempt(job: Job, tracker: UnitHealth): Promise<unknown> {
-    // Wire timing is real time even when tests inject a clock for health stamps.
-    const wait = this.lastDoneAt + this.gapMs - performance.now();
-    if (wait > 0) await sleep(wait);
     if (this.conn.takeStaleBytes() > 0) this.lastUnit?.noteDiscarded();
     this.lastUnit = tracker;
     const started = performance.now();
@@ -267,7 +270,7 @@ export class ModbusBus {
   private onLinkState(state: LinkState, error?: string): void {
     const down = state !== 'open';
     for (const { tracker } of this.units.values()) tracker.setLinkDown(down, error ?? (down ? state : undefined));
-    if (down) for (const job of this.queue.splice(0)) job.reject(this.linkClosed());
+    if (down) for (const job of this.queue.drain()) job.reject(this.linkClosed());
   }
 
   private linkClosed(): FillgateError {

@@ -27,8 +27,16 @@ export interface ModbusConnectionOptions extends ReconnectOptions {
 
 interface ClientHandle extends Closeable {
   client: ModbusClient;
-  /** Rejects with LINK_CLOSED when this connection drops, so a request in flight ends at once. */
-  dropped: Promise<never>;
+  /**
+   * Calls `fn` once, with LINK_CLOSED, when this connection drops, so a request
+   * in flight ends at once; returns the function that removes it. An exchange
+   * watches only while it runs: anything attached for longer (a race against a
+   * promise that never settles while the link is up) would keep every reply
+   * alive for the life of the connection.
+   */
+  onDrop(fn: (err: FillgateError) => void): () => void;
+  /** Drop watchers registered now (0 between exchanges; for tests). */
+  watchers(): number;
 }
 
 /** Internals of modbus-serial ports we touch (8.0.25): the OS object and the RTU receive buffer. */
@@ -79,9 +87,14 @@ export class ModbusConnection extends Reconnector<ClientHandle> {
   }
 
   private handleFor(client: ModbusClient, session: Session): ClientHandle {
-    let rejectDropped: (err: Error) => void = () => undefined;
-    const dropped = new Promise<never>((_, reject) => (rejectDropped = reject));
-    dropped.catch(() => undefined);
+    const watchers = new Set<(err: FillgateError) => void>();
+    let droppedWith: FillgateError | undefined;
+    const rejectDropped = (err: FillgateError) => {
+      if (droppedWith) return;
+      droppedWith = err;
+      for (const fn of [...watchers]) fn(err);
+      watchers.clear();
+    };
     // TcpPort does not relay a socket reset as 'close'; watch the OS object itself.
     const raw = portOf(client)?._client as { on?: (ev: string, fn: () => void) => void } | undefined;
     if (raw instanceof net.Socket) raw.setKeepAlive(true, 5000);
@@ -102,7 +115,15 @@ export class ModbusConnection extends Reconnector<ClientHandle> {
         : () => undefined;
     return {
       client,
-      dropped,
+      onDrop: (fn) => {
+        if (droppedWith) {
+          fn(droppedWith);
+          return () => undefined;
+        }
+        watchers.add(fn);
+        return () => watchers.delete(fn);
+      },
+      watchers: () => watchers.size,
       destroy: () => {
         stopWatch();
         return destroyClient(client);
@@ -134,17 +155,27 @@ export class ModbusConnection extends Reconnector<ClientHandle> {
     handle.client.setID(unitId);
     handle.client.setTimeout(timeoutMs);
     let guard: NodeJS.Timeout | undefined;
-    // modbus-serial has its own timer; this guard only catches a request it never settles.
-    const guarded = new Promise<never>((_, reject) => {
+    let unwatch: () => void = () => undefined;
+    // Ends the exchange early: the link dropped, or modbus-serial never settled
+    // the request (it has its own timer; this guard is the backstop). Both are
+    // removed when the exchange ends, so nothing outlives it.
+    const aborted = new Promise<never>((_, reject) => {
       guard = setTimeout(() => reject(timeoutError(this.url, unitId, timeoutMs)), timeoutMs + 250);
+      unwatch = handle.onDrop(reject);
     });
     try {
-      return await Promise.race([op(handle.client), handle.dropped, guarded]);
+      return await Promise.race([op(handle.client), aborted]);
     } catch (err) {
       throw classifyModbusError(err, { url: this.url, unitId, timeoutMs });
     } finally {
       clearTimeout(guard);
+      unwatch();
     }
+  }
+
+  /** Drop watchers registered on the current connection: 0 whenever no exchange runs. */
+  get dropWatchers(): number {
+    return this.connection?.watchers() ?? 0;
   }
 
   /**

@@ -12,11 +12,25 @@ export interface ModbusUnit {
   readInputRegisters(address: number, count: number): Promise<number[]>;
   readCoils(address: number, count: number): Promise<boolean[]>;
   readDiscreteInputs(address: number, count: number): Promise<boolean[]>;
-  writeCoil(address: number, value: boolean): Promise<void>;
+  /**
+   * FC05. An OFF is urgent: it goes ahead of queued polls and supersedes queued
+   * writes to the same coil (which reject with SUPERSEDED). See README.md.
+   */
+  writeCoil(address: number, value: boolean, opts?: CoilWriteOptions): Promise<void>;
   writeRegister(address: number, value: number): Promise<void>;
   writeRegisters(address: number, values: number[]): Promise<void>;
   readonly health: Signal<DeviceHealth>;
   getHealth(): DeviceHealth;
+}
+
+export interface CoilWriteOptions {
+  /**
+   * Asked right before the frame is put on the wire (every attempt, also a
+   * retry); false drops the write unsent, rejecting with SUPERSEDED. A valve
+   * driver passes "this open is still current", so an ON decided before a
+   * close can never reach the module after that close.
+   */
+  stillWanted?: () => boolean;
 }
 
 export interface UnitOptions {

@@ -9,7 +9,7 @@ import { FillgateError } from '../errors.ts';
 import type { Signal } from '../signal.ts';
 import type { ModbusClient } from './connection.ts';
 import type { UnitHealth } from './health.ts';
-import type { DeviceHealth, ModbusUnit } from './types.ts';
+import type { CoilWriteOptions, DeviceHealth, ModbusUnit } from './types.ts';
 
 export interface UnitRequest<T> {
   /** e.g. "FC03 40+2", for errors and logs. */
@@ -21,6 +21,10 @@ export interface UnitRequest<T> {
    * never wait behind a busy bus or a unit's bad record.
    */
   urgent?: boolean;
+  /** A single-coil write (FC05): the bus drops queued writes to a coil an OFF supersedes (queue.ts). */
+  coil?: { address: number; on: boolean };
+  /** Asked right before each attempt goes on the wire; false drops the request with SUPERSEDED. */
+  stillWanted?: () => boolean;
 }
 
 type Submit = <T>(unit: BusUnit, request: UnitRequest<T>) => Promise<T>;
@@ -63,35 +67,41 @@ export class BusUnit implements ModbusUnit {
     return this.read(2, address, count, 2000, (c) => c.readDiscreteInputs(address, count).then((r) => r.data.slice(0, count)));
   }
 
-  writeCoil(address: number, value: boolean): Promise<void> {
+  writeCoil(address: number, value: boolean, opts: CoilWriteOptions = {}): Promise<void> {
     const bad = checkAddress(address, 1) ?? (typeof value === 'boolean' ? undefined : `coil value ${String(value)} is not a boolean`);
-    return this.send(bad, `FC05 ${address}=${value}`, (c) => c.writeCoil(address, value).then(() => undefined), value === false);
+    return this.send(bad, {
+      describe: `FC05 ${address}=${value}`,
+      op: (c) => c.writeCoil(address, value).then(() => undefined),
+      urgent: value === false,
+      coil: { address, on: value },
+      stillWanted: opts.stillWanted,
+    });
   }
 
   writeRegister(address: number, value: number): Promise<void> {
     const bad = checkAddress(address, 1) ?? checkValues([value]);
-    return this.send(bad, `FC06 ${address}=${value}`, (c) => c.writeRegister(address, value).then(() => undefined));
+    return this.send(bad, { describe: `FC06 ${address}=${value}`, op: (c) => c.writeRegister(address, value).then(() => undefined) });
   }
 
   writeRegisters(address: number, values: number[]): Promise<void> {
     const bad = !Array.isArray(values)
       ? 'values must be an array'
       : (checkCount(values.length, 123) ?? checkAddress(address, values.length) ?? checkValues(values));
-    return this.send(bad, `FC16 ${address}+${values?.length}`, (c) => c.writeRegisters(address, values).then(() => undefined));
+    return this.send(bad, { describe: `FC16 ${address}+${values?.length}`, op: (c) => c.writeRegisters(address, values).then(() => undefined) });
   }
 
   private read<T>(fc: number, address: number, count: number, max: number, op: (c: ModbusClient) => Promise<T>): Promise<T> {
     const bad = checkCount(count, max) ?? checkAddress(address, count);
-    return this.send(bad, `FC0${fc} ${address}+${count}`, op);
+    return this.send(bad, { describe: `FC0${fc} ${address}+${count}`, op });
   }
 
-  private send<T>(bad: string | undefined, describe: string, op: (c: ModbusClient) => Promise<T>, urgent = false): Promise<T> {
+  private send<T>(bad: string | undefined, request: UnitRequest<T>): Promise<T> {
     if (bad !== undefined) {
       return Promise.reject(
-        new FillgateError('BAD_PAYLOAD', `${describe} to unit ${this.unitId} on ${this.busUrl}: ${bad}`, { unitId: this.unitId, busUrl: this.busUrl }),
+        new FillgateError('BAD_PAYLOAD', `${request.describe} to unit ${this.unitId} on ${this.busUrl}: ${bad}`, { unitId: this.unitId, busUrl: this.busUrl }),
       );
     }
-    return this.submit(this, { describe, op, urgent });
+    return this.submit(this, request);
   }
 }
 

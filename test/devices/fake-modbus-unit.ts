@@ -6,7 +6,7 @@
  */
 import { Signal } from '../../protocols/signal.ts';
 import { FillgateError } from '../../protocols/errors.ts';
-import type { DeviceHealth, ModbusUnit } from '../../protocols/modbus/types.ts';
+import type { CoilWriteOptions, DeviceHealth, ModbusUnit } from '../../protocols/modbus/types.ts';
 
 export type FakeOp =
   | 'readHoldingRegisters'
@@ -24,6 +24,8 @@ export interface FakeCall {
   value?: number | boolean | number[];
   /** Real time (performance.now) when the call was made. */
   t: number;
+  /** A coil write whose stillWanted() said no: dropped unsent (SUPERSEDED), nothing applied. */
+  dropped?: boolean;
 }
 
 const SIZE = 65536;
@@ -46,6 +48,8 @@ export class FakeModbusUnit implements ModbusUnit {
   failWhen?: (call: FakeCall) => Error | undefined;
   /** Delay before each call answers (ms). */
   delayMs = 0;
+  /** Per-call delay (ms), overriding delayMs: e.g. an ON a module applies late, after a later OFF. */
+  delayFor?: (call: FakeCall) => number | undefined;
   /** Runs after a successful coil write, e.g. to move a feedback input. */
   onWriteCoil?: (address: number, value: boolean) => void;
 
@@ -77,7 +81,15 @@ export class FakeModbusUnit implements ModbusUnit {
   readDiscreteInputs(address: number, count: number): Promise<boolean[]> {
     return this.run({ op: 'readDiscreteInputs', address, count }, () => this.discrete.slice(address, address + count));
   }
-  writeCoil(address: number, value: boolean): Promise<void> {
+  /**
+   * The fake "sends" at call time, so stillWanted() is asked then (as the bus
+   * asks it when the frame goes on the wire); the delay is the module's.
+   */
+  writeCoil(address: number, value: boolean, opts: CoilWriteOptions = {}): Promise<void> {
+    if (opts.stillWanted && !opts.stillWanted()) {
+      this.calls.push({ op: 'writeCoil', address, value, t: performance.now(), dropped: true });
+      return Promise.reject(new FillgateError('SUPERSEDED', 'fake unit: write no longer wanted, not sent', { address }));
+    }
     return this.run({ op: 'writeCoil', address, value }, () => {
       this.coils[address] = value;
       this.onWriteCoil?.(address, value);
@@ -106,7 +118,8 @@ export class FakeModbusUnit implements ModbusUnit {
     const call: FakeCall = { ...partial, t: performance.now() };
     this.calls.push(call);
     this.state.requests++;
-    if (this.delayMs > 0) await new Promise((r) => setTimeout(r, this.delayMs));
+    const delay = this.delayFor?.(call) ?? this.delayMs;
+    if (delay > 0) await new Promise((r) => setTimeout(r, delay));
     else await Promise.resolve();
     const err = this.pickFailure(call);
     if (err) {

@@ -52,7 +52,7 @@ function rig(opts: Partial<ModbusValveOptions> = {}, withFeedback = true): Rig {
     faults,
     states,
     follow: (d) => (followDelay = d),
-    coilWrites: () => unit.callsOf('writeCoil').map((c) => c.value as boolean),
+    coilWrites: () => unit.callsOf('writeCoil').filter((c) => !c.dropped).map((c) => c.value as boolean),
   };
 }
 
@@ -165,6 +165,41 @@ test('close() during opening wins: open rejects and the coil ends OFF', async ()
   await closing;
   assert.is(r.unit.coils[COIL], false);
   assert.is(r.valve.state, 'closed');
+  await r.valve.stop();
+});
+
+test('an open overtaken by a close whose ON lands after the OFF: the driver writes OFF again and confirms', async () => {
+  const r = rig({}, false);
+  await r.valve.start();
+  // A module (or device server) that applies the ON late, after the close's OFF.
+  r.unit.delayFor = (c) => (c.op === 'writeCoil' && c.value === true ? 40 : 0);
+  const opening = r.valve.open();
+  await r.valve.close('stop button');
+  await rejectsWith(opening, 'NOT_CONFIRMED');
+  assert.is(r.unit.coils[COIL], false, `coil writes ${JSON.stringify(r.coilWrites())}`);
+  assert.equal(r.coilWrites().slice(-3), [true, false, false]);
+  assert.is(r.valve.state, 'closed');
+  await r.valve.stop();
+});
+
+test('an ON the bus drops unsent (SUPERSEDED) needs no second OFF; a dropped keep-alive is no fault', async () => {
+  const r = rig({ keepAliveMs: 10 }, false);
+  await r.valve.start();
+  let superseded = 0;
+  r.unit.failWhen = (c) => (c.op === 'writeCoil' && c.value === true && superseded++ < 3 ? new FillgateError('SUPERSEDED', 'dropped') : undefined);
+  // The open's ON is dropped as if a close had overtaken it: with no close, that is a write failure.
+  await rejectsWith(r.valve.open(), 'NOT_CONFIRMED');
+  assert.is(r.faults[0]?.code, 'VALVE_WRITE');
+  await r.valve.close('reset');
+  r.faults.length = 0;
+  r.unit.failWhen = undefined;
+  await r.valve.open();
+  // Keep-alive ONs dropped by the bus (a close was decided meanwhile) are not faults.
+  r.unit.failWhen = (c) => (c.op === 'writeCoil' && c.value === true ? new FillgateError('SUPERSEDED', 'dropped') : undefined);
+  const n = r.unit.callsOf('writeCoil').length;
+  await eventually(() => r.unit.callsOf('writeCoil').length > n + 2, 5000, 'keep-alives');
+  assert.equal(r.faults, []);
+  assert.is(r.valve.state, 'open');
   await r.valve.stop();
 });
 
