@@ -66,6 +66,15 @@ test('a net line without tare is not turned into a weight; garbage and bad check
   await r.driver.stop();
 });
 
+test('an ASCII line cut short is counted as discarded and never becomes a sample (issue 12 point 10)', async () => {
+  const r = await rig('ascii');
+  const good = encodeAscii({ weightKg: 16.52, stable: true, overload: false });
+  for (const b of [good, Buffer.from('ST,GS,+001\r\n'), good, Buffer.from('ST,GS,+0016.5\r\n'), good]) await r.send(b);
+  assert.equal(r.samples.map((s) => s.grossKg), [16.52, 16.52, 16.52]);
+  assert.is(r.driver.getHealth().framesDiscarded, 2);
+  await r.driver.stop();
+});
+
 test('staleness: offline when nothing arrives, degraded when only garbage arrives, offline at once on a link drop', async () => {
   const r = await rig('toledo', { staleAfterMs: 500 });
   const frame = encodeToledo({ weightKg: 3, stable: true, overload: false });
