@@ -15,7 +15,9 @@ async function rig(format: 'xk3190-a9' | 'toledo' | 'ascii', extra: { staleAfter
   const [device, gateway] = memoryLinkPair({ maxChunk: 5 });
   await device.open();
   const clock = new ManualClock(1000);
-  const driver = new StreamScaleDriver({ id: 'post1.scale', link: gateway, format, clock, ...extra });
+  // These tests are about framing, samples and health: one frame is one reading here. The
+  // plausibility filter (every new level held for 3 frames) has its own tests.
+  const driver = new StreamScaleDriver({ id: 'post1.scale', link: gateway, format, clock, plausibility: { confirmFrames: 1 }, ...extra });
   const samples: WeightSample[] = [];
   const health: DeviceHealth[] = [];
   driver.samples.on((s) => samples.push(s));
@@ -146,7 +148,7 @@ test('over a real TCP socket: a device server streaming A9 frames in odd pieces'
   await new Promise<void>((res) => server.listen(0, '127.0.0.1', res));
   const port = (server.address() as net.AddressInfo).port;
   const link = createLink(`tcp://127.0.0.1:${port}`);
-  const driver = new StreamScaleDriver({ id: 'tcp.scale', link, format: 'xk3190-a9', staleAfterMs: 5000 });
+  const driver = new StreamScaleDriver({ id: 'tcp.scale', link, format: 'xk3190-a9', staleAfterMs: 5000, plausibility: { confirmFrames: 1 } });
   const samples: WeightSample[] = [];
   driver.samples.on((s) => samples.push(s));
   try {
