@@ -9,6 +9,9 @@
  * Exit codes: 0 all good (doctor: every device ok; scan: at least one unit
  * answers), 1 not (scan: also when the bus cannot be opened), 2 bad usage or config.
  */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { parseArgs } from 'node:util';
 import { errorMessage, isFillgateError } from '../../protocols/errors.ts';
 import { createLink } from '../../protocols/link/create.ts';
@@ -46,6 +49,26 @@ function num(values: Parsed['values'], name: string): number | undefined {
   return n;
 }
 
+/**
+ * The weights the registry makes likely on a filling scale, read-only from the station
+ * database when there is one: lightest registered tare .. heaviest tare + allowed fill.
+ * The doctor uses them to tell a right word order from a swapped one (issue 12 point 12).
+ */
+export function registeredWeights(dataDir: string): { minKg: number; maxKg: number } | undefined {
+  const file = join(dataDir, 'station.db');
+  if (!existsSync(file)) return undefined;
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(file, { readonly: true, fileMustExist: true });
+    const row = db.prepare('SELECT min(tare_kg) AS lo, max(tare_kg + coalesce(allowed_fill_kg, 0)) AS hi FROM cylinders WHERE tare_kg IS NOT NULL').get() as { lo: number | null; hi: number | null } | undefined;
+    return row && row.lo !== null && row.hi !== null ? { minKg: row.lo, maxKg: row.hi } : undefined;
+  } catch {
+    return undefined; // no registry yet: the doctor judges without it
+  } finally {
+    db?.close();
+  }
+}
+
 export async function doctorCommand(args: string[]): Promise<number> {
   const p = parse(
     args,
@@ -71,7 +94,8 @@ export async function doctorCommand(args: string[]): Promise<number> {
     return 2;
   }
   if (!p.values.json) console.error(`fillgate doctor: probing the devices in ${file} (read-only) …`);
-  const report = await runDoctor(loaded.config, opts);
+  const likelyKg = registeredWeights(loaded.config.dataDir);
+  const report = await runDoctor(loaded.config, likelyKg ? { ...opts, likelyKg } : opts);
   console.log(p.values.json ? JSON.stringify(report, null, 2) : formatDoctorReport(report));
   return report.ok ? 0 : 1;
 }

@@ -64,7 +64,7 @@ function planDoctor(cfg: GatewayConfig, opts: DoctorOptions): Plan {
       return;
     }
     try {
-      onBus(s.bus, scaleTarget(id, s.unit, resolveScaleMap(s.preset, (s.overrides ?? {}) as ScaleMapOverrides)));
+      onBus(s.bus, scaleTarget(id, s.unit, resolveScaleMap(s.preset, (s.overrides ?? {}) as ScaleMapOverrides), opts.likelyKg));
     } catch (err) {
       if (!wanted(id)) return;
       plan.order.push(id);

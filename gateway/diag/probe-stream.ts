@@ -15,6 +15,7 @@ import { errorMessage } from '../../protocols/errors.ts';
 import { hex, type StreamDecoder } from '../../protocols/framing.ts';
 import { lineDecoder } from '../../protocols/line.ts';
 import { scaleCodec, type ScaleFormat, type ScaleFormatOptions, type ScaleReading } from '../../protocols/scale/index.ts';
+import { LARGE_DISCARD_SHARE } from './modbus-hints.ts';
 import type { DoctorDevice } from './types.ts';
 
 export interface StreamProbeOptions {
@@ -115,6 +116,11 @@ export async function probeStreamScale(id: string, url: string, format: ScaleFor
   if (r.discards.length) hints.push(`${r.discards.length} runs discarded (${reasonsOf(r.discards)}): noise, a loose connector, or a second format mixed in`);
   if (w.net && w.tareKg === undefined) {
     return dev('problem', [...hints, 'the indicator sends net weight without its tare: set it to send gross (the fill logic needs gross mass)'], detail);
+  }
+  // Not ok while a large share is thrown away (issue 12 point 12): the gateway would lose as many.
+  const share = r.discards.length / (r.frames + r.discards.length);
+  if (share > LARGE_DISCARD_SHARE) {
+    return dev('problem', [`${Math.round(share * 100)} % of what arrives is discarded (more than ${LARGE_DISCARD_SHARE * 100} %): fix the line before filling; ${hints.join('; ')}`], detail);
   }
   return dev('ok', hints, detail);
 }

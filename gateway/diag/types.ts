@@ -57,4 +57,6 @@ export interface DoctorOptions {
   connectTimeoutMs?: number;
   /** Only devices whose id contains this text. */
   only?: string;
+  /** Weights the registry makes likely (lightest tare .. heaviest tare + allowed fill), to judge word orders. */
+  likelyKg?: { minKg: number; maxKg: number };
 }
