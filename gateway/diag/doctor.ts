@@ -71,7 +71,8 @@ function planDoctor(cfg: DoctorConfig, opts: DoctorOptions): Plan {
   };
   const scale = (id: string, s: ScaleConfig) => {
     if (s.kind === 'stream') {
-      stream(id, () => probeStreamScale(id, s.link, s.format, s.formatOptions as ScaleFormatOptions | undefined, opts));
+      const plausibility = { ...s.plausibility, ...(s.capacityKg !== undefined ? { capacityKg: s.capacityKg } : {}) };
+      stream(id, () => probeStreamScale(id, s.link, s.format, s.formatOptions as ScaleFormatOptions | undefined, { ...opts, plausibility }));
       return;
     }
     try {
