@@ -153,16 +153,17 @@ export async function startStationBroker(cfg: { station: string; broker: BrokerC
         done(authError(reason, returnCode), false);
       };
       if (!device || !password) return fail('unknown device or no password');
-      if (!clientIdBelongsTo(client.id, device.id)) {
-        counters.clientIdRefused++;
-        // Code 2 "identifier rejected".
-        return fail(`client id "${client.id}" is not device ${device.id}'s: use "${device.id}" or "${device.id}:<suffix>"`, 2);
-      }
       if (suspect) suspectCheckBusy = true;
       verifyPassword(password, device.passwordHash).then(
         (ok) => {
           if (suspect) suspectCheckBusy = false;
           if (!ok) return fail('bad password');
+          // Checked after the password, so the answer tells a stranger nothing about which names exist.
+          if (!clientIdBelongsTo(client.id, device.id)) {
+            counters.clientIdRefused++;
+            // Code 2 "identifier rejected".
+            return fail(`client id "${client.id}" is not device ${device.id}'s: use "${device.id}" or "${device.id}:<suffix>"`, 2);
+          }
           // Probation: a device that reconnects soon after its own refusals counts one more, so a
           // firmware that reconnects faster than its refusals land is banned by its CONNECT rate.
           if (penalty.recentRejections(deviceKey(device.id)) > 0 && penalty.reject(deviceKey(device.id)) > 0) {

@@ -61,6 +61,9 @@ test("a valid device cannot take another device's client id: refused with CONNAC
   // A prefix that is not followed by the separator is not derived from it.
   const lookalike = await attempt({ username: 'av1', password: passwords.av1, clientId: 'av1x' });
   assert.is(lookalike.result, 2);
+  // Without the password the answer is 4 whatever the client id: it tells nothing about the name.
+  const stranger = await attempt({ username: 'av1', password: 'guess', clientId: 'elsewhere' });
+  assert.is(stranger.result, 4);
   await owner.client.endAsync(true);
 });
 
