@@ -138,7 +138,14 @@ export function validateScaleMap(map: ScaleRegisterMap): string[] {
       errors.push('status.net: required when weight.kind is "displayed" (a net weight must never pass as gross)');
     }
   }
-  if (map.decimals !== undefined && map.kgPerCount !== undefined) errors.push('decimals/kgPerCount: give one, not both');
+  if (map.decimals !== undefined && map.kgPerCount !== undefined) {
+    // A preset brings one of them; an override adding the other must remove it (null removes a field).
+    errors.push(
+      `decimals/kgPerCount: give one, not both (decimals ${map.decimals}, kgPerCount ${map.kgPerCount}): ` +
+        `to switch to kgPerCount write overrides: { decimals: null, kgPerCount: ${map.kgPerCount} }; ` +
+        `to switch to decimals write overrides: { kgPerCount: null, decimals: ${map.decimals} }`,
+    );
+  }
   if (map.decimals !== undefined && (!Number.isInteger(map.decimals) || map.decimals < 0 || map.decimals > 6)) {
     errors.push('decimals: must be an integer 0..6');
   }

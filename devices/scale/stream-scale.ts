@@ -11,6 +11,11 @@
  * - Formats without a motion flag (A9, ASCII without a status group): stable
  *   is derived here: true once `stableWindow` consecutive readings agree within
  *   `stableToleranceKg`. The codec cannot know it, the driver sees the sequence.
+ * - Plausibility (issue 12 point 11, plausibility.ts): a reading that jumps beyond what
+ *   flow allows, flips sign or exceeds the capacity is discarded and counted; a real
+ *   placement is accepted once `confirmFrames` frames agree on it. On a format without a
+ *   check character (Toledo without checksum, ASCII) the motion and overload flags only
+ *   clear once that many frames agree.
  * - Health: 'online' while good frames arrive; after `staleAfterMs` without one,
  *   'degraded' if bytes still arrive but none decode (wrong format, baud or
  *   noise), else 'offline'; 'offline' at once when the link is not open.
@@ -24,6 +29,7 @@ import type { Link, LinkState } from '../../protocols/link/types.ts';
 import { scaleCodec, type ScaleFormat, type ScaleFormatOptions } from '../../protocols/scale/index.ts';
 import type { ScaleReading } from '../../protocols/scale/types.ts';
 import { Signal, type Unsubscribe } from '../../protocols/signal.ts';
+import { FlagDebounce, PlausibilityFilter, type PlausibilityOptions } from './plausibility.ts';
 import type { DeviceHealth, HealthState, ScaleDriver, WeightSample } from '../types.ts';
 
 export interface StreamScaleOptions {
@@ -38,6 +44,8 @@ export interface StreamScaleOptions {
   stableWindow?: number;
   /** How close readings must be to agree (kg). Default 0: identical, as a settled display is. */
   stableToleranceKg?: number;
+  /** Capacity, flow, jump and confirmation of the plausibility filter (plausibility.ts). */
+  plausibility?: PlausibilityOptions;
 }
 
 export class StreamScaleDriver implements ScaleDriver {
@@ -55,6 +63,9 @@ export class StreamScaleDriver implements ScaleDriver {
   private readonly stableWindow: number;
   private readonly stableToleranceKg: number;
   private readonly state: DeviceHealth;
+  private readonly plausible: PlausibilityFilter;
+  /** Flags of an unchecked format clear only when several frames agree; undefined when frames are checked. */
+  private readonly flags: FlagDebounce | undefined;
   private subscriptions: Unsubscribe[] = [];
   private timer: NodeJS.Timeout | undefined;
   private openedLink = false;
@@ -69,6 +80,9 @@ export class StreamScaleDriver implements ScaleDriver {
     const codec = scaleCodec(opts.format, opts.formatOptions);
     this.decoder = codec.decoder();
     this.wireStability = codec.reportsStability;
+    this.plausible = new PlausibilityFilter(opts.plausibility);
+    const confirm = Math.max(1, Math.round(opts.plausibility?.confirmFrames ?? 3));
+    this.flags = codec.checked ? undefined : new FlagDebounce(confirm);
     this.staleAfterMs = opts.staleAfterMs ?? 500;
     this.stableWindow = Math.max(1, opts.stableWindow ?? 3);
     this.stableToleranceKg = opts.stableToleranceKg ?? 0;
@@ -137,6 +151,7 @@ export class StreamScaleDriver implements ScaleDriver {
       // A half frame from before the drop must never join the next connection's bytes.
       this.decoder.reset();
       this.run = undefined;
+      this.flags?.reset();
       this.setState('offline', error ? `link ${state}: ${error}` : `link ${state}`);
     } catch (err) {
       this.state.lastError = `internal: ${errorMessage(err)}`;
@@ -165,8 +180,11 @@ export class StreamScaleDriver implements ScaleDriver {
       if (r.tareKg === undefined) return this.discard(item.bytes, 'net weight without tare: set the indicator to send gross', at);
       grossKg = Math.round((r.weightKg + r.tareKg) * 1e9) / 1e9;
     }
-    const stable = this.wireStability ? r.stable : this.derivedStable(grossKg, r.overload);
-    const sample: WeightSample = { device: this.id, grossKg, stable: stable && !r.overload, overload: r.overload, at };
+    const verdict = this.plausible.check(grossKg, at, r.overload);
+    if (!verdict.ok) return this.discard(item.bytes, verdict.reason, at);
+    const flags = this.flags ? this.flags.apply(r.stable, r.overload) : { stable: r.stable, overload: r.overload };
+    const stable = this.wireStability ? flags.stable : this.derivedStable(grossKg, r.overload);
+    const sample: WeightSample = { device: this.id, grossKg, stable: stable && !flags.overload, overload: flags.overload, at };
     if (r.zero !== undefined) sample.zero = r.zero;
     this.state.requests++;
     this.state.lastOkAt = at;

@@ -1,7 +1,8 @@
 /**
  * Diagnostics for integrators (fillgate issue 6, point 3):
  *
- *   fillgate doctor --config <file> [--json] [--timeout ms] [--reads n] [--listen ms] [--only text]
+ *   fillgate doctor --config <file> [--json] [--timeout ms] [--reads n] [--listen ms] [--only text] [--device id]
+ *     <file> is a station config, or a one-device config (`scale:` and its `buses:`, diag/one-device.ts)
  *   fillgate modbus scan <bus-url> [--from 1 --to 247 --timeout 100 --register 0 --function 3 --count 1] [--json]
  *   fillgate serial sniff <link-url> [--format raw|xk3190-a9|toledo|ascii|lines|modbus-rtu|modbus-tcp]
  *                         [--send hex [--crc] [--every ms]] [--side response|request] [--duration ms] [--json]
@@ -9,17 +10,23 @@
  * Exit codes: 0 all good (doctor: every device ok; scan: at least one unit
  * answers), 1 not (scan: also when the bus cannot be opened), 2 bad usage or config.
  */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { parseArgs } from 'node:util';
 import { errorMessage, isFillgateError } from '../../protocols/errors.ts';
 import { createLink } from '../../protocols/link/create.ts';
 import { withCrc } from '../../protocols/modbus/frames.ts';
 import { formatConfigErrors, loadConfigFile } from '../config/config.ts';
-import { runDoctor } from '../diag/doctor.ts';
+import { doctorDeviceIds, runDoctor, type DoctorConfig } from '../diag/doctor.ts';
+import { isOneDeviceConfig, parseOneDeviceConfig } from '../diag/one-device.ts';
 import { formatDoctorReport, formatScanResult, formatScanSummary, formatSniffLine } from '../diag/format.ts';
 import { scanBus, type ScanFunction } from '../diag/scan.ts';
 import { SNIFF_FORMATS, sniffLink, type SniffFormat, type SniffLine } from '../diag/sniff.ts';
 
-const DOCTOR_USAGE = 'usage: fillgate doctor --config <file> [--json] [--timeout ms] [--reads n] [--listen ms] [--only text]';
+const DOCTOR_USAGE =
+  'usage: fillgate doctor --config <file> [--json] [--timeout ms] [--reads n] [--listen ms] [--only text] [--device id]\n' +
+  '  --device P1.scale   check that one device only; <file> may also be a one-device config: scale: {…} and its buses: {…}';
 const MODBUS_USAGE = 'usage: fillgate modbus scan <modbus-url> [--from 1] [--to 247] [--timeout 100] [--register 0] [--function 3] [--count 1] [--json]';
 const SERIAL_USAGE =
   `usage: fillgate serial sniff <serial://…|tcp://…> [--format ${SNIFF_FORMATS.join('|')}] ` +
@@ -46,10 +53,46 @@ function num(values: Parsed['values'], name: string): number | undefined {
   return n;
 }
 
+/** A station config, or a one-device config (a top-level `scale:` without `posts:`). */
+function loadDoctorConfig(file: string): { ok: true; config: DoctorConfig; dataDir?: string } | { ok: false; message: string } {
+  let text: string | undefined;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    text = undefined; // loadConfigFile reports the missing file as the station config path does
+  }
+  if (text !== undefined && isOneDeviceConfig(text)) {
+    const one = parseOneDeviceConfig(text);
+    return one.ok ? { ok: true, config: one.config } : { ok: false, message: `${file}: one-device config:\n  ${one.errors.join('\n  ')}` };
+  }
+  const loaded = loadConfigFile(file);
+  return loaded.ok ? { ok: true, config: loaded.config, dataDir: loaded.config.dataDir } : { ok: false, message: formatConfigErrors(file, loaded.errors) };
+}
+
+/**
+ * The weights the registry makes likely on a filling scale, read-only from the station
+ * database when there is one: lightest registered tare .. heaviest tare + allowed fill.
+ * The doctor uses them to tell a right word order from a swapped one (issue 12 point 12).
+ */
+export function registeredWeights(dataDir: string): { minKg: number; maxKg: number } | undefined {
+  const file = join(dataDir, 'station.db');
+  if (!existsSync(file)) return undefined;
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(file, { readonly: true, fileMustExist: true });
+    const row = db.prepare('SELECT min(tare_kg) AS lo, max(tare_kg + coalesce(allowed_fill_kg, 0)) AS hi FROM cylinders WHERE tare_kg IS NOT NULL').get() as { lo: number | null; hi: number | null } | undefined;
+    return row && row.lo !== null && row.hi !== null ? { minKg: row.lo, maxKg: row.hi } : undefined;
+  } catch {
+    return undefined; // no registry yet: the doctor judges without it
+  } finally {
+    db?.close();
+  }
+}
+
 export async function doctorCommand(args: string[]): Promise<number> {
   const p = parse(
     args,
-    { config: { type: 'string' }, json: { type: 'boolean' }, timeout: { type: 'string' }, reads: { type: 'string' }, listen: { type: 'string' }, only: { type: 'string' } },
+    { config: { type: 'string' }, json: { type: 'boolean' }, timeout: { type: 'string' }, reads: { type: 'string' }, listen: { type: 'string' }, only: { type: 'string' }, device: { type: 'string' } },
     DOCTOR_USAGE,
   );
   if (!p) return 2;
@@ -60,18 +103,32 @@ export async function doctorCommand(args: string[]): Promise<number> {
   }
   let opts;
   try {
-    opts = { timeoutMs: num(p.values, 'timeout'), reads: num(p.values, 'reads'), listenMs: num(p.values, 'listen'), only: p.values.only as string | undefined };
+    opts = {
+      timeoutMs: num(p.values, 'timeout'),
+      reads: num(p.values, 'reads'),
+      listenMs: num(p.values, 'listen'),
+      only: p.values.only as string | undefined,
+      device: p.values.device as string | undefined,
+    };
   } catch (err) {
     console.error(`${errorMessage(err)}\n${DOCTOR_USAGE}`);
     return 2;
   }
-  const loaded = loadConfigFile(file);
+  const loaded = loadDoctorConfig(file);
   if (!loaded.ok) {
-    console.error(formatConfigErrors(file, loaded.errors));
+    console.error(loaded.message);
     return 2;
   }
+  if (opts.device !== undefined) {
+    const ids = doctorDeviceIds(loaded.config);
+    if (!ids.includes(opts.device)) {
+      console.error(`no device "${opts.device}" in ${file}; its devices: ${ids.join(', ')}`);
+      return 2;
+    }
+  }
   if (!p.values.json) console.error(`fillgate doctor: probing the devices in ${file} (read-only) …`);
-  const report = await runDoctor(loaded.config, opts);
+  const likelyKg = loaded.dataDir !== undefined ? registeredWeights(loaded.dataDir) : undefined;
+  const report = await runDoctor(loaded.config, likelyKg ? { ...opts, likelyKg } : opts);
   console.log(p.values.json ? JSON.stringify(report, null, 2) : formatDoctorReport(report));
   return report.ok ? 0 : 1;
 }

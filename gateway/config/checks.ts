@@ -130,7 +130,12 @@ function checkStreamUrl(url: unknown, path: IssuePath, out: ConfigIssue[]): void
 
 function checkScale(scale: unknown, path: IssuePath, refs: Refs): void {
   if (!isObj(scale)) return;
-  if (scale.kind === 'stream') return checkStreamUrl(scale.link, [...path, 'link'], refs.out);
+  if (scale.kind === 'stream') {
+    checkStreamUrl(scale.link, [...path, 'link'], refs.out);
+    const checksum = isObj(scale.formatOptions) ? scale.formatOptions.checksum : undefined;
+    if (scale.format === 'toledo' && checksum !== true) refs.out.push(toledoChecksumWarning([...path, 'formatOptions', 'checksum']));
+    return;
+  }
   if (scale.kind !== 'modbus') return;
   checkUnitRef(scale, path, refs);
   const preset = str(scale.preset) ?? 'generic';
@@ -151,6 +156,19 @@ function checkScale(scale: unknown, path: IssuePath, refs: Refs): void {
       err([...path, 'setpointLimit'], `setpointLimit is on but preset "${preset}" has no setpoint map`, 'only presets whose manual documents a setpoint register have one (README: scale presets); add overrides: { setpoint: { address, type } } from the manual, or remove setpointLimit'),
     );
   }
+}
+
+/**
+ * Toledo continuous output without its checksum byte (issue 12 point 11): one flipped bit moves
+ * the decimal point, flips the sign or clears the motion or overload flag, and only the
+ * plausibility filter stands between that frame and the cut-off.
+ */
+export function toledoChecksumWarning(path: IssuePath): ConfigIssue {
+  return warn(
+    path,
+    'Toledo continuous output without its checksum: a flipped bit can change the weight, its sign, the decimal point or the motion/overload flag unnoticed',
+    'turn the checksum on in the indicator (18-byte frames; WILDCAT/IND: "checksum" in the continuous output setup) and set formatOptions: { checksum: true }',
+  );
 }
 
 /** A `{ bus, unit }` reference: the bus must exist and the unit id fit its framing. */

@@ -45,6 +45,19 @@ const streamScale = z.object({
   format: z.enum(['xk3190-a9', 'toledo', 'ascii']).describe('Frame format (devices.md 2.1, 3.1)'),
   formatOptions: z.record(z.string(), z.unknown()).optional().describe('Format options, e.g. decimals'),
   staleAfterMs: z.number().min(50).default(500).describe('No good frame for this long → the scale is offline (ms)'),
+  capacityKg: z
+    .number()
+    .positive()
+    .optional()
+    .describe("Scale capacity (kg): a reading beyond 110 % of it without the overload flag is discarded (domain.md 4: 1.5-3 × the usual load). Default: not checked"),
+  plausibility: z
+    .object({
+      maxFlowKgPerMin: z.number().positive().default(30).describe('The fastest a fill adds mass (kg/min); a faster change is a step that must be confirmed (domain.md 4: 10-30 kg/min)'),
+      jumpKg: z.number().min(0).default(0.5).describe('Change between two frames always allowed on top of the flow: noise and rounding (kg)'),
+      confirmFrames: z.number().int().min(1).max(20).default(3).describe('A step (cylinder placed or lifted), the first reading, or a flag clearing on a format without a check character, counts once this many consecutive frames agree; the frames before are discarded and counted'),
+    })
+    .optional()
+    .describe('Plausibility filter for stream scales (issue 12 point 11): jumps beyond flow, sign flips and swapped digits are discarded and counted'),
 });
 
 export const scaleSchema = z.discriminatedUnion('kind', [modbusScale, streamScale]);

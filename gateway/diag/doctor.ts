@@ -28,7 +28,18 @@ interface Plan {
   refused: DoctorDevice[];
 }
 
-export async function runDoctor(cfg: GatewayConfig, opts: DoctorOptions = {}): Promise<DoctorReport> {
+/**
+ * What the doctor needs of a config: the buses and the devices. A station config is one; a
+ * one-device config (one-device.ts) has no posts, only `scales` (issue 12 point 13).
+ */
+export type DoctorConfig = Pick<GatewayConfig, 'buses' | 'posts' | 'checkScale'> & { scales?: { id: string; scale: ScaleConfig }[] };
+
+/** Every device id the doctor would probe for this config, in report order. */
+export function doctorDeviceIds(cfg: DoctorConfig): string[] {
+  return planDoctor(cfg, {}).order;
+}
+
+export async function runDoctor(cfg: DoctorConfig, opts: DoctorOptions = {}): Promise<DoctorReport> {
   const started = performance.now();
   const plan = planDoctor(cfg, opts);
   const jobs: Promise<DoctorDevice[]>[] = [];
@@ -43,9 +54,9 @@ export async function runDoctor(cfg: GatewayConfig, opts: DoctorOptions = {}): P
 }
 
 /** Which probes to run for this config; pure apart from resolving scale presets. */
-function planDoctor(cfg: GatewayConfig, opts: DoctorOptions): Plan {
+function planDoctor(cfg: DoctorConfig, opts: DoctorOptions): Plan {
   const plan: Plan = { order: [], byBus: new Map(), probes: [], refused: [] };
-  const wanted = (id: string) => !opts.only || id.includes(opts.only);
+  const wanted = (id: string) => (!opts.only || id.includes(opts.only)) && (opts.device === undefined || id === opts.device);
   const onBus = (bus: string, target: ModbusTarget) => {
     if (!wanted(target.id)) return;
     plan.order.push(target.id);
@@ -60,11 +71,12 @@ function planDoctor(cfg: GatewayConfig, opts: DoctorOptions): Plan {
   };
   const scale = (id: string, s: ScaleConfig) => {
     if (s.kind === 'stream') {
-      stream(id, () => probeStreamScale(id, s.link, s.format, s.formatOptions as ScaleFormatOptions | undefined, opts));
+      const plausibility = { ...s.plausibility, ...(s.capacityKg !== undefined ? { capacityKg: s.capacityKg } : {}) };
+      stream(id, () => probeStreamScale(id, s.link, s.format, s.formatOptions as ScaleFormatOptions | undefined, { ...opts, plausibility }));
       return;
     }
     try {
-      onBus(s.bus, scaleTarget(id, s.unit, resolveScaleMap(s.preset, (s.overrides ?? {}) as ScaleMapOverrides)));
+      onBus(s.bus, scaleTarget(id, s.unit, resolveScaleMap(s.preset, (s.overrides ?? {}) as ScaleMapOverrides), opts.likelyKg));
     } catch (err) {
       if (!wanted(id)) return;
       plan.order.push(id);
@@ -88,5 +100,6 @@ function planDoctor(cfg: GatewayConfig, opts: DoctorOptions): Plan {
     if (p.stopInput) onBus(p.stopInput.bus, inputTarget(`${p.id}.stop`, p.stopInput.unit, p.stopInput.kind, p.stopInput.address));
   }
   if (cfg.checkScale) scale('check.scale', cfg.checkScale);
+  for (const s of cfg.scales ?? []) scale(s.id, s.scale);
   return plan;
 }

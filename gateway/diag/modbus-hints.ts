@@ -89,7 +89,9 @@ export function judgeModbus(unitId: number, outcomes: ProbeOutcome[], framesDisc
       hints.push(`${failed.length} of ${outcomes.length} reads failed (last: ${lastMessage(failed)}): an unreliable line: check cable, shield, 120 Ω termination at both ends, or raise timeoutMs`);
     }
     if (framesDiscarded > 0) hints.push(`${framesDiscarded} garbled or late replies: noise, termination, or a timeout shorter than the device's reply time`);
-    return { status: 'ok', hints };
+    // Not ok while a large share is lost (issue 12 point 12): the gateway would see the same.
+    const share = (failed.length + framesDiscarded) / (outcomes.length + framesDiscarded);
+    return { status: share > LARGE_DISCARD_SHARE ? 'problem' : 'ok', hints };
   }
   if (failed.every((o) => o.kind === 'link')) return { status: 'unreachable', hints: [linkHint(bus)] };
   const exceptions = failed.filter((o): o is Extract<ProbeOutcome, { kind: 'exception' }> => o.kind === 'exception');
@@ -170,38 +172,102 @@ export interface ScaleCheck {
 /** Plausible limit when the map has no capacityKg: above any cylinder filling scale (domain.md 4: ≥ 150 kg for YSP118). */
 export const DEFAULT_PLAUSIBLE_KG = 1000;
 
+/** Weights the registry makes likely: from the lightest registered tare to the heaviest tare + allowed fill (kg). */
+export interface LikelyWeights {
+  minKg: number;
+  maxKg: number;
+}
+
+/** Share of failed reads and discarded replies above which the doctor does not call a device ok (issue 12 point 12). */
+export const LARGE_DISCARD_SHARE = 0.1;
+
+interface Judged {
+  /** −Infinity: impossible; higher is more likely. */
+  score: number;
+  notes: string[];
+}
+
+/**
+ * How likely one decoded weight is (issue 12 point 12), so two word orders can be compared even
+ * when both read as a weight: a swapped float32 or int32 can read as a small or negative weight
+ * that no range check refuses. Evidence, each ±1 on a base of 2:
+ * - below a gram but not zero (no filling scale resolves that), or negative beyond zero drift: less likely;
+ * - float32: a value an indicator displays is round to its division (5.07), a swapped one is not (0.0588995…);
+ * - the status' centre-of-zero bit: set while the weight is far from zero, or clear while it is
+ *   within one count of it, contradicts the weight; set and near zero agrees with it;
+ * - the registry: empty (near zero) or within the registered cylinders' range is likely.
+ */
+function judgeWeight(map: ScaleRegisterMap, reading: { grossKg: number; zero?: boolean }, likely: LikelyWeights | undefined): Judged {
+  const limit = map.capacityKg ?? DEFAULT_PLAUSIBLE_KG;
+  const kg = reading.grossKg;
+  if (!Number.isFinite(kg) || kg > limit || kg < -0.1 * limit || (kg !== 0 && Math.abs(kg) < 1e-6)) return { score: -Infinity, notes: ['not plausible for this scale'] };
+  const drift = Math.max(0.5, 0.01 * limit);
+  const countKg = map.kgPerCount ?? 10 ** -(map.decimals ?? 0);
+  let score = 2;
+  const notes: string[] = [];
+  if (kg !== 0 && Math.abs(kg) < 0.001) (score--, notes.push('below a gram'));
+  if (kg < -drift) (score--, notes.push(`negative beyond zero drift (${drift} kg)`));
+  if (map.weight.type === 'float32') {
+    if (isRound(kg)) score++;
+    else (score--, notes.push('not a value an indicator displays (not round to a gram)'));
+  }
+  if (reading.zero === true) {
+    if (Math.abs(kg) > drift) (score--, notes.push('the status says centre of zero'));
+    else score++;
+  } else if (reading.zero === false && map.weight.type !== 'float32' && Math.abs(kg) <= countKg) {
+    score--;
+    notes.push('the status says not at zero');
+  }
+  if (likely) {
+    if (Math.abs(kg) <= drift || (kg >= likely.minKg && kg <= likely.maxKg)) score++;
+    else notes.push(`outside the registered cylinders' ${likely.minKg}-${likely.maxKg} kg`);
+  }
+  return { score, notes };
+}
+
+/** A float32 shown to 7 significant digits (its precision): 5.18, not 5.179999828338623. */
+function kgText(map: ScaleRegisterMap, kg: number): string {
+  return String(map.weight.type === 'float32' && Number.isFinite(kg) ? Number(kg.toPrecision(7)) : kg);
+}
+
+/** A float32 an indicator sends is its displayed value: a whole number of grams, within float32 rounding. */
+function isRound(kg: number): boolean {
+  const grams = kg * 1000;
+  return Math.abs(grams - Math.round(grams)) <= Math.max(1e-3, Math.abs(grams) * 2 ** -22);
+}
+
 /**
  * Decodes one poll's registers as the driver would and says whether the weight
- * makes sense; if not, tries the other word and byte orders and names the
- * override that would fix it.
+ * makes sense; tries the other word and byte orders and names the override
+ * whenever one of them reads more plausibly, judged with the scale's status and,
+ * when given, the weights the registry makes likely.
  */
-export function checkScaleReading(map: ScaleRegisterMap, image: RegisterImage): ScaleCheck {
+export function checkScaleReading(map: ScaleRegisterMap, image: RegisterImage, likely?: LikelyWeights): ScaleCheck {
   const limit = map.capacityKg ?? DEFAULT_PLAUSIBLE_KG;
-  // Below zero only by drift or a lifted platform, never by a large share of the capacity; and a
-  // non-zero magnitude under a microgram is a float32 denormal, the mark of swapped words.
-  const plausible = (kg: number) => Number.isFinite(kg) && kg <= limit && kg >= -0.1 * limit && (kg === 0 || Math.abs(kg) >= 1e-6);
   const r = decodeReading(map, image);
-  const weightOf = (m: ScaleRegisterMap) => {
-    const d = decodeReading(m, image);
-    return d.ok ? d.reading.grossKg : NaN;
-  };
-  if (r.ok && plausible(r.reading.grossKg)) {
-    const { grossKg, stable, overload } = r.reading;
-    return { status: 'ok', detail: `${grossKg} kg ${stable ? 'stable' : 'moving'}${overload ? ' OVERLOAD' : ''}`, hints: [] };
-  }
-  const shown = r.ok ? `${r.reading.grossKg} kg` : r.reason;
+  const judged = r.ok ? judgeWeight(map, r.reading, likely) : { score: -Infinity, notes: [] };
+  const shown = r.ok ? `${kgText(map, r.reading.grossKg)} kg` : r.reason;
   const weightProblem = r.ok || /finite/.test(r.reason);
   if (weightProblem) {
+    let best: { alt: ReturnType<typeof alternatives>[number]; kg: number; judged: Judged } | undefined;
     for (const alt of alternatives(map)) {
-      const kg = weightOf(alt.map);
-      if (plausible(kg)) {
-        return {
-          status: 'problem',
-          detail: `weight ${shown}`,
-          hints: [`the weight reads ${shown}, not plausible for this scale; with ${alt.change} it reads ${kg} kg: set scale.overrides: ${alt.override}`],
-        };
-      }
+      const d = decodeReading(alt.map, image);
+      if (!d.ok) continue;
+      const j = judgeWeight(alt.map, d.reading, likely);
+      if (j.score > judged.score && (!best || j.score > best.judged.score)) best = { alt, kg: d.reading.grossKg, judged: j };
     }
+    if (best) {
+      const why = Number.isFinite(judged.score) ? `less likely (${judged.notes.join('; ') || 'the other order fits better'})` : 'not plausible for this scale';
+      return {
+        status: 'problem',
+        detail: `weight ${shown}`,
+        hints: [`the weight reads ${shown}, ${why}; with ${best.alt.change} it reads ${kgText(map, best.kg)} kg: set scale.overrides: ${best.alt.override}`],
+      };
+    }
+  }
+  if (r.ok && Number.isFinite(judged.score)) {
+    const { grossKg, stable, overload } = r.reading;
+    return { status: 'ok', detail: `${grossKg} kg ${stable ? 'stable' : 'moving'}${overload ? ' OVERLOAD' : ''}`, hints: [] };
   }
   const hint = weightProblem
     ? `the weight reads ${shown}, not plausible for this scale (limit ${limit} kg): check weight.address, type, decimals or kgPerCount`

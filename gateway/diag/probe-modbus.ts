@@ -13,7 +13,7 @@ import type { ModbusUnit } from '../../protocols/modbus/types.ts';
 import { errorMessage } from '../../protocols/errors.ts';
 import { imageFrom, neededRanges, planReads, type ScaleRegisterMap } from '../../devices/scale/modbus-scale-map.ts';
 import type { BusConfig } from '../config/schema.ts';
-import { GATEWAY_EXCEPTIONS, checkScaleReading, judgeModbus, outcomeOf, type BusFacts, type ProbeOutcome } from './modbus-hints.ts';
+import { GATEWAY_EXCEPTIONS, checkScaleReading, judgeModbus, outcomeOf, type BusFacts, type LikelyWeights, type ProbeOutcome } from './modbus-hints.ts';
 import type { DeviceRole, DoctorDevice, DoctorStatus } from './types.ts';
 
 /** What one successful probe read found. */
@@ -146,7 +146,7 @@ function failedSetup(t: ModbusTarget, url: string, error: string): DoctorDevice 
 
 // ---------------------------------------------------------------- targets
 
-export function scaleTarget(id: string, unitId: number, map: ScaleRegisterMap): ModbusTarget {
+export function scaleTarget(id: string, unitId: number, map: ScaleRegisterMap, likely?: LikelyWeights): ModbusTarget {
   const blocks = planReads(neededRanges(map));
   return {
     id,
@@ -157,7 +157,7 @@ export function scaleTarget(id: string, unitId: number, map: ScaleRegisterMap): 
       for (const b of blocks) {
         values.push(map.function === 4 ? await unit.readInputRegisters(b.address, b.count) : await unit.readHoldingRegisters(b.address, b.count));
       }
-      return checkScaleReading(map, imageFrom(blocks, values));
+      return checkScaleReading(map, imageFrom(blocks, values), likely);
     },
   };
 }

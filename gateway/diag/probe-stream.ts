@@ -12,9 +12,11 @@
 import { createLink } from '../../protocols/link/create.ts';
 import type { Link } from '../../protocols/link/types.ts';
 import { errorMessage } from '../../protocols/errors.ts';
-import { hex, type StreamDecoder } from '../../protocols/framing.ts';
+import { hex, type Framed, type StreamDecoder } from '../../protocols/framing.ts';
 import { lineDecoder } from '../../protocols/line.ts';
 import { scaleCodec, type ScaleFormat, type ScaleFormatOptions, type ScaleReading } from '../../protocols/scale/index.ts';
+import { PlausibilityFilter, type PlausibilityOptions } from '../../devices/scale/plausibility.ts';
+import { LARGE_DISCARD_SHARE } from './modbus-hints.ts';
 import type { DoctorDevice } from './types.ts';
 
 export interface StreamProbeOptions {
@@ -75,11 +77,46 @@ function reasonsOf(discards: { reason: string }[]): string {
   return [...new Set(discards.map((d) => d.reason))].slice(0, 3).join('; ');
 }
 
-export async function probeStreamScale(id: string, url: string, format: ScaleFormat, formatOptions: ScaleFormatOptions | undefined, opts: StreamProbeOptions = {}): Promise<DoctorDevice> {
+/**
+ * The gateway's plausibility filter (devices/scale/plausibility.ts) on top of the codec, so the
+ * doctor counts what the gateway would discard: swapped digits pass A9's XOR and Toledo's sum.
+ * Frames held while the first level is confirmed are not counted: the doctor listens only briefly.
+ */
+function plausibleDecoder(inner: StreamDecoder<ScaleReading>, opts: PlausibilityOptions = {}): StreamDecoder<ScaleReading> {
+  const filter = new PlausibilityFilter(opts);
+  let settled = false;
+  return {
+    push(chunk) {
+      const at = performance.now();
+      return inner.push(chunk).flatMap((ev): Framed<ScaleReading>[] => {
+        if (ev.kind !== 'frame') return [ev];
+        const v = filter.check(ev.frame.weightKg, at, ev.frame.overload);
+        if (v.ok) {
+          settled = true;
+          return [ev];
+        }
+        return settled ? [{ kind: 'discarded' as const, bytes: ev.bytes, reason: v.reason }] : [];
+      });
+    },
+    reset() {
+      inner.reset();
+      filter.reset();
+      settled = false;
+    },
+  };
+}
+
+export async function probeStreamScale(
+  id: string,
+  url: string,
+  format: ScaleFormat,
+  formatOptions: ScaleFormatOptions | undefined,
+  opts: StreamProbeOptions & { plausibility?: PlausibilityOptions } = {},
+): Promise<DoctorDevice> {
   const base = { id, role: 'scale' as const, where: `${url} (${format})` };
   let decoder: StreamDecoder<ScaleReading>;
   try {
-    decoder = scaleCodec(format, formatOptions).decoder();
+    decoder = plausibleDecoder(scaleCodec(format, formatOptions).decoder(), opts.plausibility);
   } catch (err) {
     return { ...base, status: 'problem', reachable: false, framesDiscarded: 0, lastError: errorMessage(err), hints: ['fix scale.formatOptions in the config'] };
   }
@@ -115,6 +152,11 @@ export async function probeStreamScale(id: string, url: string, format: ScaleFor
   if (r.discards.length) hints.push(`${r.discards.length} runs discarded (${reasonsOf(r.discards)}): noise, a loose connector, or a second format mixed in`);
   if (w.net && w.tareKg === undefined) {
     return dev('problem', [...hints, 'the indicator sends net weight without its tare: set it to send gross (the fill logic needs gross mass)'], detail);
+  }
+  // Not ok while a large share is thrown away (issue 12 point 12): the gateway would lose as many.
+  const share = r.discards.length / (r.frames + r.discards.length);
+  if (share > LARGE_DISCARD_SHARE) {
+    return dev('problem', [`${Math.round(share * 100)} % of what arrives is discarded (more than ${LARGE_DISCARD_SHARE * 100} %): fix the line before filling; ${hints.join('; ')}`], detail);
   }
   return dev('ok', hints, detail);
 }

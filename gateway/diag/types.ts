@@ -57,4 +57,8 @@ export interface DoctorOptions {
   connectTimeoutMs?: number;
   /** Only devices whose id contains this text. */
   only?: string;
+  /** Only the device with exactly this id, e.g. "P1.scale" (`fillgate doctor --device`). */
+  device?: string;
+  /** Weights the registry makes likely (lightest tare .. heaviest tare + allowed fill), to judge word orders. */
+  likelyKg?: { minKg: number; maxKg: number };
 }

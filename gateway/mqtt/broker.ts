@@ -17,7 +17,7 @@ import { systemClock, type Clock } from '../../protocols/clock.ts';
 import { silentLogs, type Logger } from '../log.ts';
 import type { BrokerConfig, DeviceKind, MqttDeviceConfig } from './config.ts';
 import { canPublish, canSubscribe } from './acl.ts';
-import { PenaltyBox } from './penalty.ts';
+import { PenaltyBox, addressKey, claimKey, deviceKey } from './penalty.ts';
 import { verifyPassword } from './password.ts';
 import { TopicMap, type CommandEnvelope, type DeviceMessage, type GatewayState } from './topics.ts';
 
@@ -32,12 +32,16 @@ export interface Rejection {
   clientId: string;
   device?: string;
   topic?: string;
+  /** Source address of the connection (CONNECT refusals are keyed on it in the penalty box). */
+  address?: string;
   reason: string;
 }
 
 export interface BrokerCounters {
   connects: number;
   authFailures: number;
+  /** CONNECTs refused because the client id is not the authenticated device's (issue 12 point 14). */
+  clientIdRefused: number;
   penaltyRefusals: number;
   publishRejected: number;
   subscribeRejected: number;
@@ -66,6 +70,32 @@ export interface StationBroker {
 
 const deviceOf = new WeakMap<Client, MqttDeviceConfig>();
 
+/** The source address of a client's connection (TCP, TLS or WebSocket). */
+function addressOf(client: Client): string {
+  const conn = client.conn as { remoteAddress?: string } | undefined;
+  return conn?.remoteAddress ?? client.req?.socket?.remoteAddress ?? 'unknown';
+}
+
+/**
+ * A client id belongs to the device that authenticated (issue 12 point 14): it is the device id
+ * itself or `<device id>:<anything>` (`:` cannot occur in a device id, so no device's id is
+ * derived from another's). Otherwise any valid device could take another's client id and
+ * knock it off the broker (MQTT 3.1.1 §3.1.4: a CONNECT with a connected client id closes
+ * the old connection).
+ */
+export function clientIdBelongsTo(clientId: string, device: string): boolean {
+  return clientId === device || clientId.startsWith(`${device}:`);
+}
+
+/** The penalty keys a refusal counts against: where a CONNECT came from, or the authenticated device. */
+function penaltyKeysOf(r: Rejection): string[] {
+  if (r.action === 'connect') {
+    const address = r.address ?? 'unknown';
+    return r.device === undefined ? [addressKey(address)] : [addressKey(address), claimKey(r.device, address)];
+  }
+  return [r.device !== undefined ? deviceKey(r.device) : addressKey(r.address ?? r.clientId)];
+}
+
 function authError(message: string, returnCode: number): AuthenticateError {
   // The AuthErrorCode enum is type-only in aedes 1.2 (engineering.md): set the number by hand.
   return Object.assign(new Error(message), { returnCode }) as AuthenticateError;
@@ -86,13 +116,16 @@ export async function startStationBroker(cfg: { station: string; broker: BrokerC
   const penalty = new PenaltyBox(cfg.broker.penalty, clock);
   const messages = new Signal<DeviceMessage>();
   const rejections = new Signal<Rejection>();
-  const counters: BrokerCounters = { connects: 0, authFailures: 0, penaltyRefusals: 0, publishRejected: 0, subscribeRejected: 0, payloadRejected: 0, messagesIn: 0 };
+  let suspectCheckBusy = false;
+  const counters: BrokerCounters = { connects: 0, authFailures: 0, clientIdRefused: 0, penaltyRefusals: 0, publishRejected: 0, subscribeRejected: 0, payloadRejected: 0, messagesIn: 0 };
 
   const reject = (r: Rejection, countsTowardPenalty: boolean) => {
     log.warn({ ...r }, `mqtt ${r.action} refused: ${r.reason}`);
     if (countsTowardPenalty) {
-      const banMs = penalty.reject(r.device ?? r.clientId);
-      if (banMs > 0) log.warn({ device: r.device, clientId: r.clientId, banMs }, 'mqtt client put in the penalty box');
+      for (const key of penaltyKeysOf(r)) {
+        const banMs = penalty.reject(key);
+        if (banMs > 0) log.warn({ key, device: r.device, clientId: r.clientId, banMs }, 'mqtt client put in the penalty box');
+      }
     }
     rejections.emit(r);
   };
@@ -100,32 +133,51 @@ export async function startStationBroker(cfg: { station: string; broker: BrokerC
   const aedes = await Aedes.createBroker({
     heartbeatInterval: 60_000,
     authenticate(client, username, password, done) {
-      const identity = username ?? client.id;
-      const bannedFor = penalty.bannedFor(identity);
-      if (bannedFor > 0) {
+      const address = addressOf(client);
+      const device = username === undefined ? undefined : devices.get(username);
+      const refuse = (reason: string) => {
         counters.penaltyRefusals++;
         // Code 3 "server unavailable": refused before any scrypt work, so a storm costs little.
-        return done(authError(`in penalty box for ${bannedFor} ms`, 3), false);
-      }
-      // Probation: a CONNECT soon after a refusal counts as one more, so a device that reconnects
-      // faster than its refusals land is banned by its CONNECT rate, not after N more refusals.
-      if (penalty.recentRejections(identity) > 0 && penalty.reject(identity) > 0) {
-        counters.penaltyRefusals++;
-        return done(authError('reconnecting after refusals: in penalty box', 3), false);
-      }
-      const device = username === undefined ? undefined : devices.get(username);
-      const fail = (reason: string) => {
-        counters.authFailures++;
-        reject({ action: 'connect', clientId: client.id, device: username, reason }, true);
-        done(authError(reason, 4), false);
+        done(authError(reason, 3), false);
+      };
+      // Earned only by this device's own refusals after it proved its password: cannot be forged.
+      const deviceBan = device ? penalty.bannedFor(deviceKey(device.id)) : 0;
+      if (deviceBan > 0) return refuse(`in penalty box for ${deviceBan} ms`);
+      // Refusals from this address (any name, or this name) do not lock out a correct password:
+      // such CONNECTs are still checked, but one at a time, so a storm costs one scrypt at a time.
+      const suspect = penalty.bannedFor(addressKey(address)) > 0 || (username !== undefined && penalty.bannedFor(claimKey(username, address)) > 0);
+      if (suspect && suspectCheckBusy) return refuse('source in penalty box: one check at a time');
+      const fail = (reason: string, returnCode = 4) => {
+        if (returnCode === 4) counters.authFailures++;
+        reject({ action: 'connect', clientId: client.id, device: username, address, reason }, true);
+        done(authError(reason, returnCode), false);
       };
       if (!device || !password) return fail('unknown device or no password');
-      verifyPassword(password, device.passwordHash).then((ok) => {
-        if (!ok) return fail('bad password');
-        deviceOf.set(client, device);
-        counters.connects++;
-        done(null, true);
-      }, () => fail('password check failed'));
+      if (suspect) suspectCheckBusy = true;
+      verifyPassword(password, device.passwordHash).then(
+        (ok) => {
+          if (suspect) suspectCheckBusy = false;
+          if (!ok) return fail('bad password');
+          // Checked after the password, so the answer tells a stranger nothing about which names exist.
+          if (!clientIdBelongsTo(client.id, device.id)) {
+            counters.clientIdRefused++;
+            // Code 2 "identifier rejected".
+            return fail(`client id "${client.id}" is not device ${device.id}'s: use "${device.id}" or "${device.id}:<suffix>"`, 2);
+          }
+          // Probation: a device that reconnects soon after its own refusals counts one more, so a
+          // firmware that reconnects faster than its refusals land is banned by its CONNECT rate.
+          if (penalty.recentRejections(deviceKey(device.id)) > 0 && penalty.reject(deviceKey(device.id)) > 0) {
+            return refuse('reconnecting after refusals: in penalty box');
+          }
+          deviceOf.set(client, device);
+          counters.connects++;
+          done(null, true);
+        },
+        () => {
+          if (suspect) suspectCheckBusy = false;
+          fail('password check failed');
+        },
+      );
     },
     authorizePublish(client, packet, callback) {
       const device = client ? deviceOf.get(client) : undefined;

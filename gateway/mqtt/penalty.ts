@@ -71,3 +71,14 @@ export class PenaltyBox {
     return [...this.records].map(([identity, r]) => ({ identity, bannedForMs: this.bannedFor(identity), offences: r.offences }));
   }
 }
+
+/**
+ * Penalty keys (issue 12 point 15). Refusals of a CONNECT are keyed on where it came from,
+ * the source address alone and the claimed username at that address, never on the claimed
+ * username alone: anyone can claim a leak detector's name, so keying on it let a stranger
+ * lock the real detector out. Refusals of an authenticated device (publish, subscribe) are
+ * keyed on its id: only a connection that proved the password can earn those.
+ */
+export const addressKey = (address: string): string => `addr:${address}`;
+export const claimKey = (username: string, address: string): string => `claim:${username}@${address}`;
+export const deviceKey = (device: string): string => `device:${device}`;

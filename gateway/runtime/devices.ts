@@ -194,7 +194,8 @@ function buildValve(p: PostConfig, unitOf: UnitOf, clock: Clock): ValveDriver {
 
 function buildScale(id: string, s: ScaleConfig, unitOf: UnitOf, clock: Clock, tap: TapFor): ScaleDriver {
   if (s.kind === 'stream') {
-    return new StreamScaleDriver({ id, link: createLink(s.link, { onFrame: tap(id) }), format: s.format, formatOptions: s.formatOptions as ScaleFormatOptions | undefined, staleAfterMs: s.staleAfterMs, clock });
+    return new StreamScaleDriver({ id, link: createLink(s.link, { onFrame: tap(id) }), format: s.format, formatOptions: s.formatOptions as ScaleFormatOptions | undefined, staleAfterMs: s.staleAfterMs, clock,
+      plausibility: { ...s.plausibility, ...(s.capacityKg !== undefined ? { capacityKg: s.capacityKg } : {}) } });
   }
   let map;
   try {

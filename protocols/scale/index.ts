@@ -21,17 +21,22 @@ export interface ScaleCodec {
   encode(r: ScaleReading): Buffer;
   /** Whether frames carry a motion flag. When false, `stable` in readings is always false. */
   reportsStability: boolean;
+  /**
+   * Whether every frame carries a check character (A9's XOR, Toledo's checksum when on). Without
+   * one a single flipped bit can set or clear a flag unnoticed (issue 12 point 11).
+   */
+  checked: boolean;
 }
 
 export function scaleCodec(format: ScaleFormat, opts: ScaleFormatOptions = {}): ScaleCodec {
   switch (format) {
     case 'xk3190-a9':
-      return { format, decoder: a9Decoder, encode: (r) => encodeA9(r.weightKg, opts.decimals ?? 2), reportsStability: false };
+      return { format, decoder: a9Decoder, encode: (r) => encodeA9(r.weightKg, opts.decimals ?? 2), reportsStability: false, checked: true };
     case 'toledo':
-      return { format, decoder: () => toledoDecoder(opts), encode: (r) => encodeToledo(r, opts), reportsStability: true };
+      return { format, decoder: () => toledoDecoder(opts), encode: (r) => encodeToledo(r, opts), reportsStability: true, checked: opts.checksum === true };
     case 'ascii':
       asciiDecoder(opts); // validate the pattern now, not on the first byte
-      return { format, decoder: () => asciiDecoder(opts), encode: (r) => encodeAscii(r, opts), reportsStability: asciiReportsStability(opts) };
+      return { format, decoder: () => asciiDecoder(opts), encode: (r) => encodeAscii(r, opts), reportsStability: asciiReportsStability(opts), checked: false };
     default:
       throw new RangeError(`unknown scale format ${String(format)}`);
   }

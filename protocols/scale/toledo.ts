@@ -16,6 +16,13 @@
  * checked (Fairbanks sends SWB b5 = 0); leading spaces in digit fields read as 0.
  * The Cardinal "SHORT" variant without the tare field is `{ tare: false }`.
  *
+ * Decimal position and unit are locked (issue 12 point 11): without the checksum one
+ * flipped bit in SWA moves the decimal point (93040.7 → 93.0407 kg) and one in SWB/SWC
+ * changes the unit. A frame whose decimal code or unit differs from the configured
+ * `decimals` / `unit` is discarded; unconfigured, from the first frame's, unless
+ * `RELOCK_FRAMES` frames in a row agree on the new one (the indicator was set up anew:
+ * a bit flip does not repeat itself). Turn the checksum on where the indicator has it.
+ *
  * Dummy zeros (codes 000, 001): we read the six digits as the significant
  * digits and multiply by 100 / 10. [unverified against a device] Irrelevant for
  * cylinder scales, which show kg with decimals.
@@ -31,12 +38,16 @@ export interface ToledoOptions {
   checksum?: boolean;
   /** Frame carries the 6 tare digits. Default true; false = Cardinal "SHORT" format. */
   tare?: boolean;
+  /** Decimal places the indicator shows, 0-5; decoding refuses frames with another. Encoding default 2 (XXXX.XX). */
+  decimals?: number;
+  /** Unit the indicator is set to (kg, lb, g, t, oz); decoding refuses frames in another. */
+  unit?: string;
 }
 
-export interface ToledoEncodeOptions extends ToledoOptions {
-  /** Decimal places shown, 0-5. Default 2 (XXXX.XX). */
-  decimals?: number;
-}
+export type ToledoEncodeOptions = ToledoOptions;
+
+/** Consecutive frames that must agree on a new decimal position or unit when none is configured. */
+export const RELOCK_FRAMES = 5;
 
 /** kg per unit for the unit codes of SWC b2-0 (and SWB b4 when that code is 000). */
 const KG_PER: Record<string, number> = { kg: 1, lb: 0.45359237, g: 0.001, t: 1000, oz: 0.028349523125 };
@@ -85,6 +96,26 @@ export function toledoDecoder(opts: ToledoOptions = {}): StreamDecoder<ScaleRead
     if (i === crAt) return b === CR ? undefined : `no CR at byte ${crAt + 1}`;
     return undefined;
   };
+  // Decimal code and unit: configured, or the first frame's; `next` counts frames agreeing on a change.
+  const wanted = opts.decimals === undefined ? undefined : opts.decimals + 2;
+  let lock: { code: number; unit: string } | undefined;
+  let next: { code: number; unit: string; count: number } | undefined;
+  const locked = (code: number, unit: string): string | undefined => {
+    if (wanted !== undefined && code !== wanted) return `decimal code ${code} is not the configured ${opts.decimals} decimals: a bit flip, or set formatOptions.decimals`;
+    if (opts.unit !== undefined && unit !== opts.unit.toLowerCase()) return `unit ${unit} is not the configured ${opts.unit}: a bit flip, or set formatOptions.unit`;
+    if (!lock || (lock.code === code && lock.unit === unit)) {
+      lock = { code, unit };
+      next = undefined;
+      return undefined;
+    }
+    next = next && next.code === code && next.unit === unit ? { ...next, count: next.count + 1 } : { code, unit, count: 1 };
+    if (next.count >= RELOCK_FRAMES) {
+      lock = { code, unit };
+      next = undefined;
+      return undefined;
+    }
+    return lock.code !== code ? `decimal code changed from ${lock.code} to ${code} (bit flip?)` : `unit changed from ${lock.unit} to ${unit} (bit flip?)`;
+  };
   const parse = (frame: Buffer): { ok: ScaleReading } | { error: string } => {
     if (opts.checksum) {
       const want = toledoChecksum(frame, length - 1);
@@ -96,6 +127,8 @@ export function toledoDecoder(opts: ToledoOptions = {}): StreamDecoder<ScaleRead
     const swc = frame[3] & 0x7f;
     const unit = unitOf(swb, swc);
     if (!unit) return { error: `SWC unit code ${swc & 0x07} is not a mass unit` };
+    const changed = locked(swa & 0x07, unit);
+    if (changed) return { error: changed };
     const toKg = scaleOf(swa & 0x07) * KG_PER[unit];
     const sign = swb & 0x02 ? -1 : 1;
     const magnitude = digitsOf(frame, 4);

@@ -38,7 +38,7 @@ abstract class SimMqttDevice {
     const client = mqtt.connect(this.o.url, {
       username: this.o.id,
       password: this.o.password,
-      clientId: `sim-${this.o.id}`,
+      clientId: `${this.o.id}:sim`,
       reconnectPeriod: 500,
     });
     client.on('error', () => undefined);

@@ -90,7 +90,7 @@ async function runOnce(kind: 'aedes' | 'mosquitto', qos: 0 | 1, total: number, u
 
   const clients = await Promise.all(
     ids.map(async (id) => {
-      const c = mqtt.connect(url, kind === 'aedes' ? { username: id, password: passwords[id], clientId: `b-${id}` } : { clientId: `b-${id}` });
+      const c = mqtt.connect(url, kind === 'aedes' ? { username: id, password: passwords[id], clientId: `${id}:b` } : { clientId: `b-${id}` });
       await new Promise((r) => c.once('connect', r));
       return c;
     }),

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 /**
  * Each preset decoded from register values computed from its manual's
  * description (devices.md section 1), through the real driver and a fake unit.
@@ -169,6 +170,25 @@ test('resolveScaleMap: unknown preset, null removes a field, overrides are valid
   );
   assert.throws(() => resolveScaleMap('generic', { kgPerCount: 0.02 }), /decimals\/kgPerCount/);
   assert.is(resolveScaleMap('generic', { decimals: null, kgPerCount: 0.02 }).kgPerCount, 0.02);
+});
+
+test('decimals and kgPerCount together: the error says how to switch from one to the other (issue 12 point 13)', () => {
+  // The generic preset has decimals: 2; an indicator sending 20 g divisions needs kgPerCount instead.
+  try {
+    resolveScaleMap('generic', { kgPerCount: 0.02 });
+    assert.unreachable('both set');
+  } catch (err) {
+    const msg = (err as Error).message;
+    assert.match(msg, /decimals: null, kgPerCount: 0\.02/);
+    assert.match(msg, /kgPerCount: null, decimals:/);
+  }
+  assert.is(resolveScaleMap('generic', { decimals: null, kgPerCount: 0.02 }).kgPerCount, 0.02);
+});
+
+test("the generic preset's comment names the real config key (overrides), not one that does not exist", () => {
+  const src = readFileSync(new URL('../../devices/scale/presets/generic.ts', import.meta.url), 'utf8');
+  assert.not.match(src, /scale\.map\b/);
+  assert.match(src, /scale\.overrides/);
 });
 
 test.run();

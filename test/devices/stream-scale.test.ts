@@ -15,7 +15,9 @@ async function rig(format: 'xk3190-a9' | 'toledo' | 'ascii', extra: { staleAfter
   const [device, gateway] = memoryLinkPair({ maxChunk: 5 });
   await device.open();
   const clock = new ManualClock(1000);
-  const driver = new StreamScaleDriver({ id: 'post1.scale', link: gateway, format, clock, ...extra });
+  // These tests are about framing, samples and health: one frame is one reading here. The
+  // plausibility filter (every new level held for 3 frames) has its own tests.
+  const driver = new StreamScaleDriver({ id: 'post1.scale', link: gateway, format, clock, plausibility: { confirmFrames: 1 }, ...extra });
   const samples: WeightSample[] = [];
   const health: DeviceHealth[] = [];
   driver.samples.on((s) => samples.push(s));
@@ -63,6 +65,15 @@ test('a net line without tare is not turned into a weight; garbage and bad check
   assert.is(r.driver.getHealth().framesDiscarded, 2);
   assert.match(reasons[0], /net weight without tare/);
   assert.match(reasons[1], /does not match/);
+  await r.driver.stop();
+});
+
+test('an ASCII line cut short is counted as discarded and never becomes a sample (issue 12 point 10)', async () => {
+  const r = await rig('ascii');
+  const good = encodeAscii({ weightKg: 16.52, stable: true, overload: false });
+  for (const b of [good, Buffer.from('ST,GS,+001\r\n'), good, Buffer.from('ST,GS,+0016.5\r\n'), good]) await r.send(b);
+  assert.equal(r.samples.map((s) => s.grossKg), [16.52, 16.52, 16.52]);
+  assert.is(r.driver.getHealth().framesDiscarded, 2);
   await r.driver.stop();
 });
 
@@ -137,7 +148,7 @@ test('over a real TCP socket: a device server streaming A9 frames in odd pieces'
   await new Promise<void>((res) => server.listen(0, '127.0.0.1', res));
   const port = (server.address() as net.AddressInfo).port;
   const link = createLink(`tcp://127.0.0.1:${port}`);
-  const driver = new StreamScaleDriver({ id: 'tcp.scale', link, format: 'xk3190-a9', staleAfterMs: 5000 });
+  const driver = new StreamScaleDriver({ id: 'tcp.scale', link, format: 'xk3190-a9', staleAfterMs: 5000, plausibility: { confirmFrames: 1 } });
   const samples: WeightSample[] = [];
   driver.samples.on((s) => samples.push(s));
   try {

@@ -177,4 +177,15 @@ test('YAML syntax errors carry their line', () => {
   assert.ok(errorsOf(r)[0].line);
 });
 
+test('a Toledo scale without its checksum: a warning that recommends turning it on (issue 12 point 11)', () => {
+  const plain = parseConfig(base().replace('format: xk3190-a9', 'format: toledo'));
+  assert.ok(plain.ok, JSON.stringify(errorsOf(plain)));
+  const w = plain.warnings.find((x) => x.path === 'posts.1.scale.formatOptions.checksum');
+  assert.ok(w, JSON.stringify(plain.warnings));
+  assert.match(w!.message, /without its checksum/);
+  assert.match(w!.hint ?? '', 'formatOptions: { checksum: true }');
+  const on = parseConfig(base().replace('format: xk3190-a9', 'format: toledo, formatOptions: { checksum: true }'));
+  assert.equal(on.warnings, []);
+});
+
 test.run();

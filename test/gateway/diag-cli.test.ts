@@ -61,6 +61,30 @@ test('doctor: a table and exit 0 for a healthy station; JSON and exit 1 with a w
   assert.is(report.devices.find((d) => d.id === 'P1.scale')!.status, 'unreachable');
 });
 
+test('doctor --device P1.scale checks that one device; a one-device config checks a scale without a post (issue 12 point 13)', async () => {
+  const cfg = diagConfig(sim);
+  const one = await run(['doctor', '--config', configFile('station.yaml', cfg), '--device', 'P1.scale', '--json', '--reads', '1', '--listen', '500']);
+  assert.is(one.code, 0, one.out + one.err);
+  assert.equal((JSON.parse(one.out) as { devices: { id: string }[] }).devices.map((d) => d.id), ['P1.scale']);
+  const unknown = await run(['doctor', '--config', configFile('station2.yaml', cfg), '--device', 'P9.scale']);
+  assert.is(unknown.code, 2);
+  assert.match(unknown.err, /no device "P9\.scale".*P1\.scale, P1\.reader/);
+  // Only the scale and its bus: no station, no reader, no valve.
+  const p1 = cfg.posts[0]!.scale;
+  const modbusOnly = { id: 'P1', buses: { mb: { url: cfg.buses.mb!.url } }, scale: p1 };
+  const m = await run(['doctor', '--config', configFile('one-modbus.yaml', modbusOnly), '--json', '--reads', '1']);
+  assert.is(m.code, 0, m.out + m.err);
+  const mr = JSON.parse(m.out) as { devices: { id: string; status: string; detail?: string }[] };
+  assert.equal(mr.devices.map((d) => [d.id, d.status]), [['P1.scale', 'ok']]);
+  const stream = { scale: cfg.posts[1]!.scale };
+  const st = await run(['doctor', '--config', configFile('one-stream.yaml', stream), '--json', '--listen', '500']);
+  assert.is(st.code, 0, st.out + st.err);
+  assert.equal((JSON.parse(st.out) as { devices: { id: string }[] }).devices.map((d) => d.id), ['scale']);
+  const broken = await run(['doctor', '--config', configFile('one-bad.yaml', { scale: { kind: 'modbus', bus: 'nope', unit: 1 } })]);
+  assert.is(broken.code, 2);
+  assert.match(broken.err, /bus "nope" is not defined under buses:/);
+});
+
 test('modbus scan: prints the units that answer and a summary; exit 1 when none answers', async () => {
   const bus = sim.deviceEndpoints()['P1.scale']!.url.replace(/#.*$/, '');
   const r = await run(['modbus', 'scan', bus, '--from', '1', '--to', '5', '--timeout', '300']);

@@ -53,10 +53,10 @@ test('a truncated line glued to the next is one bad line; the following line dec
 });
 
 test('custom pattern: XK3190-A12 lines (devices.md 3.4); no status group = no stability on the wire', () => {
-  const opts = { pattern: '^w(?<mode>[wn])(?<sign>[+-])?(?<value>[0-9.]+)(?<unit>kg|lb)$', gross: ['w'], net: ['n'] };
+  const opts = { pattern: '^w(?<mode>[wn])(?<sign>[+-])?(?<value>[0-9.]+)(?<unit>kg|lb)$', gross: ['w'], net: ['n'], decimals: 3 };
   assert.is(asciiReportsStability(opts), false);
   assert.is(asciiReportsStability(), true);
-  const out = asciiDecoder(opts).push(Buffer.from('ww012.340kg\r\nwn-0000.1kg\r\nwt000.000kg\r\n'));
+  const out = asciiDecoder(opts).push(Buffer.from('ww012.340kg\r\nwn-00.100kg\r\nwt000.000kg\r\n'));
   assert.equal(framesOf(out), [
     { weightKg: 12.34, stable: false, overload: false, net: false },
     { weightKg: -0.1, stable: false, overload: false, net: true },
@@ -85,6 +85,37 @@ test('scaleCodec: every format round trips through its own encoder and says whet
     assert.is(out.weightKg, 15.25, format);
     assert.is(out.stable, c.reportsStability, format);
   }
+});
+
+test('a line cut short at any byte, then CR LF, is discarded and counted, never read as a weight (issue 12 point 10)', () => {
+  for (const full of ['ST,GS,+0016.52kg', 'US,GS,-0001.00kg', 'ST,NT,+0123.45kg']) {
+    for (let cut = 1; cut < full.length; cut++) {
+      const line = `${full.slice(0, cut)}\r\n`;
+      const out = asciiDecoder().push(Buffer.from(line, 'latin1'));
+      assert.equal(framesOf(out), [], `cut after ${cut} bytes: ${JSON.stringify(line)} must not be a weight`);
+      assert.is(discardsOf(out).length, 1, `cut after ${cut} bytes: counted once`);
+    }
+    // The whole line still decodes, and a cut line does not spoil the next one.
+    const out = asciiDecoder().push(Buffer.from(`${full.slice(0, 10)}\r\n${full}\r\n`, 'latin1'));
+    assert.is(framesOf(out).length, 1, full);
+  }
+});
+
+test('configured decimals, width and unit are required: fewer decimals, a short field or another unit are refused', () => {
+  const cases: [string, RegExp][] = [
+    ['ST,GS,+0016.5kg\r\n', /decimals/],
+    ['ST,GS,+016.52kg\r\n', /width/],
+    ['ST,GS,+0016.52\r\n', /unit/],
+    ['ST,GS,+0016520g\r\n', /decimals|width/],
+  ];
+  for (const [line, why] of cases) {
+    const out = asciiDecoder().push(Buffer.from(line));
+    assert.equal(framesOf(out), [], line);
+    assert.match(discardsOf(out)[0]?.reason ?? '', why, line);
+  }
+  const grams = asciiDecoder({ decimals: 0, width: 7, unit: 'g' });
+  assert.equal(framesOf(grams.push(Buffer.from('ST,GS,+  16520g\r\n'))).map((r) => r.weightKg), [16.52]);
+  assert.equal(framesOf(grams.push(Buffer.from('ST,GS,+0016.52kg\r\n'))), [], 'another unit than the configured one');
 });
 
 test.run();

@@ -40,10 +40,14 @@ test('round trip for decimals 0-5, signs, net with tare', () => {
 });
 
 test('split at every position, glued frames, with and without checksum', () => {
-  const plain = Buffer.concat(TOLEDO_FRAMES.slice(0, 6).map((f) => bytes(f.hex)));
-  assert.equal(assertSplitInvariant(() => toledoDecoder(), plain), TOLEDO_FRAMES.slice(0, 6).map((f) => f.reading));
-  const checked = Buffer.concat(TOLEDO_FRAMES.slice(0, 6).map((f) => withChecksum(f.hex, f.checksum)));
-  assert.equal(assertSplitInvariant(() => toledoDecoder({ checksum: true }), checked), TOLEDO_FRAMES.slice(0, 6).map((f) => f.reading));
+  // One indicator's stream keeps its decimal position and unit (kg, XXXX.XX); the lb and gram
+  // fixtures are split on their own.
+  for (const group of [[0, 1, 2, 4], [3], [5]].map((ix) => ix.map((i) => TOLEDO_FRAMES[i]))) {
+    const plain = Buffer.concat(group.map((f) => bytes(f.hex)));
+    assert.equal(assertSplitInvariant(() => toledoDecoder(), plain), group.map((f) => f.reading));
+    const checked = Buffer.concat(group.map((f) => withChecksum(f.hex, f.checksum)));
+    assert.equal(assertSplitInvariant(() => toledoDecoder({ checksum: true }), checked), group.map((f) => f.reading));
+  }
 });
 
 test('a corrupted checksum or a bit flip in a status word is discarded with the reason', () => {
@@ -91,6 +95,37 @@ test('checksum option off but device sends it: the extra byte is reported, frame
   const out = decodeChunks(() => toledoDecoder(), [input]);
   assert.equal(framesOf(out), [f.reading, f.reading]);
   assert.is(discardsOf(out).length, 1); // the first checksum byte; the second is held until an STX shows up
+});
+
+test('without checksum, a bit flip that moves the decimal point or changes the unit is discarded (issue 12 point 11)', () => {
+  const [gross] = TOLEDO_FRAMES; // 12.34 kg, SWA code 100 (XXXX.XX), SWB kg
+  const good = bytes(gross.hex);
+  const point = Buffer.from(good);
+  point[1] ^= 0x02; // SWA code 110: XX.XXXX, 0.1234 kg
+  const unit = Buffer.from(good);
+  unit[2] ^= 0x10; // SWB b4: lb
+  const out = toledoDecoder().push(Buffer.concat([good, point, unit, good]));
+  assert.equal(framesOf(out), [gross.reading, gross.reading]);
+  const reasons = discardsOf(out).map((d) => d.reason);
+  assert.is(reasons.length, 2);
+  assert.match(reasons[0], /decimal/);
+  assert.match(reasons[1], /unit/);
+});
+
+test('configured decimals and unit are required from the first frame; unconfigured, a lasting change is a reconfiguration', () => {
+  const [gross] = TOLEDO_FRAMES;
+  const three = encodeToledo(gross.reading, { decimals: 3 });
+  assert.equal(framesOf(toledoDecoder({ decimals: 2 }).push(three)), []);
+  assert.equal(framesOf(toledoDecoder({ unit: 'lb' }).push(bytes(gross.hex))), []);
+  assert.equal(framesOf(toledoDecoder({ decimals: 2, unit: 'kg' }).push(bytes(gross.hex))), [gross.reading]);
+  // First seen 2 decimals; the indicator is then set to 3: accepted once 5 frames in a row agree.
+  const d = toledoDecoder();
+  assert.is(framesOf(d.push(bytes(gross.hex))).length, 1);
+  const after = [1, 2, 3, 4, 5, 6].map(() => framesOf(d.push(three)).length);
+  assert.equal(after, [0, 0, 0, 0, 1, 1]);
+  // Configured: never.
+  const fixed = toledoDecoder({ decimals: 2 });
+  assert.equal([1, 2, 3, 4, 5, 6].map(() => framesOf(fixed.push(three)).length), [0, 0, 0, 0, 0, 0]);
 });
 
 test.run();

@@ -1,7 +1,8 @@
 /**
  * A starting point for an indicator without a preset. Copy the fields below into
- * the station config as overrides (`scale.preset: generic` + `scale.map: {...}`)
- * and set each one from the indicator's Modbus chapter.
+ * the station config as overrides (`scale.preset: generic` + `scale.overrides: {...}`,
+ * e.g. `overrides: { weight: { address: 4, wordOrder: little }, decimals: 3 }`; `null`
+ * removes a field) and set each one from the indicator's Modbus chapter.
  */
 import type { ScalePreset } from './preset.ts';
 
