@@ -106,6 +106,7 @@ export function asciiDecoder(opts: AsciiOptions = {}): StreamDecoder<ScaleReadin
       });
     },
     reset: () => lines.reset(),
+    pending: () => lines.pending(),
   };
 }
 
