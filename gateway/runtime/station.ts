@@ -91,7 +91,7 @@ export class Station {
     this.lockTimer = setInterval(() => this.updateRecordLocks(), 1000);
     this.lockTimer.unref();
     if (cfg.upload) {
-      this.uploader = new Uploader({ store: this.store, clock: this.clock, config: cfg.upload });
+      this.uploader = new Uploader({ store: this.store, clock: this.clock, config: cfg.upload, log: this.logs('sync') });
       this.uploader.start();
     }
     log.info({ station: cfg.station.code, posts: cfg.posts.length }, 'station started');
