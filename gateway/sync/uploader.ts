@@ -195,7 +195,7 @@ export class Uploader {
         this.consecutiveFailures = 0;
       }
       this.batchLimit = Math.min(this.config.batchSize, this.batchLimit * 2);
-    }
+    } else this.consecutiveFailures = 0; // idle: nothing left to fail on, the next backoff starts afresh
     this.stats.batchLimit = this.batchLimit;
   }
 
