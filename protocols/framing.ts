@@ -17,6 +17,8 @@ export interface StreamDecoder<T> {
   push(chunk: Buffer): Framed<T>[];
   /** Forget buffered bytes, e.g. after the link dropped (a half frame never joins the next connection's bytes). */
   reset(): void;
+  /** Bytes held waiting for the rest of a frame: bounded by one frame, whatever arrives. */
+  pending(): number;
 }
 
 /** Hex dump for logs and error reasons: `02 2b 30`. */
@@ -105,5 +107,5 @@ export function fixedFrameDecoder<T>(spec: FixedFrameSpec<T>): StreamDecoder<T> 
     return out;
   }
 
-  return { push, reset: () => (buf = Buffer.alloc(0)) };
+  return { push, reset: () => (buf = Buffer.alloc(0)), pending: () => buf.length };
 }

@@ -91,5 +91,5 @@ export function lineDecoder(opts: LineOptions = {}): StreamDecoder<string> {
     afterCr = false;
   }
 
-  return { push, reset };
+  return { push, reset, pending: () => size };
 }

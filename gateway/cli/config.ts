@@ -6,7 +6,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { loadConfigFile, formatConfigErrors, configJsonSchema } from '../config/config.ts';
 import { renderConfigReference, spliceReference } from '../config/docs.ts';
-import { setpointLimitOf } from '../config/checks.ts';
+import { describeWatchdogFit, setpointLimitOf, watchdogFit } from '../config/checks.ts';
 
 const USAGE = 'usage: fillgate config check <file> [--strict] | config schema | config docs [--write docs/configuration.md]';
 
@@ -44,6 +44,8 @@ function check(args: string[]): number {
   for (const p of c.posts) {
     const s = setpointLimitOf(p.scale);
     console.log(`  ${p.id}: setpoint limit ${s.on ? 'on' : 'off'} (${s.reason})`);
+    // Issue 13 point 3: what the relay's own watchdog lets through if the gateway dies mid-fill.
+    console.log(`  ${p.id}: ${describeWatchdogFit(watchdogFit(p.valve, p.fill?.maxFlowKgPerMin ?? c.fill.maxFlowKgPerMin))}`);
   }
   return strict && result.warnings.length ? 1 : 0;
 }

@@ -8,6 +8,8 @@
 import { isFillgateError } from '../../protocols/errors.ts';
 import { parseLinkUrl, parseModbusUrl, type ModbusAddress } from '../../protocols/link/url.ts';
 import { resolveScaleMap, scalePresets, type ScaleMapOverrides } from '../../devices/scale/presets/index.ts';
+import { controllerDefaults } from '../controller/config.ts';
+import { cylinderModels } from '../registry/models.ts';
 import type { ScaleConfig } from './schema.ts';
 
 /**
@@ -74,6 +76,7 @@ export function stationChecks(raw: unknown): ConfigIssue[] {
     checkScale(p.scale, at('scale'), refs);
     if (isObj(p.reader)) checkStreamUrl(p.reader.link, at('reader', 'link'), out);
     checkValve(p.valve, at('valve'), id, refs, coils);
+    checkRelayWatchdog(raw, p, at('valve'), out);
     for (const name of ['startInput', 'stopInput'] as const) {
       if (isObj(p[name])) checkUnitRef(p[name] as Obj, at(name), refs);
     }
@@ -197,6 +200,78 @@ function checkValve(valve: unknown, path: IssuePath, post: string, refs: Refs, c
   if (owner !== undefined) {
     refs.out.push(err([...path, 'coil'], `coil ${valve.coil} of unit ${valve.unit} on bus ${valve.bus} is already post ${owner}'s valve`, 'each post needs its own relay: one coil opening two valves fills a cylinder nobody scanned'));
   } else coils.set(key, post);
+}
+
+/** Default in-flight flow for the watchdog check when the config gives none (domain.md 4: 10-30 kg/min). */
+const DEFAULT_MAX_FLOW_KG_PER_MIN = 30;
+
+export interface WatchdogFit {
+  /** The relay module's watchdog time (valve.relayWatchdogMs), if given. */
+  watchdogMs?: number;
+  maxFlowKgPerMin: number;
+  /** Gas that flows while the module waits out its watchdog after the gateway died (kg). */
+  inFlightKg?: number;
+  /** The smallest cylinder model and its margin between target and allowed mass. */
+  model: string;
+  targetKg: number;
+  allowedKg: number;
+  marginKg: number;
+  /** Longest watchdog time whose in-flight mass stays within the margin (ms). */
+  fitsMs: number;
+  ok?: boolean;
+}
+
+/**
+ * Sizing the relay's own watchdog from the physics (issue 13 point 3): when the gateway dies
+ * with the valve open, the module keeps it open for its watchdog time, at up to the post's
+ * maximum flow. That mass must fit between the target and the allowed fill mass of the smallest
+ * cylinder model the post may fill (gateway/registry/models.ts; the target is allowed −
+ * targetBelowMaxKg, gateway/controller/config.ts). The gateway can die just before its cut-off.
+ */
+export function watchdogFit(valve: { relayWatchdogMs?: number }, maxFlowKgPerMin = DEFAULT_MAX_FLOW_KG_PER_MIN): WatchdogFit {
+  const [model, info] = Object.entries(cylinderModels).reduce((a, b) => (b[1].maxFillKg < a[1].maxFillKg ? b : a));
+  const allowedKg = info.maxFillKg;
+  const targetKg = allowedKg - controllerDefaults.targetBelowMaxKg;
+  const marginKg = allowedKg - targetKg;
+  const kgPerMs = maxFlowKgPerMin / 60_000;
+  const fitsMs = Math.floor(marginKg / kgPerMs + 1e-9);
+  const watchdogMs = valve.relayWatchdogMs;
+  if (watchdogMs === undefined) return { maxFlowKgPerMin, model, targetKg, allowedKg, marginKg, fitsMs };
+  const inFlightKg = watchdogMs * kgPerMs;
+  return { watchdogMs, maxFlowKgPerMin, inFlightKg, model, targetKg, allowedKg, marginKg, fitsMs, ok: watchdogMs <= fitsMs };
+}
+
+/** One line for `config check`: what the relay watchdog lets through if the gateway dies. */
+export function describeWatchdogFit(f: WatchdogFit): string {
+  const margin = `${f.model}: target ${f.targetKg.toFixed(2)} kg, allowed ${f.allowedKg.toFixed(2)} kg`;
+  if (f.watchdogMs === undefined) return `relay watchdog time not given (valve.relayWatchdogMs); at ${f.maxFlowKgPerMin} kg/min a watchdog of ≤ ${f.fitsMs} ms fits the ${f.marginKg.toFixed(2)} kg margin of ${margin}`;
+  return `relay watchdog ${f.watchdogMs} ms × ${f.maxFlowKgPerMin} kg/min = ${f.inFlightKg!.toFixed(2)} kg more if the gateway dies; margin ${f.marginKg.toFixed(2)} kg (${margin}): ${f.ok ? 'fits' : `too long, ≤ ${f.fitsMs} ms would fit`}`;
+}
+
+function numberAt(o: unknown, key: string): number | undefined {
+  return isObj(o) && typeof o[key] === 'number' ? (o[key] as number) : undefined;
+}
+
+function checkRelayWatchdog(raw: Obj, post: Obj, path: IssuePath, out: ConfigIssue[]): void {
+  const valve = post.valve;
+  const watchdogMs = numberAt(valve, 'relayWatchdogMs');
+  if (!isObj(valve) || watchdogMs === undefined || !(watchdogMs > 0)) return;
+  const flow = numberAt(post.fill, 'maxFlowKgPerMin') ?? numberAt(raw.fill, 'maxFlowKgPerMin') ?? DEFAULT_MAX_FLOW_KG_PER_MIN;
+  if (!(flow > 0)) return; // the schema reports it
+  const f = watchdogFit({ relayWatchdogMs: watchdogMs }, flow);
+  if (!f.ok) {
+    out.push(
+      warn(
+        [...path, 'relayWatchdogMs'],
+        `relay watchdog ${watchdogMs} ms at up to ${flow} kg/min lets ${f.inFlightKg!.toFixed(2)} kg more into a cylinder if the gateway dies mid-fill; the smallest model (${f.model}) has ${f.marginKg.toFixed(2)} kg between target (${f.targetKg.toFixed(2)} kg) and allowed mass (${f.allowedKg.toFixed(2)} kg)`,
+        `configure the module's watchdog to ≤ ${f.fitsMs} ms (and keepAliveMs to a third of it), lower fill.maxFlowKgPerMin if the pump cannot deliver ${flow} kg/min, or wire the scale's setpoint output in series with the valve (README: setpoint limit) and keep a hardware overfill interlock`,
+      ),
+    );
+  }
+  const keepAliveMs = numberAt(valve, 'keepAliveMs');
+  if (keepAliveMs !== undefined && keepAliveMs > watchdogMs / 3) {
+    out.push(warn([...path, 'keepAliveMs'], `keepAliveMs ${keepAliveMs} is more than a third of the relay watchdog (${watchdogMs} ms)`, `a late keep-alive lets the watchdog drop the valve mid-fill: set keepAliveMs ≤ ${Math.floor(watchdogMs / 3)}`));
+  }
 }
 
 /**

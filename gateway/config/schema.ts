@@ -86,6 +86,11 @@ const valveSchema = coilRef.extend({
     .describe('Limit switch telling whether the valve really closed'),
   confirmTimeoutMs: z.number().min(50).default(500).describe('An open or close not confirmed by feedback within this time is a fault (ms)'),
   keepAliveMs: z.number().min(50).optional().describe("Rewrite the coil this often so the module's comms watchdog closes the valve if the gateway goes silent (devices.md 5)"),
+  relayWatchdogMs: z
+    .number()
+    .min(1)
+    .optional()
+    .describe("The relay module's own host (comms) watchdog time as it is configured on the module (ms): silent this long, the module drops the coil. Not sent to the module; config check sizes it against the post's flow (devices/valve/README.md)"),
 });
 
 const inputSchema = coilRef.extend({
@@ -117,6 +122,11 @@ export const fillSchema = z.object({
     })
     .default({ pulseMs: 150, maxPulses: 3 }),
   autoStart: z.boolean().default(false).describe("Start once the verified cylinder's weight is stable, instead of waiting for the start button"),
+  maxFlowKgPerMin: z
+    .number()
+    .positive()
+    .default(30)
+    .describe("Highest flow the post's pump and gun deliver (kg/min): config check sizes the relay watchdog with it (domain.md 4: 10-30 kg/min, unsure; the upper end by default)"),
 });
 
 export const postSchema = z.object({

@@ -103,6 +103,7 @@ function plausibleDecoder(inner: StreamDecoder<ScaleReading>, opts: Plausibility
       filter.reset();
       settled = false;
     },
+    pending: () => inner.pending(),
   };
 }
 

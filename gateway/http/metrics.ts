@@ -153,6 +153,16 @@ class MetricsImpl implements StationMetrics {
       const t = st.uploader?.timeliness();
       if (t) set({}, t.oldestUnackedAgeMs / 1000);
     });
+    counter(registers, 'fillgate_upload_failures_total', 'Failed upload batches by cause (stall, timeout, reset, closed, refused, dns, tls, http_4xx, http_5xx, bad_reply, rejected, other)', ['cause'], (add) => {
+      const byCause = st.uploader?.failuresByCause;
+      if (byCause) for (const [cause, v] of Object.entries(byCause)) add({ cause }, v ?? 0);
+    });
+    counter(registers, 'fillgate_upload_records_acked_total', 'Records the platform acknowledged (accepted or duplicate) since start', [], (add) => {
+      if (st.uploader) add({}, st.uploader.stats.acked);
+    });
+    gauge(registers, 'fillgate_upload_batch_limit', 'Records in the next upload batch (halved after a failure, doubled after a success)', [], (set) => {
+      if (st.uploader) set({}, st.uploader.stats.batchLimit);
+    });
     gauge(registers, 'fillgate_station_locked', '1 while new fills are refused for this lock', ['lock'], (set) => {
       const on = new Set(st.lockState.map((l) => l.lock));
       for (const lock of ['leak', 'upload', 'store'] as const) set({ lock }, on.has(lock) ? 1 : 0);

@@ -19,7 +19,7 @@ import type { BrokerConfig, DeviceKind, MqttDeviceConfig } from './config.ts';
 import { canPublish, canSubscribe } from './acl.ts';
 import { PenaltyBox, addressKey, claimKey, deviceKey } from './penalty.ts';
 import { verifyPassword } from './password.ts';
-import { TopicMap, type CommandEnvelope, type DeviceMessage, type GatewayState } from './topics.ts';
+import { cut, TopicMap, type CommandEnvelope, type DeviceMessage, type GatewayState } from './topics.ts';
 
 export interface BrokerDeps {
   clock?: Clock;
@@ -96,6 +96,9 @@ function penaltyKeysOf(r: Rejection): string[] {
   return [r.device !== undefined ? deviceKey(r.device) : addressKey(r.address ?? r.clientId)];
 }
 
+/** Refused payloads per penalty strike: a refused publish is one strike, refused payloads count a third each. */
+export const PAYLOAD_STRIKE_EVERY = 3;
+
 function authError(message: string, returnCode: number): AuthenticateError {
   // The AuthErrorCode enum is type-only in aedes 1.2 (engineering.md): set the number by hand.
   return Object.assign(new Error(message), { returnCode }) as AuthenticateError;
@@ -118,9 +121,11 @@ export async function startStationBroker(cfg: { station: string; broker: BrokerC
   const rejections = new Signal<Rejection>();
   let suspectCheckBusy = false;
   const counters: BrokerCounters = { connects: 0, authFailures: 0, clientIdRefused: 0, penaltyRefusals: 0, publishRejected: 0, subscribeRejected: 0, payloadRejected: 0, messagesIn: 0 };
+  const payloadRefusals = new Map<string, number>();
 
   const reject = (r: Rejection, countsTowardPenalty: boolean) => {
-    log.warn({ ...r }, `mqtt ${r.action} refused: ${r.reason}`);
+    // One bounded line per refusal: the reason once (in the message), client id and topic cut short.
+    log.warn({ action: r.action, clientId: cut(r.clientId, 64), device: r.device, topic: r.topic === undefined ? undefined : cut(r.topic, 160) }, `mqtt ${r.action} refused: ${cut(r.reason, 600)}`);
     if (countsTowardPenalty) {
       for (const key of penaltyKeysOf(r)) {
         const banMs = penalty.reject(key);
@@ -209,7 +214,14 @@ export async function startStationBroker(cfg: { station: string; broker: BrokerC
     const v = topics.validateInbound(device.kind as DeviceKind, device.id, parsed.channel, packet.payload as Buffer);
     if (!v.ok) {
       counters.payloadRejected++;
-      reject({ action: 'payload', clientId: client.id, device: device.id, topic: packet.topic, reason: v.reason }, false);
+      // A bad payload leaves the device connected, but a device that keeps sending them is put in
+      // the penalty box like one whose publishes are refused (issue 13): every PAYLOAD_STRIKE_EVERY-th
+      // refusal counts as one strike, so a single odd message never bans a detector.
+      const n = (payloadRefusals.get(device.id) ?? 0) + 1;
+      payloadRefusals.set(device.id, n);
+      const strike = n % PAYLOAD_STRIKE_EVERY === 0;
+      reject({ action: 'payload', clientId: client.id, device: device.id, topic: packet.topic, reason: v.reason }, strike);
+      if (strike && penalty.bannedFor(deviceKey(device.id)) > 0) client.close();
       return;
     }
     messages.emit(v.message);

@@ -161,10 +161,27 @@ export class TopicMap {
       return { ok: false, reason: 'payload is not JSON' };
     }
     const r = schema.safeParse(json);
-    if (!r.success) {
-      const issues = r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
-      return { ok: false, reason: issues };
-    }
+    if (!r.success) return { ok: false, reason: summariseIssues(r.error.issues) };
     return { ok: true, message: { kind, device, channel, data: r.data } as DeviceMessage };
   }
+}
+
+/** Validation errors shown in a refusal: the first few, each cut short, and how many there were (issue 13). */
+export const MAX_REASON_ISSUES = 3;
+const MAX_ISSUE_CHARS = 120;
+
+/**
+ * A refusal's reason, bounded whatever the payload: one payload with 5,000 unknown keys used to
+ * make a 108,780-character log line. At most MAX_REASON_ISSUES issues of at most MAX_ISSUE_CHARS
+ * each, then "(N issues in all)".
+ */
+export function summariseIssues(issues: readonly { path: readonly PropertyKey[]; message: string }[]): string {
+  const shown = issues.slice(0, MAX_REASON_ISSUES).map((i) => cut(`${i.path.slice(0, 4).map(String).join('.') || '(root)'}: ${i.message}`, MAX_ISSUE_CHARS));
+  const more = issues.length > MAX_REASON_ISSUES ? ` (${issues.length} issues in all)` : '';
+  return shown.join('; ') + more;
+}
+
+/** Text cut to `max` characters, with an ellipsis and the full length when cut. */
+export function cut(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max)}…(${text.length} chars)`;
 }

@@ -28,7 +28,12 @@ export const timelinessConfigSchema = z.object({
 
 export const backoffSchema = z.object({
   initialMs: z.number().int().min(1).default(500),
-  maxMs: z.number().int().min(1).default(60_000),
+  /**
+   * Longest wait between retries. A few seconds suits a LAN or VPN link that drops a connection now
+   * and then (issue 13: a 60 s cap left a lossy link idle most of the time); raise it for a platform
+   * that asks stations to stay away longer.
+   */
+  maxMs: z.number().int().min(1).default(5_000),
   factor: z.number().min(1).default(2),
   /** Fraction of each delay that is random ("equal jitter"): 0.5 → delay in [d/2, d]. */
   jitter: z.number().min(0).max(1).default(0.5),
@@ -42,8 +47,20 @@ export const uploadConfigSchema = z.object({
   caFile: z.string().optional(),
   /** Platform adapter: generic (our receiver) or example-province. */
   adapter: z.string().default('generic'),
-  batchSize: z.number().int().min(1).max(5000).default(500),
+  /**
+   * Most records in one batch. The uploader halves its batch after a failed one (down to 1 record)
+   * and doubles it back after each success, up to this and batchBytes (issue 13: 500-record batches
+   * never got through a link that resets a connection now and then; 50 did).
+   */
+  batchSize: z.number().int().min(1).max(5000).default(200),
+  /** Most bytes of records in one batch (a record is ~1.3 KB): at least one record is always sent. */
+  batchBytes: z.number().int().min(1024).default(256 * 1024),
+  /** Whole request, from connect to the last byte of the reply. */
   timeoutMs: z.number().int().min(100).default(15_000),
+  /** No byte moved either way for this long: the connection is given up as stalled (a half-dead link). */
+  stallMs: z.number().int().min(100).default(5_000),
+  /** Upload failures are logged with their cause, at most once per this interval (with the count in between). */
+  failureLogEveryMs: z.number().int().min(0).default(30_000),
   /** Nothing to send: look again after this long (an append wakes the uploader sooner). */
   idleMs: z.number().int().min(10).default(2000),
   backoff: backoffSchema.default(backoffSchema.parse({})),

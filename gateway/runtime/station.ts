@@ -125,7 +125,7 @@ export class Station {
     this.lockTimer.unref();
     if (cfg.upload) {
       this.startStep = 'starting the uploader';
-      this.uploader = new Uploader({ store: this.store, clock: this.clock, config: cfg.upload });
+      this.uploader = new Uploader({ store: this.store, clock: this.clock, config: cfg.upload, log: this.logs('sync') });
       this.uploader.start();
     }
   }

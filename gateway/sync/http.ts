@@ -15,6 +15,8 @@ export interface HttpReply {
 
 export interface PostOptions {
   timeoutMs: number;
+  /** No byte sent or received for this long: fail with TIMEOUT (context.stalled) before timeoutMs. */
+  stallMs?: number;
   ca?: string | Buffer;
   maxReplyBytes?: number;
 }
@@ -50,6 +52,7 @@ export class HttpPoster {
         if (settled) return;
         settled = true;
         clearTimeout(deadline);
+        clearInterval(watch);
         if (err) {
           req.destroy();
           reject(err);
@@ -68,6 +71,20 @@ export class HttpPoster {
         res.on('aborted', () => done(new FillgateError('LINK_CLOSED', 'connection closed mid-reply', {})));
       });
       const deadline = setTimeout(() => done(new FillgateError('TIMEOUT', `no complete reply within ${this.opts.timeoutMs} ms`, { url: this.url.href })), this.opts.timeoutMs);
+      // Stall watch: a proxy that swallows the request or a link that went quiet moves no bytes.
+      const stallMs = this.opts.stallMs ?? Infinity;
+      let moved = -1;
+      let quietSince = performance.now();
+      const watch = setInterval(() => {
+        const s = req.socket;
+        const now = performance.now();
+        const total = s ? s.bytesWritten + s.bytesRead : 0;
+        if (total !== moved) {
+          moved = total;
+          quietSince = now;
+        } else if (now - quietSince >= stallMs) done(new FillgateError('TIMEOUT', `stalled: no byte moved for ${stallMs} ms`, { url: this.url.href, stalled: true }));
+      }, Math.max(20, Math.min(250, stallMs / 4)));
+      if (!Number.isFinite(stallMs)) clearInterval(watch);
       req.on('error', (e) => done(e));
       req.end(body);
     });

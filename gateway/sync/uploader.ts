@@ -6,10 +6,18 @@
  * makes resending harmless: after a crash between the receiver's commit and
  * ours, the resend comes back as "duplicate". Failures back off exponentially
  * with jitter; no exception ends the loop (domain.md 7, ThingsBoard #2132).
+ *
+ * The batch adapts to the link (issue 13): bounded by count and bytes, halved
+ * after a failed batch down to one record, doubled back after each success.
+ * Through a link that resets a connection now and then, a big batch almost
+ * never arrives whole; small ones do. Every failure is classified (stall,
+ * reset, closed, refused, http_5xx, ...), counted by cause for /metrics and
+ * logged with its cause, at most once per failureLogEveryMs.
  */
 import { readFileSync } from 'node:fs';
 import type { Clock } from '../../protocols/clock.ts';
 import { errorMessage } from '../../protocols/errors.ts';
+import type { Logger } from '../log.ts';
 import { Signal } from '../../protocols/signal.ts';
 import { uploadConfigSchema, type UploadConfig } from '../records/config.ts';
 import { setMeta } from '../records/db.ts';
@@ -28,16 +36,23 @@ export interface UploaderOptions {
   /** Overrides config.adapter (tests, a platform adapter not in the registry). */
   adapter?: PlatformAdapter;
   random?: () => number;
+  /** Failures (rate-limited) and recoveries are logged here; none by default. */
+  log?: Logger;
 }
+
+/** Why a batch failed, a small fixed set (metric label, log field). */
+export type FailureCause = 'stall' | 'timeout' | 'reset' | 'closed' | 'refused' | 'dns' | 'tls' | 'http_4xx' | 'http_5xx' | 'bad_reply' | 'rejected' | 'other';
 
 export type BatchOutcome =
   | { kind: 'idle' }
   | { kind: 'ok'; sent: number; acked: number; rejected: number; unanswered: number }
-  | { kind: 'failed'; error: string };
+  | { kind: 'failed'; error: string; cause: FailureCause; size: number };
 
 export class Uploader {
   readonly config: UploadConfig;
-  readonly stats = { batches: 0, sent: 0, acked: 0, duplicates: 0, rejected: 0, failures: 0, pruned: 0 };
+  readonly stats = { batches: 0, sent: 0, acked: 0, duplicates: 0, rejected: 0, failures: 0, pruned: 0, batchLimit: 0 };
+  /** Failed batches by cause, since start (the /metrics counter). */
+  readonly failuresByCause: Partial<Record<FailureCause, number>> = {};
   /** Every batch's outcome (logs, metrics, the operator screen). */
   readonly batches = new Signal<BatchOutcome>();
   private readonly adapter: PlatformAdapter;
@@ -47,12 +62,20 @@ export class Uploader {
   private wake: (() => void) | undefined;
   private offAppended: (() => void) | undefined;
   private lastPrune = -Infinity;
+  private lastSize = 0;
+  /** Records in the next batch: halved after a failure, doubled after a success, within [1, batchSize]. */
+  private batchLimit: number;
+  private consecutiveFailures = 0;
+  private lastFailureLog = -Infinity;
+  private unloggedFailures = 0;
 
   constructor(private readonly opts: UploaderOptions) {
     this.config = uploadConfigSchema.parse(opts.config);
     const url = checkUploadUrl(this.config.url, this.config.allowInsecure);
     this.adapter = opts.adapter ?? adapterByName(this.config.adapter);
-    this.poster = new HttpPoster(url, { timeoutMs: this.config.timeoutMs, ca: this.config.caFile ? readFileSync(this.config.caFile) : undefined });
+    this.batchLimit = this.config.batchSize;
+    this.stats.batchLimit = this.batchLimit;
+    this.poster = new HttpPoster(url, { timeoutMs: this.config.timeoutMs, stallMs: this.config.stallMs, ca: this.config.caFile ? readFileSync(this.config.caFile) : undefined });
   }
 
   start(): void {
@@ -76,15 +99,12 @@ export class Uploader {
   }
 
   private async loop(): Promise<void> {
-    let failures = 0;
     while (this.running) {
       const outcome = await this.uploadOnce();
       if (!this.running) break;
       if (outcome.kind === 'failed') {
-        failures++;
-        await this.pause(backoffDelay(failures, this.config.backoff, this.opts.random), false);
+        await this.pause(backoffDelay(this.consecutiveFailures, this.config.backoff, this.opts.random), false);
       } else {
-        failures = 0;
         if (outcome.kind === 'idle') await this.pause(this.config.idleMs, true);
         this.maybePrune();
       }
@@ -111,7 +131,7 @@ export class Uploader {
     try {
       outcome = await this.sendBatch();
     } catch (err) {
-      outcome = { kind: 'failed', error: errorMessage(err) };
+      outcome = { kind: 'failed', error: errorMessage(err), cause: causeOf(err), size: this.lastSize };
     }
     this.note(outcome);
     return outcome;
@@ -119,14 +139,15 @@ export class Uploader {
 
   private async sendBatch(): Promise<BatchOutcome> {
     const store = this.opts.store;
-    const rows = store.pending(this.config.batchSize);
+    const rows = withinBytes(store.pending(this.batchLimit), this.config.batchBytes);
     if (rows.length === 0) return { kind: 'idle' };
+    this.lastSize = rows.length;
     const { contentType, body } = this.adapter.encodeBatch(rows.map((r) => ({ seq: r.seq, id: r.id, json: r.body })));
     this.stats.batches++;
     this.stats.sent += rows.length;
     const reply = await this.poster.post(contentType, body);
     const ack = this.adapter.decodeAck(reply.status, reply.text);
-    if (!ack.ok) return { kind: 'failed', error: ack.error };
+    if (!ack.ok) return { kind: 'failed', error: ack.error, cause: httpCause(reply.status), size: rows.length };
     const byId = new Map(ack.results.map((r) => [r.id, r]));
     const acked: number[] = [];
     const rejected: { seq: number; reason: string }[] = [];
@@ -141,16 +162,16 @@ export class Uploader {
     this.stats.acked += acked.length;
     this.stats.rejected += rejected.length;
     const unanswered = rows.length - acked.length - rejected.length;
-    if (acked.length + rejected.length === 0) return { kind: 'failed', error: firstReason(ack.results) ?? 'the receiver acknowledged none of the batch' };
+    if (acked.length + rejected.length === 0) return { kind: 'failed', error: firstReason(ack.results) ?? 'the receiver acknowledged none of the batch', cause: 'rejected', size: rows.length };
     return { kind: 'ok', sent: rows.length, acked: acked.length, rejected: rejected.length, unanswered };
   }
 
   private note(outcome: BatchOutcome): void {
     const db = this.opts.store.db;
     const wall = String(Math.round(this.opts.clock.wall()));
+    this.adapt(outcome);
     try {
       if (outcome.kind === 'failed') {
-        this.stats.failures++;
         setMeta(db, 'sync_last_error', outcome.error);
         setMeta(db, 'sync_last_error_wall_ms', wall);
       } else if (outcome.kind === 'ok') setMeta(db, 'sync_last_success_wall_ms', wall);
@@ -158,6 +179,38 @@ export class Uploader {
       // status bookkeeping only: a failure here must not stop uploads
     }
     this.batches.emit(outcome);
+  }
+
+  /** Batch size and failure bookkeeping: halve on failure, double on success; log failures rate-limited. */
+  private adapt(outcome: BatchOutcome): void {
+    if (outcome.kind === 'failed') {
+      this.stats.failures++;
+      this.consecutiveFailures++;
+      this.failuresByCause[outcome.cause] = (this.failuresByCause[outcome.cause] ?? 0) + 1;
+      this.batchLimit = Math.max(1, Math.floor(Math.min(this.batchLimit, outcome.size || this.batchLimit) / 2));
+      this.logFailure(outcome);
+    } else if (outcome.kind === 'ok') {
+      if (this.consecutiveFailures > 0) {
+        this.opts.log?.info({ failures: this.consecutiveFailures, batch: outcome.sent }, 'uploads resumed');
+        this.consecutiveFailures = 0;
+      }
+      this.batchLimit = Math.min(this.config.batchSize, this.batchLimit * 2);
+    } else this.consecutiveFailures = 0; // idle: nothing left to fail on, the next backoff starts afresh
+    this.stats.batchLimit = this.batchLimit;
+  }
+
+  private logFailure(outcome: Extract<BatchOutcome, { kind: 'failed' }>): void {
+    const log = this.opts.log;
+    if (!log) return;
+    const now = this.opts.clock.now();
+    if (now - this.lastFailureLog < this.config.failureLogEveryMs) {
+      this.unloggedFailures++;
+      return;
+    }
+    this.lastFailureLog = now;
+    const suppressed = this.unloggedFailures;
+    this.unloggedFailures = 0;
+    log.warn({ cause: outcome.cause, error: outcome.error.slice(0, 300), records: outcome.size, consecutive: this.consecutiveFailures, nextBatch: this.batchLimit, suppressed }, `upload failed (${outcome.cause}): ${outcome.error.slice(0, 120)}`);
   }
 
   private maybePrune(): void {
@@ -174,4 +227,36 @@ export class Uploader {
 
 function firstReason(results: { status: string; reason?: string }[]): string | undefined {
   return results.find((r) => r.status === 'rejected')?.reason;
+}
+
+/** The longest prefix of rows within maxBytes (one NDJSON line each); never empty when rows is not. */
+function withinBytes<T extends { body: string }>(rows: T[], maxBytes: number): T[] {
+  let bytes = 0;
+  for (let i = 0; i < rows.length; i++) {
+    bytes += Buffer.byteLength(rows[i].body) + 1;
+    if (bytes > maxBytes && i > 0) return rows.slice(0, i);
+  }
+  return rows;
+}
+
+function httpCause(status: number): FailureCause {
+  if (status >= 500) return 'http_5xx';
+  if (status >= 400) return 'http_4xx';
+  return 'bad_reply';
+}
+
+/** A thrown error's cause: our TIMEOUT (stalled or whole-request), or Node's socket/TLS error codes. */
+export function causeOf(err: unknown): FailureCause {
+  const e = err as { code?: unknown; message?: unknown; context?: { stalled?: boolean } };
+  const code = typeof e?.code === 'string' ? e.code : '';
+  const msg = typeof e?.message === 'string' ? e.message : '';
+  if (code === 'TIMEOUT') return e.context?.stalled ? 'stall' : 'timeout';
+  if (code === 'ECONNRESET' && /hang up/i.test(msg)) return 'closed';
+  if (code === 'ECONNRESET') return 'reset';
+  if (code === 'EPIPE' || code === 'LINK_CLOSED' || code === 'ECONNABORTED') return 'closed';
+  if (code === 'ECONNREFUSED' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH') return 'refused';
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return 'dns';
+  if (/CERT|SSL|TLS|SELF_SIGNED/i.test(code) || /certificate/i.test(msg)) return 'tls';
+  if (code === 'ETIMEDOUT') return 'timeout';
+  return 'other';
 }

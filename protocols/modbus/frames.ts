@@ -46,13 +46,20 @@ export type FrameEvent<T> = { kind: 'frame'; frame: T; bytes: Buffer } | { kind:
 
 // ---------------------------------------------------------------- CRC-16
 
-/** Modbus CRC-16 (polynomial 0xA001 reflected, init 0xFFFF), Serial Line v1.02 section 6.2.2. */
+const CRC_TABLE = (() => {
+  const t = new Uint16Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let i = 0; i < 8; i++) c = c & 1 ? (c >>> 1) ^ 0xa001 : c >>> 1;
+    t[n] = c;
+  }
+  return t;
+})();
+
+/** Modbus CRC-16 (polynomial 0xA001 reflected, init 0xFFFF), Serial Line v1.02 section 6.2.2 (table-driven). */
 export function crc16(bytes: Uint8Array): number {
   let crc = 0xffff;
-  for (const b of bytes) {
-    crc ^= b;
-    for (let i = 0; i < 8; i++) crc = crc & 1 ? (crc >>> 1) ^ 0xa001 : crc >>> 1;
-  }
+  for (let i = 0; i < bytes.length; i++) crc = (crc >>> 8) ^ CRC_TABLE[(crc ^ bytes[i]!) & 0xff]!;
   return crc;
 }
 
@@ -186,6 +193,9 @@ export function decodeResponsePdu(pdu: Buffer, count?: number): ModbusResponse {
   const fc = pdu[0];
   if (fc === undefined) throw badFrame('empty PDU');
   if (fc & 0x80) return { fc: fc & 0x7f, exception: pdu[1] ?? 0 };
+  // Short PDUs are BAD_FRAME, never a RangeError from reading past the end (issue 13).
+  const need = fc >= 1 && fc <= 4 ? 2 + (pdu[1] ?? 0) : 5;
+  if (pdu.length < need && [1, 2, 3, 4, 5, 6, 15, 16].includes(fc)) throw badFrame(`function ${fc}: response PDU of ${pdu.length} bytes is too short (needs ${need})`, { fc, length: pdu.length });
   switch (fc) {
     case 1:
     case 2: {
@@ -233,40 +243,44 @@ export function encodeMbap(transactionId: number, unitId: number, pdu: Buffer): 
   return Buffer.concat([head, pdu]);
 }
 
-/** RTU frame length from its first bytes, or undefined until enough bytes are there, or -1 if unknown. */
+/**
+ * RTU frame length from its first bytes, undefined until enough bytes are
+ * there, or -1 when the bytes cannot start a frame: a function code this codec
+ * does not model, a unit id outside 0..247 (1..247 for answers: Serial Line
+ * v1.02 section 2.2), or a byte count that no valid frame has.
+ */
 type LengthRule = (buf: Buffer) => number | undefined;
 
 const requestLength: LengthRule = (buf) => {
+  const unit = buf[0];
   const fc = buf[1];
+  if (unit !== undefined && unit > 247) return -1;
   if (fc === undefined) return undefined;
   if (fc >= 1 && fc <= 6) return 8;
-  if (fc === 15 || fc === 16) return buf.length < 7 ? undefined : 9 + buf[6]!;
-  return -1;
+  if (fc !== 15 && fc !== 16) return -1;
+  if (buf.length < 7) return undefined;
+  const bytes = buf[6]!;
+  // FC15: up to 1968 coils (246 bytes); FC16: up to 123 registers (246 bytes, even).
+  if (bytes === 0 || bytes > 246 || (fc === 16 && bytes % 2 !== 0)) return -1;
+  return 9 + bytes;
 };
 
 const responseLength: LengthRule = (buf) => {
+  const unit = buf[0];
   const fc = buf[1];
+  if (unit !== undefined && (unit === 0 || unit > 247)) return -1;
   if (fc === undefined) return undefined;
   if (fc & 0x80) return 5;
-  if (fc >= 1 && fc <= 4) return buf.length < 3 ? undefined : 5 + buf[2]!;
+  if (fc >= 1 && fc <= 4) {
+    if (buf.length < 3) return undefined;
+    const bytes = buf[2]!;
+    // FC1/2: up to 2000 bits (250 bytes); FC3/4: up to 125 registers (250 bytes, even).
+    if (bytes === 0 || bytes > 250 || (fc >= 3 && bytes % 2 !== 0)) return -1;
+    return 5 + bytes;
+  }
   if (fc === 5 || fc === 6 || fc === 15 || fc === 16) return 8;
   return -1;
 };
-
-/**
- * Length of a frame with a function code we cannot size: the shortest prefix
- * with a good CRC; else 1 (drop a byte) when a good known frame follows later
- * in the buffer; else undefined (wait for more bytes or for the line to go quiet).
- */
-function unknownLength(buf: Buffer, lengthOf: LengthRule): number | undefined {
-  for (let n = 4; n <= buf.length && n <= 256; n++) if (crcOk(buf.subarray(0, n))) return n;
-  for (let i = 1; i < buf.length; i++) {
-    const rest = buf.subarray(i);
-    const len = lengthOf(rest);
-    if (len !== undefined && len > 0 && rest.length >= len && crcOk(rest.subarray(0, len))) return 1;
-  }
-  return buf.length >= 256 ? 1 : undefined;
-}
 
 export interface Framer<T> {
   push(chunk: Buffer): FrameEvent<T>[];
@@ -285,7 +299,14 @@ function flushed<T>(buf: Buffer, reason: string): FrameEvent<T>[] {
  * pty or a TCP device server that timing is lost, so frames are found by their
  * length (from the function code) and confirmed by the CRC. A bad CRC costs
  * one byte and the search resumes, so one corrupted frame does not lose the next.
- * Unknown function codes are accepted only if the whole buffer has a good CRC.
+ * Bytes that cannot start a frame (a function code this codec does not model,
+ * an impossible unit id or byte count) are discarded and counted with that
+ * reason, never guessed at by trying CRCs (issue 13: that cost ~1 ms of CPU per
+ * junk byte and took CRC-valid garbage for frames).
+ *
+ * Cost: each byte is looked at as a frame start at most once, with one CRC of
+ * at most 255 bytes, so the work is linear in the input; at most one frame
+ * (≤ 255 bytes) waits in pending().
  */
 export function rtuFramer(side: 'request' | 'response'): Framer<RtuFrame> {
   const lengthOf = side === 'request' ? requestLength : responseLength;
@@ -298,31 +319,51 @@ export function rtuFramer(side: 'request' | 'response'): Framer<RtuFrame> {
       return out;
     },
     push(chunk) {
-      buf = Buffer.concat([buf, chunk]);
+      buf = buf.length ? Buffer.concat([buf, chunk]) : Buffer.from(chunk);
       const out: FrameEvent<RtuFrame>[] = [];
-      let junk: Buffer[] = [];
-      const flushJunk = (reason: string) => {
-        if (junk.length) out.push({ kind: 'discarded', bytes: Buffer.concat(junk), reason });
-        junk = [];
+      let junkFrom = 0;
+      let junkReason = '';
+      let at = 0;
+      const flushJunk = () => {
+        if (at > junkFrom) out.push({ kind: 'discarded', bytes: Buffer.from(buf.subarray(junkFrom, at)), reason: junkReason });
       };
-      for (;;) {
-        let len = lengthOf(buf);
-        if (len === -1) len = unknownLength(buf, lengthOf);
-        if (len === undefined || buf.length < len) break;
-        const candidate = buf.subarray(0, len);
-        if (len >= 4 && crcOk(candidate)) {
-          flushJunk('bad CRC or bytes between frames');
-          out.push({ kind: 'frame', frame: { unitId: candidate[0]!, pdu: Buffer.from(candidate.subarray(1, len - 2)) }, bytes: Buffer.from(candidate) });
-          buf = buf.subarray(len);
-        } else {
-          junk.push(Buffer.from(buf.subarray(0, 1)));
-          buf = buf.subarray(1);
+      const skip = (reason: string) => {
+        if (reason !== junkReason) {
+          flushJunk();
+          junkFrom = at;
+          junkReason = reason;
         }
+        at++;
+      };
+      while (at < buf.length) {
+        const rest = buf.subarray(at);
+        const len = lengthOf(rest);
+        if (len === -1) {
+          skip(rest[0]! > 247 || (side === 'response' && rest[0] === 0) ? 'bad unit id' : rest[1] !== undefined && !isKnownFunction(rest[1], side) ? `unknown function code ${rest[1]}` : 'bad byte count');
+          continue;
+        }
+        if (len === undefined || rest.length < len) break;
+        if (!crcOk(rest.subarray(0, len))) {
+          skip('bad CRC or bytes between frames');
+          continue;
+        }
+        flushJunk();
+        const candidate = rest.subarray(0, len);
+        out.push({ kind: 'frame', frame: { unitId: candidate[0]!, pdu: Buffer.from(candidate.subarray(1, len - 2)) }, bytes: Buffer.from(candidate) });
+        at += len;
+        junkFrom = at;
+        junkReason = '';
       }
-      flushJunk('bad CRC or bytes between frames');
+      flushJunk();
+      buf = Buffer.from(buf.subarray(at));
       return out;
     },
   };
+}
+
+function isKnownFunction(fc: number, side: 'request' | 'response'): boolean {
+  if (side === 'response' && fc & 0x80) return true;
+  return (fc >= 1 && fc <= 6) || fc === 15 || fc === 16;
 }
 
 /** MBAP framer for Modbus TCP: the header's length field delimits frames; a bad header discards the buffer. */

@@ -145,6 +145,7 @@ export function asciiDecoder(opts: AsciiOptions = {}): StreamDecoder<ScaleReadin
       });
     },
     reset: () => lines.reset(),
+    pending: () => lines.pending(),
   };
 }
 

@@ -2,6 +2,7 @@
  * The stream scale formats in one place: adding a format is one codec file
  * plus one case here (engineering.md example 12).
  */
+import { FillgateError } from '../errors.ts';
 import type { StreamDecoder } from '../framing.ts';
 import { asciiDecoder, asciiReportsStability, encodeAscii, type AsciiOptions } from './ascii.ts';
 import { encodeToledo, toledoDecoder, type ToledoEncodeOptions } from './toledo.ts';
@@ -38,6 +39,6 @@ export function scaleCodec(format: ScaleFormat, opts: ScaleFormatOptions = {}): 
       asciiDecoder(opts); // validate the pattern now, not on the first byte
       return { format, decoder: () => asciiDecoder(opts), encode: (r) => encodeAscii(r, opts), reportsStability: asciiReportsStability(opts), checked: false };
     default:
-      throw new RangeError(`unknown scale format ${String(format)}`);
+      throw new FillgateError('BAD_CONFIG', `unknown scale format ${String(format)}`);
   }
 }

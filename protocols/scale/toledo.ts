@@ -27,6 +27,7 @@
  * digits and multiply by 100 / 10. [unverified against a device] Irrelevant for
  * cylinder scales, which show kg with decimals.
  */
+import { FillgateError } from '../errors.ts';
 import { fixedFrameDecoder, type StreamDecoder } from '../framing.ts';
 import type { ScaleReading } from './types.ts';
 
@@ -151,15 +152,15 @@ function roundKg(v: number): number {
 
 /**
  * Encode a reading as a Toledo indicator sends it (kg, increment ×1, always-bits
- * as Mettler sets them). Throws RangeError when a value does not fit six digits.
+ * as Mettler sets them). Throws a FillgateError (BAD_PAYLOAD) when a value does not fit six digits.
  */
 export function encodeToledo(r: ScaleReading, opts: ToledoEncodeOptions = {}): Buffer {
   const decimals = opts.decimals ?? 2;
-  if (!Number.isInteger(decimals) || decimals < 0 || decimals > 5) throw new RangeError(`Toledo decimals must be 0-5, got ${decimals}`);
+  if (!Number.isInteger(decimals) || decimals < 0 || decimals > 5) throw new FillgateError('BAD_CONFIG', `Toledo decimals must be 0-5, got ${decimals}`);
   const { tare, crAt, length } = layout(opts);
   const six = (kg: number, what: string) => {
     const n = Math.round(Math.abs(kg) * 10 ** decimals);
-    if (!Number.isFinite(n) || n > 999_999) throw new RangeError(`Toledo ${what} ${kg} does not fit 6 digits at ${decimals} decimals`);
+    if (!Number.isFinite(n) || n > 999_999) throw new FillgateError('BAD_PAYLOAD', `Toledo ${what} ${kg} does not fit 6 digits at ${decimals} decimals`);
     return String(n).padStart(6, '0');
   };
   const frame = Buffer.alloc(length);

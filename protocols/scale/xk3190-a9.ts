@@ -20,6 +20,7 @@
  * `reportsStability = false`. The stream driver derives stability from
  * repeated equal readings instead (devices/scale/stream-scale.ts).
  */
+import { FillgateError } from '../errors.ts';
 import { fixedFrameDecoder, type StreamDecoder } from '../framing.ts';
 import type { ScaleReading } from './types.ts';
 
@@ -74,13 +75,13 @@ export function a9Decoder(): StreamDecoder<ScaleReading> {
 }
 
 /**
- * Encode a weight as the indicator sends it. Throws RangeError when the value
+ * Encode a weight as the indicator sends it. Throws a FillgateError (BAD_PAYLOAD) when the value
  * does not fit six digits at the given decimals (the indicator would show overload).
  */
 export function encodeA9(weightKg: number, decimals: number): Buffer {
-  if (!Number.isInteger(decimals) || decimals < 0 || decimals > 4) throw new RangeError(`A9 decimals must be 0-4, got ${decimals}`);
+  if (!Number.isInteger(decimals) || decimals < 0 || decimals > 4) throw new FillgateError('BAD_CONFIG', `A9 decimals must be 0-4, got ${decimals}`);
   const scaled = Math.round(Math.abs(weightKg) * 10 ** decimals);
-  if (!Number.isFinite(scaled) || scaled > 999_999) throw new RangeError(`A9 weight ${weightKg} does not fit 6 digits at ${decimals} decimals`);
+  if (!Number.isFinite(scaled) || scaled > 999_999) throw new FillgateError('BAD_PAYLOAD', `A9 weight ${weightKg} does not fit 6 digits at ${decimals} decimals`);
   const body = `${weightKg < 0 && scaled !== 0 ? '-' : '+'}${String(scaled).padStart(6, '0')}${decimals}`;
   const frame = Buffer.alloc(A9_FRAME_LENGTH);
   frame[0] = STX;

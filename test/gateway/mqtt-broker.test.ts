@@ -11,6 +11,8 @@ import { hashPassword, verifyPassword } from '../../gateway/mqtt/password.ts';
 import { deviceKey } from '../../gateway/mqtt/penalty.ts';
 import type { DeviceMessage } from '../../gateway/mqtt/topics.ts';
 import { brokerConfig, deviceConfigs, eventually } from './mqtt-support.ts';
+import { Writable } from 'node:stream';
+import { createLogFactory } from '../../gateway/log.ts';
 
 const { devices, passwords } = deviceConfigs([
   ['av1', 'angle-valve'],
@@ -173,6 +175,46 @@ test('reconnect storm: a device refused over and over is put in the penalty box;
   assert.ok(attempts > 5);
   assert.ok(broker.penalty.bannedFor(deviceKey('av1')) > 0);
   assert.ok(good.connected);
+});
+
+test('a refusal is one bounded log line (first few errors and the count); a device that keeps sending bad payloads is put in the penalty box and disconnected', async () => {
+  const lines: string[] = [];
+  const log = createLogFactory({ level: 'info', destination: new Writable({ write: (c, _e, cb) => (lines.push(String(c)), cb()) }) })('mqtt.broker');
+  const b = await startStationBroker({ station: 'ST1', broker: brokerConfig(devices) }, { log });
+  try {
+    const c = mqtt.connect(`mqtt://127.0.0.1:${b.ports.tcp}`, { username: 'ld1', password: passwords.ld1, clientId: 'noisy-ld1', reconnectPeriod: 0 });
+    c.on('error', () => undefined);
+    clients.push(c);
+    await eventually(() => c.connected, 10_000, 'connect');
+    // The probe's payload: 5,000 unknown keys (a 108,780-character log line before).
+    const huge: Record<string, unknown> = { lel: 1, level: 0, fault: false };
+    for (let i = 0; i < 5000; i++) huge[`k${i}`] = i;
+    await c.publishAsync('fillgate/ST1/dev/ld1/state', JSON.stringify(huge), { qos: 1 });
+    // Many errors at once: each array element of a wrong type is an issue.
+    await c.publishAsync('fillgate/ST1/dev/ld1/state', JSON.stringify({ lel: Array(50).fill('x'), level: 'high', fault: 'no', faultCode: [1, 2] }), { qos: 1 });
+    await eventually(() => b.counters.payloadRejected === 2, 10_000, 'two refusals');
+    const refusals = lines.filter((l) => l.includes('payload refused'));
+    assert.is(refusals.length, 2, 'one line per refusal');
+    for (const l of refusals) assert.ok(l.length < 1200, `log line of ${l.length} characters`);
+    assert.is(refusals[0]!.split('Unrecognized keys').length - 1, 1, 'the reason is written once');
+    assert.match(refusals[1]!, /\(\d+ issues in all\)/);
+    assert.ok(c.connected, 'a bad payload or two leave the device connected');
+    // Keep sending: repeated payload refusals count toward the penalty box.
+    for (let i = 0; i < 20 && c.connected; i++) await c.publishAsync('fillgate/ST1/dev/ld1/state', 'not json', { qos: 0 }).catch(() => undefined);
+    await eventually(() => !c.connected, 10_000, 'the noisy device disconnected');
+    assert.ok(b.penalty.bannedFor('ld1') > 0, 'in the penalty box');
+    assert.ok(b.counters.payloadRejected <= 2 + 3 * 3, `refused ${b.counters.payloadRejected} payloads before the ban`);
+    assert.ok(lines.some((l) => l.includes('penalty box')));
+    // Its reconnect is refused cheaply while the ban lasts.
+    const again = mqtt.connect(`mqtt://127.0.0.1:${b.ports.tcp}`, { username: 'ld1', password: passwords.ld1, clientId: 'noisy-ld1', reconnectPeriod: 0 });
+    clients.push(again);
+    let code: number | undefined;
+    again.on('error', (e) => (code = (e as { code?: number }).code));
+    await eventually(() => code !== undefined, 10_000, 'connack error');
+    assert.is(code, 3);
+  } finally {
+    await b.close();
+  }
 });
 
 test('WebSocket listener: a device connects over ws://', async () => {

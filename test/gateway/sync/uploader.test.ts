@@ -12,6 +12,9 @@ import { syncStatus, formatSyncStatus } from '../../../gateway/sync/status.ts';
 import { recordFillLocks, uploadTimeliness } from '../../../gateway/sync/timeliness.ts';
 import { Uploader } from '../../../gateway/sync/uploader.ts';
 import { ManualClock } from '../../../protocols/clock.ts';
+import { createServer as createTcpServer, type Socket } from 'node:net';
+import { Writable } from 'node:stream';
+import { createLogFactory } from '../../../gateway/log.ts';
 import { eventually, makeAttempt, makeKeys, makeStore, tempDir } from '../records/fixtures.ts';
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -107,8 +110,10 @@ test('a 200 reply that acknowledges only some records marks only those; the rest
   assert.is(second.kind, 'failed');
   assert.is(store.counts().pending, 3, 'a reply that is not an acknowledgement marks nothing');
   assert.is((await up.uploadOnce()).kind, 'ok');
+  assert.is(p.bodies[2].trim().split('\n').length, 1, 'the batch after a failed one (of 3) is halved (→ 1)');
+  assert.is((await up.uploadOnce()).kind, 'ok');
   assert.is(store.counts().pending, 0);
-  assert.is(p.bodies[2].trim().split('\n').length, 3);
+  assert.is(p.bodies[3].trim().split('\n').length, 2, 'and doubled after the success');
 });
 
 test('a record the platform rejects is marked rejected with its reason and the uploads go on', async () => {
@@ -241,6 +246,83 @@ test('HTTPS: uploads to a receiver with a certificate from a private CA (upload.
   assert.match(refused.kind === 'failed' ? refused.error : '', /self.signed|certificate/i);
   const trusted = uploader(store, clock, `${rx.url}/v1/records`, { caFile: `${fixtures}tls-test-cert.pem` });
   assert.equal(await trusted.uploadOnce(), { kind: 'ok', sent: 1, acked: 1, rejected: 0, unanswered: 0 });
+});
+
+test('the batch halves after each failed batch down to 1 record, doubles back after successes, and is bounded by bytes', async () => {
+  const keys = makeKeys();
+  const { store, clock } = makeStore(keys);
+  cleanups.push(() => store.close());
+  for (let i = 1; i <= 60; i++) store.append(makeAttempt(i));
+  let fail = 5;
+  const p = await fakePlatform((body) => {
+    if (fail-- > 0) return { status: 503, body: 'busy' };
+    const ids = body.trim().split('\n').map((l) => (JSON.parse(l) as { id: string }).id);
+    return { status: 200, body: JSON.stringify({ results: ids.map((id) => ({ id, status: 'accepted' })) }) };
+  });
+  const up = uploader(store, clock, p.url, { batchSize: 16, batchBytes: 1024 * 1024 });
+  for (let i = 0; i < 10; i++) await up.uploadOnce();
+  const sizes = p.bodies.map((b) => b.trim().split('\n').length);
+  assert.equal(sizes, [16, 8, 4, 2, 1, 1, 2, 4, 8, 16]);
+  assert.is(store.counts().acked, 1 + 2 + 4 + 8 + 16);
+  // Bytes: a record is ~1.3 KB, so 3,000 bytes hold two of them, whatever the count allows.
+  const byBytes = uploader(store, clock, p.url, { batchSize: 100, batchBytes: 3000 });
+  assert.equal(await byBytes.uploadOnce(), { kind: 'ok', sent: 2, acked: 2, rejected: 0, unanswered: 0 });
+});
+
+test('every failure is counted by cause and logged with it, at most once per failureLogEveryMs with the count in between; recovery is logged', async () => {
+  const keys = makeKeys();
+  const { store, clock } = makeStore(keys);
+  cleanups.push(() => store.close());
+  for (let i = 1; i <= 3; i++) store.append(makeAttempt(i));
+  let fail = 6;
+  const p = await fakePlatform((body) => {
+    if (fail-- > 0) return { status: 503, body: 'platform busy' };
+    const ids = body.trim().split('\n').map((l) => (JSON.parse(l) as { id: string }).id);
+    return { status: 200, body: JSON.stringify({ results: ids.map((id) => ({ id, status: 'accepted' })) }) };
+  });
+  const lines: Record<string, unknown>[] = [];
+  const logs = createLogFactory({ level: 'info', destination: new Writable({ write: (c, _e, cb) => (lines.push(JSON.parse(String(c))), cb()) }) });
+  const up = new Uploader({ store, clock, config: { url: p.url, failureLogEveryMs: 10_000 }, log: logs('sync') });
+  cleanups.push(() => up.stop());
+  for (let i = 0; i < 5; i++) assert.is((await up.uploadOnce()).kind, 'failed');
+  const failed = () => lines.filter((l) => String(l.msg).startsWith('upload failed'));
+  assert.is(failed().length, 1, 'five failures within the interval: one line');
+  assert.equal([failed()[0]!.cause, failed()[0]!.level], ['http_5xx', 40]);
+  assert.match(String(failed()[0]!.msg), /http_5xx.*HTTP 503: platform busy/);
+  clock.advance(10_000);
+  await up.uploadOnce();
+  assert.is(failed().length, 2);
+  assert.is(failed()[1]!.suppressed, 4, 'the failures not logged are counted in the next line');
+  assert.equal(up.failuresByCause, { http_5xx: 6 });
+  assert.is(up.stats.failures, 6);
+  assert.is((await up.uploadOnce()).kind, 'ok');
+  assert.ok(lines.some((l) => l.msg === 'uploads resumed' && l.failures === 6), 'recovery logged');
+});
+
+test('a stalled link (accepts the request, answers nothing) fails after stallMs with cause "stall", long before timeoutMs', async () => {
+  const keys = makeKeys();
+  const { store, clock } = makeStore(keys);
+  cleanups.push(() => store.close());
+  store.append(makeAttempt(1));
+  const sockets: Socket[] = [];
+  const server = createTcpServer((s) => (sockets.push(s), s.resume()));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  cleanups.push(() => new Promise<void>((r) => { sockets.forEach((s) => s.destroy()); server.close(() => r()); }));
+  const up = uploader(store, clock, `http://127.0.0.1:${(server.address() as AddressInfo).port}/upload`, { stallMs: 300, timeoutMs: 20_000 });
+  const t0 = Date.now();
+  const out = await up.uploadOnce();
+  assert.ok(Date.now() - t0 < 5000, `gave up after ${Date.now() - t0} ms`);
+  assert.equal(out.kind === 'failed' ? [out.cause, out.size] : out, ['stall', 1]);
+  assert.match(out.kind === 'failed' ? out.error : '', /stalled: no byte moved for 300 ms/);
+});
+
+test('default settings for a LAN or VPN: backoff capped at a few seconds, batches bounded by count and bytes', () => {
+  const { store, clock } = makeStore(makeKeys());
+  const up = new Uploader({ store, clock, config: { url: 'http://127.0.0.1:9/upload' } });
+  assert.ok(up.config.backoff.maxMs <= 10_000, `backoff cap ${up.config.backoff.maxMs} ms`);
+  assert.ok(up.config.batchBytes <= 512 * 1024, `batchBytes ${up.config.batchBytes}`);
+  assert.ok(up.config.stallMs < up.config.timeoutMs);
+  store.close();
 });
 
 test.run();

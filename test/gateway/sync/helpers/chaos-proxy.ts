@@ -8,17 +8,38 @@
  *   stall       accept and read, never forward or answer (a half-dead link)
  *   resetReply  forward the request, reset the client when the reply arrives
  *               (the receiver committed; the station never hears it)
+ *   lossy       forward both ways, but the link fails after a random number of
+ *               bytes (exponential, mean lossy.meanBytes, seeded): then it resets,
+ *               stalls (swallows everything, answers nothing) or closes (FIN),
+ *               in turn at random. Big requests rarely get through; small ones do
+ *               (issue 13: the probe's "link that resets or stalls now and then").
  * The target can move (a restarted receiver on a new port).
  */
 import { createServer, connect, type Server, type Socket, type AddressInfo } from 'node:net';
 
-export type Fault = 'pass' | 'drop' | 'reset' | 'stall' | 'resetReply';
+export type Fault = 'pass' | 'drop' | 'reset' | 'stall' | 'resetReply' | 'lossy';
+export type LinkFault = 'reset' | 'stall' | 'close';
+
+/** A small seeded PRNG (mulberry32), so a lossy run can be repeated. */
+export function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
 
 export class ChaosProxy {
   private server: Server;
   private sockets = new Set<Socket>();
   private n = 0;
-  readonly counts: Record<Fault, number> = { pass: 0, drop: 0, reset: 0, stall: 0, resetReply: 0 };
+  readonly counts: Record<Fault, number> = { pass: 0, drop: 0, reset: 0, stall: 0, resetReply: 0, lossy: 0 };
+  /** Faults the lossy link injected, by kind. */
+  readonly linkFaults: Record<LinkFault, number> = { reset: 0, stall: 0, close: 0 };
+  lossy = { meanBytes: 300_000, random: seeded(13) };
   port = 0;
 
   constructor(public target: { host: string; port: number }, private schedule: Fault[] = ['pass'], private passLifeMs = Infinity) {
@@ -50,6 +71,7 @@ export class ChaosProxy {
     if (fault === 'drop') return void client.end();
     if (fault === 'stall') return void client.resume();
     if (fault === 'reset') return void client.once('data', () => client.resetAndDestroy());
+    if (fault === 'lossy') return this.lossyLink(client);
     const upstream = this.track(connect(this.target.port, this.target.host));
     upstream.on('error', () => client.destroy());
     upstream.on('close', () => client.destroy());
@@ -61,6 +83,37 @@ export class ChaosProxy {
       const t = setTimeout(() => client.destroy(), this.passLifeMs);
       client.on('close', () => clearTimeout(t));
     }
+  }
+
+  private lossyLink(client: Socket): void {
+    const { meanBytes, random } = this.lossy;
+    let left = -meanBytes * Math.log(1 - random());
+    let failed = false;
+    const upstream = this.track(connect(this.target.port, this.target.host));
+    upstream.on('close', () => failed || client.destroy());
+    client.on('close', () => upstream.destroy());
+    const fail = () => {
+      failed = true;
+      const kinds: LinkFault[] = ['reset', 'stall', 'close'];
+      const kind = kinds[Math.floor(random() * kinds.length)];
+      this.linkFaults[kind]++;
+      upstream.destroy();
+      if (kind === 'reset') client.resetAndDestroy();
+      else if (kind === 'close') client.end();
+      else client.removeAllListeners('data').resume(); // swallow whatever comes, answer nothing
+    };
+    const forward = (to: Socket) => (chunk: Buffer) => {
+      if (failed) return;
+      if (chunk.length < left) {
+        left -= chunk.length;
+        to.write(chunk);
+        return;
+      }
+      to.write(chunk.subarray(0, Math.floor(left)));
+      fail();
+    };
+    client.on('data', forward(upstream));
+    upstream.on('data', forward(client));
   }
 
   async close(): Promise<void> {

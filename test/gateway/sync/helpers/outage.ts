@@ -32,7 +32,7 @@ export async function runOutage(o: { dir: string; keys: Keys; records: number; t
   const up = new Uploader({
     store,
     clock: systemClock,
-    config: { url: `${url}/v1/records`, batchSize: o.batchSize ?? 2000, timeoutMs: o.timeoutMs ?? 30_000, idleMs: 20, backoff: { initialMs: 20, maxMs: 250, factor: 2, jitter: 0.5 } },
+    config: { url: `${url}/v1/records`, batchSize: o.batchSize ?? 2000, batchBytes: 8 * 1024 * 1024, timeoutMs: o.timeoutMs ?? 30_000, idleMs: 20, backoff: { initialMs: 20, maxMs: 250, factor: 2, jitter: 0.5 } },
   });
   let rx: Awaited<ReturnType<typeof spawnReceiver>> | undefined;
   try {
