@@ -182,7 +182,7 @@ test('a refusal is one bounded log line (first few errors and the count); a devi
   const log = createLogFactory({ level: 'info', destination: new Writable({ write: (c, _e, cb) => (lines.push(String(c)), cb()) }) })('mqtt.broker');
   const b = await startStationBroker({ station: 'ST1', broker: brokerConfig(devices) }, { log });
   try {
-    const c = mqtt.connect(`mqtt://127.0.0.1:${b.ports.tcp}`, { username: 'ld1', password: passwords.ld1, clientId: 'noisy-ld1', reconnectPeriod: 0 });
+    const c = mqtt.connect(`mqtt://127.0.0.1:${b.ports.tcp}`, { username: 'ld1', password: passwords.ld1, clientId: 'ld1:noisy', reconnectPeriod: 0 });
     c.on('error', () => undefined);
     clients.push(c);
     await eventually(() => c.connected, 10_000, 'connect');
@@ -202,11 +202,11 @@ test('a refusal is one bounded log line (first few errors and the count); a devi
     // Keep sending: repeated payload refusals count toward the penalty box.
     for (let i = 0; i < 20 && c.connected; i++) await c.publishAsync('fillgate/ST1/dev/ld1/state', 'not json', { qos: 0 }).catch(() => undefined);
     await eventually(() => !c.connected, 10_000, 'the noisy device disconnected');
-    assert.ok(b.penalty.bannedFor('ld1') > 0, 'in the penalty box');
+    assert.ok(b.penalty.bannedFor(deviceKey('ld1')) > 0, 'in the penalty box');
     assert.ok(b.counters.payloadRejected <= 2 + 3 * 3, `refused ${b.counters.payloadRejected} payloads before the ban`);
     assert.ok(lines.some((l) => l.includes('penalty box')));
     // Its reconnect is refused cheaply while the ban lasts.
-    const again = mqtt.connect(`mqtt://127.0.0.1:${b.ports.tcp}`, { username: 'ld1', password: passwords.ld1, clientId: 'noisy-ld1', reconnectPeriod: 0 });
+    const again = mqtt.connect(`mqtt://127.0.0.1:${b.ports.tcp}`, { username: 'ld1', password: passwords.ld1, clientId: 'ld1:noisy', reconnectPeriod: 0 });
     clients.push(again);
     let code: number | undefined;
     again.on('error', (e) => (code = (e as { code?: number }).code));
