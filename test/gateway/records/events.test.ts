@@ -5,7 +5,10 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { keysInit, loadPrivateKey } from '../../../gateway/records/keys.ts';
 import Database from '../../../gateway/sqlite.ts';
 import { ManualClock } from '../../../protocols/clock.ts';
 import { EventLog } from '../../../gateway/records/events.ts';
@@ -106,6 +109,33 @@ test('a PC clock jump is recorded as a signed clock.jump event, within a run and
   assert.is(verifyEvents(s.store.db, s.keys.publicKey).ok, true);
   s.store.close();
   s.cleanup();
+});
+
+test('fillgate records verify checks the event chain too: an altered event fails it', () => {
+  const { dir, cleanup } = tempDir();
+  const root = new URL('../../../', import.meta.url).pathname;
+  const cfg = join(dir, 'gateway.yaml');
+  writeFileSync(cfg, readFileSync(join(root, 'examples/gateway.yaml'), 'utf8').replace(/^dataDir: .*$/m, `dataDir: ${dir}`));
+  keysInit(dir);
+  const clock = new ManualClock(0, Date.UTC(2026, 2, 1));
+  const store = new RecordStore({ db: join(dir, 'records.db'), clock, station: 'ST01', privateKey: loadPrivateKey(dir) });
+  const log = new EventLog({ db: store.db, clock, station: 'ST01', privateKey: loadPrivateKey(dir) });
+  store.append(makeAttempt(1));
+  for (let i = 0; i < 3; i++) log.append({ kind: 'latch.set', subject: 'leak' });
+  store.close();
+  const run = () => spawnSync(process.execPath, ['--import', 'tsx', join(root, 'gateway/cli/main.ts'), 'records', 'verify', '--config', cfg], { encoding: 'utf8', cwd: root });
+  const ok = run();
+  assert.is(ok.status, 0, ok.stdout + ok.stderr);
+  assert.match(ok.stdout, /OK: 3 station events verified/);
+  const db = new Database(join(dir, 'records.db'));
+  db.exec('DROP TRIGGER events_append_only');
+  db.prepare("UPDATE events SET body = replace(body, '\"leak\"', '\"store\"') WHERE seq = 2").run();
+  db.close();
+  const bad = run();
+  assert.is(bad.status, 1, 'the altered event fails verify although every fill record is intact');
+  assert.match(bad.stdout, /OK: 1 records verified/);
+  assert.match(bad.stdout, /altered\s+event seq 2/);
+  cleanup();
 });
 
 test.run();
