@@ -17,11 +17,12 @@ import { LatchStore } from '../../gateway/runtime/latches.ts';
 import { openRegistry } from '../../gateway/registry/registry.ts';
 import { attachStationEvents, recordStart } from '../../gateway/runtime/event-wiring.ts';
 import { silentLogs } from '../../gateway/log.ts';
+import { LeakService } from '../../gateway/leak/service.ts';
 import { tempDir } from './records/fixtures.ts';
 
 const root = new URL('../..', import.meta.url).pathname;
 
-function setup() {
+function setup(withLeak = false) {
   const clock = new ManualClock(0, Date.UTC(2026, 2, 1));
   const { privateKey } = generateKeyPairSync('ed25519');
   const log = new EventLog({ db: ':memory:', clock, station: 'ST01', privateKey });
@@ -29,8 +30,11 @@ function setup() {
   const latches = new LatchStore(db, clock);
   const registry = openRegistry(db, { clock });
   const record = (e: Parameters<EventLog['append']>[0]) => void log.append(e);
-  const off = attachStationEvents({ log, record, latches, registry, logger: silentLogs('test') });
-  return { clock, log, latches, registry, record, off };
+  const leak = withLeak
+    ? new LeakService({ clock, settings: { detectors: ['ld-P1'], cutoffs: [], silentAfterMs: 60_000 }, actuators: {}, locations: { 'ld-P1': 'P1' } })
+    : undefined;
+  const off = attachStationEvents({ log, record, latches, registry, leak, logger: silentLogs('test') });
+  return { clock, log, latches, registry, record, off, leak };
 }
 
 test('latch sets, lifts and refused resets become signed events with who did them', () => {
@@ -52,6 +56,19 @@ test('latch sets, lifts and refused resets become signed events with who did the
   ]);
   assert.is(ev[3].post, 'P1');
   assert.is(ev[0].reason, 'LEAK_ALARM');
+  s.off();
+});
+
+test('a leak alarm raised and cleared is a pair of signed events naming the detector and its post', () => {
+  const s = setup(true);
+  const reading = (level: 0 | 1 | 2) => s.leak!.feed({ kind: 'leak-detector', device: 'ld-P1', channel: 'state', data: { lel: level * 20, level, fault: false } });
+  reading(0);
+  s.clock.advance(100);
+  reading(2);
+  s.clock.advance(100);
+  reading(0);
+  const alarms = s.log.recent(20).reverse().filter((e) => e.kind.startsWith('alarm.'));
+  assert.equal(alarms.map((e) => `${e.kind} ${e.subject} ${e.post} ${(e.data as { alarmKind: string }).alarmKind}`), ['alarm.raised ld-P1 P1 leak', 'alarm.cleared ld-P1 P1 leak']);
   s.off();
 });
 
