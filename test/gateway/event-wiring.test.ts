@@ -31,7 +31,7 @@ function setup(withLeak = false) {
   const registry = openRegistry(db, { clock });
   const record = (e: Parameters<EventLog['append']>[0]) => void log.append(e);
   const leak = withLeak
-    ? new LeakService({ clock, settings: { detectors: ['ld-P1'], cutoffs: [], silentAfterMs: 60_000 }, actuators: {}, locations: { 'ld-P1': 'P1' } })
+    ? new LeakService({ clock, settings: { detectors: ['ld-P1'], cutoffs: [], silentAfterMs: 60_000, cutoffAckTimeoutMs: 1000, cutoffRetries: 1 }, actuators: {}, locations: { 'ld-P1': 'P1' } })
     : undefined;
   const off = attachStationEvents({ log, record, latches, registry, leak, logger: silentLogs('test') });
   return { clock, log, latches, registry, record, off, leak };
