@@ -53,7 +53,35 @@ export interface StationEventSources {
   logger: Logger;
 }
 
-export function attachStationEvents(s: StationEventSources): () => void {
+export interface AttachedEvents {
+  /** Writes what is queued now (tests; the detach function does it too). */
+  flush(): void;
+  /** Writes what is queued, then stops listening. */
+  (): void;
+}
+
+/**
+ * The sources fire on the safety path (a leak alarm, the leak latch) before the posts are told
+ * to close: their events are queued and written on the next turn of the event loop, in order,
+ * so no event-log fsync ever delays a valve close.
+ */
+export function attachStationEvents(src: StationEventSources): AttachedEvents {
+  const queue: EventInput[] = [];
+  let scheduled = false;
+  const flush = () => {
+    scheduled = false;
+    for (const e of queue.splice(0)) src.record(e);
+  };
+  const s = {
+    ...src,
+    record: (e: EventInput) => {
+      queue.push(e);
+      if (!scheduled) {
+        scheduled = true;
+        setImmediate(flush);
+      }
+    },
+  };
   const offs: (() => void)[] = [];
   offs.push(s.latches.noted.on((l) => s.record(latchEvent(l))));
   offs.push(
@@ -88,7 +116,12 @@ export function attachStationEvents(s: StationEventSources): () => void {
   }, 1000);
   timer.unref();
   offs.push(() => clearInterval(timer));
-  return () => offs.forEach((off) => off());
+  const detach = (() => {
+    flush();
+    offs.forEach((off) => off());
+  }) as AttachedEvents;
+  detach.flush = flush;
+  return detach;
 }
 
 /** At start: `station.started`, and `config.changed` when the config differs from the last start's. */

@@ -45,6 +45,7 @@ test('latch sets, lifts and refused resets become signed events with who did the
   s.latches.set('post:P1', 'STALE_WEIGHT', undefined, undefined, 'controller');
   s.latches.lift('post:P1', 'B1009');
   s.latches.note('upload', 'set', 'condition', 'STATION_LOCKED_UPLOAD', 'oldest 2 h');
+  s.off.flush();
   const ev = s.log.recent(10).reverse();
   assert.equal(ev.map((e) => `${e.kind} ${e.subject} ${e.by}`), [
     'latch.set leak leak interlock',
@@ -59,6 +60,15 @@ test('latch sets, lifts and refused resets become signed events with who did the
   s.off();
 });
 
+test('events from the safety path are written on the next turn, never before the lock reaches the posts', async () => {
+  const s = setup(true);
+  s.latches.set('leak', 'LEAK_ALARM', undefined, { level: 1 }, 'leak interlock');
+  assert.is(s.log.counts().total, 0, 'nothing written synchronously');
+  await new Promise((r) => setImmediate(r));
+  assert.is(s.log.counts().total, 1, 'written on the next turn');
+  s.off();
+});
+
 test('a leak alarm raised and cleared is a pair of signed events naming the detector and its post', () => {
   const s = setup(true);
   const reading = (level: 0 | 1 | 2) => s.leak!.feed({ kind: 'leak-detector', device: 'ld-P1', channel: 'state', data: { lel: level * 20, level, fault: false } });
@@ -67,6 +77,7 @@ test('a leak alarm raised and cleared is a pair of signed events naming the dete
   reading(2);
   s.clock.advance(100);
   reading(0);
+  s.off.flush();
   const alarms = s.log.recent(20).reverse().filter((e) => e.kind.startsWith('alarm.'));
   assert.equal(alarms.map((e) => `${e.kind} ${e.subject} ${e.post} ${(e.data as { alarmKind: string }).alarmKind}`), ['alarm.raised ld-P1 P1 leak', 'alarm.cleared ld-P1 P1 leak']);
   s.off();
@@ -81,6 +92,7 @@ test('registry: quarantine, release, scrap and the import summary are events; im
   s.registry.quarantine(code, 'suspected pocket code', 'B1009');
   s.registry.release(code, 'checked', 'B1009');
   s.registry.scrap(code, 'failed inspection', 'B1009');
+  s.off.flush();
   const kinds = s.log.recent(50).reverse().map((e) => e.kind);
   assert.equal(kinds, ['registry.cylinders.imported', 'registry.cylinder.quarantined', 'registry.cylinder.active', 'registry.cylinder.scrapped']);
   const q = s.log.recent(50, 'registry.cylinder.quarantined')[0];
