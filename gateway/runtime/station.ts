@@ -172,7 +172,7 @@ export class Station {
       this.startStep = 'starting the uploader';
       this.uploader = new Uploader({ store: this.store, clock: this.clock, config: cfg.upload });
       this.uploader.start();
-      this.eventUploader = new EventUploader({ log: this.eventLog, clock: this.clock, config: cfg.upload });
+      this.eventUploader = new EventUploader({ log: this.eventLog, clock: this.clock, config: cfg.upload, retentionDays: cfg.records.retentionDays });
       this.eventUploader.start();
     }
     if (cfg.remote) {

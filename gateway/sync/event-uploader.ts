@@ -38,7 +38,10 @@ export class EventUploader {
   private wake: (() => void) | undefined;
   private offAppended: (() => void) | undefined;
 
-  constructor(private readonly opts: { log: EventLog; clock: Clock; config: UploadConfigInput; random?: () => number }) {
+  private lastPrune = -Infinity;
+
+  /** `retentionDays`: acknowledged events older than this are pruned (records.retentionDays; none = kept). */
+  constructor(private readonly opts: { log: EventLog; clock: Clock; config: UploadConfigInput; random?: () => number; retentionDays?: number }) {
     this.config = uploadConfigSchema.parse(opts.config);
     this.url = eventsUrlFor(this.config.url);
     this.poster = new HttpPoster(checkUploadUrl(this.url, this.config.allowInsecure), { timeoutMs: this.config.timeoutMs, ca: this.config.caFile ? readFileSync(this.config.caFile) : undefined });
@@ -70,6 +73,7 @@ export class EventUploader {
       } else {
         failures = 0;
         if (outcome.kind === 'idle') await this.pause(this.config.idleMs, true);
+        this.maybePrune();
       }
     }
   }
@@ -85,6 +89,18 @@ export class EventUploader {
         if (wakeOnAppend || !this.running) done();
       };
     });
+  }
+
+  private maybePrune(): void {
+    const days = this.opts.retentionDays;
+    const now = this.opts.clock.now();
+    if (days === undefined || now - this.lastPrune < this.config.pruneEveryMs) return;
+    this.lastPrune = now;
+    try {
+      this.opts.log.prune(days);
+    } catch {
+      // housekeeping: retried at the next interval
+    }
   }
 
   /** One batch of the oldest unacknowledged events. Never throws. */

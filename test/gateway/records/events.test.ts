@@ -111,6 +111,25 @@ test('a PC clock jump is recorded as a signed clock.jump event, within a run and
   s.cleanup();
 });
 
+test('pruning keeps unacknowledged and recent events, removes only an acknowledged prefix, and the chain still verifies', () => {
+  const s = setup();
+  for (let i = 0; i < 6; i++) {
+    s.log.append({ kind: 'latch.set', subject: `post:P${i}` });
+    s.clock.advance(86_400_000);
+  }
+  s.log.applyAcks([1, 2, 4, 5], []); // seq 3 never acknowledged
+  s.clock.advance(800 * 86_400_000);
+  assert.is(s.log.prune(730), 2, 'only seq 1-2: seq 3 is unacknowledged');
+  assert.is(s.log.counts().total, 4);
+  const next = s.log.append({ kind: 'latch.lift', subject: 'post:P0' });
+  assert.is(next.seq, 7);
+  const r = verifyEvents(s.store.db, s.keys.publicKey);
+  assert.is(r.ok, true, formatEventsReport(r));
+  assert.is(r.prunedThroughSeq, 2);
+  s.store.close();
+  s.cleanup();
+});
+
 test('fillgate records verify checks the event chain too: an altered event fails it', () => {
   const { dir, cleanup } = tempDir();
   const root = new URL('../../../', import.meta.url).pathname;
