@@ -24,6 +24,7 @@ import { remoteConfigSchema, signCommand, type RemoteCommandName } from '../../g
 import { startReceiver, type RunningReceiver } from '../../gateway/receiver/server.ts';
 import { verifyEvents } from '../../gateway/records/events-verify.ts';
 import type { StationEventV1 } from '../../gateway/records/event.ts';
+import { stationStatus } from '../../gateway/http/status.ts';
 
 const it = skipIf(test, missing('mosquitto'));
 const reg = generateKeyPairSync('ed25519');
@@ -159,6 +160,9 @@ it('the signed events reach the receiver, verify there with no gaps, and the sta
   assert.ok(has('latch.set', 'remote') && has('latch.lift', 'remote'), 'the remote lock and its lift are events');
   assert.ok(has('registry.cylinder.quarantined', 'E2000017A1B20005') && has('registry.cylinder.active', 'E2000017A1B20005'));
   assert.is(events.filter((e) => e.kind === 'station.started').length, 2, 'both starts');
+  const st = stationStatus(rig.station);
+  assert.is(st.events?.pending, 0);
+  assert.ok((st.remote?.refused ?? 0) >= 1, JSON.stringify(st.remote));
   const pem = readFileSync(join(rig.dataDir, 'station-key.pub.pem'), 'utf8');
   assert.is(verifyEvents(rig.station.store.db, pem).ok, true);
 });
