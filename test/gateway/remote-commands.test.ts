@@ -16,6 +16,7 @@ import { signCommand, type UnsignedCommand } from '../../gateway/remote/command.
 import { RemoteHandler, type RemoteActions } from '../../gateway/remote/handler.ts';
 import type { EventInput } from '../../gateway/records/event.ts';
 import { tempDir } from './records/fixtures.ts';
+import { cylinderCode, toFilling, toVerified } from './controller-support.ts';
 
 const root = new URL('../..', import.meta.url).pathname;
 const T0 = Date.UTC(2026, 2, 1, 8, 0, 0);
@@ -125,6 +126,19 @@ test('fillgate remote sign makes a command the station accepts', () => {
   assert.is(r.status, 'ok', JSON.stringify(r));
   assert.equal(s.done, ['quarantine E2000017A1B20004 remote:reg1']);
   cleanup();
+});
+
+test('the controller: a remote lock refuses a verified cylinder with STATION_LOCKED_REMOTE and closes a running fill (STATION_LOCK)', () => {
+  const v = toVerified();
+  const refused = v.feed({ kind: 'stationLock', lock: 'remote', active: true });
+  const rec = refused.commands.find((c) => c.kind === 'record') as { attempt: { refusals: { code: string }[] } } | undefined;
+  assert.ok(rec?.attempt.refusals.some((r) => r.code === 'STATION_LOCKED_REMOTE'), JSON.stringify(refused.commands));
+  const again = v.feed(cylinderCode('C1', v.t + 1000));
+  assert.ok(again.commands.some((c) => c.kind === 'record' && (c as { attempt: { refusals: { code: string }[] } }).attempt.refusals.some((r) => r.code === 'STATION_LOCKED_REMOTE')), 'a new scan under the lock is refused');
+  const f = toFilling();
+  const step = f.feed({ kind: 'stationLock', lock: 'remote', active: true });
+  assert.is(step.commands[0].kind, 'closeValve', 'the close comes first');
+  assert.is(f.phase, 'fault');
 });
 
 test.run();
