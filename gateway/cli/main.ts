@@ -20,6 +20,7 @@ const commands: Record<string, Command> = {
   doctor: { summary: 'doctor --config <file>: try every configured device, with hints for wiring mistakes', run: async (a) => (await import('./diag.ts')).doctorCommand(a) },
   modbus: { summary: 'modbus scan <bus-url>: find which unit ids answer on a bus', run: async (a) => (await import('./diag.ts')).modbusCommand(a) },
   serial: { summary: 'serial sniff <link-url> --format ...: show raw frames with direction and meaning', run: async (a) => (await import('./diag.ts')).serialCommand(a) },
+  remote: { summary: 'remote sign|keygen: sign a remote command (lock, unlock, quarantine, release, status) for gateway/cmd', run: async (a) => (await import('./remote.ts')).remoteCommand(a) },
   mqtt: { summary: 'mqtt hash-password <pw>: hash a device password for the config', run: async (a) => (await import('./mqtt.ts')).mqttCommand(a) },
 };
 

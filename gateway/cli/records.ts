@@ -4,6 +4,7 @@ import { parse, requireConfig, untilSignal } from './args.ts';
 import { keysInit, loadPrivateKey, publicKeyPemOf } from '../records/keys.ts';
 import { exportRecords, type ExportFormat } from '../records/export.ts';
 import { verifyRecords, formatVerifyReport } from '../records/verify.ts';
+import { verifyEvents, formatEventsReport } from '../records/events-verify.ts';
 import { syncStatus, formatSyncStatus } from '../sync/status.ts';
 
 const recordsDb = (dataDir: string) => join(dataDir, 'records.db');
@@ -44,7 +45,10 @@ export async function recordsCommand(args: string[]): Promise<number> {
     const key = publicKeyPemOf(loadPrivateKey(config.dataDir));
     const report = verifyRecords(recordsDb(config.dataDir), key);
     console.log(formatVerifyReport(report));
-    return report.ok ? 0 : 1;
+    // The second chain in the same file: the signed station events (issue 10 point 6).
+    const events = verifyEvents(recordsDb(config.dataDir), key);
+    console.log(formatEventsReport(events));
+    return report.ok && events.ok ? 0 : 1;
   }
   console.error('usage: fillgate records export|verify --config <file> [--from <date> --to <date> --format csv|json --out <file>]');
   return 2;

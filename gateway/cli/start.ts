@@ -11,7 +11,7 @@ import { startWatchdog, stationProbes } from '../runtime/watchdog.ts';
 export async function startCommand(args: string[]): Promise<number> {
   const { values } = parse(args, { config: { type: 'string', short: 'c' } });
   const config = requireConfig(values.config);
-  const station = new Station(config);
+  const station = new Station(config, { configFile: values.config as string });
   closeValvesOnCrash(station);
   try {
     await station.start();

@@ -14,6 +14,7 @@ import { eligibilitySettingsSchema } from '../eligibility/settings.ts';
 import { recordsConfigSchema, uploadConfigSchema } from '../records/config.ts';
 import { mqttSchema, leakSchema } from '../mqtt/config.ts';
 import { httpSchema } from '../http/config.ts';
+import { remoteConfigSchema } from '../remote/command.ts';
 
 const levels = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
 
@@ -46,6 +47,7 @@ export const configSchema = z
     upload: uploadConfigSchema.optional().describe("The regulator's traceability platform; absent = records are kept locally only (gateway/records/config.ts)"),
     mqtt: mqttSchema.optional().describe('Embedded broker for station devices and the relay upstream; absent = no MQTT (gateway/mqtt/config.ts)'),
     leak: leakSchema.default(leakSchema.parse({})).describe('Leak interlock timing: detector silence, cut-off acknowledgement (gateway/mqtt/config.ts)'),
+    remote: remoteConfigSchema.optional().describe('Signed remote commands on gateway/cmd (lock, unlock, quarantine, release, status) and the keys trusted to sign them; absent = commands are not handled (gateway/remote/)'),
     http: httpSchema.default(httpSchema.parse({})).describe('Status endpoint and station dashboard: listen address, users and roles, screen language (gateway/http/config.ts)'),
   });
 

@@ -70,6 +70,7 @@ export const lockRefusal: Record<LockKind, RefusalCode> = {
   leak: 'STATION_LOCKED_LEAK',
   upload: 'STATION_LOCKED_UPLOAD',
   store: 'STATION_LOCKED_STORE',
+  remote: 'STATION_LOCKED_REMOTE',
 };
 
 /** The lock this input switched on, if any. */

@@ -40,7 +40,8 @@ export interface OperatorFacts {
   certificateValid: boolean;
 }
 
-export type LockKind = 'leak' | 'upload' | 'store';
+/** `remote`: locked by a signed remote command (gateway/remote/), lifted only by a remote unlock. */
+export type LockKind = 'leak' | 'upload' | 'store' | 'remote';
 
 /** Learned in-flight mass per cylinder model at this post (the runtime persists it). */
 export interface PreactEntry {
@@ -68,7 +69,7 @@ type InputBody =
   /** The scale's setpoint (the independent overfill limit) could not be programmed, or read back differently: the valve was not opened. */
   | { kind: 'limitFault'; detail?: string }
   | { kind: 'leakAlarm'; active: boolean }
-  | { kind: 'stationLock'; lock: 'upload' | 'store'; active: boolean }
+  | { kind: 'stationLock'; lock: 'upload' | 'store' | 'remote'; active: boolean }
   /** Operator acknowledges a fault (after the cause is gone); `by` names who, for the latch history only. */
   | { kind: 'reset'; by?: string }
   | { kind: 'tick' };

@@ -165,7 +165,7 @@ class MetricsImpl implements StationMetrics {
     });
     gauge(registers, 'fillgate_station_locked', '1 while new fills are refused for this lock', ['lock'], (set) => {
       const on = new Set(st.lockState.map((l) => l.lock));
-      for (const lock of ['leak', 'upload', 'store'] as const) set({ lock }, on.has(lock) ? 1 : 0);
+      for (const lock of ['leak', 'upload', 'store', 'remote'] as const) set({ lock }, on.has(lock) ? 1 : 0);
     });
     this.mqttMetrics(registers);
   }

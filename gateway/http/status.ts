@@ -29,6 +29,9 @@ export function stationStatus(station: Station) {
     devices: station.devices.health(),
     records: { ...counts, store: station.store.storeHealth() },
     upload: station.uploader ? { ...station.uploader.stats, timeliness: station.uploader.timeliness() } : undefined,
+    // The signed station event chain (issue 10 point 6) and its upload; remote commands handled (point 9).
+    events: station.eventLog ? { ...station.eventLog.counts(), upload: station.eventUploader ? { ...station.eventUploader.stats, lastError: station.eventUploader.lastError } : undefined } : undefined,
+    remote: station.remote ? station.remote.handler.stats : undefined,
     mqtt: station.mqtt ? { broker: station.mqtt.broker.counters, connected: station.mqtt.broker.connectedDevices(), relay: station.mqtt.relay?.status(), leakLocked: station.mqtt.leak.locked } : undefined,
   };
 }

@@ -25,6 +25,8 @@ export const refusalReasons = {
   STATION_LOCKED_LEAK: { zh: '燃气泄漏报警，站点已锁定', en: 'Station locked: gas leak alarm' },
   STATION_LOCKED_UPLOAD: { zh: '充装数据上传滞后，站点已锁定', en: 'Station locked: record uploads are too far behind' },
   STATION_LOCKED_STORE: { zh: '本地存储将满，站点已锁定', en: 'Station locked: local record store nearly full' },
+  // Issue 10 point 9: DB4114/T 185 §4.10, remote control of filling by the regulator.
+  STATION_LOCKED_REMOTE: { zh: '监管部门或企业远程锁定站点', en: 'Station locked remotely by the regulator or company' },
   POCKET_CODE_WEIGHT: { zh: '称重与该码气瓶皮重不符（疑似口袋码）', en: "Weight does not match the scanned cylinder's tare (suspected pocket code)" },
   POCKET_CODE_OTHER_POST: { zh: '该码正在其他充装枪使用（疑似口袋码）', en: 'Code is already active at another post (suspected pocket code)' },
   REFILLED_TOO_SOON: { zh: '该码距上次充装时间过短（疑似口袋码）', en: 'Code was filled too recently (suspected pocket code)' },

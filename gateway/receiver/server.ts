@@ -14,6 +14,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { formatRecords, parseTimeBound } from '../records/export.ts';
 import { ReceiverStore, type ReceiverStoreOptions } from './store.ts';
+import { ReceiverEvents } from './events.ts';
 
 export interface ReceiverOptions extends Partial<Omit<ReceiverStoreOptions, 'dbPath'>> {
   port?: number;
@@ -30,14 +31,19 @@ export interface RunningReceiver {
   url: string;
   port: number;
   store: ReceiverStore;
+  /** The station event chains (events.ts). */
+  events: ReceiverEvents;
   close(): Promise<void>;
 }
 
 export async function startReceiver(opts: ReceiverOptions): Promise<RunningReceiver> {
   const store = new ReceiverStore({ ...opts, verifyThreads: opts.verifyThreads ?? 2 });
   await store.ready();
+  const events = new ReceiverEvents(store.db, opts.now);
   const maxBody = opts.maxBodyBytes ?? 32 * 1024 * 1024;
   const handler = (req: IncomingMessage, res: ServerResponse) => {
+    const handled = routeEvents(events, req, res, maxBody);
+    if (handled) return void handled.catch((err: Error) => send(res, 500, { error: `internal error: ${err.message}` }));
     route(store, req, res, maxBody).catch((err: Error) => send(res, 500, { error: `internal error: ${err.message}` }));
   };
   const server: Server = opts.tls ? createHttpsServer(opts.tls, handler) : createHttpServer(handler);
@@ -52,6 +58,7 @@ export async function startReceiver(opts: ReceiverOptions): Promise<RunningRecei
     url: `${opts.tls ? 'https' : 'http'}://${host}:${addr.port}`,
     port: addr.port,
     store,
+    events,
     close: async () => {
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));
@@ -72,6 +79,47 @@ async function route(store: ReceiverStore, req: IncomingMessage, res: ServerResp
     if (parts.length === 4 && parts[3] === 'records') return exportStation(store, parts[2], url, res);
   }
   send(res, 404, { error: `no route ${req.method} ${url.pathname}` });
+}
+
+/** The event routes (events.ts); undefined when the request is not one of them. */
+function routeEvents(events: ReceiverEvents, req: IncomingMessage, res: ServerResponse, maxBody: number): Promise<void> | undefined {
+  const url = new URL(req.url ?? '/', 'http://x');
+  const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
+  if (req.method === 'POST' && url.pathname === '/v1/events') return postEvents(events, req, res, maxBody);
+  if (req.method === 'GET' && parts.length === 4 && parts[0] === 'v1' && parts[1] === 'stations' && parts[3] === 'events') {
+    return (async () => {
+      let from: number | undefined;
+      let to: number | undefined;
+      try {
+        from = parseTimeBound(url.searchParams.get('from') ?? undefined, 'from');
+        to = parseTimeBound(url.searchParams.get('to') ?? undefined, 'to');
+      } catch (err) {
+        return send(res, 400, { error: (err as Error).message });
+      }
+      send(res, 200, { report: events.report(parts[2]), events: events.events(parts[2], from, to, url.searchParams.get('kind') ?? undefined) });
+    })();
+  }
+  return undefined;
+}
+
+async function postEvents(events: ReceiverEvents, req: IncomingMessage, res: ServerResponse, maxBody: number): Promise<void> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > maxBody) return send(res, 413, { error: `body larger than ${maxBody} bytes: send smaller batches` });
+    chunks.push(chunk as Buffer);
+  }
+  const text = Buffer.concat(chunks).toString('utf8');
+  if (/ndjson/i.test(req.headers['content-type'] ?? '')) return send(res, 200, { results: events.ingestLines(text.split('\n').filter((l) => l.trim().length > 0)) });
+  let body: { events?: unknown };
+  try {
+    body = JSON.parse(text) as { events?: unknown };
+  } catch {
+    return send(res, 400, { error: 'body is not JSON' });
+  }
+  if (!body || !Array.isArray(body.events)) return send(res, 400, { error: 'body must be {"events": [...]} or NDJSON' });
+  send(res, 200, { results: events.ingest(body.events) });
 }
 
 async function postRecords(store: ReceiverStore, req: IncomingMessage, res: ServerResponse, maxBody: number): Promise<void> {

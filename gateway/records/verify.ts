@@ -32,29 +32,45 @@ export interface VerifyReport {
 export function verifyRecords(dbOrPath: Db | string, publicKey: KeyObject | string, opts: { maxProblems?: number } = {}): VerifyReport {
   const { db, owned } = openRecordsDb(dbOrPath, { readonly: typeof dbOrPath === 'string' });
   try {
-    return verifyChain(db, toPublicKey(publicKey), opts.maxProblems ?? 1000);
+    return verifyChain(db, toPublicKey(publicKey), opts.maxProblems ?? 1000, RECORD_CHAIN);
   } finally {
     if (owned) db.close();
   }
 }
 
-function verifyChain(db: Db, key: KeyObject, maxProblems: number): VerifyReport {
-  const prunedSeq = Number(getMeta(db, 'pruned_through_seq') ?? 0);
-  let prev = { seq: prunedSeq, hash: getMeta(db, 'pruned_through_hash') ?? GENESIS_HASH };
+/** Which chain of the database to walk: the fill records, or the station events (events.ts). */
+export interface ChainSpec {
+  table: 'records' | 'events';
+  noun: 'record' | 'event';
+  prunedSeqKey: string;
+  prunedHashKey: string;
+  /** Extra shape check of a parsed row (events: type and kind). */
+  shape?: (parsed: unknown) => string | undefined;
+}
+
+export const RECORD_CHAIN: ChainSpec = { table: 'records', noun: 'record', prunedSeqKey: 'pruned_through_seq', prunedHashKey: 'pruned_through_hash' };
+
+/** Walk one chain (exported for the event chain: events-verify.ts). An absent table is an empty chain. */
+export function verifyChain(db: Db, key: KeyObject, maxProblems: number, spec: ChainSpec): VerifyReport {
+  const noun = spec.noun;
+  const prunedSeq = Number(getMeta(db, spec.prunedSeqKey) ?? 0);
+  let prev = { seq: prunedSeq, hash: getMeta(db, spec.prunedHashKey) ?? GENESIS_HASH };
   const report: VerifyReport = { ok: true, checked: 0, prunedThroughSeq: prunedSeq, problems: [], problemCount: 0 };
   const add = (seq: number, kind: ProblemKind, message: string) => {
     report.problemCount++;
     if (report.problems.length < maxProblems) report.problems.push({ seq, kind, message });
   };
-  for (const row of db.prepare('SELECT seq, id, hash, body FROM records ORDER BY seq').iterate() as IterableIterator<StoredRow>) {
+  const exists = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(spec.table);
+  const rows = exists ? (db.prepare(`SELECT seq, id, hash, body FROM ${spec.table} ORDER BY seq`).iterate() as IterableIterator<StoredRow>) : [];
+  for (const row of rows) {
     report.checked++;
     report.firstSeq ??= row.seq;
     report.lastSeq = row.seq;
     if (row.seq !== prev.seq + 1) {
       const range = row.seq - prev.seq === 2 ? `seq ${prev.seq + 1} is` : `seq ${prev.seq + 1}..${row.seq - 1} are`;
-      add(prev.seq + 1, 'gap', `record ${range} missing: removed from the store (the chain jumps from ${prev.seq} to ${row.seq})`);
+      add(prev.seq + 1, 'gap', `${noun} ${range} missing: removed from the store (the chain jumps from ${prev.seq} to ${row.seq})`);
     }
-    checkRow(row, key, prev, add);
+    checkRow(row, key, prev, add, spec);
     // Link the next record to the hash stored at commit: an altered body is
     // reported once, here, not again as a broken link in the next record.
     prev = { seq: row.seq, hash: row.hash };
@@ -64,22 +80,23 @@ function verifyChain(db: Db, key: KeyObject, maxProblems: number): VerifyReport 
 }
 
 /** Check one stored row against its signature, its stored hash and the previous record. */
-function checkRow(row: Pick<StoredRow, 'seq' | 'id' | 'hash' | 'body'>, key: KeyObject, prev: { seq: number; hash: string }, add: (seq: number, kind: ProblemKind, msg: string) => void): void {
+function checkRow(row: Pick<StoredRow, 'seq' | 'id' | 'hash' | 'body'>, key: KeyObject, prev: { seq: number; hash: string }, add: (seq: number, kind: ProblemKind, msg: string) => void, spec: ChainSpec): void {
+  const noun = spec.noun;
   let rec: FillRecordV1;
   try {
     rec = JSON.parse(row.body) as FillRecordV1;
   } catch {
-    add(row.seq, 'format', `record seq ${row.seq}: stored body is not JSON (altered in the database)`);
+    add(row.seq, 'format', `${noun} seq ${row.seq}: stored body is not JSON (altered in the database)`);
     return;
   }
-  const shape = recordShapeError(rec);
+  const shape = recordShapeError(rec) ?? spec.shape?.(rec);
   if (shape) {
-    add(row.seq, 'format', `record seq ${row.seq}: ${shape} (altered in the database)`);
+    add(row.seq, 'format', `${noun} seq ${row.seq}: ${shape} (altered in the database)`);
     return;
   }
-  if (rec.seq !== row.seq || rec.id !== row.id) add(row.seq, 'altered', `record seq ${row.seq}: its body says seq ${rec.seq} id ${rec.id}, the index says seq ${row.seq} id ${row.id} (altered in the database)`);
+  if (rec.seq !== row.seq || rec.id !== row.id) add(row.seq, 'altered', `${noun} seq ${row.seq}: its body says seq ${rec.seq} id ${rec.id}, the index says seq ${row.seq} id ${row.id} (altered in the database)`);
   if (row.seq === prev.seq + 1 && rec.prevHash !== prev.hash) {
-    add(row.seq, 'chain', `record seq ${row.seq}: prevHash does not match record seq ${prev.seq} (that record was altered or replaced)`);
+    add(row.seq, 'chain', `${noun} seq ${row.seq}: prevHash does not match ${noun} seq ${prev.seq} (that ${noun} was altered or replaced)`);
   }
   // Fast path for an intact record: signature and hash over the stored text itself.
   const cut = withoutSig(row.body, rec.sig);
@@ -87,16 +104,16 @@ function checkRow(row: Pick<StoredRow, 'seq' | 'id' | 'hash' | 'body'>, key: Key
   let hash: string;
   try {
     hash = recordHash(rec);
-    if (canonicalJson(rec) !== row.body) add(row.seq, 'altered', `record seq ${row.seq}: stored bytes are not in canonical form (edited by hand)`);
+    if (canonicalJson(rec) !== row.body) add(row.seq, 'altered', `${noun} seq ${row.seq}: stored bytes are not in canonical form (edited by hand)`);
   } catch (err) {
-    add(row.seq, 'format', `record seq ${row.seq}: ${(err as Error).message}`);
+    add(row.seq, 'format', `${noun} seq ${row.seq}: ${(err as Error).message}`);
     return;
   }
   const sigOk = verifySignature(rec, key);
   if (hash !== row.hash) {
-    add(row.seq, 'altered', `record seq ${row.seq}: content changed after it was committed (hash ${hash.slice(0, 12)}… ≠ stored ${row.hash.slice(0, 12)}…)${sigOk ? '' : '; its signature no longer verifies'}`);
+    add(row.seq, 'altered', `${noun} seq ${row.seq}: content changed after it was committed (hash ${hash.slice(0, 12)}… ≠ stored ${row.hash.slice(0, 12)}…)${sigOk ? '' : '; its signature no longer verifies'}`);
   } else if (!sigOk) {
-    add(row.seq, 'signature', `record seq ${row.seq}: signature does not verify with the station key (forged or signed with another key)`);
+    add(row.seq, 'signature', `${noun} seq ${row.seq}: signature does not verify with the station key (forged or signed with another key)`);
   }
 }
 

@@ -7,6 +7,7 @@
 import type { Database } from 'better-sqlite3';
 import { FillgateError } from '../../protocols/errors.ts';
 import { systemClock, type Clock } from '../../protocols/clock.ts';
+import { Signal } from '../../protocols/signal.ts';
 import { isoWithOffset, localDate } from './dates.ts';
 import { defaultImportLimits, type ImportLimits } from './models.ts';
 import { migrate } from './schema.ts';
@@ -83,6 +84,8 @@ export class Registry {
   readonly clock: Clock;
   readonly limits: ImportLimits;
   readonly schemaVersion: number;
+  /** Every registry_events line as it is written (the station's signed event log picks the changes: issue 10 point 6). */
+  readonly changed = new Signal<{ kind: string; subject: string; reason: string | null; source: string | null; data: Record<string, unknown> | null }>();
 
   constructor(db: Database, opts: RegistryOptions = {}) {
     this.db = db;
@@ -250,6 +253,7 @@ export class Registry {
     this.db
       .prepare('INSERT INTO registry_events (at, kind, subject, reason, source, data) VALUES (?, ?, ?, ?, ?, ?)')
       .run(this.nowIso(), kind, subject, reason, source, data ? JSON.stringify(data) : null);
+    this.changed.emit({ kind, subject, reason, source, data });
   }
 
   /** Newest first. */

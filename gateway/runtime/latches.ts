@@ -11,8 +11,10 @@
  */
 import type Database from 'better-sqlite3';
 import type { Clock } from '../../protocols/clock.ts';
+import { Signal } from '../../protocols/signal.ts';
 
-export type LatchName = 'leak' | 'store' | `post:${string}`;
+/** `remote`: a station lock by a signed remote command (gateway/remote/), lifted only by a remote unlock. */
+export type LatchName = 'leak' | 'store' | 'remote' | `post:${string}`;
 
 export interface Latch {
   latch: string;
@@ -44,6 +46,8 @@ interface LatchRow {
 }
 
 export class LatchStore {
+  /** Every history line as it is written (the signed event log records each one: issue 10 point 6). */
+  readonly noted = new Signal<Omit<LatchEvent, 'id'>>();
   constructor(private readonly db: Database.Database, private readonly clock: Clock) {
     db.exec(`CREATE TABLE IF NOT EXISTS latches (
       latch TEXT PRIMARY KEY, reason TEXT NOT NULL, detail TEXT, data TEXT, since TEXT NOT NULL);
@@ -100,6 +104,7 @@ export class LatchStore {
   /** A history line only (refused resets, the computed locks coming and going). */
   note(latch: string, action: LatchAction, by: string, reason?: string, detail?: string, at = this.now()): void {
     this.db.prepare('INSERT INTO latch_events (latch, action, reason, detail, at, by) VALUES (?, ?, ?, ?, ?, ?)').run(latch, action, reason ?? null, detail ?? null, at, by);
+    this.noted.emit({ latch, action, at, by, ...(reason !== undefined ? { reason } : {}), ...(detail !== undefined ? { detail } : {}) });
   }
 
   /** Newest first. */

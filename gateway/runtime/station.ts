@@ -27,11 +27,18 @@ import { startStationMqtt, type StationMqtt } from './mqtt.ts';
 import { PreactStore } from './preacts.ts';
 import { LatchStore } from './latches.ts';
 import { attachLeakLatch, resetLeakLatch, savedFault, trackPostFault } from './latch-wiring.ts';
+import { EventLog } from '../records/events.ts';
+import type { EventInput, StationEventV1 } from '../records/event.ts';
+import { EventUploader } from '../sync/event-uploader.ts';
+import { attachStationEvents, recordStart } from './event-wiring.ts';
+import { startRemoteCommands, type RemoteCommandsRuntime } from './remote.ts';
 
 export interface StationOptions {
   config: GatewayConfig;
   clock?: Clock;
   logs?: LogFactory;
+  /** The config file, whose hash is compared with the last start's (a config.changed event). */
+  configFile?: string;
 }
 
 const ACTIVE_PHASES = new Set(['identified', 'verified', 'cylinderReady', 'filling', 'toppingUp', 'cutOff', 'settling', 'checked', 'reweighed']);
@@ -45,6 +52,15 @@ export class Station {
   store!: RecordStore;
   devices!: StationDevices;
   uploader?: Uploader;
+  /**
+   * The signed station event log (issue 10 point 6). Other parts of the gateway record
+   * through `recordEvent({kind, post?, subject?, by?, reason?, detail?, data?, id?})`.
+   */
+  eventLog!: EventLog;
+  eventUploader?: EventUploader;
+  remote?: RemoteCommandsRuntime;
+  private offEvents?: () => void;
+  private readonly configFile?: string;
   mqtt?: StationMqtt;
   publicKeyPem?: string;
   private db!: Database.Database;
@@ -63,6 +79,33 @@ export class Station {
   constructor(readonly config: GatewayConfig, opts: Omit<StationOptions, 'config'> = {}) {
     this.clock = opts.clock ?? systemClock;
     this.logs = opts.logs ?? createLogFactory({ level: config.log.level, levels: config.log.levels });
+    this.configFile = opts.configFile;
+  }
+
+  /**
+   * Record a signed, chained station event (gateway/records/event.ts for the kinds). Never
+   * throws: a failure is logged and returns undefined, so no safety path stops on it.
+   */
+  recordEvent(e: EventInput): StationEventV1 | undefined {
+    if (!this.eventLog) {
+      this.logs('station').error({ kind: e.kind }, 'station event before the event log was opened: not recorded');
+      return undefined;
+    }
+    try {
+      return this.eventLog.append(e);
+    } catch (err) {
+      this.logs('station').error({ err: errorMessage(err), kind: e.kind }, 'station event NOT recorded');
+      return undefined;
+    }
+  }
+
+  /** A remote lock (signed command): a latch, so a restart keeps it; only a remote unlock lifts it. */
+  remoteLock(on: boolean, by: string, reason?: string): { changed: boolean } {
+    if (on) this.latches.set('remote', 'STATION_LOCKED_REMOTE', reason, undefined, by);
+    else this.latches.lift('remote', by, reason);
+    if (on) this.lockDetail.set('remote', `${reason ?? 'remote lock'} (${by})`);
+    else this.lockDetail.delete('remote');
+    return { changed: this.setLock('remote', on, reason) };
   }
 
   /**
@@ -104,6 +147,8 @@ export class Station {
     const privateKey = loadPrivateKey(cfg.dataDir);
     this.startStep = `opening ${join(cfg.dataDir, 'records.db')}`;
     this.store = new RecordStore({ db: join(cfg.dataDir, 'records.db'), clock: this.clock, station: cfg.station.code, privateKey, config: cfg.records });
+    this.eventLog = new EventLog({ db: this.store.db, clock: this.clock, station: cfg.station.code, privateKey, utcOffsetMinutes: cfg.records.utcOffsetMinutes, clockJumpThresholdMs: cfg.records.clockJumpThresholdMs, bootId: this.store.boot });
+    recordStart(this.eventLog, (e) => this.recordEvent(e), { file: this.configFile, config: cfg });
     // Fills a killed process left open become 'interrupted' records before any post runs.
     this.startStep = 'recording fills interrupted by the previous run';
     for (const r of this.store.recoverInterrupted()) {
@@ -127,6 +172,12 @@ export class Station {
       this.startStep = 'starting the uploader';
       this.uploader = new Uploader({ store: this.store, clock: this.clock, config: cfg.upload, log: this.logs('sync') });
       this.uploader.start();
+      this.eventUploader = new EventUploader({ log: this.eventLog, clock: this.clock, config: cfg.upload, retentionDays: cfg.records.retentionDays });
+      this.eventUploader.start();
+    }
+    if (cfg.remote) {
+      this.startStep = 'starting remote commands';
+      this.remote = startRemoteCommands(this, cfg.remote, this.db, this.logs('remote'));
     }
   }
 
@@ -305,6 +356,14 @@ export class Station {
   private restoreLatches(): void {
     const log = this.logs('station');
     this.latches = new LatchStore(this.db, this.clock);
+    // Before anything sets or lifts a latch: every history line becomes a signed event.
+    this.offEvents = attachStationEvents({ log: this.eventLog, record: (e) => this.recordEvent(e), latches: this.latches, registry: this.registry, leak: this.mqtt?.leak, valves: this.mqtt?.valves, logger: log });
+    const remote = this.latches.get('remote');
+    if (remote) {
+      this.locks.add('remote');
+      this.lockDetail.set('remote', `${remote.detail ?? remote.reason} (since ${remote.since})`);
+      log.warn({ since: remote.since, detail: remote.detail }, 'remote lock restored from the previous run: only a signed remote unlock lifts it');
+    }
     const store = this.latches.get('store');
     if (store) {
       this.locks.add('store');
@@ -373,6 +432,9 @@ export class Station {
     if (this.devices) await this.devices.stop();
     else if (this.valveSet) await stopValves(this.valveSet);
     await this.uploader?.stop().catch(() => undefined);
+    await this.eventUploader?.stop().catch(() => undefined);
+    this.remote?.stop();
+    this.offEvents?.();
     await this.mqtt?.stop();
     this.store?.close();
     this.db?.close();
