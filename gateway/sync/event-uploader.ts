@@ -17,7 +17,7 @@ import type { EventLog } from '../records/events.ts';
 import { genericAdapter } from './adapters/generic.ts';
 import { backoffDelay } from './backoff.ts';
 import { checkUploadUrl, HttpPoster } from './http.ts';
-import type { BatchOutcome, UploadConfigInput } from './uploader.ts';
+import { causeOf, httpCause, type BatchOutcome, type UploadConfigInput } from './uploader.ts';
 
 /** `…/records` → `…/events`; any other path gets `/v1/events` at the URL's root. */
 export function eventsUrlFor(recordsUrl: string): string {
@@ -109,7 +109,7 @@ export class EventUploader {
     try {
       outcome = await this.sendBatch();
     } catch (err) {
-      outcome = { kind: 'failed', error: errorMessage(err) };
+      outcome = { kind: 'failed', error: errorMessage(err), cause: causeOf(err), size: this.config.batchSize };
     }
     if (outcome.kind === 'failed') {
       this.stats.failures++;
@@ -127,7 +127,7 @@ export class EventUploader {
     this.stats.sent += rows.length;
     const reply = await this.poster.post(contentType, body);
     const ack = genericAdapter.decodeAck(reply.status, reply.text);
-    if (!ack.ok) return { kind: 'failed', error: ack.error };
+    if (!ack.ok) return { kind: 'failed', error: ack.error, cause: httpCause(reply.status), size: rows.length };
     const byId = new Map(ack.results.map((r) => [r.id, r]));
     const acked: number[] = [];
     const rejected: { seq: number; reason: string }[] = [];
@@ -141,7 +141,9 @@ export class EventUploader {
     this.opts.log.applyAcks(acked, rejected);
     this.stats.acked += acked.length;
     this.stats.rejected += rejected.length;
-    if (acked.length + rejected.length === 0) return { kind: 'failed', error: ack.results.find((r) => r.status === 'rejected')?.reason ?? 'the receiver acknowledged none of the batch' };
+    if (acked.length + rejected.length === 0) {
+      return { kind: 'failed', error: ack.results.find((r) => r.status === 'rejected')?.reason ?? 'the receiver acknowledged none of the batch', cause: 'rejected', size: rows.length };
+    }
     return { kind: 'ok', sent: rows.length, acked: acked.length, rejected: rejected.length, unanswered: rows.length - acked.length - rejected.length };
   }
 }

@@ -239,7 +239,7 @@ function withinBytes<T extends { body: string }>(rows: T[], maxBytes: number): T
   return rows;
 }
 
-function httpCause(status: number): FailureCause {
+export function httpCause(status: number): FailureCause {
   if (status >= 500) return 'http_5xx';
   if (status >= 400) return 'http_4xx';
   return 'bad_reply';
