@@ -1,6 +1,7 @@
 import { join } from 'node:path';
+import { errorMessage } from '../../protocols/errors.ts';
 import { writeFileSync } from 'node:fs';
-import { parse, requireConfig, untilSignal } from './args.ts';
+import { parse, requireConfig, untilSignal, UsageError } from './args.ts';
 import { keysInit, loadPrivateKey, publicKeyPemOf } from '../records/keys.ts';
 import { exportRecords, type ExportFormat } from '../records/export.ts';
 import { verifyRecords, formatVerifyReport } from '../records/verify.ts';
@@ -67,7 +68,13 @@ export async function syncCommand(args: string[]): Promise<number> {
 export async function receiverCommand(args: string[]): Promise<number> {
   const { parseReceiverArgs } = await import('../receiver/main.ts');
   const { startReceiver } = await import('../receiver/server.ts');
-  const rx = await startReceiver(parseReceiverArgs(args));
+  let opts;
+  try {
+    opts = parseReceiverArgs(args);
+  } catch (err) {
+    throw new UsageError(`${errorMessage(err)}\nvalid options: --port <value>, --host <value>, --db <value>, --station <CODE=file.pem>, --late-after-ms <value>, --threads <value>, --help`);
+  }
+  const rx = await startReceiver(opts);
   console.log(`listening ${rx.url}`);
   await untilSignal();
   await rx.close();
