@@ -157,6 +157,8 @@ export const uiMessages = {
   'health.online': { zh: '在线', en: 'Online' },
   'health.degraded': { zh: '不稳定', en: 'Degraded' },
   'health.offline': { zh: '离线', en: 'Offline' },
+  'device.relayUnreachable': { zh: '继电器模块无法连接（{cause}）', en: 'relay module unreachable ({cause})' },
+  'device.notReachedYet': { zh: '尚未连通', en: 'not reached yet' },
 
   'err.unauthorized': { zh: '请先登录', en: 'Please log in' },
   'err.forbidden': { zh: '权限不足：需要{roles}', en: 'Not allowed: needs {roles}' },

@@ -55,6 +55,9 @@ export class PostRuntime {
   private subs: Unsubscribe[] = [];
   /** Valve closes commanded so far: an open waiting for the setpoint is dropped when this moved. */
   private closes = 0;
+  /** A close not confirmed was logged; reset when a close is confirmed (one warning per episode, not one per retry). */
+  private closeWarned = false;
+  private unreachableLogged = false;
   /** The commands of the last step (for benchmarks and tests that watch what a step produced). */
   lastCommands: Command[] = [];
 
@@ -80,10 +83,27 @@ export class PostRuntime {
     this.subs.push(
       d.scale.samples.on((sample) => this.input({ kind: 'sample', sample })),
       d.reader.reads.on((read) => this.onRead(read)),
-      d.valve.faults.on((f) => this.input(f.code === 'VALVE_FEEDBACK' ? { kind: 'valveMismatch', detail: f.message } : { kind: 'valveFault', detail: f.message })),
+      d.valve.faults.on((f) => this.onValveFault(f)),
     );
     if (d.startInput) this.subs.push(d.startInput.edges.on((e) => e.value && this.input({ kind: 'start' })));
     if (d.stopInput) this.subs.push(d.stopInput.edges.on((e) => e.value && this.input({ kind: 'stop' })));
+  }
+
+  /**
+   * A valve fault becomes a controller input (a trip, a latched fault) when the valve may be open
+   * or did not do what it was told (feedback, not confirmed). A relay module that cannot be
+   * reached while the valve is commanded closed is not that (issue 12 point 7): the driver keeps
+   * retrying the close by itself, the device shows offline, and new fills are refused with the
+   * reason (verify: DEVICE_OFFLINE); latching every post for a supervisor would say nothing more.
+   */
+  private onValveFault(f: { code: string; message: string }): void {
+    const unreachable = f.code === 'VALVE_WRITE' || f.code === 'VALVE_KEEPALIVE';
+    if (unreachable && !valveMayBeOpen(this.state)) {
+      if (!this.unreachableLogged) this.env.log.warn({ err: f.message }, 'relay module unreachable: valve commanded closed, close retried; fills refused until it answers');
+      this.unreachableLogged = true;
+      return;
+    }
+    this.input(f.code === 'VALVE_FEEDBACK' ? { kind: 'valveMismatch', detail: f.message } : { kind: 'valveFault', detail: f.message });
   }
 
   stop(): void {
@@ -243,8 +263,18 @@ export class PostRuntime {
   private closeValve(reason: string): void {
     this.closes++;
     this.events.emit({ kind: 'valve', post: this.id, command: 'close', reason });
-    // The driver retries a close until confirmed and reports faults itself.
-    this.devices.valve.close(reason).catch((err) => this.env.log.warn({ err: errorMessage(err), reason }, 'valve close not yet confirmed'));
+    // The driver retries a close until confirmed and reports faults itself: warn once per episode.
+    this.devices.valve.close(reason).then(
+      () => {
+        this.closeWarned = false;
+        this.unreachableLogged = false;
+      },
+      (err) => {
+        if (this.closeWarned) return;
+        this.closeWarned = true;
+        this.env.log.warn({ err: errorMessage(err), reason }, 'valve close not yet confirmed (retrying)');
+      },
+    );
   }
 
   /** Belt and braces: the controller says closed, the driver says open or opening → close again. */
