@@ -60,10 +60,10 @@ export function reportOutcomes(
   return events.on((e) => {
     if (e.kind === 'record' && e.attempt) {
       if (out.pretty) out.print(outcomeLine(e.attempt, lang));
-      else out.log(outcomeFields(e.attempt), outcomeLine(e.attempt, 'en'));
+      else out.log(outcomeFields(e.attempt), outcomeLine(e.attempt, 'en').replace(/\s{2,}/g, ' '));
     } else if (e.kind === 'phase' && e.phase === 'fault' && !e.attemptId && e.reason) {
       if (out.pretty) out.print(faultLine(e.post, e.reason, lang));
-      else out.log({ post: e.post, outcome: 'fault', trips: [e.reason] }, faultLine(e.post, e.reason, 'en'));
+      else out.log({ post: e.post, outcome: 'fault', trips: [e.reason] }, faultLine(e.post, e.reason, 'en').replace(/\s{2,}/g, ' '));
     }
   });
 }
