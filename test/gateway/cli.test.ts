@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { createServer } from 'node:http';
 import { verifyPassword } from '../../gateway/mqtt/password.ts';
 
 const root = new URL('../..', import.meta.url).pathname;
@@ -140,6 +141,31 @@ test('devices watch --max-seconds ends at once on SIGINT, devices unreachable or
   } finally {
     p.child.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('fillgate wait: exit 0 once the post reaches the phase, 1 with the reason when it faults, 2 for an unknown phase', async () => {
+  const t0 = Date.now();
+  const server = createServer((req, res) => {
+    const late = Date.now() - t0 > 800;
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ posts: [{ id: 'P1', phase: late ? 'verified' : 'identified' }, { id: 'P2', phase: 'fault', reason: 'VALVE_FEEDBACK' }] }));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  try {
+    const ok = await run(['wait', 'P1', 'verified,cylinderReady', '--url', url, '--timeout', '20']);
+    assert.is(ok.code, 0, ok.err);
+    assert.ok(Date.now() - t0 >= 800, 'waited for the phase');
+    assert.match(ok.out, /P1 verified/);
+    const fault = await run(['wait', 'P2', 'idle', '--url', url]);
+    assert.is(fault.code, 1);
+    assert.match(fault.err, /P2 is in fault: VALVE_FEEDBACK/);
+    const bad = await run(['wait', 'P1', 'filed', '--url', url]);
+    assert.is(bad.code, 2);
+    assert.match(bad.err, /unknown phase filed/);
+  } finally {
+    server.close();
   }
 });
 
