@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { errorMessage } from '../../protocols/errors.ts';
+import { stationIso } from '../station-time.ts';
 import { writeFileSync } from 'node:fs';
 import { parse, requireConfig, untilSignal, UsageError } from './args.ts';
 import { keysInit, loadPrivateKey, publicKeyPemOf } from '../records/keys.ts';
@@ -59,7 +60,7 @@ export async function syncCommand(args: string[]): Promise<number> {
     return 2;
   }
   const config = requireConfig(values.config);
-  const s = syncStatus(recordsDb(config.dataDir));
+  const s = syncStatus(recordsDb(config.dataDir), Date.now(), (ms) => stationIso(config, ms));
   console.log(values.json ? JSON.stringify(s, null, 2) : formatSyncStatus(s));
   return 0;
 }

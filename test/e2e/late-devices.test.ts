@@ -96,6 +96,7 @@ test('started before its devices: idle and offline with the cause, fills refused
     const valve = after.devices.find((d) => d.device === 'P1.valve')!;
     assert.match(String(valve.lastOkAt), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+08:00$/);
     assert.ok(Math.abs(Date.parse(String(valve.lastOkAt)) - Date.now()) < 10_000, `lastOkAt ${valve.lastOkAt} is a wall-clock time`);
+    assert.match(after.at, /\+08:00$/, '/status says the time at the station offset');
     assert.equal(after.latches.active, []);
   } finally {
     await station.stop();

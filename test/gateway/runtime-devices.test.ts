@@ -10,6 +10,7 @@ import { createServer, type Server } from 'node:net';
 import { ManualClock, systemClock } from '../../protocols/clock.ts';
 import { buildDevices, healthView, valveProblem } from '../../gateway/runtime/devices.ts';
 import { validateConfig } from '../../gateway/config/config.ts';
+import { stationIso } from '../../gateway/station-time.ts';
 
 function listen(onConnection: () => void): Promise<{ server: Server; port: number }> {
   return new Promise((resolve) => {
@@ -65,6 +66,13 @@ test('healthView: wall-clock lastOkAt at the station offset, no stale error when
   assert.is(online.lastOkAt, '2026-01-01T08:00:04.000+08:00');
   const offline = healthView({ device: 'P1.scale', state: 'offline', lastError: 'TIMEOUT', framesDiscarded: 0, requests: 3, failures: 1 }, clock, cfg);
   assert.is(offline.lastError, 'TIMEOUT');
+});
+
+test('stationIso: the configured offset, else the PC offset at that moment', () => {
+  const at = Date.UTC(2026, 0, 1, 0, 0, 0);
+  assert.is(stationIso({ records: { utcOffsetMinutes: 480 } }, at), '2026-01-01T08:00:00.000+08:00');
+  assert.is(stationIso({ records: { utcOffsetMinutes: -90 } }, at), '2025-12-31T22:30:00.000-01:30');
+  assert.is(Date.parse(stationIso({ records: {} }, at)), at);
 });
 
 test.run();
