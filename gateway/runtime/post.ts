@@ -44,6 +44,9 @@ export type PostEvent =
   | { kind: 'record'; post: string; attempt: FillAttempt }
   | { kind: 'valve'; post: string; command: 'open' | 'close'; reason?: string };
 
+/** Phases before a fill opens the valve, or at rest (with ctx.awaitRemoval: the valve was open for the cylinder still there). */
+const VALVE_NOT_OPENED: ReadonlySet<string> = new Set(['idle', 'closedOut', 'aborted', 'identified', 'verified', 'cylinderReady']);
+
 export class PostRuntime {
   readonly id: string;
   readonly events = new Signal<PostEvent>();
@@ -98,7 +101,11 @@ export class PostRuntime {
    */
   private onValveFault(f: { code: string; message: string }): void {
     const unreachable = f.code === 'VALVE_WRITE' || f.code === 'VALVE_KEEPALIVE';
-    if (unreachable && !valveMayBeOpen(this.state)) {
+    // Only where the valve has not been open for the cylinder on the scale (right after a fill a close
+    // that cannot be written stays a trip), or the post is already in fault (the driver retries anyway).
+    const { phase, ctx } = this.state;
+    const quiet = phase.kind === 'fault' || (VALVE_NOT_OPENED.has(phase.kind) && !ctx.awaitRemoval);
+    if (unreachable && quiet) {
       if (!this.unreachableLogged) this.env.log.warn({ err: f.message }, 'relay module unreachable: valve commanded closed, close retried; fills refused until it answers');
       this.unreachableLogged = true;
       return;
