@@ -87,6 +87,10 @@ export class PostRuntime {
       d.scale.samples.on((sample) => this.input({ kind: 'sample', sample })),
       d.reader.reads.on((read) => this.onRead(read)),
       d.valve.faults.on((f) => this.onValveFault(f)),
+      // The module answers again: the next outage is worth its own warning.
+      d.valve.health.on((h) => {
+        if (h.state === 'online') this.unreachableLogged = this.closeWarned = false;
+      }),
     );
     if (d.startInput) this.subs.push(d.startInput.edges.on((e) => e.value && this.input({ kind: 'start' })));
     if (d.stopInput) this.subs.push(d.stopInput.edges.on((e) => e.value && this.input({ kind: 'stop' })));
