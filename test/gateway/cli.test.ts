@@ -73,6 +73,9 @@ test('an unknown option exits 2 naming it and the valid options', async () => {
   const c = await run(['config', 'check', 'examples/gateway.yaml', '--strcit']);
   assert.is(c.code, 2, c.out + c.err);
   assert.match(c.err, /valid options: --strict/);
+  const doc = await run(['doctor', '--cfg', 'x.yaml']);
+  assert.is(doc.code, 2);
+  assert.match(doc.err, /valid options: --config <value>, --json/);
   const rx = await run(['receiver', '--prot', '1']);
   assert.is(rx.code, 2);
   assert.match(rx.err, /valid options: --port/);
