@@ -22,7 +22,7 @@ const commands: Record<string, Command> = {
     help: `usage: fillgate start --config <file>
   -c, --config <file>  the gateway config (examples/gateway.yaml)
 Runs until SIGINT/SIGTERM; every valve is commanded closed on the way out. Prints one line per
-fill outcome, refusal and trip (pretty on a terminal, JSON lines otherwise); logs go to stderr.`,
+fill outcome, refusal and trip: pretty on a terminal, otherwise a JSON log line like the other logs.`,
     run: async (a) => (await import('./start.ts')).startCommand(a),
   },
   sim: {
