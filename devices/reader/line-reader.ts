@@ -109,7 +109,8 @@ export class LineReaderDriver implements ReaderDriver {
   private onLinkState(state: LinkState, error?: string): void {
     if (state === 'open') return this.setState('online');
     this.lines.reset();
-    this.setState('offline', error ? `link ${state}: ${error}` : `link ${state}`);
+    // Opening and reconnecting are the link's normal work, not an error: keep the error that caused them.
+    this.setState('offline', error ? `link ${state}: ${error}` : state === 'closed' ? 'link closed' : undefined);
   }
 
   private onData(chunk: Buffer): void {

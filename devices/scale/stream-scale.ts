@@ -133,7 +133,7 @@ export class StreamScaleDriver implements ScaleDriver {
    */
   checkStale(): void {
     try {
-      if (this.link.state !== 'open') return this.setState('offline', `link ${this.link.state}`);
+      if (this.link.state !== 'open') return this.setState('offline', this.link.state === 'closed' ? 'link closed' : undefined);
       const now = this.clock.now();
       const lastOk = this.state.lastOkAt ?? this.startedAt;
       if (now - lastOk < this.staleAfterMs) return;
@@ -152,7 +152,8 @@ export class StreamScaleDriver implements ScaleDriver {
       this.decoder.reset();
       this.run = undefined;
       this.flags?.reset();
-      this.setState('offline', error ? `link ${state}: ${error}` : `link ${state}`);
+      // Opening and reconnecting are the link's normal work, not an error: keep the error that caused them.
+      this.setState('offline', error ? `link ${state}: ${error}` : state === 'closed' ? 'link closed' : undefined);
     } catch (err) {
       this.state.lastError = `internal: ${errorMessage(err)}`;
     }

@@ -7,6 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { loadConfigFile, formatConfigErrors, configJsonSchema } from '../config/config.ts';
 import { renderConfigReference, spliceReference } from '../config/docs.ts';
 import { describeWatchdogFit, setpointLimitOf, watchdogFit } from '../config/checks.ts';
+import { parse } from './args.ts';
 
 const USAGE = 'usage: fillgate config check <file> [--strict] | config schema | config docs [--write docs/configuration.md]';
 
@@ -24,8 +25,9 @@ export async function configCommand(args: string[]): Promise<number> {
 
 /** Exit 0 when valid (warnings printed), 1 with every error listed, 1 on warnings with --strict. */
 function check(args: string[]): number {
-  const strict = args.includes('--strict');
-  const file = args.find((a) => !a.startsWith('--'));
+  const { values, positionals } = parse(args, { strict: { type: 'boolean' } });
+  const strict = values.strict === true;
+  const file = positionals[0];
   if (!file) {
     console.error(USAGE);
     return 2;
@@ -51,16 +53,12 @@ function check(args: string[]): number {
 }
 
 function docs(args: string[]): number {
+  const { values } = parse(args, { write: { type: 'string' } });
   const table = renderConfigReference(configJsonSchema());
-  const i = args.indexOf('--write');
-  if (i < 0) {
+  const file = values.write;
+  if (typeof file !== 'string') {
     console.log(table);
     return 0;
-  }
-  const file = args[i + 1];
-  if (!file) {
-    console.error(USAGE);
-    return 2;
   }
   writeFileSync(file, spliceReference(readFileSync(file, 'utf8'), table));
   console.log(`${file}: reference table regenerated`);

@@ -17,6 +17,7 @@ import { startReceiver } from '../receiver/server.ts';
 import { publicKeyPemOf, loadPrivateKey } from '../records/keys.ts';
 import { verifyRecords } from '../records/verify.ts';
 import { startStatusServer } from '../http/server.ts';
+import { stationMetrics } from '../http/metrics.ts';
 import { hashPassword } from '../mqtt/password.ts';
 import { outcomeLine } from './outcome-line.ts';
 import { runScenario, type Step } from './demo-script.ts';
@@ -63,6 +64,8 @@ export async function demoCommand(args: string[]): Promise<number> {
   const logs = createLogFactory({ level: values.verbose ? 'info' : 'error' });
   const station = new Station(config, { logs });
   await station.start();
+  // Fills and refusals by reason on /metrics, as `fillgate start` has them.
+  stationMetrics(station);
   importExamples(station);
   const pub = publicKeyPemOf(loadPrivateKey(config.dataDir));
   const receiver = await startReceiver({ port: 0, host: '127.0.0.1', dbPath: join(config.dataDir, 'regulator.db'), stations: { [config.station.code]: pub } });
@@ -92,7 +95,8 @@ export async function demoCommand(args: string[]): Promise<number> {
   const lang = cliLang();
   console.log(t('cli.demo.title', lang, { station: config.station.code, unit: config.station.unit }));
   console.log(t('cli.demo.where', lang, { data: config.dataDir, control: sim.controlUrl, receiver: receiver.url }));
-  console.log(`  dashboard: ${http.url}/  (login operator/demo or supervisor/demo)\n`);
+  console.log(t('cli.demo.dashboard', lang, { url: `${http.url}/` }));
+  console.log(t(values.keep ? 'cli.demo.dashboardKept' : 'cli.demo.dashboardEnds', lang) + '\n');
   station.events.on((e) => {
     if (e.kind === 'record') console.log(outcomeLine(e.attempt, lang));
     if (e.kind === 'valve' && e.command === 'open' && values.verbose) console.log(`   ${e.post} valve open`);

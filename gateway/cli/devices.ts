@@ -1,6 +1,6 @@
 import { parse, requireConfig, untilSignal } from './args.ts';
 import { systemClock } from '../../protocols/clock.ts';
-import { buildDevices } from '../runtime/devices.ts';
+import { buildDevices, healthView, type DeviceHealthView } from '../runtime/devices.ts';
 
 /**
  * `fillgate devices watch --config <file> [--every 1000]`: live samples, code
@@ -28,10 +28,18 @@ export async function devicesCommand(args: string[]): Promise<number> {
     });
   }
   for (const d of devices.posts.values()) d.reader.reads.on((r) => console.log(`${stamp()} ${r.device.padEnd(12)} ${r.kind} ${r.code}${r.raw !== r.code ? `  (sent "${r.raw}")` : ''}`));
-  for (const d of devices.drivers) d.health.on((h) => console.log(`${stamp()} ${h.device.padEnd(12)} health ${h.state}${h.lastError ? `: ${h.lastError}` : ''}${h.framesDiscarded ? `, ${h.framesDiscarded} frames discarded` : ''}`));
+  const printHealth = (h: DeviceHealthView) => console.log(`${stamp()} ${h.device.padEnd(12)} health ${h.state}${h.lastError ? `: ${h.lastError}` : ''}${h.framesDiscarded ? `, ${h.framesDiscarded} frames discarded` : ''}`);
+  for (const d of devices.drivers) d.health.on((h) => printHealth(healthView(h, systemClock, config)));
   await devices.start();
-  const stopAfter = values['max-seconds'] ? new Promise((r) => setTimeout(r, Number(values['max-seconds']) * 1000)) : new Promise(() => undefined);
+  // Where each device stands now, also those that never answered (their health does not change).
+  for (const h of devices.health()) printHealth(h);
+  // SIGINT ends the watch at once: the --max-seconds timer must not keep the process alive after it.
+  let timer: NodeJS.Timeout | undefined;
+  const stopAfter = values['max-seconds'] ? new Promise((r) => (timer = setTimeout(r, Number(values['max-seconds']) * 1000))) : new Promise(() => undefined);
   await Promise.race([untilSignal(), stopAfter]);
+  clearTimeout(timer);
+  // A second Ctrl-C does not wait for the valves' close confirmation (they were only ever commanded closed here).
+  process.once('SIGINT', () => process.exit(130));
   console.log('\nhealth:');
   for (const h of devices.health()) console.log(`  ${h.device.padEnd(12)} ${h.state.padEnd(9)} rtt ${h.rttMs?.toFixed(1) ?? '-'} ms, ${h.framesDiscarded} discarded${h.lastError ? `, last error: ${h.lastError}` : ''}`);
   await devices.stop();

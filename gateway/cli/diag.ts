@@ -39,7 +39,8 @@ function parse(args: string[], options: NonNullable<Parameters<typeof parseArgs>
   try {
     return parseArgs({ args, options, allowPositionals: true, strict: true });
   } catch (err) {
-    console.error(`${errorMessage(err)}\n${usage}`);
+    const names = Object.entries(options ?? {}).map(([n, o]) => `--${n}${o.type === 'string' ? ' <value>' : ''}`);
+    console.error(`${errorMessage(err).split('. To specify a positional')[0]}\nvalid options: ${[...names, '--help'].join(', ')}\n${usage}`);
     return undefined;
   }
 }

@@ -1,6 +1,8 @@
 import { join } from 'node:path';
+import { errorMessage } from '../../protocols/errors.ts';
+import { stationIso } from '../station-time.ts';
 import { writeFileSync } from 'node:fs';
-import { parse, requireConfig, untilSignal } from './args.ts';
+import { parse, requireConfig, untilSignal, UsageError } from './args.ts';
 import { keysInit, loadPrivateKey, publicKeyPemOf } from '../records/keys.ts';
 import { exportRecords, type ExportFormat } from '../records/export.ts';
 import { verifyRecords, formatVerifyReport } from '../records/verify.ts';
@@ -62,7 +64,7 @@ export async function syncCommand(args: string[]): Promise<number> {
     return 2;
   }
   const config = requireConfig(values.config);
-  const s = syncStatus(recordsDb(config.dataDir));
+  const s = syncStatus(recordsDb(config.dataDir), Date.now(), (ms) => stationIso(config, ms));
   console.log(values.json ? JSON.stringify(s, null, 2) : formatSyncStatus(s));
   return 0;
 }
@@ -71,7 +73,13 @@ export async function syncCommand(args: string[]): Promise<number> {
 export async function receiverCommand(args: string[]): Promise<number> {
   const { parseReceiverArgs } = await import('../receiver/main.ts');
   const { startReceiver } = await import('../receiver/server.ts');
-  const rx = await startReceiver(parseReceiverArgs(args));
+  let opts;
+  try {
+    opts = parseReceiverArgs(args);
+  } catch (err) {
+    throw new UsageError(`${errorMessage(err)}\nvalid options: --port <value>, --host <value>, --db <value>, --station <CODE=file.pem>, --late-after-ms <value>, --threads <value>, --help`);
+  }
+  const rx = await startReceiver(opts);
   console.log(`listening ${rx.url}`);
   await untilSignal();
   await rx.close();

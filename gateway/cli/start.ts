@@ -3,6 +3,7 @@ import { Station } from '../runtime/station.ts';
 import { startStatusServer } from '../http/server.ts';
 import { stationMetrics } from '../http/metrics.ts';
 import { startWatchdog, stationProbes } from '../runtime/watchdog.ts';
+import { reportOutcomes } from './outcome-line.ts';
 
 /**
  * `fillgate start --config <file>`: run the gateway until SIGINT/SIGTERM; valves
@@ -22,6 +23,9 @@ export async function startCommand(args: string[]): Promise<number> {
     throw err;
   }
   stationMetrics(station);
+  // One line per fill outcome, refusal and trip: pretty for a person at a terminal, a JSON log line for journald.
+  const fills = station.logs('fill');
+  reportOutcomes(station.events, { pretty: process.stdout.isTTY === true, print: (l) => console.log(l), log: (f, msg) => fills.info(f, msg) });
   if (station.publicKeyPem) console.log(`station public key (register it with the regulator):\n${station.publicKeyPem}`);
   const http = await startStatusServer(station, config.http);
   station.logs('station').info({ url: http.url }, 'status and metrics served');

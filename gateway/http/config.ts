@@ -3,7 +3,7 @@
  * station dashboard listen, who may log in, and the screens' default language
  * (issue 6 point 1). Passwords are stored only as scrypt hashes, the same
  * `scrypt$N$salt$hash` format as the MQTT device passwords (gateway/mqtt/password.ts;
- * `fillgate mqtt hash-password <pw>` prints one).
+ * `fillgate mqtt hash-password` prints one from a password on stdin).
  */
 import { z } from 'zod';
 import { PASSWORD_HASH_PATTERN } from '../mqtt/password.ts';
@@ -18,7 +18,7 @@ export const httpUserSchema = z.object({
   passwordHash: z
     .string()
     .regex(PASSWORD_HASH_PATTERN, 'a hash from `fillgate mqtt hash-password` (scrypt$N$salt$hash), never the password')
-    .describe('scrypt$N$salt$hash from `fillgate mqtt hash-password <password>`'),
+    .describe('scrypt$N$salt$hash from `fillgate mqtt hash-password` (password on stdin)'),
 });
 export type HttpUser = z.infer<typeof httpUserSchema>;
 

@@ -1,6 +1,7 @@
 /** One snapshot of the station for people and machines: posts, devices, locks, records, uploads, MQTT. Texts from the catalogue (gateway/i18n). */
 import type { Station } from '../runtime/station.ts';
 import { reasonText } from '../i18n/index.ts';
+import { stationIso } from '../station-time.ts';
 
 export function stationStatus(station: Station) {
   const posts = [...station.posts.values()].map((rt) => {
@@ -21,7 +22,7 @@ export function stationStatus(station: Station) {
   const counts = station.store.counts();
   return {
     station: station.config.station.code,
-    at: new Date(station.clock.wall()).toISOString(),
+    at: stationIso(station.config, station.clock.wall()),
     locks: station.lockState,
     // Locks only a supervisor's recorded reset lifts (kept across restarts), and their recent history.
     latches: { active: station.latches.active(), history: station.latches.history(20) },

@@ -54,6 +54,9 @@ export const uiMessages = {
   'tile.content': { zh: '瓶内', en: 'Content' },
   'tile.unstable': { zh: '不稳', en: 'Unsteady' },
   'tile.noScale': { zh: '无称重数据', en: 'No weight' },
+  'tile.weightAge': { zh: '{s} 秒前的读数', en: 'reading {s} s old' },
+  'tile.weightLive': { zh: '实时读数', en: 'live reading' },
+  'tile.scale': { zh: '秤：{state}', en: 'Scale: {state}' },
   'tile.locked': { zh: '站点锁定', en: 'Station locked' },
   'tile.reset': { zh: '复位故障', en: 'Reset fault' },
   'tile.resetDone': { zh: '已发送复位', en: 'Reset sent' },
@@ -157,6 +160,8 @@ export const uiMessages = {
   'health.online': { zh: '在线', en: 'Online' },
   'health.degraded': { zh: '不稳定', en: 'Degraded' },
   'health.offline': { zh: '离线', en: 'Offline' },
+  'device.relayUnreachable': { zh: '继电器模块无法连接（{cause}）', en: 'relay module unreachable ({cause})' },
+  'device.notReachedYet': { zh: '尚未连通', en: 'not reached yet' },
 
   'err.unauthorized': { zh: '请先登录', en: 'Please log in' },
   'err.forbidden': { zh: '权限不足：需要{roles}', en: 'Not allowed: needs {roles}' },

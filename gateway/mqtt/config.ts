@@ -13,8 +13,8 @@ export type DeviceKind = (typeof deviceKinds)[number];
 export const mqttDeviceSchema = z.object({
   id,
   kind: z.enum(deviceKinds),
-  /** `scrypt$N$salt$hash` from `fillgate hash-password`: never the password itself. */
-  passwordHash: z.string().regex(PASSWORD_HASH_PATTERN, 'a hash from `fillgate hash-password` (scrypt$N$salt$hash)'),
+  /** `scrypt$N$salt$hash` from `fillgate mqtt hash-password`: never the password itself. */
+  passwordHash: z.string().regex(PASSWORD_HASH_PATTERN, 'a hash from `fillgate mqtt hash-password` (scrypt$N$salt$hash)'),
   /** Where the device is (a post id, or "yard"): leak alarms name it. */
   location: z.string().optional(),
 });

@@ -21,6 +21,8 @@ import type { PostConfig, ScaleConfig } from '../config/schema.ts';
 import type { ScaleFormatOptions } from '../../protocols/scale/index.ts';
 import type { FrameTap } from '../../protocols/link/reconnecting.ts';
 import type { LogFactory, Logger } from '../log.ts';
+import { stationIso, type StationTimeSettings } from '../station-time.ts';
+import { t } from '../i18n/index.ts';
 
 export interface PostDevices {
   scale: ScaleDriver;
@@ -40,7 +42,32 @@ export interface StationDevices {
   drivers: Driver[];
   start(): Promise<void>;
   stop(): Promise<void>;
-  health(): DeviceHealth[];
+  /** Every driver's health as people and /status read it (healthView). */
+  health(): DeviceHealthView[];
+}
+
+/** A device's health for people: wall-clock times at the station's offset, no stale error on an online device. */
+export interface DeviceHealthView extends Omit<DeviceHealth, 'lastOkAt' | 'setAsideUntil'> {
+  /** When the device last answered correctly (ISO 8601 with the station's offset). */
+  lastOkAt?: string;
+  /** Until when the bus arbiter skips it (ISO 8601 with the station's offset). */
+  setAsideUntil?: string;
+}
+
+/**
+ * Issue 12 point 7: the drivers keep monotonic stamps (they time staleness with them) and
+ * keep the last error after a recovery; what a person reads is the wall-clock time, and an
+ * online device shows no error it has already got over.
+ */
+export function healthView(h: DeviceHealth, clock: Clock, cfg: StationTimeSettings): DeviceHealthView {
+  const { lastOkAt, setAsideUntil, lastError, ...rest } = h;
+  const wall = (mono: number) => stationIso(cfg, Math.round(clock.wall() - (clock.now() - mono)));
+  return {
+    ...rest,
+    ...(lastError !== undefined && h.state !== 'online' ? { lastError } : {}),
+    ...(lastOkAt !== undefined ? { lastOkAt: wall(lastOkAt) } : {}),
+    ...(setAsideUntil !== undefined ? { setAsideUntil: wall(setAsideUntil) } : {}),
+  };
 }
 
 /**
@@ -136,10 +163,14 @@ export function buildDevices(cfg: GatewayConfig, clock: Clock, logs?: LogFactory
     checkScale,
     drivers,
     async start() {
+      // A bus that cannot open now keeps retrying by itself; its devices report offline meanwhile.
       await buses.openNew();
-      // A valve already started (buildValves at station start) returns at once.
-      for (const v of valves) await v.start().catch(() => undefined);
-      await Promise.all(others.map((d) => d.start().catch(() => undefined)));
+      // Every valve's OFF was queued first (buildValves at station start, or here: closes jump the
+      // bus queue); the scales, readers and inputs start at once rather than after each valve's
+      // confirmation: an unreachable relay module must not hold every scale back by its close
+      // timeout per valve. A valve already started returns at once.
+      const valvesClosed = Promise.all(valves.map((v) => v.start().catch(() => undefined)));
+      await Promise.all([valvesClosed, ...others.map((d) => d.start().catch(() => undefined))]);
     },
     async stop() {
       // Valves first: de-energise before anything else goes away.
@@ -147,8 +178,21 @@ export function buildDevices(cfg: GatewayConfig, clock: Clock, logs?: LogFactory
       await Promise.all(others.map((d) => d.stop().catch(() => undefined)));
       await buses.close();
     },
-    health: () => drivers.map((d) => d.getHealth()),
+    health: () => drivers.map((d) => healthView(d.getHealth(), clock, cfg)),
   };
+}
+
+/**
+ * Why this post's valve cannot be used now, for a DEVICE_OFFLINE refusal (issue 12 point 7):
+ * "relay module unreachable (ECONNREFUSED 127.0.0.1:15020)"; undefined when it answers.
+ */
+export function valveProblem(valve: Pick<ValveDriver, 'getHealth'>): string | undefined {
+  const h = valve.getHealth();
+  if (h.state !== 'offline') return undefined;
+  const err = h.lastError ?? '';
+  // "link down: connect ECONNREFUSED 127.0.0.1:15020" → "ECONNREFUSED 127.0.0.1:15020"
+  const cause = /\b(E[A-Z]{3,}\b[^,;()]*)/.exec(err)?.[1]?.trim() ?? err.replace(/^link down: /, '');
+  return t('device.relayUnreachable', 'en', { cause: cause || t('device.notReachedYet', 'en') });
 }
 
 /** Programs the indicator's setpoint at a gross limit and reads it back; resolves with the programmed kg. */

@@ -44,6 +44,9 @@ export type PostEvent =
   | { kind: 'record'; post: string; attempt: FillAttempt }
   | { kind: 'valve'; post: string; command: 'open' | 'close'; reason?: string };
 
+/** Phases before a fill opens the valve, or at rest (with ctx.awaitRemoval: the valve was open for the cylinder still there). */
+const VALVE_NOT_OPENED: ReadonlySet<string> = new Set(['idle', 'closedOut', 'aborted', 'identified', 'verified', 'cylinderReady']);
+
 export class PostRuntime {
   readonly id: string;
   readonly events = new Signal<PostEvent>();
@@ -55,6 +58,9 @@ export class PostRuntime {
   private subs: Unsubscribe[] = [];
   /** Valve closes commanded so far: an open waiting for the setpoint is dropped when this moved. */
   private closes = 0;
+  /** A close not confirmed was logged; reset when a close is confirmed (one warning per episode, not one per retry). */
+  private closeWarned = false;
+  private unreachableLogged = false;
   /** The commands of the last step (for benchmarks and tests that watch what a step produced). */
   lastCommands: Command[] = [];
 
@@ -80,10 +86,35 @@ export class PostRuntime {
     this.subs.push(
       d.scale.samples.on((sample) => this.input({ kind: 'sample', sample })),
       d.reader.reads.on((read) => this.onRead(read)),
-      d.valve.faults.on((f) => this.input(f.code === 'VALVE_FEEDBACK' ? { kind: 'valveMismatch', detail: f.message } : { kind: 'valveFault', detail: f.message })),
+      d.valve.faults.on((f) => this.onValveFault(f)),
+      // The module answers again: the next outage is worth its own warning.
+      d.valve.health.on((h) => {
+        if (h.state === 'online') this.unreachableLogged = this.closeWarned = false;
+      }),
     );
     if (d.startInput) this.subs.push(d.startInput.edges.on((e) => e.value && this.input({ kind: 'start' })));
     if (d.stopInput) this.subs.push(d.stopInput.edges.on((e) => e.value && this.input({ kind: 'stop' })));
+  }
+
+  /**
+   * A valve fault becomes a controller input (a trip, a latched fault) when the valve may be open
+   * or did not do what it was told (feedback, not confirmed). A relay module that cannot be
+   * reached while the valve is commanded closed is not that (issue 12 point 7): the driver keeps
+   * retrying the close by itself, the device shows offline, and new fills are refused with the
+   * reason (verify: DEVICE_OFFLINE); latching every post for a supervisor would say nothing more.
+   */
+  private onValveFault(f: { code: string; message: string }): void {
+    const unreachable = f.code === 'VALVE_WRITE' || f.code === 'VALVE_KEEPALIVE';
+    // Only where the valve has not been open for the cylinder on the scale (right after a fill a close
+    // that cannot be written stays a trip), or the post is already in fault (the driver retries anyway).
+    const { phase, ctx } = this.state;
+    const quiet = phase.kind === 'fault' || (VALVE_NOT_OPENED.has(phase.kind) && !ctx.awaitRemoval);
+    if (unreachable && quiet) {
+      if (!this.unreachableLogged) this.env.log.warn({ err: f.message }, 'relay module unreachable: valve commanded closed, close retried; fills refused until it answers');
+      this.unreachableLogged = true;
+      return;
+    }
+    this.input(f.code === 'VALVE_FEEDBACK' ? { kind: 'valveMismatch', detail: f.message } : { kind: 'valveFault', detail: f.message });
   }
 
   stop(): void {
@@ -243,8 +274,18 @@ export class PostRuntime {
   private closeValve(reason: string): void {
     this.closes++;
     this.events.emit({ kind: 'valve', post: this.id, command: 'close', reason });
-    // The driver retries a close until confirmed and reports faults itself.
-    this.devices.valve.close(reason).catch((err) => this.env.log.warn({ err: errorMessage(err), reason }, 'valve close not yet confirmed'));
+    // The driver retries a close until confirmed and reports faults itself: warn once per episode.
+    this.devices.valve.close(reason).then(
+      () => {
+        this.closeWarned = false;
+        this.unreachableLogged = false;
+      },
+      (err) => {
+        if (this.closeWarned) return;
+        this.closeWarned = true;
+        this.env.log.warn({ err: errorMessage(err), reason }, 'valve close not yet confirmed (retrying)');
+      },
+    );
   }
 
   /** Belt and braces: the controller says closed, the driver says open or opening → close again. */

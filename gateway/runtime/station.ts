@@ -19,7 +19,7 @@ import { RecordStore } from '../records/store.ts';
 import { keysInit, loadPrivateKey, PRIVATE_KEY_FILE } from '../records/keys.ts';
 import { recordFillLocks } from '../sync/timeliness.ts';
 import { Uploader } from '../sync/uploader.ts';
-import { buildDevices, buildValves, type StationDevices, type StationValves } from './devices.ts';
+import { buildDevices, buildValves, valveProblem, type StationDevices, type StationValves } from './devices.ts';
 import { closeValvesAgain, closeValvesFirst, stopValves } from './valves-first.ts';
 import { PostRuntime, type PostEnv, type PostEvent } from './post.ts';
 import { operatorFacts, verifyCylinder } from './verify.ts';
@@ -226,6 +226,10 @@ export class Station {
             locks: () => ({ leak: this.locks.has('leak'), upload: this.locks.has('upload'), store: this.locks.has('store') }),
             activeAtOtherPosts: () => this.activeCodes(post),
             scale: () => this.freshSample(post),
+            deviceProblem: () => {
+              const detail = valveProblem(devices.valve);
+              return detail ? { code: 'DEVICE_OFFLINE', detail } : undefined;
+            },
             angleValveCheck: this.mqtt ? (valve, scanned) => {
               const r = this.mqtt!.valves.check(valve, scanned);
               return r.ok ? undefined : { code: r.code, detail: r.detail };

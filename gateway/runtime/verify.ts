@@ -29,6 +29,8 @@ export interface VerifyContext {
   scale(): { grossKg: number; stable: boolean; overload: boolean } | undefined;
   /** A smart angle valve's check of its bound code (issue 4 point 3), when valves report over MQTT. */
   angleValveCheck?(valveCode: string, scanned: string): Refusal | undefined;
+  /** A device of this post that cannot be used now (e.g. its relay module unreachable): refused with this reason. */
+  deviceProblem?(): Refusal | undefined;
   /** How long to wait for a stable weight before judging it (ms). */
   settleWaitMs?: number;
 }
@@ -56,6 +58,8 @@ export async function verifyCylinder(ctx: VerifyContext, code: string): Promise<
     scale: ctx.scale(),
     settings: ctx.settings,
   }).filter((r) => !operatorCodes.has(r.code));
+  const device = ctx.deviceProblem?.();
+  if (device) refusals.unshift(device);
   if (cylinder?.valveCode && ctx.angleValveCheck) {
     const r = ctx.angleValveCheck(cylinder.valveCode, code);
     if (r) refusals.push(r);

@@ -14,21 +14,22 @@ export interface SyncStatus extends StoreCounts {
   rejectedRecords: { seq: number; reason: string }[];
 }
 
-export function syncStatus(dbOrPath: Db | string, now: number = Date.now()): SyncStatus {
+/** `iso` writes the times (the CLI passes the station's offset: gateway/station-time.ts). */
+export function syncStatus(dbOrPath: Db | string, now: number = Date.now(), iso: (epochMs: number) => string = (ms) => new Date(ms).toISOString()): SyncStatus {
   const { db, owned } = openRecordsDb(dbOrPath, { readonly: typeof dbOrPath === 'string' });
   try {
     const counts = recordCounts(db);
     const oldest = db.prepare('SELECT seq, wall_ms, body FROM records WHERE status = 0 ORDER BY seq LIMIT 1').get() as { seq: number; wall_ms: number; body: string } | undefined;
-    const iso = (key: string) => {
+    const metaTime = (key: string) => {
       const v = getMeta(db, key);
-      return v === undefined ? undefined : new Date(Number(v)).toISOString();
+      return v === undefined ? undefined : iso(Number(v));
     };
     const rejected = db.prepare('SELECT seq, reject_reason AS reason FROM records WHERE status = 2 ORDER BY seq LIMIT 20').all() as { seq: number; reason: string }[];
     return {
       ...counts,
       oldestUnacked: oldest ? { seq: oldest.seq, recordedAt: (JSON.parse(oldest.body) as { recordedAt: string }).recordedAt, ageMs: Math.max(0, now - oldest.wall_ms) } : undefined,
-      lastSuccessAt: iso('sync_last_success_wall_ms'),
-      lastErrorAt: iso('sync_last_error_wall_ms'),
+      lastSuccessAt: metaTime('sync_last_success_wall_ms'),
+      lastErrorAt: metaTime('sync_last_error_wall_ms'),
       lastError: getMeta(db, 'sync_last_error'),
       rejectedRecords: rejected,
     };

@@ -124,7 +124,8 @@ export class UnitHealth {
     if (down) {
       this.lastOutcome = 'none';
       this.probing = false;
-      if (reason) this.h.lastError = `link down: ${reason}`;
+      // A link that is opening (or reopening) is not an error in itself: keep the error that took it down.
+      if (reason && reason !== 'opening' && reason !== 'reconnecting') this.h.lastError = `link down: ${reason}`;
     }
     this.update();
   }

@@ -70,8 +70,8 @@ function browserTests(): void {
   });
 
   /** A fresh screen (own cookies and language), logged in as `who`. */
-  async function screen(who: 'op' | 'sup', path = '/'): Promise<Page> {
-    const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  async function screen(who: 'op' | 'sup', path = '/', viewport = { width: 1280, height: 800 }): Promise<Page> {
+    const ctx = await browser.newContext({ viewport });
     const page = await ctx.newPage();
     const outside: string[] = [];
     page.on('request', (r) => {
@@ -143,6 +143,95 @@ function browserTests(): void {
     await page.waitForSelector('#status-devices tr.health-online');
     rig.sim.remove('P2');
     rig.sim.remove('P1');
+    await page.context().close();
+  });
+
+  test('an 800×480 post panel: nothing overflows, the header is one row, codes do not wrap; a favicon; operators see no import report', async () => {
+    const page = await screen('op', '/', { width: 800, height: 480 });
+    // A cylinder on P1 so its code is on the tile.
+    rig.sim.place('P1', 'E2000017A1B20004');
+    await rig.until('P1 loaded', () => rig.sim.state().posts.find((p) => p.id === 'P1')!.scale.grossKg > 1);
+    rig.sim.scan('P1', 'E2000017A1B20004');
+    await page.waitForSelector('.tile[data-post="P1"][data-phase="verified"]', { timeout: 15_000 });
+    await page.screenshot({ path: join(shots, 'panel-800x480.png') });
+    // Plain strings: tsx would wrap named functions in a helper the page does not have.
+    const layout = (await page.evaluate(`(() => {
+      const vw = window.innerWidth;
+      const overflowing = [...document.querySelectorAll('body *')]
+        .filter((el) => el.offsetParent !== null)
+        .filter((el) => {
+          const r = el.getBoundingClientRect();
+          return r.right > vw + 0.5 || r.left < -0.5 || (el.scrollWidth > el.clientWidth + 1 && getComputedStyle(el).overflowX === 'visible' && el.clientWidth > 0);
+        })
+        .map((el) => el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') + '.' + [...el.classList].join('.'));
+      const top = document.getElementById('top');
+      const navTops = [...top.querySelectorAll('nav a')].map((a) => Math.round(a.getBoundingClientRect().top));
+      const code = document.querySelector('.tile[data-post="P1"] .fact.code dd');
+      const range = document.createRange();
+      range.selectNodeContents(code.firstChild);
+      const codeLines = new Set([...range.getClientRects()].map((r) => Math.round(r.top))).size;
+      return { scrollWidth: document.documentElement.scrollWidth, vw, overflowing, headerHeight: top.getBoundingClientRect().height, navRows: new Set(navTops).size, codeLines, codeText: code.textContent };
+    })()`)) as { scrollWidth: number; vw: number; overflowing: string[]; headerHeight: number; navRows: number; codeLines: number; codeText: string | null };
+    assert.ok(layout.scrollWidth <= layout.vw, `page ${layout.scrollWidth} px wide in a ${layout.vw} px panel`);
+    assert.equal(layout.overflowing, [], 'elements overflowing their boxes or the panel');
+    assert.is(layout.navRows, 1, 'the navigation is one row');
+    assert.ok(layout.headerHeight <= 64, `header ${layout.headerHeight} px high`);
+    assert.match(layout.codeText ?? '', /E2000017A1B20004/);
+    assert.is(layout.codeLines, 1, 'the cylinder code is on one line');
+    // A refusal and a fault do not look the same.
+    const colours = (await page.evaluate(`(() => {
+      const probe = (cls) => {
+        const el = document.createElement('article');
+        el.className = 'tile ' + cls;
+        document.body.append(el);
+        const c = getComputedStyle(el).backgroundColor;
+        el.remove();
+        return c;
+      };
+      return { refused: probe('state-refused'), fault: probe('state-fault') };
+    })()`)) as { refused: string; fault: string };
+    assert.is.not(colours.fault, colours.refused, 'fault and refusal have different colours');
+    const icon = await page.evaluate(async () => {
+      const link = document.querySelector('link[rel="icon"]') as HTMLLinkElement | null;
+      if (!link) return { href: '', status: 0 };
+      const r = await fetch(link.href);
+      return { href: link.href, status: r.status };
+    });
+    assert.is(icon.status, 200, `favicon ${icon.href}`);
+    await page.click('[data-nav="registry"]');
+    await page.waitForSelector('#registry-table tbody tr');
+    assert.not.ok(await page.isVisible('#import-report'), 'no import report for an operator');
+    assert.not.ok(await page.isVisible('#import-issues'), 'no import issues table for an operator');
+    rig.sim.remove('P1');
+    await rig.until('P1 idle again', () => rig.phase('P1') === 'idle' || rig.phase('P1') === 'aborted', 20_000);
+    await page.context().close();
+  });
+
+  test('a tile greys out the weight of an offline scale and says how old it is; a refusal goes once the scale is empty', async () => {
+    const page = await screen('op');
+    rig.sim.place('P2', 'E2000017A1B20010'); // scrapped: refused
+    await rig.until('P2 loaded', () => rig.sim.state().posts.find((p) => p.id === 'P2')!.scale.grossKg > 1);
+    rig.sim.scan('P2', 'E2000017A1B20010');
+    await page.waitForSelector('.tile[data-post="P2"][data-state="refused"]', { timeout: 15_000 });
+    rig.sim.remove('P2');
+    await page.waitForSelector('.tile[data-post="P2"][data-state="idle"]', { timeout: 15_000 });
+    assert.is(await tile(page, 'P2').locator('.reason').count(), 0, 'the refusal went with the cylinder');
+    assert.is.not(
+      await tile(page, 'P2').evaluate((el) => getComputedStyle(el).backgroundColor),
+      'rgb(196, 22, 28)',
+      'an empty idle post is not red',
+    );
+    // P1's scale stops answering: the last weight stays, greyed out, with its age and the scale's state.
+    await page.waitForSelector('.tile[data-post="P1"] .weight[data-stale="false"]');
+    rig.sim.setFault({ device: 'P1.scale', kind: 'no-answer' });
+    await page.waitForSelector('.tile[data-post="P1"] .weight[data-stale="true"]', { timeout: 15_000 });
+    await page.waitForFunction(() => /秒前的读数/.test(document.querySelector('.tile[data-post="P1"] .weight-age')?.textContent ?? ''), undefined, { timeout: 15_000 });
+    const opacity = await tile(page, 'P1').locator('.weight-num').evaluate((el) => Number(getComputedStyle(el).opacity));
+    assert.ok(opacity < 0.5, `stale digits greyed out (opacity ${opacity})`);
+    await page.waitForFunction(() => /离线/.test(document.querySelector('.tile[data-post="P1"] .scale-health')?.textContent ?? ''), undefined, { timeout: 20_000 });
+    await page.screenshot({ path: join(shots, 'tile-scale-offline.png') });
+    rig.sim.clearFaults('P1.scale');
+    await page.waitForSelector('.tile[data-post="P1"] .weight[data-stale="false"]', { timeout: 20_000 });
     await page.context().close();
   });
 

@@ -41,6 +41,8 @@ test('the demo prints one line per outcome and ends with every record delivered'
   const summary = /(\d+) records in .* chain and signatures verify; regulator accepted (\d+), gaps 0/.exec(out);
   assert.ok(summary, out.slice(-500));
   assert.is(summary[1], summary[2]);
+  // Where the dashboard is, and that it ends with the demo unless --keep (issue 12 point 8).
+  assert.match(out, /dashboard: http:\/\/127\.0\.0\.1:\d+\/ .*\n.*to keep it running: npm start -- --keep/);
 });
 
 test('--keep stays up until SIGTERM, which shuts it down like Ctrl-C and removes its folders (and the key in them)', async () => {
@@ -60,6 +62,13 @@ test('--keep stays up until SIGTERM, which shuts it down like Ctrl-C and removes
   assert.ok(readdirSync(tmp).some((d) => d.startsWith('fillgate-demo-')), 'the demo keeps its data while it runs');
   await new Promise((r) => setTimeout(r, 500));
   assert.is(child.exitCode, null, 'still running with --keep');
+  // The kept dashboard's /metrics counts the demo's fills and refusals (issue 12 point 8).
+  const url = /dashboard: (http:\/\/127\.0\.0\.1:\d+)\//.exec(out)?.[1];
+  assert.ok(url, out);
+  const metrics = await (await fetch(`${url}/metrics`)).text();
+  assert.match(metrics, /fillgate_fills_total\{post="P1",outcome="filled"\} [1-9]/, metrics.slice(0, 2000));
+  assert.match(metrics, /fillgate_refusals_total\{post="P2",reason="SCRAPPED"\} 1/);
+  assert.match(out, /--keep: the dashboard and the simulator stay up/);
   child.kill('SIGTERM');
   const code = await Promise.race([exited, new Promise<string>((r) => setTimeout(() => r('hung'), 30_000))]);
   if (code === 'hung') child.kill('SIGKILL');

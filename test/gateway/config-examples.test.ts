@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { loadConfigFile, configJsonSchema } from '../../gateway/config/config.ts';
 import { renderConfigReference, extractReference } from '../../gateway/config/docs.ts';
+import { verifyPassword } from '../../gateway/mqtt/password.ts';
 
 const root = new URL('../..', import.meta.url).pathname;
 const cli = (...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', join(root, 'gateway/cli/main.ts'), ...args], { cwd: root, encoding: 'utf8', timeout: 30_000 });
@@ -90,6 +91,15 @@ test('fillgate config schema prints a JSON Schema that closes objects and carrie
   assert.equal(js.required.sort(), ['posts', 'station']);
   assert.is(js.properties.buses.additionalProperties.properties.timeoutMs.default, 300);
   assert.is(js.properties.posts.items.additionalProperties, false);
+});
+
+test('examples/gateway.yaml has a dashboard login per role, password "demo" as its comment says (issue 12 point 8)', async () => {
+  const r = loadConfigFile(join(root, 'examples/gateway.yaml'));
+  assert.ok(r.ok);
+  const users = r.config.http.users;
+  assert.equal(users.map((u) => u.role).sort(), ['integrator', 'operator', 'supervisor']);
+  for (const u of users) assert.ok(await verifyPassword('demo', u.passwordHash), u.name);
+  assert.match(readFileSync(join(root, 'examples/gateway.yaml'), 'utf8'), /fillgate mqtt hash-password/);
 });
 
 test.run();

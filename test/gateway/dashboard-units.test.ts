@@ -161,6 +161,33 @@ test('reasons come in both languages: from the last record, a fault, or a notice
   assert.is(outcomeState('interrupted'), 'tripped');
 });
 
+test('a tile says how old its weight is and greys it out when stale or the scale is offline (issue 12 point 9)', () => {
+  const cfgd = (phase: object, grossKg: number, at: number): PostState =>
+    ({ ctx: { cfg: { pollHz: 10, staleAfterPolls: 3 }, last: { grossKg, stable: true, overload: false, at } }, phase }) as unknown as PostState;
+  const fresh = postTile('P1', cfgd({ kind: 'idle' }, 19.16, 10_000), {}, false, { now: 10_100, scale: { state: 'online' } });
+  assert.is(fresh.weightStale, false);
+  assert.is(fresh.weightAgeS, undefined);
+  assert.is(fresh.scaleHealth, 'online');
+  const old = postTile('P1', cfgd({ kind: 'idle' }, 19.16, 10_000), {}, false, { now: 22_500, scale: { state: 'degraded', lastError: 'TIMEOUT' } });
+  assert.is(old.weightStale, true, 'older than 3 polls at 10 Hz');
+  assert.is(old.weightAgeS, 12);
+  assert.is(old.scaleError, 'TIMEOUT');
+  const offline = postTile('P1', cfgd({ kind: 'idle' }, 19.16, 10_000), {}, false, { now: 10_100, scale: { state: 'offline', lastError: 'link down: ECONNREFUSED' } });
+  assert.is(offline.weightStale, true, 'an offline scale greys out even a recent weight');
+  assert.is(offline.grossKg, 19.16, 'the last weight is still shown, greyed out');
+});
+
+test('an idle tile drops the refusal once the refused cylinder has left the scale; a trip stays', () => {
+  const refusedRec = { record: attempt({ outcome: 'refused', refusals: [{ code: 'SCRAPPED' }] }) };
+  assert.is(postTile('P2', snap({ kind: 'idle' }, 14), refusedRec, false, { emptyBelowKg: 1 }).state, 'refused', 'still on the scale');
+  const gone = postTile('P2', snap({ kind: 'idle' }, 0.02), refusedRec, false, { emptyBelowKg: 1 });
+  assert.is(gone.state, 'idle');
+  assert.equal(gone.reasons, []);
+  assert.is(gone.outcome, undefined);
+  const trip = postTile('P2', snap({ kind: 'idle' }, 0), { record: attempt({ outcome: 'tripped', trips: [{ code: 'NO_FLOW', at: 'x' }] }) }, false, { emptyBelowKg: 1 });
+  assert.is(trip.state, 'tripped');
+});
+
 test('banner: locks in both languages; a leak lock lists what is not clear and becomes resettable once it is', () => {
   assert.equal(bannerView([]), { locked: false, locks: [] });
   const upload = bannerView([{ lock: 'upload', detail: 'seq 4 is 7300 s old' }]);

@@ -155,4 +155,24 @@ test('setpoint limit: a stop while the setpoint is being programmed wins; the op
   r.rt.stop();
 });
 
+test('an unreachable relay module at an idle post is not a latched fault; the same after a fill, with the cylinder still there, is (issue 12 point 7)', async () => {
+  const r = rig({});
+  const writeFailed = () => r.valve.faults.emit({ code: 'VALVE_WRITE', message: 'P1.valve: close: coil write failed: connect ECONNREFUSED 127.0.0.1:15020', at: 0 });
+  for (let i = 0; i < 4; i++) writeFailed();
+  assert.is(r.rt.snapshot.phase.kind, 'idle', 'idle stays idle: the driver keeps retrying the close itself');
+  assert.equal(r.valve.closes, [], 'no extra close per fault report');
+  // A feedback mismatch is still a fault, idle or not.
+  r.valve.faults.emit({ code: 'VALVE_FEEDBACK', message: 'feedback says open while commanded closed', at: 0 });
+  assert.is(r.rt.snapshot.phase.kind, 'fault');
+  r.rt.stop();
+
+  const after = rig({});
+  await toReady(after);
+  assert.is(after.valve.opens, 1);
+  after.rt.input({ kind: 'stop' }); // aborted, the cylinder still on the scale
+  after.valve.faults.emit({ code: 'VALVE_WRITE', message: 'close: coil write failed', at: 0 });
+  assert.is(after.rt.snapshot.phase.kind, 'fault', 'a close that cannot be written right after a fill stays a fault');
+  after.rt.stop();
+});
+
 test.run();

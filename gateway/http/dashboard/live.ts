@@ -54,13 +54,15 @@ export class LiveHub {
   }
 
   tiles(): PostTile[] {
-    const locked = this.station.lockState.length > 0;
-    return [...this.station.posts.values()].map((rt) => postTile(rt.id, rt.snapshot, this.memory.get(rt.id), locked));
+    return [...this.station.posts.keys()].map((id) => this.tile(id)).filter((t): t is PostTile => !!t);
   }
 
   tile(post: string): PostTile | undefined {
     const rt = this.station.posts.get(post);
-    return rt ? postTile(rt.id, rt.snapshot, this.memory.get(rt.id), this.station.lockState.length > 0) : undefined;
+    if (!rt) return undefined;
+    const scale = this.station.devices?.posts.get(post)?.scale.getHealth();
+    const context = { now: this.station.clock.now(), emptyBelowKg: this.station.config.eligibility.emptyScaleBelowKg, ...(scale ? { scale } : {}) };
+    return postTile(rt.id, rt.snapshot, this.memory.get(rt.id), this.station.lockState.length > 0, context);
   }
 
   banner(): BannerView {

@@ -18,6 +18,7 @@ import { stationStatus } from '../status.ts';
 import { LiveHub } from './live.ts';
 import { findRecords, parseRecordQuery, recordsCsv } from './records.ts';
 import { ApiError, badRequest, readBody, readJson, sendError, sendJson } from './reply.ts';
+import { stationIso } from '../../station-time.ts';
 import { StaticFiles } from './static.ts';
 import { leakConditions, recordReasons } from './view.ts';
 import { resetLeakLatch } from '../../runtime/latch-wiring.ts';
@@ -208,7 +209,8 @@ export class Dashboard {
   private recordsCsv(c: Ctx): void {
     const q = parseRecordQuery(c.url.searchParams, this.station.config.records.utcOffsetMinutes);
     const csv = recordsCsv(this.station.store.db, q);
-    const day = new Date(this.station.clock.wall()).toISOString().slice(0, 10);
+    // The station's calendar day, as the records' times are written (one helper for every time people read).
+    const day = stationIso(this.station.config, this.station.clock.wall()).slice(0, 10);
     c.res.writeHead(200, {
       'content-type': 'text/csv; charset=utf-8',
       'content-disposition': `attachment; filename="fill-records-${this.station.config.station.code}-${day}.csv"`,

@@ -9,6 +9,8 @@ import type { PostState } from '../../controller/index.ts';
 import type { LeakState } from '../../leak/interlock.ts';
 import type { FillAttempt, FillOutcome } from '../../records/types.ts';
 import { both, reasonText } from '../../i18n/index.ts';
+import { staleLimitMs } from '../../controller/steps.ts';
+import type { HealthState } from '../../../devices/types.ts';
 
 export type TileState = 'idle' | 'waiting' | 'filling' | 'done' | 'warn' | 'refused' | 'tripped' | 'fault' | 'locked';
 
@@ -40,6 +42,22 @@ export interface PostTile {
   reasons: ReasonView[];
   /** The post is in fault: a supervisor may reset it. */
   fault: boolean;
+  /** Whole seconds since the last weight sample, when at least one (a fresh weight has none). */
+  weightAgeS?: number;
+  /** The weight shown is not live: older than the stale limit, or the scale is offline (greyed out). */
+  weightStale: boolean;
+  /** The post scale's health, and its error when not online. */
+  scaleHealth?: HealthState;
+  scaleError?: string;
+}
+
+/** What a tile needs from outside the controller's state. */
+export interface TileContext {
+  /** Monotonic now (the clock of the samples' `at`), to age the last weight. */
+  now?: number;
+  scale?: { state: HealthState; lastError?: string };
+  /** Below this the post scale is empty (eligibility.emptyScaleBelowKg). */
+  emptyBelowKg?: number;
 }
 
 /** Per post, what happened last (kept by the live hub from the station's events). */
@@ -103,10 +121,13 @@ function tileReasons(ph: PhaseFacts, memory: PostMemory): ReasonView[] {
 }
 
 /** One post tile from the controller's snapshot, what the post did last, and whether the station is locked. */
-export function postTile(post: string, snap: PostState, memory: PostMemory = {}, locked = false): PostTile {
+export function postTile(post: string, snap: PostState, memoryIn: PostMemory = {}, locked = false, at: TileContext = {}): PostTile {
   const ph = snap.phase as unknown as PhaseFacts;
   const last = snap.ctx.last;
   const gross = last?.grossKg;
+  // A refused cylinder that has left the scale is no longer this post's news (issue 12 point 9).
+  const gone = memoryIn.record?.outcome === 'refused' && RESTING.has(ph.kind) && gross !== undefined && gross < (at.emptyBelowKg ?? 1);
+  const memory: PostMemory = gone ? { ...memoryIn, record: undefined } : memoryIn;
   const a = ph.run ?? ph.attempt;
   const cyl = a?.cylinder;
   const rec = RESTING.has(ph.kind) ? memory.record : undefined;
@@ -123,7 +144,19 @@ export function postTile(post: string, snap: PostState, memory: PostMemory = {},
     allowedKg: round(cyl?.allowedFillKg ?? rec?.allowedFillKg),
     reasons: tileReasons(ph, memory),
     fault: ph.kind === 'fault',
+    weightStale: false,
   };
+  if (last && at.now !== undefined) {
+    const ageMs = Math.max(0, at.now - last.at);
+    const limit = snap.ctx.cfg ? staleLimitMs(snap.ctx) : 1000;
+    if (ageMs >= 1000) tile.weightAgeS = Math.floor(ageMs / 1000);
+    tile.weightStale = ageMs >= limit;
+  }
+  if (at.scale) {
+    tile.scaleHealth = at.scale.state;
+    if (at.scale.state !== 'online' && at.scale.lastError) tile.scaleError = at.scale.lastError;
+    if (at.scale.state === 'offline') tile.weightStale = true;
+  }
   const start = ph.run?.startGrossKg;
   if (ph.run && gross !== undefined && start !== undefined) tile.filledKg = round(Math.max(0, gross - start));
   else if (rec?.netFilledKg !== undefined) tile.filledKg = round(rec.netFilledKg);

@@ -88,6 +88,9 @@ export async function showRegistry() {
   form.elements.what.onchange = searchRegistry;
   const imp = document.getElementById('import-form');
   imp.hidden = !can('importRegistry');
+  // The import report is for those who import; an operator never sees it, nor an empty table.
+  const report = document.getElementById('import-report');
+  report.hidden = !can('importRegistry') || !report.dataset.shown;
   imp.onsubmit = (e) => {
     e.preventDefault();
     importFile();
@@ -116,7 +119,10 @@ async function importFile() {
   const summary = document.getElementById('import-summary');
   const file = form.elements.file.files[0];
   summary.className = '';
+  const report = document.getElementById('import-report');
   if (!file) {
+    report.hidden = false;
+    document.getElementById('import-issues').hidden = true;
     summary.textContent = T('registry.noFile');
     summary.className = 'error';
     return;
@@ -133,6 +139,8 @@ async function importFile() {
     showReport(report);
     if (report.applied) searchRegistry();
   } catch (err) {
+    report.hidden = false;
+    document.getElementById('import-issues').hidden = true;
     summary.textContent = err instanceof ApiFailure ? err.text() : String(err);
     summary.className = 'error';
   }
@@ -148,4 +156,8 @@ function showReport(r) {
     h('tr', { class: `sev-${i.severity}` }, h('td', {}, i.row === 0 ? '—' : i.row), h('td', { class: 'mono' }, i.key ?? ''), h('td', {}, i.field ?? ''), h('td', {}, T(`severity.${i.severity}`)), h('td', {}, i.message)),
   );
   fillRows(document.querySelector('#import-issues tbody'), rows);
+  document.getElementById('import-issues').hidden = rows.length === 0;
+  const report = document.getElementById('import-report');
+  report.dataset.shown = '1';
+  report.hidden = !can('importRegistry');
 }

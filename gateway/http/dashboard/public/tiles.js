@@ -17,6 +17,15 @@ function tileNode(t) {
   );
   const phaseText = t.outcome && ['idle', 'closedOut', 'aborted'].includes(t.phase) ? T(`outcome.${t.outcome}`) : T(`phase.${t.phase}`);
   const weight = t.grossKg === undefined ? T('tile.noScale') : kg(t.grossKg);
+  // How old the weight is and how the scale is: a stale weight or an offline scale greys the digits out.
+  const scaleBad = t.scaleHealth && t.scaleHealth !== 'online';
+  const age = h(
+    'p',
+    { class: `weight-age${t.weightStale || scaleBad ? ' bad' : ''}` },
+    t.grossKg === undefined ? null : t.weightAgeS === undefined ? T('tile.weightLive') : T('tile.weightAge', { s: t.weightAgeS }),
+    t.scaleHealth ? h('span', { class: `scale-health health-${t.scaleHealth}` }, T('tile.scale', { state: T(`health.${t.scaleHealth}`) })) : null,
+    scaleBad && t.scaleError ? h('small', { class: 'scale-error' }, t.scaleError) : null,
+  );
   const fact = (key, value, cls) => h('div', { class: `fact ${cls ?? ''}` }, h('dt', {}, T(key)), h('dd', {}, value));
   return h(
     'article',
@@ -24,12 +33,13 @@ function tileNode(t) {
     h('header', {}, h('span', { class: 'tile-post' }, t.post), h('span', { class: 'tile-phase' }, state.locked && t.state === 'locked' ? T('tile.locked') : phaseText)),
     h(
       'div',
-      { class: 'weight' },
+      { class: `weight${t.weightStale ? ' stale' : ''}`, 'data-stale': String(!!t.weightStale) },
       h('span', { class: 'weight-num', 'data-gross': t.grossKg ?? '' }, weight),
       h('span', { class: 'weight-unit' }, T('tile.gross')),
       // Unsteady matters while the gateway waits for a steady reading; while filling it always is.
       t.stable === false && STEADY_NEEDED.has(t.phase) ? h('span', { class: 'unstable' }, T('tile.unstable')) : null,
     ),
+    age,
     h(
       'dl',
       { class: 'facts-row' },
