@@ -13,7 +13,11 @@ export const recordsConfigSchema = z.object({
   minDiskFreeBytes: z.number().int().min(0).default(256 * 1024 ** 2),
   /** A change of (wall − monotonic) larger than this between two records is a clock jump (design note: 2 s). */
   clockJumpThresholdMs: z.number().int().min(100).default(2000),
-  /** Offset written in record times; default: the PC's zone (China: +480). */
+  /**
+   * The station's one UTC offset (minutes): every time the gateway writes (controller, record store,
+   * dashboard day boundaries, export date bounds) carries it. Default: the PC's zone, read once at start
+   * (resolveUtcOffset) and printed; China is +480.
+   */
   utcOffsetMinutes: z.number().int().min(-840).max(840).optional(),
   /** Keep records at least this long (DB4114/T 185-2023: 2 years); only acknowledged older ones are pruned. */
   retentionDays: z.number().min(1).default(730),
@@ -50,6 +54,17 @@ export const uploadConfigSchema = z.object({
   pruneEveryMs: z.number().int().min(1000).default(3_600_000),
   timeliness: timelinessConfigSchema.default(timelinessConfigSchema.parse({})),
 });
+
+/** The station's offset: the configured one, else the PC's zone at `wallMs` (fixed for the run; China keeps no DST). */
+export function resolveUtcOffset(cfg: { utcOffsetMinutes?: number }, wallMs = Date.now()): number {
+  return cfg.utcOffsetMinutes ?? -new Date(wallMs).getTimezoneOffset();
+}
+
+/** `+08:00` for 480. */
+export function formatUtcOffset(minutes: number): string {
+  const abs = Math.abs(minutes);
+  return `${minutes < 0 ? '-' : '+'}${String(Math.floor(abs / 60)).padStart(2, '0')}:${String(abs % 60).padStart(2, '0')}`;
+}
 
 export type RecordsConfig = z.infer<typeof recordsConfigSchema>;
 export type TimelinessConfig = z.infer<typeof timelinessConfigSchema>;

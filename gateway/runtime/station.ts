@@ -16,6 +16,8 @@ import type { GatewayConfig } from '../config/config.ts';
 import { createLogFactory, type LogFactory } from '../log.ts';
 import { openRegistry, type Registry } from '../registry/registry.ts';
 import { RecordStore } from '../records/store.ts';
+import { formatUtcOffset, resolveUtcOffset } from '../records/config.ts';
+import { isoWithOffset } from '../records/record.ts';
 import { keysInit, loadPrivateKey, PRIVATE_KEY_FILE } from '../records/keys.ts';
 import { recordFillLocks } from '../sync/timeliness.ts';
 import { Uploader } from '../sync/uploader.ts';
@@ -40,6 +42,8 @@ export class Station {
   readonly posts = new Map<string, PostRuntime>();
   readonly clock: Clock;
   readonly logs: LogFactory;
+  /** The station's one UTC offset (records.utcOffsetMinutes, else this PC's zone at start): controller, store, dashboard alike. */
+  readonly utcOffsetMinutes: number;
   registry!: Registry;
   store!: RecordStore;
   devices!: StationDevices;
@@ -60,6 +64,7 @@ export class Station {
   constructor(readonly config: GatewayConfig, opts: Omit<StationOptions, 'config'> = {}) {
     this.clock = opts.clock ?? systemClock;
     this.logs = opts.logs ?? createLogFactory({ level: config.log.level, levels: config.log.levels });
+    this.utcOffsetMinutes = resolveUtcOffset(config.records, this.clock.wall());
   }
 
   async start(): Promise<void> {
@@ -74,7 +79,12 @@ export class Station {
       this.publicKeyPem = k.publicKeyPem;
       log.warn({ publicKeyFile: k.publicKeyPath }, 'created the station signing key: register its public key with the regulator');
     }
-    this.store = new RecordStore({ db: join(cfg.dataDir, 'records.db'), clock: this.clock, station: cfg.station.code, privateKey: loadPrivateKey(cfg.dataDir), config: cfg.records });
+    log.info(
+      { utcOffset: formatUtcOffset(this.utcOffsetMinutes), source: cfg.records.utcOffsetMinutes === undefined ? "this PC's zone" : 'records.utcOffsetMinutes' },
+      `record times carry UTC offset ${formatUtcOffset(this.utcOffsetMinutes)}`,
+    );
+    const records = { ...cfg.records, utcOffsetMinutes: this.utcOffsetMinutes };
+    this.store = new RecordStore({ db: join(cfg.dataDir, 'records.db'), clock: this.clock, station: cfg.station.code, privateKey: loadPrivateKey(cfg.dataDir), config: records });
     // Fills a killed process left open become 'interrupted' records before anything else runs.
     for (const r of this.store.recoverInterrupted()) {
       log.warn({ seq: r.seq, post: r.post, code: r.cylinderCode }, 'recorded a fill interrupted by the previous run');
@@ -94,7 +104,7 @@ export class Station {
       this.uploader = new Uploader({ store: this.store, clock: this.clock, config: cfg.upload });
       this.uploader.start();
     }
-    log.info({ station: cfg.station.code, posts: cfg.posts.length }, 'station started');
+    log.info({ station: cfg.station.code, posts: cfg.posts.length, utcOffset: formatUtcOffset(this.utcOffsetMinutes) }, 'station started');
   }
 
   private startPost(id: string): void {
@@ -105,7 +115,7 @@ export class Station {
     const pollHz = p.scale.kind === 'modbus' ? p.scale.pollHz : 10;
     const ccfg = controllerConfig(
       { station: cfg.station.code, unit: cfg.station.unit, post: id, medium: p.medium, scaleDevice: `${id}.scale` },
-      { ...fill, pollHz, checkScale: !!cfg.checkScale, ...(cfg.records.utcOffsetMinutes !== undefined ? { utcOffsetMinutes: cfg.records.utcOffsetMinutes } : {}) },
+      { ...fill, pollHz, checkScale: !!cfg.checkScale, utcOffsetMinutes: this.utcOffsetMinutes },
     );
     const log = this.logs(`post.${id}`);
     const env: PostEnv = {
@@ -134,7 +144,7 @@ export class Station {
         this.store.append(attempt);
         if (attempt.cylinderCode && attempt.netFilledKg !== undefined && attempt.netFilledKg > 0) {
           try {
-            this.registry.recordFill(attempt.cylinderCode, attempt.endedAt ?? this.clock.wall());
+            this.registry.recordFill(attempt.cylinderCode, attempt.endedAt ?? isoWithOffset(this.clock.wall(), this.utcOffsetMinutes));
           } catch (err) {
             log.warn({ err: errorMessage(err) }, 'fill count not updated');
           }
