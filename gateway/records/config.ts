@@ -6,9 +6,26 @@
 import { z } from 'zod';
 
 export const recordsConfigSchema = z.object({
-  /** Size the record database may reach; at nearFullRatio of it the station locks (refuses fills) but can still record refusals. */
+  /**
+   * Size the record database is planned for. New fills may use it up to limitBytes − the reserve:
+   * there the station locks (STATION_LOCKED_STORE) and a valve-opening journal write is refused.
+   * Refusals, interrupted fills (recovery) and the records of fills already under way are always
+   * committed, into the reserve and, should it ever come to that, past limitBytes: only a full disk stops them.
+   */
   limitBytes: z.number().int().positive().default(4 * 1024 ** 3),
+  /** The station locks at this fraction of limitBytes (or at limitBytes − reserveBytes, whichever comes first). */
   nearFullRatio: z.number().min(0.5).max(0.99).default(0.9),
+  /**
+   * The reserve at the top of limitBytes that new fills cannot use, kept for refusals and recovery
+   * (issue 13 point 4). Default: limitBytes × (1 − nearFullRatio), i.e. the part above the lock.
+   */
+  reserveBytes: z.number().int().min(0).optional(),
+  /**
+   * At start, a post whose journal says an attempt was open waits this long for the first stable,
+   * fresh sample of its scale before the interrupted record is committed, so the record carries the
+   * measured mass (issue 13 point 2; docs/record-format.md 4). 0 = commit at once, no re-weigh.
+   */
+  recoveryReweighMs: z.number().int().min(0).max(60_000).default(5000),
   /** Free disk space below this also counts as near full. */
   minDiskFreeBytes: z.number().int().min(0).default(256 * 1024 ** 2),
   /** A change of (wall − monotonic) larger than this between two records is a clock jump (design note: 2 s). */
