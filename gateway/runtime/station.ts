@@ -150,7 +150,7 @@ export class Station {
           }
         }
       },
-      markInProgress: (post, attempt) => this.store.markInProgress(post, attempt),
+      markInProgress: (post, attempt, opts) => void this.store.markInProgress(post, attempt, opts),
       clearInProgress: (post) => this.store.clearInProgress(post),
       savePreact: (post, model, entry: PreactEntry) => this.preacts.save(post, model, entry),
       supervisorReset: (badge) => {
