@@ -88,7 +88,7 @@ function settle(ctx: PostContext, phase: P<'settling'>, grossKg: number, now: nu
     const flow = { window: [], maxGrossKg: g, flowRef: { at: now, g }, valveConfirmed: false };
     const topped: FillRun = { ...run, topUps: run.topUps + 1 };
     const known = attemptRecord(ctx, run, 'interrupted', now, { netFilledKg: roundKg(result.grossKg - run.startGrossKg), deviationKg: roundKg(contentKg - run.targetKg), toleranceState: result.tolerance });
-    commands.push(journal(known, 'settled'), { kind: 'openValve', limitGrossKg: topped.limitGrossKg });
+    commands.push(journal(known, 'topUp'), { kind: 'openValve', limitGrossKg: topped.limitGrossKg });
     return go(next, phase, { kind: 'toppingUp', run: topped, flow, pulseEndsAt: now + cfg.topUp.pulseMs }, commands);
   }
   const checked: P<'checked'> = { kind: 'checked', run, result };

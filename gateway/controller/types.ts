@@ -100,7 +100,7 @@ export type Command =
 export type CommandKind = Command['kind'];
 
 /** The phase change a journal write follows. */
-export type JournalStage = 'scan' | 'verified' | 'filler' | 'ready' | 'open' | 'cutOff' | 'settled' | 'reweigh' | 'checker' | 'reweighed';
+export type JournalStage = 'scan' | 'verified' | 'filler' | 'ready' | 'open' | 'cutOff' | 'topUp' | 'settled' | 'reweigh' | 'checker' | 'reweighed';
 
 /** An attempt from the moment a cylinder code was read. */
 export interface AttemptBase {

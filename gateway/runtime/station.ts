@@ -28,6 +28,7 @@ import { startStationMqtt, type StationMqtt } from './mqtt.ts';
 import { PreactStore } from './preacts.ts';
 import { LatchStore } from './latches.ts';
 import { attachLeakLatch, resetLeakLatch, savedFault, trackPostFault } from './latch-wiring.ts';
+import { overfillAlarm, quarantineOverfilled, recoverJournal, type OverfillFinding } from './recovery.ts';
 
 export interface StationOptions {
   config: GatewayConfig;
@@ -85,13 +86,14 @@ export class Station {
     );
     const records = { ...cfg.records, utcOffsetMinutes: this.utcOffsetMinutes };
     this.store = new RecordStore({ db: join(cfg.dataDir, 'records.db'), clock: this.clock, station: cfg.station.code, privateKey: loadPrivateKey(cfg.dataDir), config: records });
-    // Fills a killed process left open become 'interrupted' records before anything else runs.
-    for (const r of this.store.recoverInterrupted()) {
-      log.warn({ seq: r.seq, post: r.post, code: r.cylinderCode }, 'recorded a fill interrupted by the previous run');
-    }
     this.devices = buildDevices(cfg, this.clock, this.logs);
     await this.devices.start();
+    // Attempts a killed process left open become 'interrupted' records before any post or MQTT starts;
+    // one whose valve may have opened is re-weighed first (bounded wait), an overfilled one quarantined.
+    const recovered = await recoverJournal({ store: this.store, devices: this.devices, config: cfg, clock: this.clock, log });
+    quarantineOverfilled(this.registry, recovered.overfilled, log);
     this.mqtt = await startStationMqtt(cfg, { db: this.db, clock: this.clock, logs: this.logs, registry: { quarantine: (code, reason, source) => this.registry.quarantine(code, reason, source) } });
+    this.raiseOverfillAlarms(recovered.overfilled);
     this.restoreLatches();
     this.mqtt?.leak.lock.on(({ on }) => this.setLock('leak', on, 'leak interlock'));
     if (this.mqtt?.leak.locked) this.locks.add('leak');
@@ -192,6 +194,17 @@ export class Station {
       this.mqtt.relay?.send({ topic, payload, class: 'record' });
     }
     this.events.emit(e);
+  }
+
+  /** Alarm path as for leak alarms (gateway/mqtt/wiring.ts): local alarm topic and upstream, alarms first. */
+  private raiseOverfillAlarms(found: readonly OverfillFinding[]): void {
+    for (const f of found) {
+      this.events.emit({ kind: 'display', post: f.post, reason: 'OVERFILLED_MUST_DECANT', detail: f.cylinderCode });
+      if (!this.mqtt) continue;
+      const alarm = overfillAlarm(f, this.clock.wall(), this.utcOffsetMinutes);
+      this.mqtt.relay?.send({ topic: this.mqtt.broker.topics.alarm, payload: JSON.stringify(alarm), class: 'alarm' });
+      void this.mqtt.broker.publish(this.mqtt.broker.topics.alarm, alarm, { qos: 1 }).catch(() => undefined);
+    }
   }
 
   /** Post status on the local broker and upstream (capped telemetry: the record is what must not be lost). */
