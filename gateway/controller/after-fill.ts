@@ -115,9 +115,8 @@ export function onChecked(ctx: PostContext, phase: P<'checked'>, input: PostInpu
     if (input.code !== undefined && input.code !== phase.run.code) return stay(ctx, phase); // another cylinder on the check scale
     if (removed(ctx, s)) return phase.reweigh ? closeOut(ctx, phase, now) : stay(ctx, phase);
     if (!s.stable || s.overload) return stay(ctx, phase);
-    // Journalled on the first stable re-weigh and when it moves by a division, not on every sample.
-    const moved = !phase.reweigh || Math.abs(phase.reweigh.grossKg - s.grossKg) >= cfg.divisionKg;
-    return maybeReweighed(ctx, phase, { ...phase, reweigh: { grossKg: s.grossKg, scale: s.device } }, moved ? 'reweigh' : undefined, now);
+    // Journalled on the first stable re-weigh, not on every sample (the checker's badge journals the latest).
+    return maybeReweighed(ctx, phase, { ...phase, reweigh: { grossKg: s.grossKg, scale: s.device } }, phase.reweigh ? undefined : 'reweigh', now);
   }
   if (input.kind === 'sample' && !cfg.checkScale && removed(ctx, input.sample)) {
     // Taken off before the checker badged in: closed out without a post-fill check, and the record says so.

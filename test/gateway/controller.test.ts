@@ -78,7 +78,7 @@ test('the journal follows the fill: written at the scan and each phase change, e
   const d = toChecked(makeConfig({ checkScale: true }));
   d.feed(badge(checker));
   d.feed(checkweigh(31.26, (d.t += 100)));
-  d.feed(checkweigh(31.26, (d.t += 100))); // the same re-weigh again: no second write
+  d.feed(checkweigh(31.28, (d.t += 100))); // the re-weigh again: no second write
   assert.is(d.phase, 'reweighed');
   const journals = d.all.flatMap((c) => (c.kind === 'markInProgress' ? [c] : []));
   assert.equal(journals.map((j) => j.stage), ['scan', 'verified', 'ready', 'open', 'cutOff', 'settled', 'checker', 'reweighed']);
@@ -100,6 +100,15 @@ test('the journal follows the fill: written at the scan and each phase change, e
   assert.is(at('checker').reweighedGrossKg, undefined, 'not re-weighed yet');
   assert.is(at('reweighed').reweighedGrossKg, 31.26);
   assert.equal(at('reweighed').checker, checker.person);
+});
+
+test('a re-weigh before the checker is journalled once, not on every stable sample; the checker then journals the latest', () => {
+  const d = toChecked(makeConfig({ checkScale: true }));
+  const n = d.all.length;
+  for (const g of [31.26, 31.3, 31.24, 31.3]) d.feed(checkweigh(g, (d.t += 100)));
+  d.feed(badge(checker));
+  const journals = d.all.slice(n).flatMap((c) => (c.kind === 'markInProgress' ? [c] : []));
+  assert.equal(journals.map((j) => [j.stage, j.attempt.reweighedGrossKg]), [['reweigh', 31.26], ['reweighed', 31.3]]);
 });
 
 test('the duration comes from the monotonic clock: a wall-clock jump mid-fill changes labels, not the duration', () => {
