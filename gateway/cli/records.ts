@@ -5,6 +5,7 @@ import { writeFileSync } from 'node:fs';
 import { parse, requireConfig, untilSignal, UsageError } from './args.ts';
 import { keysInit, loadPrivateKey, publicKeyPemOf } from '../records/keys.ts';
 import { exportRecords, type ExportFormat } from '../records/export.ts';
+import { formatUtcOffset, resolveUtcOffset } from '../records/config.ts';
 import { verifyRecords, formatVerifyReport } from '../records/verify.ts';
 import { verifyEvents, formatEventsReport } from '../records/events-verify.ts';
 import { syncStatus, formatSyncStatus } from '../sync/status.ts';
@@ -38,7 +39,10 @@ export async function recordsCommand(args: string[]): Promise<number> {
   if (verb === 'export') {
     const format = values.format as ExportFormat;
     if (format !== 'csv' && format !== 'json') throw new Error('--format is csv or json');
-    const text = exportRecords(recordsDb(config.dataDir), { from: values.from as string | undefined, to: values.to as string | undefined, format });
+    // A bare date is a day at the station (its one UTC offset), not a UTC day.
+    const offset = resolveUtcOffset(config.records);
+    const bound = (v: unknown) => (typeof v === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(v) ? `${v}T00:00:00${formatUtcOffset(offset)}` : (v as string | undefined));
+    const text = exportRecords(recordsDb(config.dataDir), { from: bound(values.from), to: bound(values.to), format });
     if (typeof values.out === 'string') writeFileSync(values.out, text);
     else process.stdout.write(text);
     return 0;

@@ -11,7 +11,7 @@ import type { WeightSample } from '../../devices/types.ts';
 import type { FillAttempt, FillOutcome } from '../records/types.ts';
 import { refuseOther } from './before-fill.ts';
 import { learnPreact, toleranceOf } from './preact.ts';
-import { attemptRecord, masses, roundKg } from './record.ts';
+import { attemptRecord, journal, masses, roundKg } from './record.ts';
 import { trip } from './filling.ts';
 import { badgeProblem, checklist, freshSample, go, mean, stay } from './steps.ts';
 import type { Command, FillRun, Phase, PostContext, PostInput, Reweigh, SettledResult, Step } from './types.ts';
@@ -87,13 +87,15 @@ function settle(ctx: PostContext, phase: P<'settling'>, grossKg: number, now: nu
     const g = ctx.last?.grossKg ?? grossKg;
     const flow = { window: [], maxGrossKg: g, flowRef: { at: now, g }, valveConfirmed: false };
     const topped: FillRun = { ...run, topUps: run.topUps + 1 };
-    commands.push({ kind: 'openValve', limitGrossKg: topped.limitGrossKg });
+    const known = attemptRecord(ctx, run, 'interrupted', now, { netFilledKg: roundKg(result.grossKg - run.startGrossKg), deviationKg: roundKg(contentKg - run.targetKg), toleranceState: result.tolerance });
+    commands.push(journal(known, 'topUp'), { kind: 'openValve', limitGrossKg: topped.limitGrossKg });
     return go(next, phase, { kind: 'toppingUp', run: topped, flow, pulseEndsAt: now + cfg.topUp.pulseMs }, commands);
   }
   const checked: P<'checked'> = { kind: 'checked', run, result };
   // Without a check-weigh scale the re-weigh is the post scale's settled reading.
   if (!cfg.checkScale) checked.reweigh = { grossKg: result.grossKg, scale: cfg.scaleDevice };
   if (result.tolerance === 'over') commands.push({ kind: 'display', reason: 'OVERFILLED_MUST_DECANT' });
+  commands.push(journal(finalRecord(next, run, result, checked.reweigh, {}, now), 'settled'));
   return go(next, phase, checked, commands);
 }
 
@@ -106,14 +108,15 @@ export function onChecked(ctx: PostContext, phase: P<'checked'>, input: PostInpu
     if (problem || !input.operator) return stay(ctx, phase, [{ kind: 'display', reason: problem ?? 'OPERATOR_UNKNOWN', detail: input.read.code }]);
     const checker = input.operator.person;
     const postFill = checklist(ctx, cfg.postFillItems, input.exceptions, checker, now);
-    return maybeReweighed(ctx, phase, { ...phase, checker, postFill });
+    return maybeReweighed(ctx, phase, { ...phase, checker, postFill }, 'checker', now);
   }
   if (input.kind === 'checkweigh' && cfg.checkScale) {
     const s = input.sample;
     if (input.code !== undefined && input.code !== phase.run.code) return stay(ctx, phase); // another cylinder on the check scale
     if (removed(ctx, s)) return phase.reweigh ? closeOut(ctx, phase, now) : stay(ctx, phase);
     if (!s.stable || s.overload) return stay(ctx, phase);
-    return maybeReweighed(ctx, phase, { ...phase, reweigh: { grossKg: s.grossKg, scale: s.device } });
+    // Journalled on the first stable re-weigh, not on every sample (the checker's badge journals the latest).
+    return maybeReweighed(ctx, phase, { ...phase, reweigh: { grossKg: s.grossKg, scale: s.device } }, phase.reweigh ? undefined : 'reweigh', now);
   }
   if (input.kind === 'sample' && !cfg.checkScale && removed(ctx, input.sample)) {
     // Taken off before the checker badged in: closed out without a post-fill check, and the record says so.
@@ -122,11 +125,13 @@ export function onChecked(ctx: PostContext, phase: P<'checked'>, input: PostInpu
   return stay(ctx, phase);
 }
 
-function maybeReweighed(ctx: PostContext, from: P<'checked'>, c: P<'checked'>): Step {
+function maybeReweighed(ctx: PostContext, from: P<'checked'>, c: P<'checked'>, stage: 'checker' | 'reweigh' | undefined, now: number): Step {
+  const done = c.checker && c.postFill && c.reweigh;
+  const commands: Command[] = stage || done ? [journal(finalRecord(ctx, c.run, c.result, c.reweigh, c, now), done ? 'reweighed' : (stage ?? 'reweigh'))] : [];
   if (c.checker && c.postFill && c.reweigh) {
-    return go(ctx, from, { kind: 'reweighed', run: c.run, result: c.result, reweigh: c.reweigh, postFill: c.postFill, checker: c.checker });
+    return go(ctx, from, { kind: 'reweighed', run: c.run, result: c.result, reweigh: c.reweigh, postFill: c.postFill, checker: c.checker }, commands);
   }
-  return stay(ctx, c);
+  return stay(ctx, c, commands);
 }
 
 const removed = (ctx: PostContext, s: WeightSample) => !s.overload && s.grossKg < ctx.cfg.emptyBelowKg;

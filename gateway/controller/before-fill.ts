@@ -8,7 +8,7 @@
 import type { CodeRead } from '../../devices/types.ts';
 import type { FillAttempt } from '../records/types.ts';
 import { cutoffGross, preactAt, preactEntry, targetContent } from './preact.ts';
-import { attemptRecord, cylinderFields, wallIso } from './record.ts';
+import { attemptRecord, cylinderFields, journal, wallIso } from './record.ts';
 import { badgeProblem, checklist, freshSample, go, lockActivated, lockRefusal, newAttemptId, refuseRead, stay } from './steps.ts';
 import type { AttemptBase, CylinderFacts, FillRun, Phase, PostContext, PostInput, ReadyAttempt, Step, VerifiedAttempt } from './types.ts';
 
@@ -31,7 +31,11 @@ export function onIdle(ctx: PostContext, phase: P<'idle' | 'closedOut' | 'aborte
   }
   const n = newAttemptId(ctx, now, input.attemptId);
   const attempt: AttemptBase = { id: n.id, code: input.read.code, openedAt: now };
-  return go(n.ctx, phase, { kind: 'identified', attempt, deadline: now + ctx.cfg.verifyTimeoutMs }, [{ kind: 'verify', attemptId: n.id, code: attempt.code }]);
+  // The attempt has its id: journal it now, so a kill before the open still leaves its record (issue 13 point 4).
+  return go(n.ctx, phase, { kind: 'identified', attempt, deadline: now + ctx.cfg.verifyTimeoutMs }, [
+    { kind: 'verify', attemptId: n.id, code: attempt.code },
+    journal(attemptRecord(n.ctx, attempt, 'interrupted', now), 'scan'),
+  ]);
 }
 
 /** End a pre-fill attempt with its one record. */
@@ -83,7 +87,7 @@ export function onIdentified(ctx: PostContext, phase: P<'identified'>, input: Po
       const refusals = factProblems(input.cylinder, a.code, ctx);
       if (refusals.length > 0) return refuse(ctx, phase, a, refusals, now, input.cylinder);
       const verified: P<'verified'> = { kind: 'verified', attempt: { ...a, cylinder: input.cylinder } };
-      return tryReady(ctx, phase, verified, now) ?? go(ctx, phase, verified);
+      return tryReady(ctx, phase, verified, now) ?? go(ctx, phase, verified, [journal(attemptRecord(ctx, verified.attempt, 'interrupted', now), 'verified')]);
     }
     case 'refused': {
       const refusals: Refusals = input.refusals.length > 0 ? input.refusals : [{ code: 'UNKNOWN_CODE' }];
@@ -131,7 +135,8 @@ function acceptFiller<Ph extends P<'identified' | 'verified'>>(
     return refuse(ctx, phase, attempt, [{ code: 'PRE_FILL_CHECK_FAILED', detail: failed.map((i) => i.item).join(', ') }], now);
   }
   const next = withAttempt(attempt);
-  return next.kind === 'verified' ? (tryReady(ctx, phase, next, now) ?? stay(ctx, next)) : stay(ctx, next);
+  const noted = journal(attemptRecord(ctx, next.attempt, 'interrupted', now), 'filler');
+  return next.kind === 'verified' ? (tryReady(ctx, phase, next, now) ?? stay(ctx, next, [noted])) : stay(ctx, next, [noted]);
 }
 
 export function onVerified(ctx: PostContext, phase: P<'verified'>, input: PostInput, now: number): Step {
@@ -166,7 +171,7 @@ function tryReady(ctx: PostContext, from: PreFill, v: P<'verified'>, now: number
     return refuse(ctx, from, a, [{ code: 'ALREADY_FULL', detail: `gross ${g} kg, target ${targetGrossKg.toFixed(2)} kg` }], now);
   }
   const ready: ReadyAttempt = { ...a, filler: a.filler, preFill: a.preFill, startGrossKg: g, targetKg, targetGrossKg, limitGrossKg, preact };
-  return go(ctx, from, { kind: 'cylinderReady', attempt: ready });
+  return go(ctx, from, { kind: 'cylinderReady', attempt: ready }, [journal(attemptRecord(ctx, ready, 'interrupted', now), 'ready')]);
 }
 
 export function onReady(ctx: PostContext, phase: P<'cylinderReady'>, input: PostInput, now: number): Step {
@@ -199,7 +204,7 @@ function tryStart(ctx: PostContext, phase: P<'cylinderReady'>, now: number): Ste
   const preactUsedKg = preactAt(a.preact, undefined, ctx.cfg);
   if (last.grossKg >= cutoffGross(a.targetGrossKg, a.limitGrossKg, preactUsedKg)) return stay(ctx, phase, [{ kind: 'display', reason: 'ALREADY_FULL' }]);
   const run: FillRun = { ...a, startGrossKg, fillStartedAt: now, fillStartedWall: wallIso(ctx, now), preactUsedKg, topUps: 0 };
-  const journal = attemptRecord(ctx, run, 'interrupted', now, { trips: [{ code: 'PROCESS_INTERRUPTED', at: run.fillStartedWall }] });
+  const atOpen = journal(attemptRecord(ctx, run, 'interrupted', now), 'open', true);
   const flow = { window: [], maxGrossKg: last.grossKg, flowRef: { at: now, g: last.grossKg }, valveConfirmed: false };
-  return go({ ...ctx, awaitRemoval: true }, phase, { kind: 'filling', run, flow }, [{ kind: 'markInProgress', attempt: journal }, { kind: 'openValve', limitGrossKg: run.limitGrossKg }]);
+  return go({ ...ctx, awaitRemoval: true }, phase, { kind: 'filling', run, flow }, [atOpen, { kind: 'openValve', limitGrossKg: run.limitGrossKg }]);
 }

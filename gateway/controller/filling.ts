@@ -10,7 +10,7 @@ import type { FillAttempt } from '../records/types.ts';
 import { refuseOther } from './before-fill.ts';
 import { fitLine, pushWindow, type Line } from './flow.ts';
 import { cutoffGross, preactAt } from './preact.ts';
-import { attemptRecord, masses, wallIso } from './record.ts';
+import { attemptRecord, journal, masses, wallIso } from './record.ts';
 import { go, staleLimitMs, stay } from './steps.ts';
 import type { CloseReason, Command, FillRun, FlowTrack, Phase, PostContext, PostInput, Step } from './types.ts';
 import type { WeightSample } from '../../devices/types.ts';
@@ -124,7 +124,9 @@ function cutOff(ctx: PostContext, phase: Open, reason: CloseReason, now: number,
     run = { ...run, preactUsedKg: preactAt(run.preact, flowKgPerS, ctx.cfg) };
     if (flowKgPerS !== undefined) run.flowAtCutKgPerS = flowKgPerS;
   }
-  return go(ctx, phase, { kind: 'cutOff', run, closedAt: now }, [{ kind: 'closeValve', reason }]);
+  // Journalled after the close has reached the driver (the runtime writes it after the step's commands).
+  const known = attemptRecord(ctx, run, 'interrupted', now, { netFilledKg: masses(run, ctx.last?.grossKg ?? run.startGrossKg).netFilledKg });
+  return go(ctx, phase, { kind: 'cutOff', run, closedAt: now }, [{ kind: 'closeValve', reason }, journal(known, 'cutOff')]);
 }
 
 /**

@@ -6,7 +6,7 @@
  * from the monotonic clock alone).
  */
 import type { FillAttempt, FillOutcome } from '../records/types.ts';
-import type { AttemptBase, CylinderFacts, FillRun, PostContext, ReadyAttempt, VerifiedAttempt } from './types.ts';
+import type { AttemptBase, Command, CylinderFacts, FillRun, JournalStage, PostContext, ReadyAttempt, VerifiedAttempt } from './types.ts';
 
 const round = (kg: number) => Math.round(kg * 1000) / 1000;
 
@@ -88,6 +88,14 @@ export function cylinderFields(c: Partial<CylinderFacts>): Partial<FillAttempt> 
 /** Net filled and content from a gross reading, rounded to the gram. */
 export function masses(a: ReadyAttempt, grossKg: number): { netFilledKg: number; contentKg: number } {
   return { netFilledKg: round(grossKg - a.startGrossKg), contentKg: round(grossKg - a.cylinder.tareKg) };
+}
+
+/**
+ * The journal write of an attempt: what its `interrupted` record would carry now (the store adds the
+ * one PROCESS_INTERRUPTED trip when it recovers it).
+ */
+export function journal(attempt: FillAttempt, stage: JournalStage, opens = false): Command {
+  return { kind: 'markInProgress', attempt: { ...attempt, outcome: 'interrupted' }, stage, ...(opens ? { opens } : {}) };
 }
 
 export { round as roundKg };

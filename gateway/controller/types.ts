@@ -87,12 +87,21 @@ export type Command =
   | { kind: 'closeValve'; reason: CloseReason }
   | { kind: 'verify'; attemptId: string; code: string }
   | { kind: 'record'; attempt: FillAttempt }
-  | { kind: 'markInProgress'; attempt: FillAttempt }
+  /**
+   * Write the in-progress journal: the attempt as an `interrupted` record would carry it now. Written at
+   * the scan and at each phase change that matters; `opens`: it precedes a valve open and gates it (a
+   * failed write keeps the valve closed). Others are written after the step's other commands, and after
+   * any close of the step has reached the driver (issue 13 point 1).
+   */
+  | { kind: 'markInProgress'; attempt: FillAttempt; stage: JournalStage; opens?: boolean }
   | { kind: 'clearInProgress'; attemptId: string }
   | { kind: 'learnPreact'; model: string; entry: PreactEntry; overshootKg: number }
   | { kind: 'status'; phase: PhaseKind; attemptId?: string; reason?: ReasonCode }
   | { kind: 'display'; reason: ReasonCode; detail?: string };
 export type CommandKind = Command['kind'];
+
+/** The phase change a journal write follows. */
+export type JournalStage = 'scan' | 'verified' | 'filler' | 'ready' | 'open' | 'cutOff' | 'topUp' | 'settled' | 'reweigh' | 'checker' | 'reweighed';
 
 /** An attempt from the moment a cylinder code was read. */
 export interface AttemptBase {

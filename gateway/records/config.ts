@@ -6,14 +6,35 @@
 import { z } from 'zod';
 
 export const recordsConfigSchema = z.object({
-  /** Size the record database may reach; at nearFullRatio of it the station locks (refuses fills) but can still record refusals. */
+  /**
+   * Size the record database is planned for. New fills may use it up to limitBytes − the reserve:
+   * there the station locks (STATION_LOCKED_STORE) and a valve-opening journal write is refused.
+   * Refusals, interrupted fills (recovery) and the records of fills already under way are always
+   * committed, into the reserve and, should it ever come to that, past limitBytes: only a full disk stops them.
+   */
   limitBytes: z.number().int().positive().default(4 * 1024 ** 3),
+  /** The station locks at this fraction of limitBytes (or at limitBytes − reserveBytes, whichever comes first). */
   nearFullRatio: z.number().min(0.5).max(0.99).default(0.9),
+  /**
+   * The reserve at the top of limitBytes that new fills cannot use, kept for refusals and recovery
+   * (issue 13 point 4). Default: limitBytes × (1 − nearFullRatio), i.e. the part above the lock.
+   */
+  reserveBytes: z.number().int().min(0).optional(),
+  /**
+   * At start, a post whose journal says an attempt was open waits this long for the first stable,
+   * fresh sample of its scale before the interrupted record is committed, so the record carries the
+   * measured mass (issue 13 point 2; docs/record-format.md 4). 0 = commit at once, no re-weigh.
+   */
+  recoveryReweighMs: z.number().int().min(0).max(60_000).default(5000),
   /** Free disk space below this also counts as near full. */
   minDiskFreeBytes: z.number().int().min(0).default(256 * 1024 ** 2),
   /** A change of (wall − monotonic) larger than this between two records is a clock jump (design note: 2 s). */
   clockJumpThresholdMs: z.number().int().min(100).default(2000),
-  /** Offset written in record times; default: the PC's zone (China: +480). */
+  /**
+   * The station's one UTC offset (minutes): every time the gateway writes (controller, record store,
+   * dashboard day boundaries, export date bounds) carries it. Default: the PC's zone, read once at start
+   * (resolveUtcOffset) and printed; China is +480.
+   */
   utcOffsetMinutes: z.number().int().min(-840).max(840).optional(),
   /** Keep records at least this long (DB4114/T 185-2023: 2 years); only acknowledged older ones are pruned. */
   retentionDays: z.number().min(1).default(730),
@@ -67,6 +88,17 @@ export const uploadConfigSchema = z.object({
   pruneEveryMs: z.number().int().min(1000).default(3_600_000),
   timeliness: timelinessConfigSchema.default(timelinessConfigSchema.parse({})),
 });
+
+/** The station's offset: the configured one, else the PC's zone at `wallMs` (fixed for the run; China keeps no DST). */
+export function resolveUtcOffset(cfg: { utcOffsetMinutes?: number }, wallMs = Date.now()): number {
+  return cfg.utcOffsetMinutes ?? -new Date(wallMs).getTimezoneOffset();
+}
+
+/** `+08:00` for 480. */
+export function formatUtcOffset(minutes: number): string {
+  const abs = Math.abs(minutes);
+  return `${minutes < 0 ? '-' : '+'}${String(Math.floor(abs / 60)).padStart(2, '0')}:${String(abs % 60).padStart(2, '0')}`;
+}
 
 export type RecordsConfig = z.infer<typeof recordsConfigSchema>;
 export type TimelinessConfig = z.infer<typeof timelinessConfigSchema>;

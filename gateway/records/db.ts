@@ -37,9 +37,18 @@ CREATE TABLE IF NOT EXISTS records_in_progress (
   post TEXT PRIMARY KEY,
   attempt_id TEXT NOT NULL,
   attempt TEXT NOT NULL,
-  since_wall_ms INTEGER NOT NULL
+  since_wall_ms INTEGER NOT NULL,
+  stage TEXT,
+  updated_wall_ms INTEGER
 );
 `;
+
+/** Columns added since the first schema (a journal left by an older version is still read). */
+function migrate(db: Db): void {
+  const cols = new Set((db.prepare('PRAGMA table_info(records_in_progress)').all() as { name: string }[]).map((c) => c.name));
+  if (!cols.has('stage')) db.exec('ALTER TABLE records_in_progress ADD COLUMN stage TEXT');
+  if (!cols.has('updated_wall_ms')) db.exec('ALTER TABLE records_in_progress ADD COLUMN updated_wall_ms INTEGER');
+}
 
 /** Open (or adopt) a database and make sure the record tables exist. */
 export function openRecordsDb(db: Db | string, opts: { readonly?: boolean } = {}): { db: Db; owned: boolean } {
@@ -53,6 +62,7 @@ export function openRecordsDb(db: Db | string, opts: { readonly?: boolean } = {}
     handle.pragma('synchronous = FULL');
     handle.pragma('busy_timeout = 5000');
     handle.exec(SCHEMA);
+    migrate(handle);
   }
   return { db: handle, owned };
 }

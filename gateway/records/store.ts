@@ -32,8 +32,28 @@ export interface RecordStoreOptions {
 export interface StoreHealth {
   bytes: number;
   limitBytes: number;
+  /** New fills may use the store up to here; above it is the reserve for refusals and recovery. */
+  fillLimitBytes: number;
   nearFull: boolean;
   diskFreeBytes?: number;
+}
+
+/** One post's in-progress journal: what the attempt knew at its last phase change. */
+export interface JournalEntry {
+  post: string;
+  attempt: FillAttempt;
+  /** The phase change that wrote it (scan, open, cutOff, settled, reweighed, checker…). */
+  stage?: string;
+  /** Wall ms of the first and of the last write. */
+  sinceWallMs: number;
+  updatedWallMs?: number;
+}
+
+/** What the station learned at start about an interrupted attempt (e.g. its re-weigh), merged into its record. */
+export interface RecoveryExtra {
+  fields?: Partial<FillAttempt>;
+  /** Appended to the PROCESS_INTERRUPTED trip's detail. */
+  note?: string;
 }
 
 export interface StoreCounts {
@@ -53,7 +73,7 @@ export class RecordStore {
   readonly appended = new Signal<FillRecordV1>();
   readonly stats = { appended: 0, duplicateAppends: 0, badInput: 0, storeFull: 0, recovered: 0 };
   private readonly owned: boolean;
-  private readonly q: Record<'byId' | 'last' | 'insert' | 'clearProgress' | 'upsertProgress' | 'deleteProgress' | 'oldestPending', Statement>;
+  private readonly q: Record<'byId' | 'last' | 'insert' | 'clearProgress' | 'upsertProgress' | 'deleteProgress' | 'oldestPending' | 'journal', Statement>;
 
   constructor(private readonly opts: RecordStoreOptions) {
     const { db, owned } = openRecordsDb(opts.db);
@@ -66,9 +86,13 @@ export class RecordStore {
       last: db.prepare('SELECT seq, hash, wall_ms, mono_ms, boot FROM records ORDER BY seq DESC LIMIT 1'),
       insert: db.prepare('INSERT INTO records (seq, id, hash, wall_ms, mono_ms, boot, body) VALUES (?, ?, ?, ?, ?, ?, ?)'),
       clearProgress: db.prepare('DELETE FROM records_in_progress WHERE post = ? AND attempt_id = ?'),
+      // since_wall_ms stays that of the attempt's first journal write (recovery order); a new attempt at the post replaces it.
       upsertProgress: db.prepare(
-        'INSERT INTO records_in_progress (post, attempt_id, attempt, since_wall_ms) VALUES (?, ?, ?, ?) ON CONFLICT(post) DO UPDATE SET attempt_id = excluded.attempt_id, attempt = excluded.attempt, since_wall_ms = excluded.since_wall_ms',
+        `INSERT INTO records_in_progress (post, attempt_id, attempt, since_wall_ms, stage, updated_wall_ms) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT(post) DO UPDATE SET since_wall_ms = CASE WHEN attempt_id = excluded.attempt_id THEN since_wall_ms ELSE excluded.since_wall_ms END,
+         attempt_id = excluded.attempt_id, attempt = excluded.attempt, stage = excluded.stage, updated_wall_ms = excluded.updated_wall_ms`,
       ),
+      journal: db.prepare('SELECT post, attempt, stage, since_wall_ms, updated_wall_ms FROM records_in_progress ORDER BY since_wall_ms, post'),
       deleteProgress: db.prepare('DELETE FROM records_in_progress WHERE post = ?'),
       oldestPending: db.prepare('SELECT seq, wall_ms, mono_ms, boot FROM records WHERE status = 0 ORDER BY seq LIMIT 1'),
     };
@@ -85,7 +109,8 @@ export class RecordStore {
 
   /** Commit several attempts in one transaction (one fsync): recovery, imports, benchmarks. */
   appendMany(attempts: FillAttempt[]): FillRecordV1[] {
-    this.refuseIfFull();
+    // No size check here: an attempt that happened is recorded (refusals and interrupted fills use the
+    // reserve; new fills were stopped before it, see markInProgress and storeHealth). Only a full disk fails.
     const written: FillRecordV1[] = [];
     const out: FillRecordV1[] = [];
     try {
@@ -156,11 +181,18 @@ export class RecordStore {
     return { seq: Number(getMeta(this.db, 'pruned_through_seq') ?? 0), hash: getMeta(this.db, 'pruned_through_hash') ?? GENESIS_HASH };
   }
 
+  /** New fills stop here; the rest of limitBytes is the reserve. */
+  private fillLimitBytes(): number {
+    const c = this.config;
+    const reserve = c.reserveBytes ?? Math.round(c.limitBytes * (1 - c.nearFullRatio));
+    return Math.max(0, c.limitBytes - reserve);
+  }
+
   private refuseIfFull(): void {
     const h = this.storeHealth();
-    if (h.bytes >= h.limitBytes) {
+    if (h.bytes >= h.fillLimitBytes) {
       this.stats.storeFull++;
-      throw new FillgateError('STORE_FULL', `record store full (${h.bytes} of ${h.limitBytes} bytes): no fill may start`, { ...h });
+      throw new FillgateError('STORE_FULL', `record store full for new fills (${h.bytes} of ${h.fillLimitBytes} bytes; the rest of ${h.limitBytes} is kept for refusals and recovery): no fill may start`, { ...h });
     }
   }
 
@@ -170,6 +202,7 @@ export class RecordStore {
     const free = this.db.pragma('freelist_count', { simple: true }) as number;
     const bytes = (pages - free) * pageSize;
     const limitBytes = this.config.limitBytes;
+    const fillLimitBytes = this.fillLimitBytes();
     let diskFreeBytes: number | undefined;
     if (this.db.name && this.db.name !== ':memory:') {
       try {
@@ -179,36 +212,67 @@ export class RecordStore {
         diskFreeBytes = undefined; // unknown: judged on size alone
       }
     }
-    const nearFull = bytes >= limitBytes * this.config.nearFullRatio || (diskFreeBytes !== undefined && diskFreeBytes < this.config.minDiskFreeBytes);
-    return { bytes, limitBytes, nearFull, diskFreeBytes };
+    const lockAt = Math.min(limitBytes * this.config.nearFullRatio, fillLimitBytes);
+    const nearFull = bytes >= lockAt || (diskFreeBytes !== undefined && diskFreeBytes < this.config.minDiskFreeBytes);
+    return { bytes, limitBytes, fillLimitBytes, nearFull, diskFreeBytes };
   }
 
   // ---- in-progress journal ----------------------------------------------------------
 
-  /** Journal the attempt now filling at `post` (committed before the valve opens). */
-  markInProgress(post: string, attempt: FillAttempt): void {
-    this.q.upsertProgress.run(post, attempt.attemptId, JSON.stringify(attempt), Math.round(this.opts.clock.wall()));
+  /**
+   * Journal the attempt open at `post`: written at the scan and at each phase change that matters
+   * (open, cut-off, settled, re-weigh, checker), so a process kill leaves a record of everything known.
+   * `opens`: this write precedes a valve open, and a new fill may not start in the reserve (STORE_FULL).
+   * An attempt already committed is never journalled again (a late write cannot resurrect it).
+   * Returns false when it was not written for that reason.
+   */
+  markInProgress(post: string, attempt: FillAttempt, opts: { stage?: string; opens?: boolean } = {}): boolean {
+    if (opts.opens) this.refuseIfFull();
+    if (this.q.byId.get(attempt.attemptId)) return false;
+    const wall = Math.round(this.opts.clock.wall());
+    this.q.upsertProgress.run(post, attempt.attemptId, JSON.stringify(attempt), wall, opts.stage ?? null, wall);
+    return true;
   }
 
   clearInProgress(post: string): void {
     this.q.deleteProgress.run(post);
   }
 
-  /** At start-up: every journalled fill becomes an 'interrupted' record. Returns the records written. */
-  recoverInterrupted(): FillRecordV1[] {
-    const rows = this.db.prepare('SELECT post, attempt FROM records_in_progress ORDER BY since_wall_ms').all() as { post: string; attempt: string }[];
-    const attempts: FillAttempt[] = [];
+  /** The journal as it stands (at start: the attempts the previous run left open). Unreadable entries are skipped and counted. */
+  journal(): JournalEntry[] {
+    const rows = this.q.journal.all() as { post: string; attempt: string; stage: string | null; since_wall_ms: number; updated_wall_ms: number | null }[];
+    const out: JournalEntry[] = [];
     for (const row of rows) {
-      let a: FillAttempt;
+      let attempt: FillAttempt;
       try {
-        a = JSON.parse(row.attempt) as FillAttempt;
+        attempt = JSON.parse(row.attempt) as FillAttempt;
       } catch {
         this.stats.badInput++;
         continue; // unreadable journal entry: nothing to record from it
       }
+      out.push({ post: row.post, attempt, ...(row.stage ? { stage: row.stage } : {}), sinceWallMs: row.since_wall_ms, ...(row.updated_wall_ms !== null ? { updatedWallMs: row.updated_wall_ms } : {}) });
+    }
+    return out;
+  }
+
+  /**
+   * At start-up: every journalled attempt becomes an 'interrupted' record carrying what the journal
+   * knew (masses, times, people, checks) with exactly one PROCESS_INTERRUPTED trip, plus what `extra`
+   * adds per attemptId (the re-weigh after the restart). Never bound by the store's size limits.
+   */
+  recoverInterrupted(extra: Record<string, RecoveryExtra> = {}): FillRecordV1[] {
+    const attempts: FillAttempt[] = [];
+    const at = isoWithOffset(Math.round(this.opts.clock.wall()), this.config.utcOffsetMinutes);
+    for (const e of this.journal()) {
+      const a = e.attempt;
       if (this.q.byId.get(a.attemptId)) continue; // committed just before the kill
-      const at = isoWithOffset(Math.round(this.opts.clock.wall()), this.config.utcOffsetMinutes);
-      attempts.push({ ...a, post: a.post ?? row.post, outcome: 'interrupted', trips: [...(a.trips ?? []), { code: 'PROCESS_INTERRUPTED', at }], refusals: a.refusals ?? [] });
+      const more = extra[a.attemptId];
+      const trips = (a.trips ?? []).filter((t) => t.code !== 'PROCESS_INTERRUPTED'); // journals of older versions carried one
+      const journalled = (a.trips ?? []).find((t) => t.code === 'PROCESS_INTERRUPTED');
+      const known = e.stage ? `last journalled: ${e.stage}${e.updatedWallMs !== undefined ? ` at ${isoWithOffset(e.updatedWallMs, this.config.utcOffsetMinutes)}` : ''}` : undefined;
+      const detail = [known, more?.note].filter(Boolean).join('; ');
+      const trip = { code: 'PROCESS_INTERRUPTED' as const, at: journalled?.at ?? at, ...(detail ? { detail: detail.slice(0, 512) } : {}) };
+      attempts.push({ ...a, ...more?.fields, post: a.post ?? e.post, outcome: 'interrupted', trips: [...trips, trip], refusals: a.refusals ?? [] });
     }
     const written = attempts.length > 0 ? this.appendMany(attempts) : [];
     this.db.prepare('DELETE FROM records_in_progress').run();

@@ -28,7 +28,8 @@ export interface PostEnv {
   lookupOperator(badge: string): OperatorFacts | undefined;
   /** Commits the attempt's record; throws when it could not be committed. */
   commit(attempt: FillAttempt): void;
-  markInProgress(post: string, attempt: FillAttempt): void;
+  /** Writes the post's in-progress journal (`opens`: before a valve open; may refuse with STORE_FULL). */
+  markInProgress(post: string, attempt: FillAttempt, opts?: { stage?: string; opens?: boolean }): void;
   clearInProgress(post: string): void;
   savePreact(post: string, model: string, entry: PreactEntry): void;
   /** A commit or journal write failed: the station must lock (store). */
@@ -61,6 +62,9 @@ export class PostRuntime {
   /** A close not confirmed was logged; reset when a close is confirmed (one warning per episode, not one per retry). */
   private closeWarned = false;
   private unreachableLogged = false;
+  /** A journal update of a step that closed the valve, written once the close has gone out (setImmediate). */
+  private pendingJournal: Extract<Command, { kind: 'markInProgress' }> | undefined;
+  private journalTimer: NodeJS.Immediate | undefined;
   /** The commands of the last step (for benchmarks and tests that watch what a step produced). */
   lastCommands: Command[] = [];
 
@@ -122,6 +126,7 @@ export class PostRuntime {
     this.subs = [];
     if (this.wakeTimer) clearTimeout(this.wakeTimer);
     this.wakeTimer = undefined;
+    this.flushJournal();
   }
 
   /** Feed one input; inputs arriving while a step runs are queued, never interleaved. */
@@ -173,9 +178,20 @@ export class PostRuntime {
     // A failed journal write must stop the valve from opening in this same step; a failed record
     // commit keeps the in-progress journal, so the attempt is written as interrupted at the next start.
     let failed = false;
+    // A journal update that does not gate an open is written after the step's other commands (one
+    // write per step); in a step that closes the valve, only once the close has gone out to the bus.
+    let update: Extract<Command, { kind: 'markInProgress' }> | undefined;
     for (const cmd of step.commands) {
       if (failed && (cmd.kind === 'openValve' || cmd.kind === 'clearInProgress')) continue;
+      if (cmd.kind === 'markInProgress' && !cmd.opens) {
+        update = cmd;
+        continue;
+      }
       if (!this.execute(cmd)) failed = true;
+    }
+    if (update) {
+      if (step.commands.some((c) => c.kind === 'closeValve')) this.deferJournal(update);
+      else this.writeJournal(update);
     }
     this.guardValve();
     if (this.state.phase.kind !== before) {
@@ -214,7 +230,8 @@ export class PostRuntime {
         }
       case 'markInProgress':
         try {
-          env.markInProgress(this.id, cmd.attempt);
+          this.dropPendingJournal(); // this write is newer
+          env.markInProgress(this.id, cmd.attempt, { stage: cmd.stage, opens: true });
           return true;
         } catch (err) {
           // Without the journal an interrupted fill could go unrecorded: do not open.
@@ -223,6 +240,7 @@ export class PostRuntime {
           return false;
         }
       case 'clearInProgress':
+        this.dropPendingJournal();
         this.tryStore(() => env.clearInProgress(this.id));
         return true;
       case 'learnPreact':
@@ -292,6 +310,36 @@ export class PostRuntime {
   private guardValve(): void {
     const v = this.devices.valve.state;
     if (!valveMayBeOpen(this.state) && (v === 'open' || v === 'opening')) this.closeValve('CONTROLLER_STATE');
+  }
+
+  /** A journal update (not gating an open): a failure locks the station like a failed commit, the valve is not touched. */
+  private writeJournal(cmd: Extract<Command, { kind: 'markInProgress' }>): void {
+    this.dropPendingJournal();
+    try {
+      this.env.markInProgress(this.id, cmd.attempt, { stage: cmd.stage });
+    } catch (err) {
+      this.env.log.error({ err: errorMessage(err), attempt: cmd.attempt.attemptId, stage: cmd.stage }, 'in-progress journal update failed');
+      this.env.storeFailed(err);
+    }
+  }
+
+  private deferJournal(cmd: Extract<Command, { kind: 'markInProgress' }>): void {
+    this.pendingJournal = cmd;
+    this.journalTimer ??= setImmediate(() => {
+      this.journalTimer = undefined;
+      this.flushJournal();
+    });
+  }
+
+  private flushJournal(): void {
+    const cmd = this.pendingJournal;
+    if (cmd) this.writeJournal(cmd);
+  }
+
+  private dropPendingJournal(): void {
+    this.pendingJournal = undefined;
+    if (this.journalTimer) clearImmediate(this.journalTimer);
+    this.journalTimer = undefined;
   }
 
   private tryStore(fn: () => void): void {

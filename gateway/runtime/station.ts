@@ -16,6 +16,8 @@ import type { GatewayConfig } from '../config/config.ts';
 import { createLogFactory, type LogFactory, type Logger } from '../log.ts';
 import { openRegistry, type Registry } from '../registry/registry.ts';
 import { RecordStore } from '../records/store.ts';
+import { formatUtcOffset, resolveUtcOffset } from '../records/config.ts';
+import { isoWithOffset } from '../records/record.ts';
 import { keysInit, loadPrivateKey, PRIVATE_KEY_FILE } from '../records/keys.ts';
 import { recordFillLocks } from '../sync/timeliness.ts';
 import { Uploader } from '../sync/uploader.ts';
@@ -32,6 +34,7 @@ import type { EventInput, StationEventV1 } from '../records/event.ts';
 import { EventUploader } from '../sync/event-uploader.ts';
 import { attachStationEvents, recordStart } from './event-wiring.ts';
 import { startRemoteCommands, type RemoteCommandsRuntime } from './remote.ts';
+import { overfillAlarm, quarantineOverfilled, recoverJournal, type OverfillFinding } from './recovery.ts';
 
 export interface StationOptions {
   config: GatewayConfig;
@@ -48,6 +51,8 @@ export class Station {
   readonly posts = new Map<string, PostRuntime>();
   readonly clock: Clock;
   readonly logs: LogFactory;
+  /** The station's one UTC offset (records.utcOffsetMinutes, else this PC's zone at start): controller, store, dashboard alike. */
+  readonly utcOffsetMinutes: number;
   registry!: Registry;
   store!: RecordStore;
   devices!: StationDevices;
@@ -80,6 +85,7 @@ export class Station {
     this.clock = opts.clock ?? systemClock;
     this.logs = opts.logs ?? createLogFactory({ level: config.log.level, levels: config.log.levels });
     this.configFile = opts.configFile;
+    this.utcOffsetMinutes = resolveUtcOffset(config.records, this.clock.wall());
   }
 
   /**
@@ -126,7 +132,7 @@ export class Station {
     } catch (err) {
       throw await this.failedStart(err, log);
     }
-    log.info({ station: this.config.station.code, posts: this.config.posts.length }, 'station started');
+    log.info({ station: this.config.station.code, posts: this.config.posts.length, utcOffset: formatUtcOffset(this.utcOffsetMinutes) }, 'station started');
   }
 
   /** The rest of the start, valves already closed; `startStep` names what is being done for a failure message. */
@@ -145,20 +151,26 @@ export class Station {
       log.warn({ publicKeyFile: k.publicKeyPath }, 'created the station signing key: register its public key with the regulator');
     }
     const privateKey = loadPrivateKey(cfg.dataDir);
+    log.info(
+      { utcOffset: formatUtcOffset(this.utcOffsetMinutes), source: cfg.records.utcOffsetMinutes === undefined ? "this PC's zone" : 'records.utcOffsetMinutes' },
+      `record times carry UTC offset ${formatUtcOffset(this.utcOffsetMinutes)}`,
+    );
+    const records = { ...cfg.records, utcOffsetMinutes: this.utcOffsetMinutes };
     this.startStep = `opening ${join(cfg.dataDir, 'records.db')}`;
-    this.store = new RecordStore({ db: join(cfg.dataDir, 'records.db'), clock: this.clock, station: cfg.station.code, privateKey, config: cfg.records });
-    this.eventLog = new EventLog({ db: this.store.db, clock: this.clock, station: cfg.station.code, privateKey, utcOffsetMinutes: cfg.records.utcOffsetMinutes, clockJumpThresholdMs: cfg.records.clockJumpThresholdMs, bootId: this.store.boot });
+    this.store = new RecordStore({ db: join(cfg.dataDir, 'records.db'), clock: this.clock, station: cfg.station.code, privateKey, config: records });
+    this.eventLog = new EventLog({ db: this.store.db, clock: this.clock, station: cfg.station.code, privateKey, utcOffsetMinutes: this.utcOffsetMinutes, clockJumpThresholdMs: cfg.records.clockJumpThresholdMs, bootId: this.store.boot });
     recordStart(this.eventLog, (e) => this.recordEvent(e), { file: this.configFile, config: cfg });
-    // Fills a killed process left open become 'interrupted' records before any post runs.
-    this.startStep = 'recording fills interrupted by the previous run';
-    for (const r of this.store.recoverInterrupted()) {
-      log.warn({ seq: r.seq, post: r.post, code: r.cylinderCode }, 'recorded a fill interrupted by the previous run');
-    }
     this.startStep = 'starting the scales, readers and inputs';
     this.devices = buildDevices(cfg, this.clock, this.logs, this.valveSet);
     await this.devices.start();
+    // Attempts a killed process left open become 'interrupted' records before any post or MQTT starts;
+    // one whose valve may have opened is re-weighed first (bounded wait), an overfilled one quarantined.
+    this.startStep = 'recording fills interrupted by the previous run';
+    const recovered = await recoverJournal({ store: this.store, devices: this.devices, config: cfg, clock: this.clock, log });
+    quarantineOverfilled(this.registry, recovered.overfilled, log);
     this.startStep = 'starting MQTT';
     this.mqtt = await startStationMqtt(cfg, { db: this.db, clock: this.clock, logs: this.logs, registry: { quarantine: (code, reason, source) => this.registry.quarantine(code, reason, source) } });
+    this.raiseOverfillAlarms(recovered.overfilled);
     this.restoreLatches();
     this.mqtt?.leak.lock.on(({ on }) => this.setLock('leak', on, 'leak interlock'));
     if (this.mqtt?.leak.locked) this.locks.add('leak');
@@ -209,7 +221,7 @@ export class Station {
     const pollHz = p.scale.kind === 'modbus' ? p.scale.pollHz : 10;
     const ccfg = controllerConfig(
       { station: cfg.station.code, unit: cfg.station.unit, post: id, medium: p.medium, scaleDevice: `${id}.scale` },
-      { ...fill, pollHz, checkScale: !!cfg.checkScale, ...(cfg.records.utcOffsetMinutes !== undefined ? { utcOffsetMinutes: cfg.records.utcOffsetMinutes } : {}) },
+      { ...fill, pollHz, checkScale: !!cfg.checkScale, utcOffsetMinutes: this.utcOffsetMinutes },
     );
     const log = this.logs(`post.${id}`);
     const env: PostEnv = {
@@ -242,13 +254,13 @@ export class Station {
         this.store.append(attempt);
         if (attempt.cylinderCode && attempt.netFilledKg !== undefined && attempt.netFilledKg > 0) {
           try {
-            this.registry.recordFill(attempt.cylinderCode, attempt.endedAt ?? this.clock.wall());
+            this.registry.recordFill(attempt.cylinderCode, attempt.endedAt ?? isoWithOffset(this.clock.wall(), this.utcOffsetMinutes));
           } catch (err) {
             log.warn({ err: errorMessage(err) }, 'fill count not updated');
           }
         }
       },
-      markInProgress: (post, attempt) => this.store.markInProgress(post, attempt),
+      markInProgress: (post, attempt, opts) => void this.store.markInProgress(post, attempt, opts),
       clearInProgress: (post) => this.store.clearInProgress(post),
       savePreact: (post, model, entry: PreactEntry) => this.preacts.save(post, model, entry),
       supervisorReset: (badge) => {
@@ -290,6 +302,17 @@ export class Station {
       this.mqtt.relay?.send({ topic, payload, class: 'record' });
     }
     this.events.emit(e);
+  }
+
+  /** Alarm path as for leak alarms (gateway/mqtt/wiring.ts): local alarm topic and upstream, alarms first. */
+  private raiseOverfillAlarms(found: readonly OverfillFinding[]): void {
+    for (const f of found) {
+      this.events.emit({ kind: 'display', post: f.post, reason: 'OVERFILLED_MUST_DECANT', detail: f.cylinderCode });
+      if (!this.mqtt) continue;
+      const alarm = overfillAlarm(f, this.clock.wall(), this.utcOffsetMinutes);
+      this.mqtt.relay?.send({ topic: this.mqtt.broker.topics.alarm, payload: JSON.stringify(alarm), class: 'alarm' });
+      void this.mqtt.broker.publish(this.mqtt.broker.topics.alarm, alarm, { qos: 1 }).catch(() => undefined);
+    }
   }
 
   /** Post status on the local broker and upstream (capped telemetry: the record is what must not be lost). */

@@ -40,20 +40,20 @@ const other = () => cylinder;
 
 const rows: Record<string, Row> = {
   // idle and its look-alikes
-  'idle: cylinder code → identified, verify asked': { from: idleDriver, act: (d) => d.feed(cylinderCode('C1')), phase: 'identified', kinds: ['verify', 'status'] },
+  'idle: cylinder code → identified, verify asked': { from: idleDriver, act: (d) => d.feed(cylinderCode('C1')), phase: 'identified', kinds: ['verify', 'markInProgress', 'status'] },
   'idle: badge alone does nothing': { from: idleDriver, act: (d) => d.feed(badge(filler)), phase: 'idle', kinds: [] },
   'idle: code under a leak lock is refused': { from: idleDriver, act: (d) => (d.feed({ kind: 'leakAlarm', active: true }), d.feed(cylinderCode('C1'))), phase: 'idle', kinds: ['record', 'display'], code: 'STATION_LOCKED_LEAK' },
   'idle: code under an upload lock is refused': { from: idleDriver, act: (d) => (d.feed({ kind: 'stationLock', lock: 'upload', active: true }), d.feed(cylinderCode('C1'))), phase: 'idle', kinds: ['record', 'display'], code: 'STATION_LOCKED_UPLOAD' },
   'idle: code under a store lock is refused': { from: idleDriver, act: (d) => (d.feed({ kind: 'stationLock', lock: 'store', active: true }), d.feed(cylinderCode('C1'))), phase: 'idle', kinds: ['record', 'display'], code: 'STATION_LOCKED_STORE' },
   'idle: valve reports open → closed again, fault': { from: idleDriver, act: (d) => d.feed({ kind: 'valveOpened' }), phase: 'fault', kinds: ['closeValve', 'status'], code: 'VALVE_FEEDBACK' },
   'idle: sample changes nothing': { from: idleDriver, act: (d) => d.feed(sampleOf(17.5, at(d, 100))), phase: 'idle', kinds: [] },
-  'closedOut: next cylinder → identified': { from: toClosedOut, act: (d) => d.feed(cylinderCode('C2')), phase: 'identified', kinds: ['verify', 'status'] },
-  'aborted (before filling): rescan → identified': { from: toAborted, act: (d) => d.feed(cylinderCode('C1')), phase: 'identified', kinds: ['verify', 'status'] },
+  'closedOut: next cylinder → identified': { from: toClosedOut, act: (d) => d.feed(cylinderCode('C2')), phase: 'identified', kinds: ['verify', 'markInProgress', 'status'] },
+  'aborted (before filling): rescan → identified': { from: toAborted, act: (d) => d.feed(cylinderCode('C1')), phase: 'identified', kinds: ['verify', 'markInProgress', 'status'] },
   'fault reset with the filled cylinder still on the scale: next code refused (nozzle interlock)': {
     from: toFault, act: (d) => (d.feed({ kind: 'reset' }), d.feed(cylinderCode('C2'))), phase: 'idle', kinds: ['record', 'display'], code: 'PREVIOUS_NOT_CLOSED_OUT',
   },
   // identified
-  'identified: verified → verified': { from: toIdentified, act: (d) => d.feed({ kind: 'verified', attemptId: 'A1', cylinder }), phase: 'verified', kinds: ['status'] },
+  'identified: verified → verified': { from: toIdentified, act: (d) => d.feed({ kind: 'verified', attemptId: 'A1', cylinder }), phase: 'verified', kinds: ['markInProgress', 'status'] },
   'identified: refused by the registry → idle with a record': { from: toIdentified, act: (d) => d.feed({ kind: 'refused', attemptId: 'A1', refusals: [{ code: 'INSPECTION_OVERDUE' }] }), phase: 'idle', kinds: REFUSED, code: 'INSPECTION_OVERDUE' },
   'identified: DME cylinder at an LPG post → refused': { from: toIdentified, act: (d) => d.feed({ kind: 'verified', attemptId: 'A1', cylinder: { ...cylinder, medium: 'DME' } }), phase: 'idle', kinds: REFUSED, code: 'MEDIUM_MISMATCH' },
   'identified: tare missing → refused': { from: toIdentified, act: (d) => d.feed({ kind: 'verified', attemptId: 'A1', cylinder: { ...cylinder, tareKg: Number.NaN } }), phase: 'idle', kinds: REFUSED, code: 'TARE_MISSING' },
@@ -66,7 +66,7 @@ const rows: Record<string, Row> = {
   'identified: another cylinder scanned → that one refused, this one goes on': { from: toIdentified, act: (d) => d.feed(cylinderCode('C2')), phase: 'identified', kinds: ['record', 'display'], code: 'PREVIOUS_NOT_CLOSED_OUT' },
   'identified: a stale registry reply is ignored': { from: toIdentified, act: (d) => d.feed({ kind: 'verified', attemptId: 'OLD', cylinder }), phase: 'identified', kinds: [] },
   // verified
-  "verified: filler's badge on a stable, plausible weight → cylinderReady": { from: toVerified, act: (d) => d.feed(badge(filler)), phase: 'cylinderReady', kinds: ['status'] },
+  "verified: filler's badge on a stable, plausible weight → cylinderReady": { from: toVerified, act: (d) => d.feed(badge(filler)), phase: 'cylinderReady', kinds: ['markInProgress', 'status'] },
   'verified: unknown badge → shown, still verified': { from: toVerified, act: (d) => d.feed(badge(undefined, 'B-??')), phase: 'verified', kinds: ['display'], code: 'OPERATOR_UNKNOWN' },
   'verified: badge without the filler role': { from: toVerified, act: (d) => d.feed(badge({ ...checker, roles: ['checker'] })), phase: 'verified', kinds: ['display'], code: 'OPERATOR_NOT_FILLER' },
   'verified: expired certificate': { from: toVerified, act: (d) => d.feed(badge({ ...filler, certificateValid: false })), phase: 'verified', kinds: ['display'], code: 'CERTIFICATE_EXPIRED' },
@@ -98,7 +98,7 @@ const rows: Record<string, Row> = {
       d.feed(sampleOf(17.5, at(d, 100), false));
       return d;
     },
-    act: (d) => d.feed(badge(filler)), phase: 'verified', kinds: [],
+    act: (d) => d.feed(badge(filler)), phase: 'verified', kinds: ['markInProgress'],
   },
   'verified: station lock → refused': { from: toVerified, act: (d) => d.feed({ kind: 'stationLock', lock: 'upload', active: true }), phase: 'idle', kinds: REFUSED, code: 'STATION_LOCKED_UPLOAD' },
   'verified: stop → aborted': { from: toVerified, act: (d) => d.feed({ kind: 'stop' }), phase: 'aborted', kinds: ['record', 'status'], code: 'OPERATOR_STOP' },
@@ -139,9 +139,9 @@ const rows: Record<string, Row> = {
   'filling: a second verify answer for this attempt closes the valve': { from: toFilling, act: (d) => d.feed({ kind: 'verified', attemptId: 'A1', cylinder: other() }), phase: 'fault', kinds: TRIP, code: 'UNEXPECTED_INPUT' },
   'filling: next cylinder scanned → refused on its own record, fill goes on': { from: toFilling, act: (d) => d.feed(cylinderCode('C2')), phase: 'filling', kinds: ['record', 'display'], code: 'PREVIOUS_NOT_CLOSED_OUT' },
   'filling: valve confirmation is expected': { from: toFilling, act: (d) => d.feed({ kind: 'valveOpened' }), phase: 'filling', kinds: [] },
-  'filling: a sample at the cut-off closes (TARGET)': { from: toFilling, act: (d) => d.feed(sampleOf(31.25, at(d, 100))), phase: 'cutOff', kinds: ['closeValve', 'status'], code: 'TARGET' },
+  'filling: a sample at the cut-off closes (TARGET)': { from: toFilling, act: (d) => d.feed(sampleOf(31.25, at(d, 100))), phase: 'cutOff', kinds: ['closeValve', 'markInProgress', 'status'], code: 'TARGET' },
   // toppingUp
-  'toppingUp: pulse over → closed (TOP_UP_END) or target reached': { from: toToppingUp, act: (d) => (d.t = (d.state.phase as { pulseEndsAt: number }).pulseEndsAt, d.feed({ kind: 'tick' })), phase: 'cutOff', kinds: ['closeValve', 'status'], code: 'TOP_UP_END' },
+  'toppingUp: pulse over → closed (TOP_UP_END) or target reached': { from: toToppingUp, act: (d) => (d.t = (d.state.phase as { pulseEndsAt: number }).pulseEndsAt, d.feed({ kind: 'tick' })), phase: 'cutOff', kinds: ['closeValve', 'markInProgress', 'status'], code: 'TOP_UP_END' },
   'toppingUp: hard limit still applies → OVERFILL': { from: toToppingUp, act: (d) => d.feed(sampleOf(31.4, at(d, 20))), phase: 'fault', kinds: TRIP, code: 'OVERFILL' },
   'toppingUp: stop → aborted': { from: toToppingUp, act: (d) => d.feed({ kind: 'stop' }), phase: 'aborted', kinds: TRIP, code: 'OPERATOR_STOP' },
   // cutOff
@@ -151,12 +151,12 @@ const rows: Record<string, Row> = {
   'cutOff: valve fault → fault': { from: toCutOff, act: (d) => d.feed({ kind: 'valveFault' }), phase: 'fault', kinds: ['closeValve', 'record', 'clearInProgress', 'status'], code: 'VALVE_FAULT' },
   'cutOff: stop is ignored (valve already closed)': { from: toCutOff, act: (d) => d.feed({ kind: 'stop' }), phase: 'cutOff', kinds: [] },
   // settling
-  'settling: stable weight → checked, preact learned': { from: toSettling, act: (d) => (d.run(2000, undefined, () => d.phase !== 'settling'), d.last), phase: 'checked', kinds: ['learnPreact', 'status'] },
-  'settling: never stable → checked on timeout': { from: toSettling, act: (d) => (at(d, 10_000), d.feed({ kind: 'tick' })), phase: 'checked', kinds: ['learnPreact', 'status'] },
-  'settling: lifted before stable → checked on what was read': { from: toSettling, act: (d) => (d.feed(sampleOf(31.2, at(d, 100), false)), d.feed(sampleOf(0, at(d, 100)))), phase: 'checked', kinds: ['learnPreact', 'status'] },
+  'settling: stable weight → checked, preact learned': { from: toSettling, act: (d) => (d.run(2000, undefined, () => d.phase !== 'settling'), d.last), phase: 'checked', kinds: ['learnPreact', 'markInProgress', 'status'] },
+  'settling: never stable → checked on timeout': { from: toSettling, act: (d) => (at(d, 10_000), d.feed({ kind: 'tick' })), phase: 'checked', kinds: ['learnPreact', 'markInProgress', 'status'] },
+  'settling: lifted before stable → checked on what was read': { from: toSettling, act: (d) => (d.feed(sampleOf(31.2, at(d, 100), false)), d.feed(sampleOf(0, at(d, 100)))), phase: 'checked', kinds: ['learnPreact', 'markInProgress', 'status'] },
   'settling: valve mismatch after close → fault with the record': { from: toSettling, act: (d) => d.feed({ kind: 'valveMismatch' }), phase: 'fault', kinds: ['closeValve', 'record', 'clearInProgress', 'status'], code: 'VALVE_FEEDBACK' },
   // checked
-  "checked: checker's badge → reweighed": { from: toChecked, act: (d) => d.feed(badge(checker)), phase: 'reweighed', kinds: ['status'] },
+  "checked: checker's badge → reweighed": { from: toChecked, act: (d) => d.feed(badge(checker)), phase: 'reweighed', kinds: ['markInProgress', 'status'] },
   'checked: the filler may not check': { from: toChecked, act: (d) => d.feed(badge(filler)), phase: 'checked', kinds: ['display'], code: 'CHECKER_IS_FILLER' },
   'checked: badge without the checker role': { from: toChecked, act: (d) => d.feed(badge({ ...checker, roles: ['filler'] })), phase: 'checked', kinds: ['display'], code: 'OPERATOR_NOT_CHECKER' },
   'checked: lifted before the checker came → closed out, record without post-fill check': { from: toChecked, act: (d) => d.feed(sampleOf(0, at(d, 100))), phase: 'closedOut', kinds: ['record', 'clearInProgress', 'status'] },
@@ -167,7 +167,7 @@ const rows: Record<string, Row> = {
       d.feed(badge(checker));
       return d;
     },
-    act: (d) => d.feed(checkweigh(31.26, at(d, 100))), phase: 'reweighed', kinds: ['status'],
+    act: (d) => d.feed(checkweigh(31.26, at(d, 100))), phase: 'reweighed', kinds: ['markInProgress', 'status'],
   },
   'checked (check scale): another cylinder on the check scale is ignored': {
     from: () => toChecked(makeConfig({ checkScale: true })),

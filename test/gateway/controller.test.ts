@@ -74,6 +74,43 @@ test('a completed fill yields one record with everything the regulator asks for'
   assert.ok(kinds.lastIndexOf('record') < kinds.lastIndexOf('clearInProgress'));
 });
 
+test('the journal follows the fill: written at the scan and each phase change, each time with what is known, never with a trip of its own', () => {
+  const d = toChecked(makeConfig({ checkScale: true }));
+  d.feed(badge(checker));
+  d.feed(checkweigh(31.26, (d.t += 100)));
+  d.feed(checkweigh(31.28, (d.t += 100))); // the re-weigh again: no second write
+  assert.is(d.phase, 'reweighed');
+  const journals = d.all.flatMap((c) => (c.kind === 'markInProgress' ? [c] : []));
+  assert.equal(journals.map((j) => j.stage), ['scan', 'verified', 'ready', 'open', 'cutOff', 'settled', 'checker', 'reweighed']);
+  assert.equal(journals.map((j) => !!j.opens), [false, false, false, true, false, false, false, false], 'only the open gates the valve');
+  const at = (stage: string) => journals.find((j) => j.stage === stage)!.attempt;
+  for (const j of journals) {
+    assert.is(j.attempt.attemptId, 'A1');
+    assert.is(j.attempt.outcome, 'interrupted');
+    assert.equal(j.attempt.trips, [], 'recovery adds the one PROCESS_INTERRUPTED trip');
+  }
+  assert.is(at('scan').cylinderCode, 'C1');
+  assert.is(at('verified').tareKg, 16.5);
+  assert.equal(at('ready').filler, filler.person);
+  const cut = at('cutOff');
+  assert.ok(cut.netFilledKg !== undefined && cut.netFilledKg > 13, `net at the cut-off ${cut.netFilledKg}`);
+  assert.ok((cut.durationMs ?? 0) > 20_000, 'the fill time up to the close');
+  assert.ok(at('settled').toleranceState !== undefined && at('settled').netFilledKg !== undefined);
+  assert.equal(at('checker').checker, checker.person);
+  assert.is(at('checker').reweighedGrossKg, undefined, 'not re-weighed yet');
+  assert.is(at('reweighed').reweighedGrossKg, 31.26);
+  assert.equal(at('reweighed').checker, checker.person);
+});
+
+test('a re-weigh before the checker is journalled once, not on every stable sample; the checker then journals the latest', () => {
+  const d = toChecked(makeConfig({ checkScale: true }));
+  const n = d.all.length;
+  for (const g of [31.26, 31.3, 31.24, 31.3]) d.feed(checkweigh(g, (d.t += 100)));
+  d.feed(badge(checker));
+  const journals = d.all.slice(n).flatMap((c) => (c.kind === 'markInProgress' ? [c] : []));
+  assert.equal(journals.map((j) => [j.stage, j.attempt.reweighedGrossKg]), [['reweigh', 31.26], ['reweighed', 31.3]]);
+});
+
 test('the duration comes from the monotonic clock: a wall-clock jump mid-fill changes labels, not the duration', () => {
   const d = toFilling();
   const startMono = (d.state.phase as { run: { fillStartedAt: number } }).run.fillStartedAt;

@@ -47,7 +47,7 @@ function rig(env: Partial<PostEnv>, setpointLimit?: { programLimit(grossKg: numb
     verify: async (_p, code) => ({ kind: 'verified', cylinder: { code, model: 'YSP12', tareKg: 6.5, allowedFillKg: 5, medium: 'LPG', residualKg: 0.3 } }),
     lookupOperator: (badge) => ({ person: { badge }, roles: ['filler', 'checker'], certificateValid: true }),
     commit: () => void calls.push('commit'),
-    markInProgress: () => void calls.push('mark'),
+    markInProgress: (_post, _attempt, opts) => void calls.push(opts?.stage ? `mark:${opts.stage}` : 'mark'),
     clearInProgress: () => void calls.push('clear'),
     savePreact: () => undefined,
     storeFailed: () => void calls.push('storeFailed'),
@@ -91,7 +91,7 @@ test('a record that cannot be committed leaves the journal for the restart to re
   r.rt.input({ kind: 'stop' });
   assert.ok(r.valve.closes.includes('OPERATOR_STOP'));
   assert.ok(r.calls.includes('storeFailed'));
-  assert.ok(r.calls.includes('mark'));
+  assert.ok(r.calls.includes('mark:open'));
   assert.not.ok(r.calls.includes('clear'), 'the in-progress journal is kept');
   r.rt.stop();
 });
@@ -100,7 +100,24 @@ test('normally the journal is cleared after the record is committed', async () =
   const r = rig({});
   await toReady(r);
   r.rt.input({ kind: 'stop' });
-  assert.equal(r.calls.filter((c) => c !== 'storeFailed'), ['mark', 'commit', 'clear']);
+  assert.equal(r.calls.filter((c) => c !== 'storeFailed'), ['mark:scan', 'mark:verified', 'mark:ready', 'mark:open', 'commit', 'clear']);
+  r.rt.stop();
+});
+
+test('the cut-off is journalled, but only after the close has gone out: not in the closing step, once the event loop has turned', async () => {
+  const r = rig({});
+  const close = r.valve.close.bind(r.valve);
+  r.valve.close = async (reason: string) => {
+    r.calls.push(`close:${reason}`);
+    return close(reason);
+  };
+  await toReady(r);
+  assert.is(r.valve.opens, 1, 'filling');
+  r.sample(11.35); // YSP12: cut-off at tare 6.5 + target 4.9 − preact 0.1
+  assert.is(r.rt.snapshot.phase.kind, 'cutOff');
+  assert.is(r.calls.at(-1), 'close:TARGET', 'nothing written in the step that closed the valve');
+  await new Promise((res) => setImmediate(res));
+  assert.equal(r.calls.slice(-2), ['close:TARGET', 'mark:cutOff']);
   r.rt.stop();
 });
 

@@ -23,6 +23,7 @@ import { StaticFiles } from './static.ts';
 import { leakConditions, recordReasons } from './view.ts';
 import { resetLeakLatch } from '../../runtime/latch-wiring.ts';
 import type { FillRecordV1 } from '../../records/record.ts';
+import { isoWithOffset } from '../../records/record.ts';
 
 type Handler = (ctx: Ctx) => Promise<void> | void;
 interface Ctx {
@@ -200,17 +201,17 @@ export class Dashboard {
   }
 
   private records(c: Ctx): void {
-    const q = parseRecordQuery(c.url.searchParams, this.station.config.records.utcOffsetMinutes);
+    const q = parseRecordQuery(c.url.searchParams, this.station.utcOffsetMinutes);
     const limit = Math.min(1000, Math.max(1, Number(c.url.searchParams.get('limit')) || 200));
     const { total, records } = findRecords(this.station.store.db, q, limit);
     sendJson(c.res, 200, { total, limit, records: records.map(recordRow) });
   }
 
   private recordsCsv(c: Ctx): void {
-    const q = parseRecordQuery(c.url.searchParams, this.station.config.records.utcOffsetMinutes);
+    const q = parseRecordQuery(c.url.searchParams, this.station.utcOffsetMinutes);
     const csv = recordsCsv(this.station.store.db, q);
-    // The station's calendar day, as the records' times are written (one helper for every time people read).
-    const day = stationIso(this.station.config, this.station.clock.wall()).slice(0, 10);
+    // The station's calendar day, as the records' times are written (the station's one UTC offset).
+    const day = isoWithOffset(this.station.clock.wall(), this.station.utcOffsetMinutes).slice(0, 10);
     c.res.writeHead(200, {
       'content-type': 'text/csv; charset=utf-8',
       'content-disposition': `attachment; filename="fill-records-${this.station.config.station.code}-${day}.csv"`,

@@ -84,25 +84,104 @@ test('a clock set backwards across a restart is recorded too', () => {
   cleanup();
 });
 
-test('a full store refuses new records (STORE_FULL) and keeps every old one; nearFull locks the station first', () => {
+test('a full store: new fills stop at the reserve (lock, then STORE_FULL on the opening journal); refusals are still recorded; nothing old is dropped', () => {
   const keys = makeKeys();
-  const { store, clock } = makeStore(keys, { config: { limitBytes: 400_000, nearFullRatio: 0.5 } });
+  const { store, clock } = makeStore(keys, { config: { limitBytes: 400_000, nearFullRatio: 0.5, utcOffsetMinutes: 480 } });
   let i = 0;
   while (!store.storeHealth().nearFull) store.append(makeAttempt(i++));
   assert.equal(recordFillLocks(store, clock).map((l) => l.code), ['STATION_LOCKED_STORE']);
+  // Past the whole limit: every refusal is still committed (issue 13 point 4: a refusal is always recorded).
+  while (store.storeHealth().bytes < 400_000) store.append(makeAttempt(i++, { outcome: 'refused', refusals: [{ code: 'STATION_LOCKED_STORE' }] }));
+  const refusal = store.append(makeAttempt(i++, { outcome: 'refused', refusals: [{ code: 'STATION_LOCKED_STORE' }] }));
+  assert.is(refusal.outcome, 'refused');
+  // A new fill cannot start in the reserve: its opening journal write is refused, so the valve stays closed.
   let refused: unknown;
-  for (let k = 0; k < 10_000 && !refused; k++) {
-    try {
-      store.append(makeAttempt(i++, { outcome: 'refused', refusals: [{ code: 'STATION_LOCKED_STORE' }] }));
-    } catch (err) {
-      refused = err;
-    }
+  try {
+    store.markInProgress('P1', makeAttempt(i, { outcome: 'interrupted' }), { stage: 'open', opens: true });
+  } catch (err) {
+    refused = err;
   }
   assert.ok(isFillgateError(refused, 'STORE_FULL'), String(refused));
-  const h = store.storeHealth();
-  assert.ok(h.bytes >= h.limitBytes);
-  assert.is(store.counts().total, i - 1, 'nothing old was dropped');
+  assert.equal(store.journal(), [], 'nothing journalled for the fill that did not start');
+  assert.is(store.counts().total, i, 'nothing old was dropped');
   assert.is(store.counts().firstSeq, 1);
+  store.close();
+});
+
+test('the reserve is configurable: reserveBytes moves where new fills stop', () => {
+  const keys = makeKeys();
+  const { store } = makeStore(keys, { config: { limitBytes: 1_000_000, nearFullRatio: 0.99, reserveBytes: 600_000, utcOffsetMinutes: 480 } });
+  assert.is(store.storeHealth().fillLimitBytes, 400_000);
+  let i = 0;
+  while (store.storeHealth().bytes < 400_000) store.append(makeAttempt(i++));
+  assert.ok(store.storeHealth().nearFull, 'locked at limitBytes − reserveBytes, long before nearFullRatio');
+  assert.throws(() => store.markInProgress('P1', makeAttempt(i), { opens: true }), /full for new fills/);
+  assert.ok(store.markInProgress('P1', makeAttempt(i)), 'a journal at the scan still goes in: its record may be a refusal');
+  store.close();
+});
+
+test('start with a full store and a pending journal: the interrupted fill is recorded (recovery is not bound by the limit)', () => {
+  const keys = makeKeys();
+  const { dir, cleanup } = tempDir();
+  const db = `${dir}/records.db`;
+  const s1 = new RecordStore({ db, clock: new ManualClock(1000), station: 'ST01', privateKey: keys.privateKey, config: { utcOffsetMinutes: 480 } });
+  for (let i = 0; i < 200; i++) s1.append(makeAttempt(i));
+  s1.markInProgress('P2', makeAttempt(999, { post: 'P2', outcome: 'interrupted', checker: undefined, reweighedGrossKg: undefined }), { stage: 'cutOff' });
+  const bytes = s1.storeHealth().bytes;
+  s1.close();
+  // Restart with a limit the store is already past.
+  const s2 = new RecordStore({ db, clock: new ManualClock(10), station: 'ST01', privateKey: keys.privateKey, config: { limitBytes: Math.floor(bytes / 2), utcOffsetMinutes: 480 } });
+  assert.ok(s2.storeHealth().nearFull);
+  const written = s2.recoverInterrupted();
+  assert.equal(written.map((r) => [r.id, r.outcome]), [['att-0000999', 'interrupted']]);
+  assert.is(s2.counts().total, 201);
+  s2.close();
+  cleanup();
+});
+
+test("the journal follows the fill: the interrupted record has the last phase's masses, times and people, and one PROCESS_INTERRUPTED trip", () => {
+  const keys = makeKeys();
+  const { store, clock } = makeStore(keys);
+  const base = makeAttempt(5, { post: 'P1', outcome: 'interrupted', checker: undefined, postFillCheck: undefined, reweighedGrossKg: undefined, reweighedNetKg: undefined, netFilledKg: undefined, durationMs: undefined });
+  // The controller's journal at the open carried a PROCESS_INTERRUPTED trip of its own (older versions did).
+  const atOpen = { ...base, trips: [{ code: 'PROCESS_INTERRUPTED' as const, at: '2026-01-01T08:00:00.000+08:00' }] };
+  store.markInProgress('P1', { ...base, netFilledKg: undefined }, { stage: 'scan' });
+  clock.advance(1000);
+  store.markInProgress('P1', atOpen, { stage: 'open', opens: true });
+  clock.advance(60_000);
+  const checked = { ...atOpen, netFilledKg: 14.86, durationMs: 61_000, endedAt: '2026-01-01T08:01:01.000+08:00', checker: { badge: 'B002', name: '李四' }, reweighedGrossKg: 31.6, reweighedNetKg: 15.1 };
+  store.markInProgress('P1', checked, { stage: 'checker' });
+  const [r] = store.recoverInterrupted();
+  assert.is(r.outcome, 'interrupted');
+  assert.equal(r.trips.map((t) => t.code), ['PROCESS_INTERRUPTED'], 'exactly one');
+  assert.match(r.trips[0].detail ?? '', /last journalled: checker at 2026-01-01T08:01:02/);
+  assert.is(r.netFilledG, 14_860);
+  assert.is(r.reweighedGrossG, 31_600);
+  assert.is(r.durationMs, 61_000);
+  assert.is(r.endedAt, '2026-01-01T08:01:01.000+08:00');
+  assert.equal(r.checker, { badge: 'B002', name: '李四' });
+  store.close();
+});
+
+test('recovery merges what the restart measured (the re-weigh) into the interrupted record', () => {
+  const keys = makeKeys();
+  const { store } = makeStore(keys);
+  const a = makeAttempt(7, { outcome: 'interrupted', reweighedGrossKg: undefined, reweighedNetKg: undefined, mustDecant: undefined, toleranceState: undefined });
+  store.markInProgress(a.post, a, { stage: 'open' });
+  const [r] = store.recoverInterrupted({ [a.attemptId]: { fields: { reweighedGrossKg: 33, reweighedNetKg: 16.5, mustDecant: true, toleranceState: 'over' }, note: 're-weighed after the restart' } });
+  assert.is(r.reweighedNetG, 16_500);
+  assert.is(r.mustDecant, true);
+  assert.match(r.trips[0].detail ?? '', /re-weighed after the restart/);
+  store.close();
+});
+
+test("a journal write that comes after the attempt's record never brings it back", () => {
+  const keys = makeKeys();
+  const { store } = makeStore(keys);
+  const a = makeAttempt(8);
+  store.append(a);
+  assert.is(store.markInProgress(a.post, { ...a, outcome: 'interrupted' }, { stage: 'checker' }), false);
+  assert.equal(store.recoverInterrupted(), []);
   store.close();
 });
 
