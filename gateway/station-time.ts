@@ -4,6 +4,7 @@
  * else the PC's own offset at that moment (what the record store does too).
  */
 import { isoWithOffset } from './records/record.ts';
+import { resolveUtcOffset } from './records/config.ts';
 
 export interface StationTimeSettings {
   records: { utcOffsetMinutes?: number };
@@ -11,7 +12,7 @@ export interface StationTimeSettings {
 
 /** The station's UTC offset in minutes at `epochMs`. */
 export function stationOffsetMinutes(cfg: StationTimeSettings, epochMs: number = Date.now()): number {
-  return cfg.records.utcOffsetMinutes ?? -new Date(epochMs).getTimezoneOffset();
+  return resolveUtcOffset(cfg.records, epochMs);
 }
 
 /** Epoch ms → `2026-01-01T08:00:00.000+08:00` at the station's offset. */
