@@ -24,6 +24,7 @@ import { PostRuntime, type PostEnv, type PostEvent } from './post.ts';
 import { operatorFacts, verifyCylinder } from './verify.ts';
 import { startStationMqtt, type StationMqtt } from './mqtt.ts';
 import { PreactStore } from './preacts.ts';
+import { RegistryImports } from './registry-imports.ts';
 
 export interface StationOptions {
   config: GatewayConfig;
@@ -44,6 +45,8 @@ export class Station {
   uploader?: Uploader;
   mqtt?: StationMqtt;
   publicKeyPem?: string;
+  /** Registry imports from the dashboard: in a worker, refused while a post fills (registry-imports.ts). */
+  readonly imports: RegistryImports;
   private db!: Database.Database;
   private preacts!: PreactStore;
   private locks = new Set<LockKind>();
@@ -56,6 +59,7 @@ export class Station {
   constructor(readonly config: GatewayConfig, opts: Omit<StationOptions, 'config'> = {}) {
     this.clock = opts.clock ?? systemClock;
     this.logs = opts.logs ?? createLogFactory({ level: config.log.level, levels: config.log.levels });
+    this.imports = new RegistryImports({ dataDir: () => this.config.dataDir, posts: () => this.posts.values(), registry: () => this.registry, wall: () => this.clock.wall() });
   }
 
   async start(): Promise<void> {
