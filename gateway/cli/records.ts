@@ -1,8 +1,10 @@
 import { join } from 'node:path';
-import { writeFileSync } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { parse, requireConfig, untilSignal } from './args.ts';
 import { keysInit, loadPrivateKey, publicKeyPemOf } from '../records/keys.ts';
-import { exportRecords, type ExportFormat } from '../records/export.ts';
+import { parseTimeBound, type ExportFormat } from '../records/export.ts';
+import { exportChunks, pipeChunks } from '../records/export-stream.ts';
+import { openRecordsDb } from '../records/db.ts';
 import { verifyRecords, formatVerifyReport } from '../records/verify.ts';
 import { syncStatus, formatSyncStatus } from '../sync/status.ts';
 
@@ -35,9 +37,17 @@ export async function recordsCommand(args: string[]): Promise<number> {
   if (verb === 'export') {
     const format = values.format as ExportFormat;
     if (format !== 'csv' && format !== 'json') throw new Error('--format is csv or json');
-    const text = exportRecords(recordsDb(config.dataDir), { from: values.from as string | undefined, to: values.to as string | undefined, format });
-    if (typeof values.out === 'string') writeFileSync(values.out, text);
-    else process.stdout.write(text);
+    // Streamed: a year of records is never one string in memory, and the read is a short query per window.
+    const from = parseTimeBound(values.from as string | undefined, 'from') ?? -8.64e15;
+    const to = parseTimeBound(values.to as string | undefined, 'to') ?? 8.64e15;
+    const { db } = openRecordsDb(recordsDb(config.dataDir), { readonly: true });
+    try {
+      const out = typeof values.out === 'string' ? createWriteStream(values.out) : process.stdout;
+      await pipeChunks(exportChunks(db, format, { conditions: ['wall_ms >= ?', 'wall_ms < ?'], args: [from, to] }), out);
+      if (out !== process.stdout) await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
+    } finally {
+      db.close();
+    }
     return 0;
   }
   if (verb === 'verify') {
