@@ -25,6 +25,9 @@ export function stationStatus(station: Station) {
     locks: station.lockState,
     posts,
     devices: station.devices.health(),
+    // The posts' timing runs on this loop: lag over the last window, in ms (issue 9 point 5).
+    eventLoop: station.loopLag.snapshot(),
+    registryImport: station.imports.running,
     records: { ...counts, store: station.store.storeHealth() },
     upload: station.uploader ? { ...station.uploader.stats, timeliness: station.uploader.timeliness() } : undefined,
     mqtt: station.mqtt ? { broker: station.mqtt.broker.counters, connected: station.mqtt.broker.connectedDevices(), relay: station.mqtt.relay?.status(), leakLocked: station.mqtt.leak.locked } : undefined,

@@ -25,6 +25,7 @@ import { operatorFacts, verifyCylinder } from './verify.ts';
 import { startStationMqtt, type StationMqtt } from './mqtt.ts';
 import { PreactStore } from './preacts.ts';
 import { RegistryImports } from './registry-imports.ts';
+import { LoopLag } from './loop-lag.ts';
 
 export interface StationOptions {
   config: GatewayConfig;
@@ -47,6 +48,8 @@ export class Station {
   publicKeyPem?: string;
   /** Registry imports from the dashboard: in a worker, refused while a post fills (registry-imports.ts). */
   readonly imports: RegistryImports;
+  /** Event-loop lag over the last 10 s, for /status and /metrics (the posts' timing runs on this loop). */
+  readonly loopLag = new LoopLag();
   private db!: Database.Database;
   private preacts!: PreactStore;
   private locks = new Set<LockKind>();
@@ -65,6 +68,7 @@ export class Station {
   async start(): Promise<void> {
     const cfg = this.config;
     const log = this.logs('station');
+    this.loopLag.start();
     mkdirSync(cfg.dataDir, { recursive: true });
     this.db = new Database(join(cfg.dataDir, 'station.db'));
     this.registry = openRegistry(this.db, { clock: this.clock });
@@ -253,6 +257,7 @@ export class Station {
     if (this.stopped) return;
     this.stopped = true;
     if (this.lockTimer) clearInterval(this.lockTimer);
+    this.loopLag.stop();
     for (const rt of this.posts.values()) rt.stop();
     // Valves are closed first by devices.stop().
     await this.devices?.stop();
