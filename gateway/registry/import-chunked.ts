@@ -43,7 +43,9 @@ export async function importChunked(registry: Registry, kind: 'cylinders' | 'ope
   const failed = new Set<number>();
   const slice = registry.db.transaction(() => {
     const t0 = performance.now();
-    while (next < plan.writes.length && performance.now() - t0 < sliceMs) {
+    const first = next;
+    // At least one row per slice, however short the slice: the import always makes progress.
+    while (next < plan.writes.length && (next === first || performance.now() - t0 < sliceMs)) {
       const w = plan.writes[next];
       try {
         writePlannedRow(registry, plan, w);
