@@ -29,7 +29,7 @@ export interface ExportQuery {
   max?: number;
 }
 
-export async function* exportChunks(db: Db, format: ExportFormat, q: ExportQuery = {}, opts: { sliceMs?: number } = {}): AsyncGenerator<string> {
+export async function* exportChunks(db: Db, format: ExportFormat, q: ExportQuery = {}, opts: { sliceMs?: number; yieldBetween?: boolean } = {}): AsyncGenerator<string> {
   if (format !== 'csv' && format !== 'json') throw new FillgateError('BAD_CONFIG', `--format must be csv or json, not "${format as string}"`, {});
   const sliceMs = opts.sliceMs ?? 4;
   const max = q.max ?? Infinity;
@@ -53,8 +53,8 @@ export async function* exportChunks(db: Db, format: ExportFormat, q: ExportQuery
       }
     } while (cursor < end && n < max && performance.now() - t0 < sliceMs);
     if (parts.length) yield parts.join('');
-    // Let the polls, cut-offs and other requests run before the next slice.
-    await yieldLoop();
+    // Let the polls, cut-offs and other requests run before the next slice (not needed in a worker).
+    if (opts.yieldBetween ?? true) await yieldLoop();
   }
   if (format === 'json') yield n === 0 ? '[]\n' : '\n]\n';
 }

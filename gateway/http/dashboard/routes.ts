@@ -17,7 +17,8 @@ import { LoginThrottle, SessionKeeper, SESSION_COOKIE, can, checkLogin, clearSes
 import { stationStatus } from '../status.ts';
 import { LiveHub } from './live.ts';
 import { CSV_EXPORT_MAX, findRecords, parseRecordQuery, recordConditions } from './records.ts';
-import { exportChunks, pipeChunks } from '../../records/export-stream.ts';
+import { pipeChunks } from '../../records/export-stream.ts';
+import { exportFrom } from '../../records/export-runner.ts';
 import { ApiError, badRequest, readBodyBytes, readJson, sendError, sendJson } from './reply.ts';
 import type { ImportRefusal } from '../../runtime/registry-imports.ts';
 import { StaticFiles } from './static.ts';
@@ -196,7 +197,7 @@ export class Dashboard {
     sendJson(c.res, 200, { total, limit, records: records.map(recordRow) });
   }
 
-  /** Streamed in slices of a few ms with backpressure (records/export-stream.ts): 50k records are ~2 s of work, never in one piece. */
+  /** Read and formatted in a worker, streamed with backpressure (records/export-runner.ts): 50k records are ~2 s of work, none of it on this loop. */
   private async recordsCsv(c: Ctx): Promise<void> {
     const q = parseRecordQuery(c.url.searchParams, this.station.config.records.utcOffsetMinutes);
     const day = new Date(this.station.clock.wall()).toISOString().slice(0, 10);
@@ -207,7 +208,7 @@ export class Dashboard {
     });
     // A BOM so a spreadsheet opens the Chinese names as UTF-8.
     c.res.write('\uFEFF');
-    const done = await pipeChunks(exportChunks(this.station.store.db, 'csv', { ...recordConditions(q), max: CSV_EXPORT_MAX }), c.res);
+    const done = await pipeChunks(exportFrom(this.station.store.db, 'csv', { ...recordConditions(q), max: CSV_EXPORT_MAX }), c.res);
     if (done) c.res.end();
   }
 

@@ -12,6 +12,7 @@ import { ManualClock } from '../../../protocols/clock.ts';
 import { RecordStore } from '../../../gateway/records/store.ts';
 import { exportRecords, formatRecords, recordsToCsv } from '../../../gateway/records/export.ts';
 import { exportChunks, pipeChunks } from '../../../gateway/records/export-stream.ts';
+import { exportFrom, exportInWorker } from '../../../gateway/records/export-runner.ts';
 import { recordConditions, recordsCsv } from '../../../gateway/http/dashboard/records.ts';
 import type { FillRecordV1 } from '../../../gateway/records/record.ts';
 import { recordsCommand } from '../../../gateway/cli/records.ts';
@@ -80,6 +81,18 @@ test('backpressure: the writer waits for a slow reader to drain; a reader that g
   const gone = new Writable({ write: (_c, _e, cb) => setTimeout(cb, 5), highWaterMark: 1024 });
   setTimeout(() => gone.destroy(), 20);
   assert.is(await pipeChunks(exportChunks(store.db, 'csv', {}, { sliceMs: 1 }), gone), false);
+});
+
+test('from a worker thread (own read-only connection): the same bytes; a reader that stops early ends the worker', async () => {
+  const csv = await collect(exportInWorker({ dbPath: `${dir}/records.db`, format: 'csv', query: {} }));
+  assert.ok(csv.length > 1);
+  assert.is(csv.join(''), recordsToCsv(all()));
+  const json = await collect(exportFrom(store.db, 'json', recordConditions({ outcome: 'refused' })));
+  assert.is(json.join(''), formatRecords(all().filter((r) => r.outcome === 'refused'), 'json'));
+  for await (const chunk of exportInWorker({ dbPath: `${dir}/records.db`, format: 'csv', query: {} })) {
+    assert.match(chunk, /^station,seq/);
+    break; // the generator's finally terminates the worker; the test would hang on a live one
+  }
 });
 
 test('fillgate records export --out writes the same file as before, streamed', async () => {

@@ -1,0 +1,33 @@
+/**
+ * Worker side of a records export (loaded through export-worker.js, which
+ * registers tsx): a read-only connection of its own to the record database (WAL:
+ * it never waits for, nor holds up, the store's commits), the records parsed and
+ * formatted here, and handed out one chunk per request, so the main thread only
+ * writes finished text to the socket and the export cannot run ahead of it.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import Database from 'better-sqlite3';
+import { errorMessage } from '../../protocols/errors.ts';
+import { exportChunks } from './export-stream.ts';
+import type { ExportJob } from './export-runner.ts';
+
+const job = workerData as ExportJob;
+const db = new Database(job.dbPath, { readonly: true, fileMustExist: true });
+// Bigger slices than on the main thread: nothing else runs on this one.
+const chunks = exportChunks(db, job.format, job.query, { sliceMs: 20, yieldBetween: false });
+
+parentPort?.on('message', async (m: 'next' | 'stop') => {
+  try {
+    const r = m === 'stop' ? await chunks.return(undefined) : await chunks.next();
+    parentPort?.postMessage(r.done ? { done: true } : { chunk: r.value });
+    if (r.done) end();
+  } catch (err) {
+    parentPort?.postMessage({ error: errorMessage(err) });
+    end();
+  }
+});
+
+function end(): void {
+  db.close();
+  parentPort?.close();
+}
