@@ -5,6 +5,7 @@
  * formatted here, and handed out one chunk per request, so the main thread only
  * writes finished text to the socket and the export cannot run ahead of it.
  */
+import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { errorMessage } from '../../protocols/errors.ts';
@@ -12,6 +13,13 @@ import { exportChunks } from './export-stream.ts';
 import type { ExportJob } from './export-runner.ts';
 
 const job = workerData as ExportJob;
+// Below the posts' thread in the OS scheduler (on Linux the nice value is per thread; 0 = this thread): an
+// export can wait, a cut-off cannot. Safe here because this worker only reads: it holds no lock the station needs.
+try {
+  setPriority(10);
+} catch {
+  // not permitted on this system: run at normal priority
+}
 const db = new Database(job.dbPath, { readonly: true, fileMustExist: true });
 // Bigger slices than on the main thread: nothing else runs on this one.
 const chunks = exportChunks(db, job.format, job.query, { sliceMs: 20, yieldBetween: false });

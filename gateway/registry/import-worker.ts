@@ -14,6 +14,8 @@ import { importChunked } from './import-chunked.ts';
 import type { ImportJob } from './import-runner.ts';
 
 const job = workerData as ImportJob;
+// Normal priority, unlike the export worker: this one holds the write lock during its short transactions, and a
+// thread the OS deprioritised while holding it would keep the station's own writes (outbox, fill counts) waiting.
 const db = new Database(job.dbPath, { fileMustExist: true, timeout: 5000 });
 try {
   const registry = openRegistry(db, { limits: job.limits });
