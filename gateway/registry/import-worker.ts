@@ -16,8 +16,9 @@ import type { ImportJob } from './import-runner.ts';
 const job = workerData as ImportJob;
 // Normal priority, unlike the export worker: this one holds the write lock during its short transactions, and a
 // thread the OS deprioritised while holding it would keep the station's own writes (outbox, fill counts) waiting.
-const db = new Database(job.dbPath, { fileMustExist: true, timeout: 5000 });
+let db: Database.Database | undefined;
 try {
+  db = new Database(job.dbPath, { fileMustExist: true, timeout: 5000 });
   const registry = openRegistry(db, { limits: job.limits });
   // Per connection in WAL: this connection's commits skip the fsync (the station's own
   // connection keeps FULL, and its next commit syncs the import's pages too). A power cut
@@ -32,5 +33,5 @@ try {
 } catch (err) {
   parentPort?.postMessage({ type: 'failed', message: errorMessage(err) });
 } finally {
-  db.close();
+  db?.close();
 }

@@ -1,10 +1,12 @@
 /**
  * Issue 9 point 5, "the event loop belongs to the posts": what a user or an
- * integrator triggers from the dashboard (a registry import, a records export)
- * must not hold the event loop the posts' polls and cut-offs run on. These are
- * behaviour tests with a generous bound (200 ms, against a 5 ms timer) that the
- * old synchronous code failed by far; the speed figures live in
- * test/bench/event-loop.ts.
+ * integrator triggers from the dashboard (a registry import, a records export or
+ * search) must not hold the event loop the posts' polls and cut-offs run on. These
+ * are behaviour tests with a generous bound (MAX_GAP_MS against a 5 ms timer) that
+ * the old synchronous code failed by far (20k-row import: 11,200 ms; at 20k
+ * records the export 810 ms and the search 238 ms, so 40k records here). Not
+ * tighter: on the shared 2-core test machine an idle loop is stalled by the OS by
+ * up to ~190 ms now and then. The speed figures live in test/bench/event-loop.ts.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -14,6 +16,11 @@ import { makeAttempt } from './records/fixtures.ts';
 import { startStatusServer, type StatusServer } from '../../gateway/http/server.ts';
 import { Client, testUsers } from './dashboard-support.ts';
 import { bigCylinderCsv, gapProbe } from './event-loop-support.ts';
+
+/** Longest allowed gap between 5 ms timer ticks. */
+const MAX_GAP_MS = 300;
+/** Records in the store for the export and search tests. */
+const RECORDS = 40_000;
 
 let rig: Rig;
 let server: StatusServer;
@@ -27,7 +34,7 @@ test.after(async () => {
   await rig?.close();
 });
 
-test('a 20,000-row registry import through the dashboard leaves the event loop responsive (longest 5 ms-timer gap < 200 ms)', async () => {
+test('a 20,000-row registry import through the dashboard leaves the event loop responsive (longest 5 ms-timer gap < 300 ms)', async () => {
   const sup = new Client(server.url);
   await sup.login('sup');
   const file = bigCylinderCsv(20_000, { prefix: 'RESP' });
@@ -38,7 +45,7 @@ test('a 20,000-row registry import through the dashboard leaves the event loop r
   assert.is(r.json.report.applied, true);
   assert.is(r.json.report.created, 20_000);
   assert.ok(rig.station.registry.getCylinder('RESP020000'), 'the last row was written');
-  assert.ok(maxGapMs < 200, `the event loop was blocked for ${maxGapMs.toFixed(0)} ms`);
+  assert.ok(maxGapMs < MAX_GAP_MS, `the event loop was blocked for ${maxGapMs.toFixed(0)} ms`);
 });
 
 test('an import while a post is filling is refused with 409, naming the post, in both languages; nothing is read or written', async () => {
@@ -59,9 +66,9 @@ test('an import while a post is filling is refused with 409, naming the post, in
   await rig.until('the fill ended', () => rig.phase('P1') !== 'filling' && rig.phase('P1') !== 'cutOff', 30_000);
 });
 
-test('a 20,000-record CSV export through the dashboard streams in chunks and leaves the event loop responsive', async () => {
+test('a 40,000-record CSV export through the dashboard streams in chunks and leaves the event loop responsive', async () => {
   const base = 100_000;
-  rig.station.store.appendMany(Array.from({ length: 20_000 }, (_, i) => makeAttempt(base + i, { station: rig.config.station.code })));
+  rig.station.store.appendMany(Array.from({ length: RECORDS }, (_, i) => makeAttempt(base + i, { station: rig.config.station.code })));
   const op = new Client(server.url);
   await op.login('op');
   const probe = gapProbe(5);
@@ -77,10 +84,10 @@ test('a 20,000-record CSV export through the dashboard streams in chunks and lea
   assert.is(res.status, 200);
   assert.ok(chunks > 10, `${chunks} chunks`);
   assert.is(text.replace(/^\uFEFF/, ''), recordsCsv(rig.station.store.db, {}), 'the same CSV as the one-string export');
-  assert.ok(maxGapMs < 200, `the event loop was blocked for ${maxGapMs.toFixed(0)} ms`);
+  assert.ok(maxGapMs < MAX_GAP_MS, `the event loop was blocked for ${maxGapMs.toFixed(0)} ms`);
 });
 
-test('a filtered records search over 20,000+ records runs off the loop and finds what the query finds', async () => {
+test('a filtered records search over 40,000 records runs off the loop and finds what the query finds', async () => {
   const op = new Client(server.url);
   await op.login('op');
   const probe = gapProbe(5);
@@ -91,7 +98,7 @@ test('a filtered records search over 20,000+ records runs off the loop and finds
   assert.is(r.json.total, direct.total);
   assert.ok(direct.total > 1000);
   assert.equal(r.json.records.map((x: { seq: number }) => x.seq), direct.records.map((x) => x.seq));
-  assert.ok(maxGapMs < 200, `the event loop was blocked for ${maxGapMs.toFixed(0)} ms`);
+  assert.ok(maxGapMs < MAX_GAP_MS, `the event loop was blocked for ${maxGapMs.toFixed(0)} ms`);
   assert.is((await op.get('/api/records?outcome=great')).status, 400, 'a bad filter is still a 400');
 });
 
