@@ -12,7 +12,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import Database from '../sqlite.ts';
 import { parseArgs } from 'node:util';
 import { errorMessage, isFillgateError } from '../../protocols/errors.ts';
 import { createLink } from '../../protocols/link/create.ts';

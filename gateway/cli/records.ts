@@ -1,10 +1,12 @@
 import { join } from 'node:path';
 import { errorMessage } from '../../protocols/errors.ts';
 import { stationIso } from '../station-time.ts';
-import { writeFileSync } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { parse, requireConfig, untilSignal, UsageError } from './args.ts';
 import { keysInit, loadPrivateKey, publicKeyPemOf } from '../records/keys.ts';
-import { exportRecords, type ExportFormat } from '../records/export.ts';
+import { parseTimeBound, type ExportFormat } from '../records/export.ts';
+import { exportChunks, pipeChunks } from '../records/export-stream.ts';
+import { openRecordsDb } from '../records/db.ts';
 import { formatUtcOffset, resolveUtcOffset } from '../records/config.ts';
 import { verifyRecords, formatVerifyReport } from '../records/verify.ts';
 import { verifyEvents, formatEventsReport } from '../records/events-verify.ts';
@@ -42,9 +44,17 @@ export async function recordsCommand(args: string[]): Promise<number> {
     // A bare date is a day at the station (its one UTC offset), not a UTC day.
     const offset = resolveUtcOffset(config.records);
     const bound = (v: unknown) => (typeof v === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(v) ? `${v}T00:00:00${formatUtcOffset(offset)}` : (v as string | undefined));
-    const text = exportRecords(recordsDb(config.dataDir), { from: bound(values.from), to: bound(values.to), format });
-    if (typeof values.out === 'string') writeFileSync(values.out, text);
-    else process.stdout.write(text);
+    // Streamed: a year of records is never one string in memory, and the read is a short query per window.
+    const from = parseTimeBound(bound(values.from), 'from') ?? -8.64e15;
+    const to = parseTimeBound(bound(values.to), 'to') ?? 8.64e15;
+    const { db } = openRecordsDb(recordsDb(config.dataDir), { readonly: true });
+    try {
+      const out = typeof values.out === 'string' ? createWriteStream(values.out) : process.stdout;
+      await pipeChunks(exportChunks(db, format, { conditions: ['wall_ms >= ?', 'wall_ms < ?'], args: [from, to] }), out);
+      if (out !== process.stdout) await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
+    } finally {
+      db.close();
+    }
     return 0;
   }
   if (verb === 'verify') {

@@ -1,9 +1,10 @@
-import { readFileSync, mkdirSync } from 'node:fs';
+import { existsSync, readFileSync, mkdirSync } from 'node:fs';
 import { join, extname } from 'node:path';
 import Database from '../sqlite.ts';
 import { parse, requireConfig } from './args.ts';
 import { openRegistry } from '../registry/registry.ts';
 import { formatIssue } from '../registry/import.ts';
+import { importChunked } from '../registry/import-chunked.ts';
 import { cliLang, t } from '../i18n/index.ts';
 
 /** `fillgate registry import --config <file> cylinders|operators <file.csv|json> [--valid-rows] [--dry-run]` */
@@ -16,19 +17,41 @@ export async function registryCommand(args: string[]): Promise<number> {
   }
   const config = requireConfig(values.config);
   mkdirSync(config.dataDir, { recursive: true });
+  const filling = fillsInProgress(join(config.dataDir, 'records.db'));
+  if (filling.length) {
+    console.error(t('cli.registry.filling', cliLang(), { posts: filling.join(', ') }));
+    return 1;
+  }
   const db = new Database(join(config.dataDir, 'station.db'));
   try {
     const registry = openRegistry(db);
     const format = extname(file).toLowerCase() === '.json' ? 'json' : 'csv';
     const opts = { mode: values['valid-rows'] ? ('valid-rows' as const) : ('all-or-nothing' as const), dryRun: values['dry-run'] === true, source: `cli:${file}` };
     const text = readFileSync(file, 'utf8');
-    const report = what === 'cylinders' ? registry.importCylinders(text, format, opts) : registry.importOperators(text, format, opts);
+    // Short transactions with pauses: a running gateway writes to the same file and must never wait long for the lock.
+    const report = await importChunked(registry, what, text, format, opts);
     for (const issue of report.issues) console.log(formatIssue(issue));
     const c = report;
     const lang = cliLang();
     const result = report.applied ? t('cli.registry.applied', lang, { created: c.created, updated: c.updated, unchanged: c.unchanged }) : t('cli.registry.nothing', lang);
     console.log(t('cli.registry.summary', lang, { file, total: c.total, valid: c.valid, rejected: c.rejected, result }));
     return report.applied ? 0 : 1;
+  } finally {
+    db.close();
+  }
+}
+
+/**
+ * Posts with a fill in progress, from the record store's journal (a running
+ * gateway keeps it; the CLI is another process and cannot see the posts).
+ * The same refusal as the dashboard's: no import while a post is filling.
+ */
+function fillsInProgress(recordsPath: string): string[] {
+  if (!existsSync(recordsPath)) return [];
+  const db = new Database(recordsPath, { readonly: true, fileMustExist: true });
+  try {
+    const has = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'records_in_progress'").get();
+    return has ? (db.prepare('SELECT post FROM records_in_progress ORDER BY post').all() as { post: string }[]).map((r) => r.post) : [];
   } finally {
     db.close();
   }

@@ -163,6 +163,15 @@ class MetricsImpl implements StationMetrics {
     gauge(registers, 'fillgate_upload_batch_limit', 'Records in the next upload batch (halved after a failure, doubled after a success)', [], (set) => {
       if (st.uploader) set({}, st.uploader.stats.batchLimit);
     });
+    // The posts' polls and cut-offs run on this loop (stale-weight limit 300 ms): lag at 1 ms resolution, last 10 s window.
+    gauge(registers, 'fillgate_event_loop_lag_seconds', 'Event-loop lag over the last window (10 s, 1 ms resolution), by quantile (0.5, 0.99, 1 = max)', ['quantile'], (set) => {
+      const l = st.loopLag.snapshot();
+      set({ quantile: '0.5' }, l.p50Ms / 1000);
+      set({ quantile: '0.99' }, l.p99Ms / 1000);
+      set({ quantile: '1' }, l.maxMs / 1000);
+    });
+    gauge(registers, 'fillgate_event_loop_lag_worst_seconds', 'Largest event-loop lag of any window since start', [], (set) => set({}, st.loopLag.snapshot().worstMs / 1000));
+    gauge(registers, 'fillgate_registry_import_running', '1 while a registry import runs (in a worker thread)', [], (set) => set({}, st.imports.running ? 1 : 0));
     gauge(registers, 'fillgate_station_locked', '1 while new fills are refused for this lock', ['lock'], (set) => {
       const on = new Set(st.lockState.map((l) => l.lock));
       for (const lock of ['leak', 'upload', 'store', 'remote'] as const) set({ lock }, on.has(lock) ? 1 : 0);

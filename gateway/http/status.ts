@@ -28,6 +28,9 @@ export function stationStatus(station: Station) {
     latches: { active: station.latches.active(), history: station.latches.history(20) },
     posts,
     devices: station.devices.health(),
+    // The posts' timing runs on this loop: lag over the last window, in ms (issue 9 point 5).
+    eventLoop: station.loopLag.snapshot(),
+    registryImport: station.imports.running,
     records: { ...counts, store: station.store.storeHealth() },
     upload: station.uploader ? { ...station.uploader.stats, timeliness: station.uploader.timeliness() } : undefined,
     // The signed station event chain (issue 10 point 6) and its upload; remote commands handled (point 9).

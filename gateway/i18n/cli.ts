@@ -34,5 +34,6 @@ export const cliMessages = {
   'cli.demo.keep': { zh: '继续运行（--keep）；按 Ctrl-C 停止', en: 'running on (--keep); Ctrl-C to stop' },
   'cli.registry.summary': { zh: '{file}：{total} 行，{valid} 行正确，{rejected} 行有错；{result}', en: '{file}: {total} rows, {valid} valid, {rejected} rejected; {result}' },
   'cli.registry.applied': { zh: '已写入：新增 {created}，更新 {updated}，未变 {unchanged}', en: 'applied: {created} created, {updated} updated, {unchanged} unchanged' },
+  'cli.registry.filling': { zh: '导入被拒绝：加气位 {posts} 有正在进行的充装；请在没有加气位充装时再导入', en: 'import refused: a fill is in progress at post {posts}; import when no post is filling' },
   'cli.registry.nothing': { zh: '未写入任何数据', en: 'NOTHING applied' },
 } as const satisfies Record<string, Message>;

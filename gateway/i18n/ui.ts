@@ -168,5 +168,7 @@ export const uiMessages = {
   'err.badRequest': { zh: '请求有误：{detail}', en: 'Bad request: {detail}' },
   'err.notFound': { zh: '未找到', en: 'Not found' },
   'err.server': { zh: '服务器错误：{detail}', en: 'Server error: {detail}' },
+  'err.importWhileFilling': { zh: '加气位 {posts} 正在充装：请在没有加气位充装时再导入', en: 'Post {posts} is filling: import when no post is filling' },
+  'err.importRunning': { zh: '另一个导入正在进行（开始于 {since}），请稍后再试', en: 'Another import is running (since {since}): try again when it has finished' },
   'live.lost': { zh: '与网关的连接中断，正在重连…', en: 'Connection to the gateway lost: reconnecting…' },
 } as const satisfies Record<string, Message>;

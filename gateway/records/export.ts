@@ -69,8 +69,11 @@ function csvCell(v: string | number | boolean | undefined): string {
   return /[",\r\n]/.test(s) ? '"' + s.replace(/"/g, '""') + '"' : s;
 }
 
+export const csvHeader = (): string => CSV_COLUMNS.map(([name]) => name).join(',');
+export const csvRow = (r: FillRecordV1): string => CSV_COLUMNS.map(([, get]) => csvCell(get(r))).join(',');
+
 export function recordsToCsv(records: FillRecordV1[]): string {
-  const lines = [CSV_COLUMNS.map(([name]) => name).join(',')];
-  for (const r of records) lines.push(CSV_COLUMNS.map(([, get]) => csvCell(get(r))).join(','));
+  const lines = [csvHeader()];
+  for (const r of records) lines.push(csvRow(r));
   return lines.join('\r\n') + '\r\n';
 }

@@ -4,7 +4,7 @@
  * quarantine or a fill count must survive a power cut (engineering.md 1).
  * Every change of a cylinder or operator is logged in registry_events.
  */
-import type { Database } from 'better-sqlite3';
+import type { Database, Statement } from 'better-sqlite3';
 import { FillgateError } from '../../protocols/errors.ts';
 import { systemClock, type Clock } from '../../protocols/clock.ts';
 import { Signal } from '../../protocols/signal.ts';
@@ -69,6 +69,15 @@ const toOperator = (r: OperatorRow): Operator => ({
 /** The fields an upsert compares and writes (fill count and last fill are kept). */
 const cylinderDataFields = ['valveCode', 'ownerUnit', 'model', 'waterVolumeL', 'allowedFillKg', 'tareKg', 'medium', 'manufacturedOn', 'designLifeYears', 'nextInspectionDue', 'status'] as const;
 
+/** The stored form of an input: status kept when the file leaves it out, optional fields null. */
+const cylinderAfter = (input: CylinderInput, before: Cylinder | undefined) => ({
+  ...input, status: input.status ?? before?.status ?? 'active', valveCode: input.valveCode ?? null, waterVolumeL: input.waterVolumeL ?? null,
+});
+const operatorDataFields = ['name', 'roles', 'certificateNo', 'certificateExpires'] as const;
+const operatorAfter = (input: OperatorInput) => ({
+  ...input, roles: [...new Set(input.roles)], certificateNo: input.certificateNo ?? null, certificateExpires: input.certificateExpires ?? null,
+});
+
 function changes<T extends object>(before: T | undefined, after: T, fields: readonly (keyof T)[]): Record<string, [unknown, unknown]> {
   const out: Record<string, [unknown, unknown]> = {};
   for (const f of fields) {
@@ -106,14 +115,29 @@ export class Registry {
     return localDate(this.clock.wall());
   }
 
+  /** Statements compiled once: an import looks up every row, and compiling the SQL each time was most of its cost. */
+  private readonly statements = new Map<string, Statement>();
+  private stmt(sql: string): Statement {
+    let s = this.statements.get(sql);
+    if (!s) this.statements.set(sql, (s = this.db.prepare(sql)));
+    return s;
+  }
+
   getCylinder(code: string): Cylinder | undefined {
-    const row = this.db.prepare('SELECT * FROM cylinders WHERE code = ?').get(code) as CylinderRow | undefined;
+    const row = this.stmt('SELECT * FROM cylinders WHERE code = ?').get(code) as CylinderRow | undefined;
     return row && toCylinder(row);
   }
 
   getCylinderByValveCode(valveCode: string): Cylinder | undefined {
-    const row = this.db.prepare('SELECT * FROM cylinders WHERE valve_code = ?').get(valveCode) as CylinderRow | undefined;
+    const row = this.stmt('SELECT * FROM cylinders WHERE valve_code = ?').get(valveCode) as CylinderRow | undefined;
     return row && toCylinder(row);
+  }
+
+  /** What upsertCylinder would do with this input, without writing (import plans and dry runs). */
+  planCylinder(input: CylinderInput): Change {
+    const before = this.getCylinder(input.code);
+    if (!before) return 'created';
+    return Object.keys(changes(before, cylinderAfter(input, before), cylinderDataFields)).length ? 'updated' : 'unchanged';
   }
 
   /**
@@ -124,7 +148,7 @@ export class Registry {
   upsertCylinder(input: CylinderInput, source: string | null = null): { cylinder: Cylinder; change: Change } {
     const run = this.db.transaction((): { cylinder: Cylinder; change: Change } => {
       const before = this.getCylinder(input.code);
-      const after = { ...input, status: input.status ?? before?.status ?? 'active', valveCode: input.valveCode ?? null, waterVolumeL: input.waterVolumeL ?? null };
+      const after = cylinderAfter(input, before);
       if (before?.status === 'scrapped' && after.status !== 'scrapped')
         throw new FillgateError('CONFLICT', `cylinder ${input.code} is scrapped: its code is revoked and never reused`, { code: input.code });
       if (after.valveCode) {
@@ -135,8 +159,8 @@ export class Registry {
       const diff = changes(before, after, cylinderDataFields);
       if (before && Object.keys(diff).length === 0) return { cylinder: before, change: 'unchanged' };
       const now = this.nowIso();
-      this.db
-        .prepare(
+      this
+        .stmt(
           `INSERT INTO cylinders (code, valve_code, owner_unit, model, water_volume_l, allowed_fill_kg, tare_kg, medium,
              manufactured_on, design_life_years, next_inspection_due, status, updated_at)
            VALUES (@code, @valveCode, @ownerUnit, @model, @waterVolumeL, @allowedFillKg, @tareKg, @medium,
@@ -216,18 +240,25 @@ export class Registry {
   }
 
   getOperator(badge: string): Operator | undefined {
-    const row = this.db.prepare('SELECT * FROM operators WHERE badge = ?').get(badge) as OperatorRow | undefined;
+    const row = this.stmt('SELECT * FROM operators WHERE badge = ?').get(badge) as OperatorRow | undefined;
     return row && toOperator(row);
+  }
+
+  /** What upsertOperator would do with this input, without writing. */
+  planOperator(input: OperatorInput): Change {
+    const before = this.getOperator(input.badge);
+    if (!before) return 'created';
+    return Object.keys(changes(before, operatorAfter(input), operatorDataFields)).length ? 'updated' : 'unchanged';
   }
 
   upsertOperator(input: OperatorInput, source: string | null = null): { operator: Operator; change: Change } {
     const run = this.db.transaction((): { operator: Operator; change: Change } => {
       const before = this.getOperator(input.badge);
-      const after = { ...input, roles: [...new Set(input.roles)], certificateNo: input.certificateNo ?? null, certificateExpires: input.certificateExpires ?? null };
-      const diff = changes(before, after, ['name', 'roles', 'certificateNo', 'certificateExpires']);
+      const after = operatorAfter(input);
+      const diff = changes(before, after, operatorDataFields);
       if (before && Object.keys(diff).length === 0) return { operator: before, change: 'unchanged' };
-      this.db
-        .prepare(
+      this
+        .stmt(
           `INSERT INTO operators (badge, name, roles, certificate_no, certificate_expires, updated_at)
            VALUES (@badge, @name, @roles, @certificateNo, @certificateExpires, @now)
            ON CONFLICT (badge) DO UPDATE SET name = @name, roles = @roles, certificate_no = @certificateNo,
@@ -250,8 +281,8 @@ export class Registry {
   }
 
   logEvent(kind: string, subject: string, reason: string | null, source: string | null, data: Record<string, unknown> | null = null): void {
-    this.db
-      .prepare('INSERT INTO registry_events (at, kind, subject, reason, source, data) VALUES (?, ?, ?, ?, ?, ?)')
+    this
+      .stmt('INSERT INTO registry_events (at, kind, subject, reason, source, data) VALUES (?, ?, ?, ?, ?, ?)')
       .run(this.nowIso(), kind, subject, reason, source, data ? JSON.stringify(data) : null);
     this.changed.emit({ kind, subject, reason, source, data });
   }

@@ -35,6 +35,8 @@ import { EventUploader } from '../sync/event-uploader.ts';
 import { attachStationEvents, recordStart } from './event-wiring.ts';
 import { startRemoteCommands, type RemoteCommandsRuntime } from './remote.ts';
 import { overfillAlarm, quarantineOverfilled, recoverJournal, type OverfillFinding } from './recovery.ts';
+import { RegistryImports } from './registry-imports.ts';
+import { LoopLag } from './loop-lag.ts';
 
 export interface StationOptions {
   config: GatewayConfig;
@@ -68,6 +70,10 @@ export class Station {
   private readonly configFile?: string;
   mqtt?: StationMqtt;
   publicKeyPem?: string;
+  /** Registry imports from the dashboard: in a worker, refused while a post fills (registry-imports.ts). */
+  readonly imports: RegistryImports;
+  /** Event-loop lag over the last 10 s, for /status and /metrics (the posts' timing runs on this loop). */
+  readonly loopLag = new LoopLag();
   private db!: Database.Database;
   private preacts!: PreactStore;
   /** Locks only a supervisor's recorded reset lifts, kept across restarts (latches.ts). */
@@ -86,6 +92,7 @@ export class Station {
     this.logs = opts.logs ?? createLogFactory({ level: config.log.level, levels: config.log.levels });
     this.configFile = opts.configFile;
     this.utcOffsetMinutes = resolveUtcOffset(config.records, this.clock.wall());
+    this.imports = new RegistryImports({ dataDir: () => this.config.dataDir, posts: () => this.posts.values(), registry: () => this.registry, wall: () => this.clock.wall() });
   }
 
   /**
@@ -123,6 +130,7 @@ export class Station {
    */
   async start(): Promise<void> {
     const log = this.logs('station');
+    this.loopLag.start();
     this.startStep = 'building the valves';
     try {
       this.valveSet = buildValves(this.config, this.clock, this.logs);
@@ -454,6 +462,7 @@ export class Station {
     if (this.stopped) return;
     this.stopped = true;
     if (this.lockTimer) clearInterval(this.lockTimer);
+    this.loopLag.stop();
     for (const rt of this.posts.values()) rt.stop();
     // Valves are closed first by devices.stop() (or stopValves() when start failed before the other devices).
     if (this.devices) await this.devices.stop();

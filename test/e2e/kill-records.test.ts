@@ -14,7 +14,7 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import Database from '../../gateway/sqlite.ts';
 import { parse as parseYaml, stringify } from 'yaml';
 import { startSimulator, type Simulator } from '../../sim/index.ts';
 import { wireConfigToSim } from '../../gateway/cli/sim-wiring.ts';

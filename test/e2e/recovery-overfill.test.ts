@@ -7,7 +7,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import Database from 'better-sqlite3';
+import Database from '../../gateway/sqlite.ts';
 import { join } from 'node:path';
 import { startRig, type Rig } from './rig.ts';
 import { mqttSchema } from '../../gateway/mqtt/config.ts';

@@ -34,6 +34,8 @@ export interface Rig {
 export interface RigOptions {
   /** Changes to the example gateway config (after wiring to the simulator). */
   tweak?: (cfg: GatewayConfig) => void;
+  /** Changes before wiring, e.g. posts added to match stationTweak (wiring then points them at the simulator). */
+  preWire?: (cfg: GatewayConfig) => void;
   /** Changes to the example station file (e.g. flow rates) before the simulator starts. */
   stationTweak?: (doc: any) => void;
   dataDir?: string;
@@ -54,7 +56,9 @@ export async function startRig(opts: RigOptions = {}): Promise<Rig> {
   opts.stationTweak?.(doc);
   const sim = await startSimulator(doc, { portsFromZero: true, ptyDir: mkdtempSync(join(tmpdir(), 'fg-pty-')) });
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'fg-e2e-'));
-  const config = wireConfigToSim(exampleConfig(opts.gatewayFile), sim.deviceEndpoints());
+  const example = exampleConfig(opts.gatewayFile);
+  opts.preWire?.(example);
+  const config = wireConfigToSim(example, sim.deviceEndpoints());
   config.dataDir = dataDir;
   config.http.port = 0;
   // Two test files share two cores in CI: a 300 ms event-loop stall is a test-machine artefact, so the

@@ -8,7 +8,7 @@ import { checkScaleReading, judgeModbus, outcomeOf, type BusFacts, type ProbeOut
 import type { ScaleRegisterMap } from '../../devices/scale/modbus-scale-map.ts';
 import { encodeValue } from '../../protocols/modbus/registers.ts';
 import { FillgateError } from '../../protocols/errors.ts';
-import Database from 'better-sqlite3';
+import Database from '../../gateway/sqlite.ts';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

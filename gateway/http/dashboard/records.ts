@@ -61,6 +61,12 @@ export function parseRecordQuery(q: URLSearchParams, utcOffsetMinutes?: number):
 }
 
 function where(f: RecordQuery): { sql: string; args: (string | number)[] } {
+  const { conditions, args } = recordConditions(f);
+  return { sql: conditions.length ? `WHERE ${conditions.join(' AND ')}` : '', args };
+}
+
+/** The query as SQL conditions on the records table, for the search and the streamed export. */
+export function recordConditions(f: RecordQuery): { conditions: string[]; args: (string | number)[] } {
   const parts: string[] = [];
   const args: (string | number)[] = [];
   if (f.fromMs !== undefined) parts.push('wall_ms >= ?'), args.push(f.fromMs);
@@ -72,7 +78,7 @@ function where(f: RecordQuery): { sql: string; args: (string | number)[] } {
     parts.push("instr(json_extract(body, '$.cylinderCode'), ?) > 0");
     args.push(f.cylinder);
   }
-  return { sql: parts.length ? `WHERE ${parts.join(' AND ')}` : '', args };
+  return { conditions: parts, args };
 }
 
 /** Newest first, at most `limit`, and how many match in all. */
@@ -83,8 +89,11 @@ export function findRecords(db: Db, f: RecordQuery, limit = 200): { total: numbe
   return { total, records: rows.map((r) => JSON.parse(r.body) as FillRecordV1) };
 }
 
-/** Every matching record in sequence order, as `fillgate records export --format csv` writes them. */
-export function recordsCsv(db: Db, f: RecordQuery, max = 200_000): string {
+/** Dashboard exports stop here (a file a spreadsheet still opens). */
+export const CSV_EXPORT_MAX = 200_000;
+
+/** Every matching record in sequence order, as `fillgate records export --format csv` writes them (in one string: small sets and tests). */
+export function recordsCsv(db: Db, f: RecordQuery, max = CSV_EXPORT_MAX): string {
   const w = where(f);
   const rows = db.prepare(`SELECT body FROM records ${w.sql} ORDER BY seq LIMIT ?`).all(...w.args, max) as { body: string }[];
   return recordsToCsv(rows.map((r) => JSON.parse(r.body) as FillRecordV1));

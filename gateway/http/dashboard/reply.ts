@@ -33,7 +33,12 @@ export function sendError(res: ServerResponse, err: ApiError): void {
   sendJson(res, err.status, { error: err.code, message: err.text ?? both(err.key, err.params), ...err.extra });
 }
 
-export function readBody(req: IncomingMessage, limitBytes: number): Promise<string> {
+export async function readBody(req: IncomingMessage, limitBytes: number): Promise<string> {
+  return (await readBodyBytes(req, limitBytes)).toString('utf8');
+}
+
+/** The body's bytes: an upload is decoded where it is parsed (a worker), not on the event loop. */
+export function readBodyBytes(req: IncomingMessage, limitBytes: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const declared = Number(req.headers['content-length'] ?? 0);
     if (declared > limitBytes) {
@@ -52,7 +57,7 @@ export function readBody(req: IncomingMessage, limitBytes: number): Promise<stri
       }
       chunks.push(c);
     });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('end', () => resolve(Buffer.concat(chunks)));
     req.on('error', reject);
   });
 }

@@ -16,8 +16,12 @@ import type { HttpConfig } from '../config.ts';
 import { LoginThrottle, SessionKeeper, SESSION_COOKIE, can, checkLogin, clearSessionCookie, parseCookies, permissions, sessionCookie, type Action, type Session } from '../auth.ts';
 import { stationStatus } from '../status.ts';
 import { LiveHub } from './live.ts';
-import { findRecords, parseRecordQuery, recordsCsv } from './records.ts';
-import { ApiError, badRequest, readBody, readJson, sendError, sendJson } from './reply.ts';
+import { CSV_EXPORT_MAX, parseRecordQuery, recordConditions } from './records.ts';
+import { RecordQueries } from './record-queries.ts';
+import { pipeChunks } from '../../records/export-stream.ts';
+import { exportFrom } from '../../records/export-runner.ts';
+import { ApiError, badRequest, readBodyBytes, readJson, sendError, sendJson } from './reply.ts';
+import type { ImportRefusal } from '../../runtime/registry-imports.ts';
 import { stationIso } from '../../station-time.ts';
 import { StaticFiles } from './static.ts';
 import { leakConditions, recordReasons } from './view.ts';
@@ -41,7 +45,8 @@ interface Route {
   handler: Handler;
 }
 
-const IMPORT_LIMIT = 8 * 1024 * 1024;
+/** 80k cylinder rows are ~7 MB of CSV. */
+const IMPORT_LIMIT = 16 * 1024 * 1024;
 
 export class Dashboard {
   readonly hub: LiveHub;
@@ -49,6 +54,7 @@ export class Dashboard {
   private readonly throttle = new LoginThrottle();
   private readonly files = new StaticFiles();
   private readonly routes: Route[];
+  private queries?: RecordQueries;
 
   constructor(private readonly station: Station, private readonly http: HttpConfig, private readonly log: Logger) {
     this.hub = new LiveHub(station, { hz: http.liveHz, log, wall: () => station.clock.wall() });
@@ -79,6 +85,8 @@ export class Dashboard {
 
   stop(): void {
     this.hub.stop();
+    void this.queries?.close();
+    this.queries = undefined;
   }
 
   /** True when the request was the dashboard's (answered here). */
@@ -200,16 +208,18 @@ export class Dashboard {
     sendJson(c.res, 200, { ok: true, by: who, ...(r.reason ? { note: r.reason } : {}) });
   }
 
-  private records(c: Ctx): void {
+  /** In a worker (record-queries.ts): a filtered count over 50k records is ~1 s of SQLite work. */
+  private async records(c: Ctx): Promise<void> {
     const q = parseRecordQuery(c.url.searchParams, this.station.utcOffsetMinutes);
     const limit = Math.min(1000, Math.max(1, Number(c.url.searchParams.get('limit')) || 200));
-    const { total, records } = findRecords(this.station.store.db, q, limit);
+    this.queries ??= new RecordQueries(this.station.store.db);
+    const { total, records } = await this.queries.find(q, limit);
     sendJson(c.res, 200, { total, limit, records: records.map(recordRow) });
   }
 
-  private recordsCsv(c: Ctx): void {
+  /** Read and formatted in a worker, streamed with backpressure (records/export-runner.ts): 50k records are ~2 s of work, none of it on this loop. */
+  private async recordsCsv(c: Ctx): Promise<void> {
     const q = parseRecordQuery(c.url.searchParams, this.station.utcOffsetMinutes);
-    const csv = recordsCsv(this.station.store.db, q);
     // The station's calendar day, as the records' times are written (the station's one UTC offset).
     const day = isoWithOffset(this.station.clock.wall(), this.station.utcOffsetMinutes).slice(0, 10);
     c.res.writeHead(200, {
@@ -218,7 +228,9 @@ export class Dashboard {
       'cache-control': 'no-store',
     });
     // A BOM so a spreadsheet opens the Chinese names as UTF-8.
-    c.res.end('\uFEFF' + csv);
+    c.res.write('\uFEFF');
+    const done = await pipeChunks(exportFrom(this.station.store.db, 'csv', { ...recordConditions(q), max: CSV_EXPORT_MAX }), c.res);
+    if (done) c.res.end();
   }
 
   private cylinders(c: Ctx): void {
@@ -236,6 +248,12 @@ export class Dashboard {
     sendJson(c.res, 200, { operators: this.station.registry.listOperators({ search: p.get('search')?.trim() || undefined, role: role as Role | undefined, limit: 200 }) });
   }
 
+  private refuseImport(r: ImportRefusal | undefined): void {
+    if (!r) return;
+    if (r.code === 'IMPORT_RUNNING') throw new ApiError(409, r.code, 'err.importRunning', { since: r.since }, { refusal: r });
+    throw new ApiError(409, r.code, 'err.importWhileFilling', { posts: r.posts.join(', ') }, { refusal: r });
+  }
+
   /** The file's text is the body; ?what=cylinders|operators&format=csv|json&mode=all-or-nothing|valid-rows&dryRun=1. */
   private async importRegistry(c: Ctx): Promise<void> {
     const p = c.url.searchParams;
@@ -245,10 +263,19 @@ export class Dashboard {
     if (what !== 'cylinders' && what !== 'operators') throw badRequest('what is cylinders or operators');
     if (format !== 'csv' && format !== 'json') throw badRequest('format is csv or json');
     if (mode !== 'all-or-nothing' && mode !== 'valid-rows') throw badRequest('mode is all-or-nothing or valid-rows');
-    const text = await readBody(c.req, IMPORT_LIMIT);
+    // Refused before the upload is read, so a refused file costs nothing (checked again when it starts).
+    this.refuseImport(this.station.imports.refusal());
+    const bytes = await readBodyBytes(c.req, IMPORT_LIMIT);
     const file = (p.get('file') ?? 'upload').replace(/[^\w.\- ]/g, '_').slice(0, 80);
     const opts = { mode, dryRun: p.get('dryRun') === '1' || p.get('dryRun') === 'true', source: `web:${c.session!.name}:${file}` };
-    const report = what === 'cylinders' ? this.station.registry.importCylinders(text, format, opts) : this.station.registry.importOperators(text, format, opts);
+    let report;
+    try {
+      // In a worker thread, written in short transactions: the posts' event loop is never held (issue 9 point 5).
+      report = await this.station.imports.run(what, bytes, format, opts);
+    } catch (err) {
+      if (isFillgateError(err, 'CONFLICT')) this.refuseImport(err.context.refusal as ImportRefusal | undefined);
+      throw err;
+    }
     this.log.info({ user: c.session!.name, what, file, applied: report.applied, total: report.total, rejected: report.rejected }, 'registry import from the dashboard');
     sendJson(c.res, 200, { report });
   }
