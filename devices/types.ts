@@ -62,6 +62,12 @@ export interface ValveDriver extends Driver {
   open(): Promise<void>;
   /** De-energise the coil. Safe to call any time, any number of times. */
   close(reason: string): Promise<void>;
+  /**
+   * Resolves once an OFF decided at or after `sinceMs` (performance.now()) has been put on the wire,
+   * or after `maxWaitMs`, whichever is first. The runtime holds a closing step's disk writes until then,
+   * so a commit never delays the close (issue 14). Drivers without a wire may resolve at once.
+   */
+  whenCloseSent?(sinceMs: number, maxWaitMs: number): Promise<void>;
   readonly state: ValveState;
   readonly stateChange: Signal<{ state: ValveState; reason?: string }>;
   /** A fault: command not confirmed, feedback mismatch, write failure. */

@@ -69,6 +69,9 @@ export class ModbusValveDriver implements ValveDriver {
   private readonly clock: Clock;
 
   private current: ValveState = 'closed';
+  /** When an OFF last went on the wire (performance.now()), and who waits for the next one. */
+  private offSentAt = -Infinity;
+  private offWaiters: { since: number; done: () => void }[] = [];
   /** What the gateway wants: true only between a successful open() and the next close. */
   private commanded = false;
   /** Bumped by every close, so an open in progress knows it was overtaken. */
@@ -231,9 +234,29 @@ export class ModbusValveDriver implements ValveDriver {
     }
   }
 
+  whenCloseSent(sinceMs: number, maxWaitMs: number): Promise<void> {
+    if (this.offSentAt >= sinceMs) return Promise.resolve();
+    return new Promise((resolve) => {
+      const t = setTimeout(done, maxWaitMs);
+      const waiter = { since: sinceMs, done };
+      const self = this;
+      function done() {
+        clearTimeout(t);
+        self.offWaiters = self.offWaiters.filter((w) => w !== waiter);
+        resolve();
+      }
+      this.offWaiters.push(waiter);
+    });
+  }
+
+  private noteOffSent(): void {
+    this.offSentAt = performance.now();
+    for (const w of [...this.offWaiters]) if (w.since <= this.offSentAt) w.done();
+  }
+
   private async tryCloseOnce(): Promise<{ code: ValveFaultCode; message: string } | undefined> {
     try {
-      await this.unit.writeCoil(this.coil, false);
+      await this.unit.writeCoil(this.coil, false, { onSend: () => this.noteOffSent() });
     } catch (err) {
       return { code: 'VALVE_WRITE', message: `close: coil write failed: ${errorMessage(err)}` };
     }

@@ -48,6 +48,11 @@ export type PostEvent =
 /** Phases before a fill opens the valve, or at rest (with ctx.awaitRemoval: the valve was open for the cylinder still there). */
 const VALVE_NOT_OPENED: ReadonlySet<string> = new Set(['idle', 'closedOut', 'aborted', 'identified', 'verified', 'cylinderReady']);
 
+/** Store writes that wait for the close's request to be on the socket when their step closes the valve. */
+const STORE_AFTER_CLOSE = new Set<Command['kind']>(['record', 'clearInProgress', 'learnPreact']);
+/** The longest a closing step's disk writes wait for its OFF to reach the wire (one default request timeout). */
+const CLOSE_SENT_WAIT_MS = 300;
+
 export class PostRuntime {
   readonly id: string;
   readonly events = new Signal<PostEvent>();
@@ -64,7 +69,8 @@ export class PostRuntime {
   private unreachableLogged = false;
   /** A journal update of a step that closed the valve, written once the close has gone out (setImmediate). */
   private pendingJournal: Extract<Command, { kind: 'markInProgress' }> | undefined;
-  private journalTimer: NodeJS.Immediate | undefined;
+  /** Store commands of a step that closed the valve, written once the close's OFF is on the wire. */
+  private deferredStore: Command[] = [];
   /** The commands of the last step (for benchmarks and tests that watch what a step produced). */
   lastCommands: Command[] = [];
 
@@ -126,6 +132,7 @@ export class PostRuntime {
     this.subs = [];
     if (this.wakeTimer) clearTimeout(this.wakeTimer);
     this.wakeTimer = undefined;
+    this.flushStore();
     this.flushJournal();
   }
 
@@ -181,18 +188,32 @@ export class PostRuntime {
     // A journal update that does not gate an open is written after the step's other commands (one
     // write per step); in a step that closes the valve, only once the close has gone out to the bus.
     let update: Extract<Command, { kind: 'markInProgress' }> | undefined;
+    // The OFF frame goes out before any commit (a synchronous=FULL fsync is milliseconds): in a step
+    // that closes the valve, the record, the journal clear and the preact are written once the event
+    // loop has turned, after the close's request is on the socket (issue 14: a trip's record was
+    // committed before its OFF left, so on a busy bus the OFF waited behind the disk).
+    const closes = step.commands.some((c) => c.kind === 'closeValve');
+    const closeDecidedAt = performance.now();
     for (const cmd of step.commands) {
       if (failed && (cmd.kind === 'openValve' || cmd.kind === 'clearInProgress')) continue;
       if (cmd.kind === 'markInProgress' && !cmd.opens) {
         update = cmd;
         continue;
       }
+      if (STORE_AFTER_CLOSE.has(cmd.kind)) {
+        if (closes) {
+          this.deferStore(cmd);
+          continue;
+        }
+        this.flushStore(); // earlier deferred writes first: the store sees them in order
+      }
       if (!this.execute(cmd)) failed = true;
     }
     if (update) {
-      if (step.commands.some((c) => c.kind === 'closeValve')) this.deferJournal(update);
+      if (closes) this.pendingJournal = update;
       else this.writeJournal(update);
     }
+    if (closes && (this.deferredStore.length > 0 || this.pendingJournal)) this.flushAfterClose(closeDecidedAt);
     this.guardValve();
     if (this.state.phase.kind !== before) {
       const p = this.state.phase as { kind: string; attemptId?: string; reason?: string };
@@ -323,12 +344,33 @@ export class PostRuntime {
     }
   }
 
-  private deferJournal(cmd: Extract<Command, { kind: 'markInProgress' }>): void {
-    this.pendingJournal = cmd;
-    this.journalTimer ??= setImmediate(() => {
-      this.journalTimer = undefined;
+  /** Store commands of a closing step, written once its OFF is on the wire (see step()). */
+  private deferStore(cmd: Command): void {
+    this.deferredStore.push(cmd);
+  }
+
+  /**
+   * The closing step's store writes (record, journal) wait until the valve driver has put the OFF on
+   * the wire, at most CLOSE_SENT_WAIT_MS (a close behind a silent unit waits one request timeout), and
+   * at least one event-loop turn. A later step's store write flushes them first, so order is kept.
+   */
+  private flushAfterClose(decidedAt: number): void {
+    const barrier = this.devices.valve.whenCloseSent?.(decidedAt, CLOSE_SENT_WAIT_MS) ?? Promise.resolve();
+    const flush = () => {
+      this.flushStore();
       this.flushJournal();
-    });
+    };
+    void barrier.then(() => setImmediate(flush));
+  }
+
+  private flushStore(): void {
+    const cmds = this.deferredStore.splice(0);
+    let failed = false;
+    for (const cmd of cmds) {
+      // A record that could not be committed keeps its journal (the restart records it as interrupted).
+      if (failed && cmd.kind === 'clearInProgress') continue;
+      if (!this.execute(cmd)) failed = true;
+    }
   }
 
   private flushJournal(): void {
@@ -338,8 +380,6 @@ export class PostRuntime {
 
   private dropPendingJournal(): void {
     this.pendingJournal = undefined;
-    if (this.journalTimer) clearImmediate(this.journalTimer);
-    this.journalTimer = undefined;
   }
 
   private tryStore(fn: () => void): void {

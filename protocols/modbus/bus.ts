@@ -224,6 +224,7 @@ export class ModbusBus {
       job.attemptsLeft = admission === 'probe' ? 1 : 1 + job.unit.retries;
     }
     job.attemptsLeft--;
+    job.request.onSend?.();
     return this.attempt(job, tracker);
   }
 

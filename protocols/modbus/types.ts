@@ -31,6 +31,12 @@ export interface CoilWriteOptions {
    * close can never reach the module after that close.
    */
   stillWanted?: () => boolean;
+  /**
+   * Told right before the frame is put on the wire (every attempt), in the same
+   * synchronous run as the send. A valve driver notes when its OFF went out, so
+   * the runtime can hold disk writes until the close is on the socket.
+   */
+  onSend?: () => void;
 }
 
 export interface UnitOptions {

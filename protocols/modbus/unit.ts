@@ -25,6 +25,8 @@ export interface UnitRequest<T> {
   coil?: { address: number; on: boolean };
   /** Asked right before each attempt goes on the wire; false drops the request with SUPERSEDED. */
   stillWanted?: () => boolean;
+  /** Told right before each attempt goes on the wire (after admission). */
+  onSend?: () => void;
 }
 
 type Submit = <T>(unit: BusUnit, request: UnitRequest<T>) => Promise<T>;
@@ -75,6 +77,7 @@ export class BusUnit implements ModbusUnit {
       urgent: value === false,
       coil: { address, on: value },
       stillWanted: opts.stillWanted,
+      onSend: opts.onSend,
     });
   }
 

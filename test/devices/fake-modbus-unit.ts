@@ -90,6 +90,7 @@ export class FakeModbusUnit implements ModbusUnit {
       this.calls.push({ op: 'writeCoil', address, value, t: performance.now(), dropped: true });
       return Promise.reject(new FillgateError('SUPERSEDED', 'fake unit: write no longer wanted, not sent', { address }));
     }
+    opts.onSend?.();
     return this.run({ op: 'writeCoil', address, value }, () => {
       this.coils[address] = value;
       this.onWriteCoil?.(address, value);

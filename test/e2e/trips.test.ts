@@ -6,6 +6,20 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { startRig, beginFill, type Rig } from './rig.ts';
+import net from 'node:net';
+
+/**
+ * Every socket write in this process, seen by the gateway's side too: installed before the rig connects,
+ * because the bus's frame tap binds each socket's write when it connects. In one process the simulator
+ * reads a frame only after the gateway's turn of the event loop, so the moment that counts for "the OFF
+ * left before the disk write" is the gateway's write to its socket.
+ */
+const socketWrites: { watch?: (socket: net.Socket, chunk: Buffer) => void } = {};
+const socketWrite = net.Socket.prototype.write;
+net.Socket.prototype.write = function (this: net.Socket, chunk: unknown, ...rest: unknown[]) {
+  if (socketWrites.watch && Buffer.isBuffer(chunk)) socketWrites.watch(this, chunk);
+  return (socketWrite as (...a: unknown[]) => boolean).call(this, chunk, ...rest);
+} as typeof socketWrite;
 
 let rig: Rig;
 test.before(async () => {
@@ -105,5 +119,48 @@ test('stuck-open valve without a position switch: the hard overfill cut-off trip
   await rig.until('valve closed', () => !simPost('P2').valve.open, 5000);
   await recover('P2');
 });
+
+test('a trip puts the OFF on the socket before its record is committed (the disk never delays a close)', async () => {
+  const code = 'E2000017A1B20004';
+  const store = rig.station.store;
+  const commits: { t: number; code?: string }[] = [];
+  const append = store.append.bind(store);
+  store.append = ((a: Parameters<typeof store.append>[0]) => {
+    commits.push({ t: performance.now(), code: a.cylinderCode });
+    return append(a);
+  }) as typeof store.append;
+  const unitId = rig.sim.deviceEndpoints()['P1.valve']!.unitId!;
+  const relayPort = Number(new URL(rig.sim.deviceEndpoints()['P1.valve']!.url.replace(/^modbus-tcp/, 'http')).port);
+  const coil = rig.config.posts[0]!.valve.coil;
+  const offWrites: number[] = [];
+  socketWrites.watch = (socket, chunk) => {
+    if (socket.remotePort === relayPort && isOffFrame(chunk, unitId, coil)) offWrites.push(performance.now());
+  };
+  try {
+    await fillingAt('P1', code);
+    const before = rig.records.length;
+    const from = performance.now();
+    rig.sim.press('P1', 'stop', 300);
+    const rec = await rig.until('record', () => rig.records.slice(before).find((r) => r.cylinderCode === code), 10_000);
+    // OPERATOR_STOP, or on a starved machine a STALE_WEIGHT that came first: either way a trip's step.
+    assert.ok(rec.trips.length > 0, JSON.stringify(rec));
+    const commit = commits.filter((c) => c.code === code).at(-1)!;
+    const off = offWrites.find((t) => t >= from);
+    assert.ok(off !== undefined, 'the gateway wrote an OFF frame to the relay module');
+    assert.ok(off! < commit.t, `the OFF was written at ${off!.toFixed(1)}, the record committed at ${commit.t.toFixed(1)}`);
+  } finally {
+    store.append = append;
+    socketWrites.watch = undefined;
+  }
+  rig.sim.remove('P1');
+  await rig.until('P1 free', () => ['idle', 'aborted', 'closedOut', 'fault'].includes(rig.phase('P1')));
+  if (rig.phase('P1') === 'fault') await recover('P1');
+});
+
+/** An FC05 write of OFF to `coil` of `unitId`, as Modbus TCP (MBAP) or RTU bytes. */
+function isOffFrame(b: Buffer, unitId: number, coil: number): boolean {
+  const pdu = b.length >= 12 && b.readUInt16BE(2) === 0 && b[6] === unitId ? b.subarray(7) : b.length === 8 && b[0] === unitId ? b.subarray(1) : undefined;
+  return !!pdu && pdu[0] === 5 && pdu.readUInt16BE(1) === coil && pdu.readUInt16BE(3) === 0;
+}
 
 test.run();

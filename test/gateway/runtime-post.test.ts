@@ -90,6 +90,7 @@ test('a record that cannot be committed leaves the journal for the restart to re
   assert.is(r.valve.opens, 1, 'filling');
   r.rt.input({ kind: 'stop' });
   assert.ok(r.valve.closes.includes('OPERATOR_STOP'));
+  await new Promise((res) => setTimeout(res, 5));
   assert.ok(r.calls.includes('storeFailed'));
   assert.ok(r.calls.includes('mark:open'));
   assert.not.ok(r.calls.includes('clear'), 'the in-progress journal is kept');
@@ -100,6 +101,7 @@ test('normally the journal is cleared after the record is committed', async () =
   const r = rig({});
   await toReady(r);
   r.rt.input({ kind: 'stop' });
+  await new Promise((res) => setTimeout(res, 5));
   assert.equal(r.calls.filter((c) => c !== 'storeFailed'), ['mark:scan', 'mark:verified', 'mark:ready', 'mark:open', 'commit', 'clear']);
   r.rt.stop();
 });
@@ -116,8 +118,24 @@ test('the cut-off is journalled, but only after the close has gone out: not in t
   r.sample(11.35); // YSP12: cut-off at tare 6.5 + target 4.9 − preact 0.1
   assert.is(r.rt.snapshot.phase.kind, 'cutOff');
   assert.is(r.calls.at(-1), 'close:TARGET', 'nothing written in the step that closed the valve');
-  await new Promise((res) => setImmediate(res));
+  await new Promise((res) => setTimeout(res, 5));
   assert.equal(r.calls.slice(-2), ['close:TARGET', 'mark:cutOff']);
+  r.rt.stop();
+});
+
+test('a trip closes the valve before its record is committed: the commit waits for the event loop to turn (issue 14)', async () => {
+  const r = rig({});
+  const close = r.valve.close.bind(r.valve);
+  r.valve.close = async (reason: string) => {
+    r.calls.push(`close:${reason}`);
+    return close(reason);
+  };
+  await toReady(r);
+  assert.is(r.valve.opens, 1, 'filling');
+  r.rt.input({ kind: 'stop' });
+  assert.is(r.calls.at(-1), 'close:OPERATOR_STOP', 'no commit in the step that closed the valve');
+  await new Promise((res) => setTimeout(res, 5));
+  assert.equal(r.calls.slice(-3), ['close:OPERATOR_STOP', 'commit', 'clear']);
   r.rt.stop();
 });
 
