@@ -119,6 +119,14 @@ export function runCylinderImport(registry: Registry, text: string, format: Impo
         if (holder && holder.code !== v.code && (!holderRow || holderRow.value.valveCode === v.valveCode))
           out.push({ field: 'valveCode', severity: 'error', message: `valve code ${v.valveCode} is bound to cylinder ${holder.code}` });
       }
+      if (v.eId) {
+        const holder = registry.getCylinderByEId(v.eId);
+        const holderRow = holder && all.find((r) => r.value.code === holder.code);
+        if (holder && holder.code !== v.code && (!holderRow || holderRow.value.eId === v.eId))
+          out.push({ field: 'eId', severity: 'error', message: `e-ID ${v.eId} belongs to cylinder ${holder.code} (one cylinder, one mark: GB 5842-2023)` });
+      }
+      if (existing?.purgeRequired && v.purgeRequired === false)
+        out.push({ field: 'purgeRequired', severity: 'warning', message: `cylinder ${v.code} waits for a purge (TSG 23): an import does not clear it, a supervisor records the purge (fillgate registry purge)` });
       return out;
     },
     apply: (v) => registry.upsertCylinder(v, source).change,
