@@ -66,7 +66,7 @@ export async function demoCommand(args: string[]): Promise<number> {
   importExamples(station);
   const pub = publicKeyPemOf(loadPrivateKey(config.dataDir));
   const receiver = await startReceiver({ port: 0, host: '127.0.0.1', dbPath: join(config.dataDir, 'regulator.db'), stations: { [config.station.code]: pub } });
-  config.upload = { url: `${receiver.url}/v1/records`, allowInsecure: false, adapter: 'generic', batchSize: 500, timeoutMs: 15_000, idleMs: 500, backoff: { initialMs: 500, maxMs: 5000, factor: 2, jitter: 0.5 }, pruneEveryMs: 3_600_000, timeliness: { warnAgeMs: 3_600_000 } };
+  config.upload = { url: `${receiver.url}/v1/records`, allowInsecure: false, adapter: 'generic', batchSize: 500, timeoutMs: 15_000, idleMs: 500, backoff: { initialMs: 500, maxMs: 5000, factor: 2, jitter: 0.5 }, pruneEveryMs: 3_600_000, timeliness: { warnAgeMs: 3_600_000, lockAgeMs: 86_400_000 } };
   const { Uploader } = await import('../sync/uploader.ts');
   station.uploader = new Uploader({ store: station.store, clock: station.clock, config: config.upload });
   station.uploader.start();
