@@ -11,6 +11,8 @@ import { formatUtcOffset, resolveUtcOffset } from '../records/config.ts';
 import { verifyRecords, formatVerifyReport } from '../records/verify.ts';
 import { verifyEvents, formatEventsReport } from '../records/events-verify.ts';
 import { syncStatus, formatSyncStatus } from '../sync/status.ts';
+import { resendRejected, settleRejected } from '../records/store.ts';
+import Database from '../sqlite.ts';
 
 const recordsDb = (dataDir: string) => join(dataDir, 'records.db');
 
@@ -70,17 +72,76 @@ export async function recordsCommand(args: string[]): Promise<number> {
   return 2;
 }
 
-/** `fillgate sync status --config <file>` */
+const SYNC_USAGE = [
+  'usage: fillgate sync status --config <file> [--json]',
+  '       fillgate sync resend --config <file> [--seq <n>]                          rejected records go back to the upload queue',
+  '       fillgate sync settle --config <file> --seq <n> --by <supervisor badge> --note <how it was resolved>',
+].join('\n');
+
+/**
+ * `fillgate sync status|resend|settle --config <file>`. A record the platform rejected counts as
+ * not uploaded and holds the timeliness lock (issue 10 point 8) until it is sent again and
+ * accepted, or a supervisor settles it with a note.
+ */
 export async function syncCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, { config: { type: 'string', short: 'c' }, json: { type: 'boolean' } });
-  if (positionals[0] !== 'status') {
-    console.error('usage: fillgate sync status --config <file> [--json]');
+  const { values, positionals } = parse(args, {
+    config: { type: 'string', short: 'c' }, json: { type: 'boolean' }, seq: { type: 'string' }, by: { type: 'string' }, note: { type: 'string' },
+  });
+  const verb = positionals[0];
+  if (verb === 'resend' || verb === 'settle') return resolveRejected(verb, values);
+  if (verb !== 'status') {
+    console.error(SYNC_USAGE);
     return 2;
   }
   const config = requireConfig(values.config);
   const s = syncStatus(recordsDb(config.dataDir), Date.now(), (ms) => stationIso(config, ms));
   console.log(values.json ? JSON.stringify(s, null, 2) : formatSyncStatus(s));
   return 0;
+}
+
+function resolveRejected(verb: 'resend' | 'settle', values: Record<string, string | boolean | undefined>): number {
+  const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
+  const seqText = str(values.seq);
+  const seq = seqText === undefined ? undefined : Number(seqText);
+  if ((seqText !== undefined && !Number.isSafeInteger(seq)) || (verb === 'settle' && (seq === undefined || !str(values.by) || !str(values.note)))) {
+    console.error(SYNC_USAGE);
+    return 2;
+  }
+  const config = requireConfig(values.config);
+  const db = new Database(recordsDb(config.dataDir), { fileMustExist: true });
+  try {
+    db.pragma('busy_timeout = 5000');
+    if (verb === 'resend') {
+      const n = resendRejected(db, Date.now(), seq === undefined ? undefined : [seq]);
+      console.log(`${n} rejected record(s) queued for upload again`);
+      return 0;
+    }
+    const by = str(values.by)!;
+    const reg = new Database(join(config.dataDir, 'station.db'), { readonly: true, fileMustExist: true });
+    try {
+      const op = openRegistryReadonly(reg, by);
+      if (!op?.roles.includes('supervisor')) {
+        console.error(`${by} is not a registered supervisor: only a supervisor settles a rejected record`);
+        return 1;
+      }
+    } finally {
+      reg.close();
+    }
+    settleRejected(db, Date.now(), seq!, by, str(values.note)!, config.records.utcOffsetMinutes);
+    console.log(`seq ${seq} settled by ${by}`);
+    return 0;
+  } catch (err) {
+    console.error((err as Error).message);
+    return 1;
+  } finally {
+    db.close();
+  }
+}
+
+/** The operator behind a badge, read without migrating the registry (the gateway owns that). */
+function openRegistryReadonly(db: InstanceType<typeof Database>, badge: string): { roles: string[] } | undefined {
+  const row = db.prepare('SELECT roles FROM operators WHERE badge = ?').get(badge) as { roles: string } | undefined;
+  return row && { roles: row.roles.split(',').filter(Boolean) };
 }
 
 /** `fillgate receiver --port 8443 --db receiver.db --station CODE=public.pem ...`: the regulator's receiver. */

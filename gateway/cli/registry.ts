@@ -7,12 +7,26 @@ import { formatIssue } from '../registry/import.ts';
 import { importChunked } from '../registry/import-chunked.ts';
 import { cliLang, t } from '../i18n/index.ts';
 
-/** `fillgate registry import --config <file> cylinders|operators <file.csv|json> [--valid-rows] [--dry-run]` */
+const USAGE = [
+  'usage: fillgate registry import --config <file> cylinders|operators <file.csv|json> [--valid-rows] [--dry-run]',
+  '       fillgate registry purge --config <file> <cylinder code> --by <supervisor badge> [--vacuum] [--note <text>]',
+].join('\n');
+
+/**
+ * `fillgate registry import …`, and `fillgate registry purge …`: a supervisor records the purge or
+ * vacuum of a cylinder (TSG 23: before the first fill and after inspection), clearing PURGE_REQUIRED.
+ */
 export async function registryCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, { config: { type: 'string', short: 'c' }, 'valid-rows': { type: 'boolean' }, 'dry-run': { type: 'boolean' } });
+  const { values, positionals } = parse(args, {
+    config: { type: 'string', short: 'c' }, 'valid-rows': { type: 'boolean' }, 'dry-run': { type: 'boolean' },
+    by: { type: 'string' }, vacuum: { type: 'boolean' }, note: { type: 'string' },
+  });
   const [verb, what, file] = positionals;
+  const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
+  const by = str(values.by);
+  if (verb === 'purge' && what && by) return purge(str(values.config), what, by, values.vacuum === true, str(values.note));
   if (verb !== 'import' || (what !== 'cylinders' && what !== 'operators') || !file) {
-    console.error('usage: fillgate registry import --config <file> cylinders|operators <file.csv|json> [--valid-rows] [--dry-run]');
+    console.error(USAGE);
     return 2;
   }
   const config = requireConfig(values.config);
@@ -52,6 +66,21 @@ function fillsInProgress(recordsPath: string): string[] {
   try {
     const has = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'records_in_progress'").get();
     return has ? (db.prepare('SELECT post FROM records_in_progress ORDER BY post').all() as { post: string }[]).map((r) => r.post) : [];
+  } finally {
+    db.close();
+  }
+}
+
+function purge(configFile: string | undefined, code: string, by: string, vacuum: boolean, note: string | undefined): number {
+  const config = requireConfig(configFile);
+  const db = new Database(join(config.dataDir, 'station.db'));
+  try {
+    const c = openRegistry(db).recordPurge(code, by, vacuum ? 'vacuum' : 'purge', note ?? null);
+    console.log(`${c.code}: ${vacuum ? 'vacuum' : 'purge'} recorded by ${by}; purge required: ${c.purgeRequired}`);
+    return 0;
+  } catch (err) {
+    console.error((err as Error).message);
+    return 1;
   } finally {
     db.close();
   }

@@ -86,7 +86,27 @@ export function stationChecks(raw: unknown): ConfigIssue[] {
     out.push(warn(['checkScale'], 'no check-weigh scale configured', 'domain.md 1 requires a separate re-weigh scale (专用的复称衡器) for every filled cylinder; without one the post re-weighs on its own scale'));
   } else checkScale(raw.checkScale, ['checkScale'], refs);
   checkBusLoad(raw, refs.buses, out);
+  checkRecordKeeping(raw, out);
   return out;
+}
+
+/** Records are kept at least 2 years (DB4114/T 185-2023, domain.md 1). */
+export const MIN_RETENTION_DAYS = 730;
+
+/**
+ * Upload discipline (issue 10 point 8; domain.md 1, seed 000: 充装数据上传不及时不准确的充装单位，
+ * 一律不得充装) and record keeping: retention below 2 years is an error; the timeliness lock
+ * turned off is a warning (the station keeps filling however late its uploads are).
+ */
+function checkRecordKeeping(raw: Obj, out: ConfigIssue[]): void {
+  const days = isObj(raw.records) ? raw.records.retentionDays : undefined;
+  if (typeof days === 'number' && days < MIN_RETENTION_DAYS) {
+    out.push(err(['records', 'retentionDays'], `records kept ${days} days: less than the 2 years required`, `DB4114/T 185-2023 keeps filling records at least 2 years: set records.retentionDays to ${MIN_RETENTION_DAYS} or more (only records the platform acknowledged are ever pruned)`));
+  }
+  // No upload target (records kept locally: a bench or the demo, which adds one) is not warned about here.
+  if (isObj(raw.upload) && isObj(raw.upload.timeliness) && raw.upload.timeliness.lockAgeMs === null) {
+    out.push(warn(['upload', 'timeliness', 'lockAgeMs'], 'the upload timeliness lock is off: the station keeps filling however late its uploads are', 'seed 000: a unit whose uploads are late or inaccurate may not fill; remove lockAgeMs: null to get the 24 h default'));
+  }
 }
 
 function err(path: IssuePath, message: string, hint?: string): ConfigIssue {

@@ -6,6 +6,7 @@
  */
 import type { RefusalCode } from '../reasons.ts';
 import { addYears } from '../registry/dates.ts';
+import { isFiftyKg } from '../registry/models.ts';
 import type { Cylinder, Medium, Operator, Role } from '../registry/types.ts';
 import { defaultEligibilitySettings, type EligibilitySettings } from './settings.ts';
 
@@ -145,6 +146,39 @@ function recordRefusals(c: Cylinder, ctx: CylinderCheckContext): Refusal[] {
   return out;
 }
 
+const onOrAfter = (date: string | null | undefined, from: string | null): date is string => !!date && from !== null && date >= from;
+
+/**
+ * The fields the standards require on each cylinder (issue 10 point 7). A field a rule needs
+ * that is not on record is refused, like a missing tare: what cannot be checked is not filled.
+ */
+function standardsRefusals(c: Cylinder, ctx: CylinderCheckContext, s: EligibilitySettings): Refusal[] {
+  const out: Refusal[] = [];
+  const fifty = isFiftyKg(c.model, c.allowedFillKg);
+  // GB 5842-2023 bans dual-phase (气液双相) cylinders; seed 001 §二(二)2: 禁止充装, scrapped or
+  // converted to a single-phase valve by an inspection body first; seed 002 附件1 item 28.
+  if (c.valvePhase === 'dual') out.push({ code: 'VALVE_PHASE_DUAL' });
+  // GB 5842-2023: liquid-phase cylinders are made only in the 50 kg size.
+  else if (c.valvePhase === 'liquid' && !fifty) out.push({ code: 'VALVE_PHASE_LIQUID_NOT_50KG', detail: `${c.model}, allowed ${c.allowedFillKg ?? '?'} kg` });
+  // The banned dual-phase cylinders are 50 kg ones: a 50 kg cylinder's phase must be known.
+  else if (c.valvePhase === null && fifty) out.push({ code: 'VALVE_PHASE_MISSING', detail: c.model });
+  // Seed 002 附件1 item 22 (气瓶按单位办理使用登记); TSG 23: a filling unit fills cylinders registered for use by it.
+  if (!c.useRegistrationNo) out.push({ code: 'USE_REGISTRATION_MISSING' });
+  // GB 5842-2023 stamps the maker on every cylinder; TSG 23's pre-fill check refuses a cylinder whose maker is unknown.
+  if (!c.maker) out.push({ code: 'MAKER_MISSING' });
+  // GB 5842-2023 (in force 2023-12-01) adds the electronic identification mark; seed 002 附件1 item 23 / 附件2 item 39: new cylinders carry one.
+  if (!c.eId && (onOrAfter(c.manufacturedOn, s.eIdRequiredFrom) || onOrAfter(c.registeredOn, s.eIdRequiredFrom)))
+    out.push({ code: 'E_ID_MISSING', detail: `made ${c.manufacturedOn ?? '?'}, taken in ${c.registeredOn ?? '?'} (required from ${s.eIdRequiredFrom})` });
+  // Seed 001 §三(二)4: from 2023-09-30 own cylinders newly taken in (新进) or periodically inspected (到期检验) carry a smart angle valve.
+  if (!c.valveCode && c.ownerUnit === ctx.ownUnit && (onOrAfter(c.registeredOn, s.smartValveRequiredFrom) || onOrAfter(c.lastInspectedOn, s.smartValveRequiredFrom)))
+    out.push({ code: 'SMART_VALVE_REQUIRED', detail: `taken in ${c.registeredOn ?? '?'}, inspected ${c.lastInspectedOn ?? '?'} (required from ${s.smartValveRequiredFrom})` });
+  // Seed 002 附件1 item 26 / 附件2 item 42: 使用过的非重复充装气瓶 are never filled.
+  if (!c.refillable) out.push({ code: 'NON_REFILLABLE' });
+  // TSG 23: purge or vacuum (置换/抽真空) before the first fill and after inspection; seed 002 附件2 item 21 (抽真空设施).
+  if (c.purgeRequired) out.push({ code: 'PURGE_REQUIRED' });
+  return out;
+}
+
 /**
  * Does the weight on the scale fit the scanned cylinder? It must be its registered tare
  * plus a plausible residual, ± tolerance; anything else is a different cylinder carrying a
@@ -191,7 +225,7 @@ export function checkCylinder(ctx: CylinderCheckContext): Refusal[] {
   return [
     ...stationRefusals(ctx),
     ...operatorRefusals(ctx),
-    ...(c ? recordRefusals(c, ctx) : [{ code: 'UNKNOWN_CODE' as const, detail: ctx.code }]),
+    ...(c ? [...recordRefusals(c, ctx), ...standardsRefusals(c, ctx, s)] : [{ code: 'UNKNOWN_CODE' as const, detail: ctx.code }]),
     ...codeUseRefusals(ctx, s),
     ...weightRefusals(c, ctx, s),
   ];

@@ -4,6 +4,9 @@
  * One zod schema gives the defaults, the type and path-qualified errors.
  */
 import { z } from 'zod';
+import { parseDate } from '../registry/dates.ts';
+
+const isoDate = z.string().refine((s) => parseDate(s) === s, 'a date YYYY-MM-DD');
 
 export const eligibilitySettingsSchema = z.object({
   /**
@@ -37,6 +40,24 @@ export const eligibilitySettingsSchema = z.object({
   badgeIdleTimeoutMs: z.number().int().min(60_000).max(24 * 3_600_000).default(30 * 60_000),
   /** A filler is badged in at one post at a time (one person, one gun); set true for multi-gun operators. */
   allowFillerAtSeveralPosts: z.boolean().default(false),
+  /**
+   * From this date (YYYY-MM-DD) own cylinders newly taken into stock or periodically inspected
+   * must carry a smart angle valve (seed 001 §三(二)4: 2023年9月30日起 … 新进自有钢瓶、到期检验钢瓶
+   * 必须配备智能角阀). A local rule: other areas set their own date; null turns the check off.
+   */
+  smartValveRequiredFrom: isoDate
+    .nullable()
+    .default('2023-09-30')
+    .describe('From this date (YYYY-MM-DD) own cylinders taken into stock or periodically inspected need a smart angle valve, else SMART_VALVE_REQUIRED (seed 001 §三(二)4; a local rule: set your area\'s date, null = off)'),
+  /**
+   * Cylinders made or newly bought from this date must carry an electronic identification mark
+   * (GB 5842-2023 电子识读标志, in force 2023-12-01; seed 002 附件1 item 23: 新购置的气瓶 … 永久性电子识读标志).
+   * null turns the check off.
+   */
+  eIdRequiredFrom: isoDate
+    .nullable()
+    .default('2023-12-01')
+    .describe('Cylinders made or taken into stock from this date need an electronic identification mark, else E_ID_MISSING (GB 5842-2023, in force 2023-12-01; seed 002 item 23). null = off'),
 });
 
 export type EligibilitySettings = z.output<typeof eligibilitySettingsSchema>;

@@ -47,6 +47,16 @@ export const refusalReasons = {
   PRE_FILL_CHECK_FAILED: { zh: '充装前检查不合格', en: 'Pre-fill check found a defect' },
   ALREADY_FULL: { zh: '气瓶已达到充装目标，无需充装', en: 'Cylinder already at or above its fill target' },
   POST_IN_FAULT: { zh: '充装枪故障未复位', en: 'Post in fault: reset required' },
+  // Issue 10 point 7: registry fields the standards require (clauses in gateway/eligibility/check.ts).
+  VALVE_PHASE_DUAL: { zh: '气液双相气瓶禁止充装', en: 'Dual-phase (gas and liquid) cylinder: banned, never filled' },
+  VALVE_PHASE_LIQUID_NOT_50KG: { zh: '液相阀仅允许50kg规格气瓶', en: 'Liquid-phase valve on a cylinder that is not the 50 kg size' },
+  VALVE_PHASE_MISSING: { zh: '50kg气瓶阀门气相/液相未登记', en: 'Valve phase (gas or liquid) of a 50 kg cylinder not on record' },
+  USE_REGISTRATION_MISSING: { zh: '气瓶未办理使用登记', en: 'Cylinder has no use-registration number' },
+  MAKER_MISSING: { zh: '气瓶制造单位不明', en: "Cylinder's maker not on record" },
+  E_ID_MISSING: { zh: '气瓶无电子识读标志', en: 'Cylinder has no electronic identification mark (e-ID)' },
+  SMART_VALVE_REQUIRED: { zh: '新进或定期检验后的自有气瓶未配备智能角阀', en: 'Own cylinder taken in or re-inspected without a smart angle valve' },
+  NON_REFILLABLE: { zh: '非重复充装气瓶，不得充装', en: 'Non-refillable cylinder: never filled' },
+  PURGE_REQUIRED: { zh: '气瓶首次充装或检验后须先置换或抽真空', en: 'Purge or vacuum required before the first fill after registration or inspection' },
 } as const satisfies Record<string, Message>;
 
 /** Why an open valve was closed (or a fill ended) other than reaching the target. */

@@ -37,14 +37,33 @@ export const recordsConfigSchema = z.object({
    */
   utcOffsetMinutes: z.number().int().min(-840).max(840).optional(),
   /** Keep records at least this long (DB4114/T 185-2023: 2 years); only acknowledged older ones are pruned. */
-  retentionDays: z.number().min(1).default(730),
+  retentionDays: z
+    .number()
+    .min(1)
+    .default(730)
+    .describe('Keep records at least this many days; only records the platform acknowledged (or a supervisor settled) are pruned. Below 730 (2 years, DB4114/T 185-2023) is a config error'),
 });
 
 export const timelinessConfigSchema = z.object({
   /** Oldest unacknowledged record older than this: warn (issue 5: 1 h). */
-  warnAgeMs: z.number().int().positive().default(3_600_000),
-  /** Optional: older than this, new fills are refused with STATION_LOCKED_UPLOAD (domain.md 1, seed 000). */
-  lockAgeMs: z.number().int().positive().optional(),
+  warnAgeMs: z.number().int().positive().default(3_600_000).describe('The oldest record not uploaded (waiting, or rejected by the platform) older than this: warn (ms). A rejected record warns at once'),
+  /**
+   * Older than this, new fills are refused with STATION_LOCKED_UPLOAD until the backlog is
+   * uploaded (domain.md 1, seed 000: 充装数据上传不及时不准确的充装单位，一律不得充装). On by default
+   * (issue 10 point 8) at 24 h: the seeds say "promptly" (及时) without a number; one day lets a
+   * station ride out a night's network outage or a platform maintenance window, while no day's
+   * fills go unreported past the next day (warnAgeMs warns 23 h earlier). A record the platform
+   * rejected counts as not uploaded until resolved. null turns the lock off (config check warns).
+   */
+  lockAgeMs: z
+    .number()
+    .int()
+    .positive()
+    .nullable()
+    .default(86_400_000)
+    .describe(
+      'The oldest record not uploaded older than this (ms): new fills are refused (STATION_LOCKED_UPLOAD) until it is acknowledged, sent again and accepted, or settled by a supervisor (seed 000: 上传不及时不准确…一律不得充装). 24 h: the seeds say "promptly" without a number; a day rides out a night\'s outage and no day\'s fills go unreported past the next. null = off (warned)',
+    ),
 });
 
 export const backoffSchema = z.object({

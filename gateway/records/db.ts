@@ -10,7 +10,12 @@ import { FillgateError } from '../../protocols/errors.ts';
 
 export type Db = Database.Database;
 
-export const RECORD_STATUS = { pending: 0, acked: 1, rejected: 2 } as const;
+/**
+ * Upload status. rejected: the platform refused the record (inaccurate data); it counts as not
+ * uploaded (issue 10 point 8) until sent again (back to pending) or settled: a supervisor
+ * recorded how it was resolved with the platform (reject_reason keeps both).
+ */
+export const RECORD_STATUS = { pending: 0, acked: 1, rejected: 2, settled: 3 } as const;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS records (

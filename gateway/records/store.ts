@@ -61,6 +61,8 @@ export interface StoreCounts {
   pending: number;
   acked: number;
   rejected: number;
+  /** Rejected records a supervisor settled (present only when there are some). */
+  settled?: number;
   firstSeq?: number;
   lastSeq?: number;
 }
@@ -290,6 +292,28 @@ export class RecordStore {
     return this.q.oldestPending.get() as Pick<StoredRow, 'seq' | 'wall_ms' | 'mono_ms' | 'boot'> | undefined;
   }
 
+  /** The oldest record not uploaded: waiting, or rejected and not resolved (issue 10 point 8). */
+  oldestNotUploaded(): Pick<StoredRow, 'seq' | 'wall_ms' | 'mono_ms' | 'boot' | 'reject_reason'> | undefined {
+    return this.db
+      .prepare(`SELECT seq, wall_ms, mono_ms, boot, reject_reason FROM records WHERE status IN (${RECORD_STATUS.pending}, ${RECORD_STATUS.rejected}) ORDER BY seq LIMIT 1`)
+      .get() as Pick<StoredRow, 'seq' | 'wall_ms' | 'mono_ms' | 'boot' | 'reject_reason'> | undefined;
+  }
+
+  /** Records the platform rejected that are not resolved. */
+  rejectedCount(): number {
+    return (this.db.prepare(`SELECT COUNT(*) AS n FROM records WHERE status = ${RECORD_STATUS.rejected}`).get() as { n: number }).n;
+  }
+
+  /** Send rejected records again once their cause is fixed; see resendRejected below. */
+  resendRejected(seqs?: number[]): number {
+    return resendRejected(this.db, Math.round(this.opts.clock.wall()), seqs);
+  }
+
+  /** A supervisor records how a rejected record was resolved; see settleRejected below. */
+  settleRejected(seq: number, by: string, note: string): void {
+    settleRejected(this.db, Math.round(this.opts.clock.wall()), seq, by, note, this.config.utcOffsetMinutes);
+  }
+
   /** Apply a receiver's answers in one durable transaction: that is the upload cursor. */
   applyAcks(acked: number[], rejected: { seq: number; reason: string }[]): void {
     const wall = Math.round(this.opts.clock.wall());
@@ -318,7 +342,8 @@ export class RecordStore {
   prune(): number {
     const cutoff = Math.round(this.opts.clock.wall()) - this.config.retentionDays * 86_400_000;
     // Prune only a prefix of the chain (everything before the first record that must stay).
-    const keep = this.db.prepare('SELECT MIN(seq) AS seq FROM records WHERE status != 1 OR wall_ms >= ?').get(cutoff) as { seq: number | null };
+    // Acknowledged and settled records may go; waiting and rejected ones (not uploaded) stay.
+    const keep = this.db.prepare(`SELECT MIN(seq) AS seq FROM records WHERE status NOT IN (${RECORD_STATUS.acked}, ${RECORD_STATUS.settled}) OR wall_ms >= ?`).get(cutoff) as { seq: number | null };
     const last = this.db.prepare('SELECT MAX(seq) AS seq FROM records').get() as { seq: number | null };
     const through = keep.seq === null ? last.seq : keep.seq - 1;
     if (through === null) return 0;
@@ -340,15 +365,44 @@ export function recordCounts(db: Db): StoreCounts {
   const r = db
     .prepare(
       `SELECT COUNT(*) AS total, SUM(status = ${RECORD_STATUS.pending}) AS pending, SUM(status = ${RECORD_STATUS.acked}) AS acked,
-       SUM(status = ${RECORD_STATUS.rejected}) AS rejected, MIN(seq) AS firstSeq, MAX(seq) AS lastSeq FROM records`,
+       SUM(status = ${RECORD_STATUS.rejected}) AS rejected, SUM(status = ${RECORD_STATUS.settled}) AS settled, MIN(seq) AS firstSeq, MAX(seq) AS lastSeq FROM records`,
     )
-    .get() as { total: number; pending: number | null; acked: number | null; rejected: number | null; firstSeq: number | null; lastSeq: number | null };
+    .get() as { total: number; pending: number | null; acked: number | null; rejected: number | null; settled: number | null; firstSeq: number | null; lastSeq: number | null };
   return {
     total: r.total,
     pending: r.pending ?? 0,
     acked: r.acked ?? 0,
     rejected: r.rejected ?? 0,
+    ...(r.settled ? { settled: r.settled } : {}),
     firstSeq: r.firstSeq ?? undefined,
     lastSeq: r.lastSeq ?? undefined,
   };
+}
+
+/**
+ * Send rejected records again (all, or the given seqs) once the cause is fixed on the
+ * platform's side (e.g. it registered the station's key): they go back to waiting and the
+ * uploader sends them with the next batch. Returns how many (issue 10 point 8).
+ */
+export function resendRejected(db: Db, wallMs: number, seqs?: number[]): number {
+  const one = db.prepare(`UPDATE records SET status = ${RECORD_STATUS.pending}, status_wall_ms = ? WHERE seq = ? AND status = ${RECORD_STATUS.rejected}`);
+  return db.transaction(() => {
+    const list = seqs ?? (db.prepare(`SELECT seq FROM records WHERE status = ${RECORD_STATUS.rejected} ORDER BY seq`).all() as { seq: number }[]).map((r) => r.seq);
+    let n = 0;
+    for (const seq of list) n += one.run(wallMs, seq).changes;
+    return n;
+  })();
+}
+
+/**
+ * A supervisor records how a rejected record was resolved with the platform (the signed record
+ * never changes): it no longer counts as not uploaded. Who, how and when are kept after the
+ * platform's reason. Throws for a record that is not rejected, or without who and a note.
+ */
+export function settleRejected(db: Db, wallMs: number, seq: number, by: string, note: string, utcOffsetMinutes?: number): void {
+  if (!by.trim() || !note.trim()) throw new FillgateError('BAD_PAYLOAD', 'settling a rejected record needs who settled it and a note saying how', { seq });
+  const res = db
+    .prepare(`UPDATE records SET status = ${RECORD_STATUS.settled}, status_wall_ms = ?, reject_reason = coalesce(reject_reason, '') || ? WHERE seq = ? AND status = ${RECORD_STATUS.rejected}`)
+    .run(wallMs, ` | settled by ${by.trim()}: ${note.trim()} (${isoWithOffset(wallMs, utcOffsetMinutes)})`, seq);
+  if (res.changes === 0) throw new FillgateError('NOT_FOUND', `seq ${seq} is not a rejected record`, { seq });
 }

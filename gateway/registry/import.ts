@@ -132,6 +132,14 @@ export function planCylinderImport(registry: Registry, text: string, format: Imp
         if (holder && holder.code !== v.code && (!holderRow || holderRow.valveCode === v.valveCode))
           out.push({ field: 'valveCode', severity: 'error', message: `valve code ${v.valveCode} is bound to cylinder ${holder.code}` });
       }
+      if (v.eId) {
+        const holder = registry.getCylinderByEId(v.eId);
+        const holderRow = holder && inFile.get(holder.code);
+        if (holder && holder.code !== v.code && (!holderRow || holderRow.eId === v.eId))
+          out.push({ field: 'eId', severity: 'error', message: `e-ID ${v.eId} belongs to cylinder ${holder.code} (one cylinder, one mark: GB 5842-2023)` });
+      }
+      if (existing?.purgeRequired && v.purgeRequired === false)
+        out.push({ field: 'purgeRequired', severity: 'warning', message: `cylinder ${v.code} waits for a purge (TSG 23): an import does not clear it, a supervisor records the purge (fillgate registry purge)` });
       return out;
     },
     plan: (v) => registry.planCylinder(v),

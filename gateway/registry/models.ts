@@ -9,6 +9,8 @@ export interface CylinderModelInfo {
   waterVolumeL: number;
   maxFillKg: number;
   typicalTareKg: number;
+  /** The 50 kg size (49.5 kg allowed fill), the only one GB 5842-2023 makes with a liquid-phase valve. */
+  fiftyKg?: true;
 }
 
 export const cylinderModels: Record<string, CylinderModelInfo> = {
@@ -16,14 +18,25 @@ export const cylinderModels: Record<string, CylinderModelInfo> = {
   YSP12: { waterVolumeL: 12, maxFillKg: 5, typicalTareKg: 6.5 },
   'YSP26.2': { waterVolumeL: 26.2, maxFillKg: 11, typicalTareKg: 13.5 },
   'YSP35.5': { waterVolumeL: 35.5, maxFillKg: 14.9, typicalTareKg: 16.5 },
-  YSP118: { waterVolumeL: 118, maxFillKg: 49.5, typicalTareKg: 45 },
-  'YSP118-II': { waterVolumeL: 118, maxFillKg: 49.5, typicalTareKg: 45 },
+  YSP118: { waterVolumeL: 118, maxFillKg: 49.5, typicalTareKg: 45, fiftyKg: true },
+  'YSP118-II': { waterVolumeL: 118, maxFillKg: 49.5, typicalTareKg: 45, fiftyKg: true },
 };
 
 /** Model names compare without case or spaces ("ysp 35.5" is YSP35.5). */
 export function findModel(name: string): string | undefined {
   const key = name.replace(/\s+/g, '').toUpperCase();
   return Object.keys(cylinderModels).find((m) => m.toUpperCase() === key);
+}
+
+/**
+ * Is this the 50 kg size? By the model when it is known, else by the stamped allowed
+ * fill mass (49.5 kg, domain.md 2). Liquid-phase valves exist only at this size, and the
+ * banned dual-phase cylinders were 50 kg ones (GB 5842-2023; seed 001 §二(二)2).
+ */
+export function isFiftyKg(model: string, allowedFillKg: number | null): boolean {
+  const m = findModel(model);
+  if (m) return cylinderModels[m].fiftyKg === true;
+  return allowedFillKg !== null && allowedFillKg >= 45;
 }
 
 export interface ImportLimits {

@@ -13,7 +13,7 @@ import { defaultImportLimits, type ImportLimits } from './models.ts';
 import { migrate } from './schema.ts';
 import { runCylinderImport, runOperatorImport, type ImportOptions, type ImportReport } from './import.ts';
 import type { ImportFormat } from './records.ts';
-import type { Cylinder, CylinderInput, CylinderStatus, Medium, Operator, OperatorInput, RegistryEvent, Role } from './types.ts';
+import type { Cylinder, CylinderInput, CylinderStatus, Medium, Operator, OperatorInput, RegistryEvent, Role, ValvePhase } from './types.ts';
 
 export interface RegistryOptions {
   /** Labels updated_at and events (wall clock); tests pass a ManualClock. */
@@ -48,6 +48,8 @@ interface CylinderRow {
   allowed_fill_kg: number | null; tare_kg: number | null; medium: Medium; manufactured_on: string | null;
   design_life_years: number | null; next_inspection_due: string | null; status: CylinderStatus;
   fill_count: number; last_fill_at: string | null; updated_at: string;
+  valve_phase: ValvePhase | null; use_registration_no: string | null; maker: string | null; e_id: string | null;
+  registered_on: string | null; last_inspected_on: string | null; refillable: number; purge_required: number;
 }
 
 interface OperatorRow {
@@ -59,6 +61,8 @@ const toCylinder = (r: CylinderRow): Cylinder => ({
   allowedFillKg: r.allowed_fill_kg, tareKg: r.tare_kg, medium: r.medium, manufacturedOn: r.manufactured_on,
   designLifeYears: r.design_life_years, nextInspectionDue: r.next_inspection_due, status: r.status,
   fillCount: r.fill_count, lastFillAt: r.last_fill_at, updatedAt: r.updated_at,
+  valvePhase: r.valve_phase, useRegistrationNo: r.use_registration_no, maker: r.maker, eId: r.e_id,
+  registeredOn: r.registered_on, lastInspectedOn: r.last_inspected_on, refillable: r.refillable !== 0, purgeRequired: r.purge_required !== 0,
 });
 
 const toOperator = (r: OperatorRow): Operator => ({
@@ -67,12 +71,36 @@ const toOperator = (r: OperatorRow): Operator => ({
 });
 
 /** The fields an upsert compares and writes (fill count and last fill are kept). */
-const cylinderDataFields = ['valveCode', 'ownerUnit', 'model', 'waterVolumeL', 'allowedFillKg', 'tareKg', 'medium', 'manufacturedOn', 'designLifeYears', 'nextInspectionDue', 'status'] as const;
+const cylinderDataFields = [
+  'valveCode', 'ownerUnit', 'model', 'waterVolumeL', 'allowedFillKg', 'tareKg', 'medium', 'manufacturedOn', 'designLifeYears', 'nextInspectionDue', 'status',
+  'valvePhase', 'useRegistrationNo', 'maker', 'eId', 'registeredOn', 'lastInspectedOn', 'refillable', 'purgeRequired',
+] as const;
+
+/**
+ * Purge or vacuum before the first fill and after an inspection (TSG 23): a new cylinder
+ * needs one unless the input says it is already in service; an existing one keeps a pending
+ * purge (only recordPurge clears it) and gets one when its inspection moved on.
+ */
+function purgeAfter(before: Cylinder | undefined, input: CylinderInput): boolean {
+  if (!before) return input.purgeRequired ?? true;
+  if (before.purgeRequired || input.purgeRequired === true) return true;
+  const inspectedAgain =
+    (input.lastInspectedOn != null && (before.lastInspectedOn === null || input.lastInspectedOn > before.lastInspectedOn)) ||
+    (input.nextInspectionDue !== null && before.nextInspectionDue !== null && input.nextInspectionDue > before.nextInspectionDue);
+  return inspectedAgain;
+}
 
 /** The stored form of an input: status kept when the file leaves it out, optional fields null. */
-const cylinderAfter = (input: CylinderInput, before: Cylinder | undefined) => ({
-  ...input, status: input.status ?? before?.status ?? 'active', valveCode: input.valveCode ?? null, waterVolumeL: input.waterVolumeL ?? null,
-});
+const cylinderAfter = (input: CylinderInput, before: Cylinder | undefined): Cylinder | Omit<Cylinder, 'fillCount' | 'lastFillAt'> => {
+  const keep = <K extends keyof Cylinder>(k: K, d: Cylinder[K]): Cylinder[K] => (input[k as keyof CylinderInput] as Cylinder[K] | undefined) ?? before?.[k] ?? d;
+  return {
+    ...input, status: input.status ?? before?.status ?? 'active', valveCode: input.valveCode ?? null, waterVolumeL: input.waterVolumeL ?? null,
+    // An input without the standards' fields (an older file or caller) keeps what the registry has.
+    valvePhase: keep('valvePhase', null), useRegistrationNo: keep('useRegistrationNo', null), maker: keep('maker', null), eId: keep('eId', null),
+    registeredOn: keep('registeredOn', null), lastInspectedOn: keep('lastInspectedOn', null), refillable: keep('refillable', true),
+    purgeRequired: purgeAfter(before, input),
+  } as Cylinder;
+};
 const operatorDataFields = ['name', 'roles', 'certificateNo', 'certificateExpires'] as const;
 const operatorAfter = (input: OperatorInput) => ({
   ...input, roles: [...new Set(input.roles)], certificateNo: input.certificateNo ?? null, certificateExpires: input.certificateExpires ?? null,
@@ -128,6 +156,31 @@ export class Registry {
     return row && toCylinder(row);
   }
 
+  getCylinderByEId(eId: string): Cylinder | undefined {
+    const row = this.db.prepare('SELECT * FROM cylinders WHERE e_id = ?').get(eId) as CylinderRow | undefined;
+    return row && toCylinder(row);
+  }
+
+  /**
+   * A supervisor records the purge or vacuum of a cylinder (TSG 23: before the first fill and
+   * after inspection), which clears purgeRequired. Refused for an unknown code, and for a badge
+   * that is not a registered supervisor. Logged as cylinder.purged with who, how and when.
+   */
+  recordPurge(code: string, by: string, method: 'purge' | 'vacuum' = 'purge', note: string | null = null): Cylinder {
+    const run = this.db.transaction(() => {
+      const c = this.getCylinder(code);
+      if (!c) throw new FillgateError('NOT_FOUND', `unknown cylinder ${code}`, { code });
+      const op = this.getOperator(by);
+      if (!op || !op.roles.includes('supervisor'))
+        throw new FillgateError('CONFLICT', `${by} is not a registered supervisor: only a supervisor records a purge`, { code, by });
+      const at = this.nowIso();
+      this.db.prepare('UPDATE cylinders SET purge_required = 0, updated_at = ? WHERE code = ?').run(at, code);
+      this.logEvent('cylinder.purged', code, note, by, { method, by, at, purgeRequired: [c.purgeRequired, false] });
+      return this.getCylinder(code)!;
+    });
+    return run();
+  }
+
   getCylinderByValveCode(valveCode: string): Cylinder | undefined {
     const row = this.stmt('SELECT * FROM cylinders WHERE valve_code = ?').get(valveCode) as CylinderRow | undefined;
     return row && toCylinder(row);
@@ -156,21 +209,30 @@ export class Registry {
         if (holder && holder.code !== input.code)
           throw new FillgateError('CONFLICT', `valve code ${after.valveCode} is bound to cylinder ${holder.code}`, { code: input.code, holder: holder.code });
       }
+      if (after.eId) {
+        const holder = this.getCylinderByEId(after.eId);
+        if (holder && holder.code !== input.code)
+          throw new FillgateError('CONFLICT', `e-ID ${after.eId} belongs to cylinder ${holder.code}`, { code: input.code, holder: holder.code });
+      }
       const diff = changes(before, after, cylinderDataFields);
       if (before && Object.keys(diff).length === 0) return { cylinder: before, change: 'unchanged' };
       const now = this.nowIso();
       this
         .stmt(
           `INSERT INTO cylinders (code, valve_code, owner_unit, model, water_volume_l, allowed_fill_kg, tare_kg, medium,
-             manufactured_on, design_life_years, next_inspection_due, status, updated_at)
+             manufactured_on, design_life_years, next_inspection_due, status, valve_phase, use_registration_no, maker, e_id,
+             registered_on, last_inspected_on, refillable, purge_required, updated_at)
            VALUES (@code, @valveCode, @ownerUnit, @model, @waterVolumeL, @allowedFillKg, @tareKg, @medium,
-             @manufacturedOn, @designLifeYears, @nextInspectionDue, @status, @now)
+             @manufacturedOn, @designLifeYears, @nextInspectionDue, @status, @valvePhase, @useRegistrationNo, @maker, @eId,
+             @registeredOn, @lastInspectedOn, @refillable, @purgeRequired, @now)
            ON CONFLICT (code) DO UPDATE SET valve_code = @valveCode, owner_unit = @ownerUnit, model = @model,
              water_volume_l = @waterVolumeL, allowed_fill_kg = @allowedFillKg, tare_kg = @tareKg, medium = @medium,
              manufactured_on = @manufacturedOn, design_life_years = @designLifeYears,
-             next_inspection_due = @nextInspectionDue, status = @status, updated_at = @now`,
+             next_inspection_due = @nextInspectionDue, status = @status, valve_phase = @valvePhase,
+             use_registration_no = @useRegistrationNo, maker = @maker, e_id = @eId, registered_on = @registeredOn,
+             last_inspected_on = @lastInspectedOn, refillable = @refillable, purge_required = @purgeRequired, updated_at = @now`,
         )
-        .run({ ...after, now });
+        .run({ ...after, refillable: after.refillable ? 1 : 0, purgeRequired: after.purgeRequired ? 1 : 0, now });
       const statusChanged = before && before.status !== after.status;
       const kind = !before ? 'cylinder.created' : statusChanged ? `cylinder.${after.status}` : 'cylinder.updated';
       this.logEvent(kind, input.code, null, source, before ? diff : { status: after.status });

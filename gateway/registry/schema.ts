@@ -45,6 +45,18 @@ export const migrations: string[] = [
      data TEXT
    );
    CREATE INDEX registry_events_subject ON registry_events (subject, id);`,
+  // 2: fields the standards require (issue 10 point 7). Existing rows: valve phase, use
+  // registration, maker and e-ID unknown (NULL: refused where the rule needs them until a
+  // re-import supplies them), refillable, no purge pending (they are in service already).
+  `ALTER TABLE cylinders ADD COLUMN valve_phase TEXT CHECK (valve_phase IN ('gas', 'liquid', 'dual'));
+   ALTER TABLE cylinders ADD COLUMN use_registration_no TEXT;
+   ALTER TABLE cylinders ADD COLUMN maker TEXT;
+   ALTER TABLE cylinders ADD COLUMN e_id TEXT;
+   ALTER TABLE cylinders ADD COLUMN registered_on TEXT;
+   ALTER TABLE cylinders ADD COLUMN last_inspected_on TEXT;
+   ALTER TABLE cylinders ADD COLUMN refillable INTEGER NOT NULL DEFAULT 1 CHECK (refillable IN (0, 1));
+   ALTER TABLE cylinders ADD COLUMN purge_required INTEGER NOT NULL DEFAULT 0 CHECK (purge_required IN (0, 1));
+   CREATE UNIQUE INDEX cylinders_e_id ON cylinders (e_id) WHERE e_id IS NOT NULL;`,
 ];
 
 /** Bring the registry tables up to the latest version; returns that version. */

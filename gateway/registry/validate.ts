@@ -7,11 +7,13 @@
 import { addYears, parseDate } from './dates.ts';
 import { cylinderModels, defaultImportLimits, findModel, maxFillFor, type ImportLimits } from './models.ts';
 import { readRows, type ImportFormat, type ImportIssue, type RawRow } from './records.ts';
-import { cylinderStatuses, media, roles, type CylinderInput, type CylinderStatus, type Medium, type OperatorInput, type Role } from './types.ts';
+import { cylinderStatuses, media, roles, valvePhases, type CylinderInput, type CylinderStatus, type Medium, type OperatorInput, type Role, type ValvePhase } from './types.ts';
 
 export const cylinderFields = [
   'code', 'valveCode', 'ownerUnit', 'model', 'waterVolumeL', 'allowedFillKg', 'tareKg', 'medium',
   'manufacturedOn', 'designLifeYears', 'nextInspectionDue', 'status',
+  // Issue 10 point 7 (optional columns, so older files still import; what a rule needs and a row lacks is refused at the post).
+  'valvePhase', 'useRegistrationNo', 'maker', 'eId', 'registeredOn', 'lastInspectedOn', 'refillable', 'purgeRequired',
 ] as const;
 export const cylinderRequired = ['code', 'ownerUnit', 'model', 'allowedFillKg', 'tareKg', 'medium', 'manufacturedOn', 'designLifeYears', 'nextInspectionDue'] as const;
 export const operatorFields = ['badge', 'name', 'roles', 'certificateNo', 'certificateExpires'] as const;
@@ -111,6 +113,18 @@ class FieldReader {
     return d;
   }
 
+  /** true/false, yes/no, 1/0, 是/否 (a spreadsheet's TRUE/FALSE too). */
+  bool(field: string): boolean | undefined {
+    const v = this.values[field];
+    if (v === undefined) return undefined;
+    if (typeof v === 'boolean') return v;
+    const t = String(v).trim().toLowerCase();
+    if (['true', 'yes', 'y', '1', '是'].includes(t)) return true;
+    if (['false', 'no', 'n', '0', '否'].includes(t)) return false;
+    this.error(field, `${field} "${String(v)}" must be true or false (yes/no, 1/0, 是/否)`);
+    return undefined;
+  }
+
   oneOf<T extends string>(field: string, allowed: readonly T[], required: boolean, normalise = (s: string) => s): T | undefined {
     const v = this.text(field, required);
     if (v === undefined) return undefined;
@@ -156,6 +170,23 @@ export function validateCylinderRow(raw: Record<string, unknown>, opts: Validate
   const nextInspectionDue = r.date('nextInspectionDue', true);
   const status = r.oneOf<CylinderStatus>('status', cylinderStatuses, false, (s) => s.toLowerCase()) ?? 'active';
   if (ownerUnit === '') r.error('ownerUnit', 'owner unit missing');
+  const valvePhase = r.oneOf<ValvePhase>('valvePhase', valvePhases, false, normalisePhase);
+  const useRegistrationNo = r.text('useRegistrationNo', false, 'use-registration number');
+  const maker = r.text('maker', false);
+  const eId = r.code('eId', false, 'e-ID');
+  const registeredOn = r.date('registeredOn', false);
+  const lastInspectedOn = r.date('lastInspectedOn', false);
+  const refillable = r.bool('refillable');
+  const purgeRequired = r.bool('purgeRequired');
+  const fifty = model ? cylinderModels[model].fiftyKg === true : false;
+  // GB 5842-2023: liquid-phase cylinders are made only in the 50 kg size; another size is a data error.
+  if (model && valvePhase === 'liquid' && !fifty) r.error('valvePhase', `a liquid-phase valve on ${model}: GB 5842-2023 makes liquid-phase cylinders only in the 50 kg size (YSP118)`);
+  if (status === 'active' && valvePhase === 'dual')
+    r.warn('valvePhase', 'dual-phase cylinder: banned (GB 5842-2023, seed 001), it will be refused; scrap it or have an inspection body convert it to a single-phase valve');
+  for (const [field, d] of [['registeredOn', registeredOn], ['lastInspectedOn', lastInspectedOn]] as const)
+    if (d && d > opts.today) r.error(field, `${field} ${d} is in the future`);
+  if (lastInspectedOn && manufacturedOn && lastInspectedOn < manufacturedOn) r.error('lastInspectedOn', `last inspection ${lastInspectedOn} is before manufacture ${manufacturedOn}`);
+  if (status === 'active' && refillable === false) r.warn('refillable', 'non-refillable cylinder: it will be refused (seed 002 item 26)');
 
   if (model) {
     const info = cylinderModels[model];
@@ -183,8 +214,18 @@ export function validateCylinderRow(raw: Record<string, unknown>, opts: Validate
       code: code!, valveCode: valveCode ?? null, ownerUnit: ownerUnit!, model: model!, waterVolumeL: waterVolumeL ?? null,
       allowedFillKg: allowedFillKg!, tareKg: tareKg!, medium: medium!, manufacturedOn: manufacturedOn!,
       designLifeYears: designLifeYears!, nextInspectionDue: nextInspectionDue!, status,
+      valvePhase: valvePhase ?? null, useRegistrationNo: useRegistrationNo || null, maker: maker || null, eId: eId ?? null,
+      registeredOn: registeredOn ?? null, lastInspectedOn: lastInspectedOn ?? null,
+      ...(refillable !== undefined ? { refillable } : {}), ...(purgeRequired !== undefined ? { purgeRequired } : {}),
     },
   };
+}
+
+/** gas/liquid/dual, also 气相/液相/气液双相 and "dual-phase" as a spreadsheet may write them. */
+function normalisePhase(s: string): string {
+  const t = s.trim().toLowerCase().replace(/[\s_-]+/g, '');
+  const map: Record<string, ValvePhase> = { gas: 'gas', gasphase: 'gas', 气相: 'gas', liquid: 'liquid', liquidphase: 'liquid', 液相: 'liquid', dual: 'dual', dualphase: 'dual', 气液双相: 'dual', 双相: 'dual' };
+  return map[t] ?? s;
 }
 
 function checkTare(r: FieldReader, tareKg: number, model: string, limits: ImportLimits): void {
@@ -269,10 +310,22 @@ function collect<T>(rows: RawRow[], fileIssues: ImportIssue[], validate: (raw: R
 /** Read and validate a cylinder file without touching any database. */
 export function parseCylinders(text: string, format: ImportFormat, opts: ValidateOptions): ParsedImport<CylinderInput> {
   const file = readRows(text, format, cylinderFields, cylinderRequired, 'cylinders');
-  return collect(file.rows, file.issues, (raw) => validateCylinderRow(raw, opts), (raw) => raw.code, [
+  const parsed = collect(file.rows, file.issues, (raw) => validateCylinderRow(raw, opts), (raw) => raw.code, [
     { field: 'code', of: (v) => v.code, what: 'cylinder code' },
     { field: 'valveCode', of: (v) => v.valveCode, what: 'valve code' },
+    { field: 'eId', of: (v) => v.eId, what: 'e-ID' },
   ]);
+  // Fields the post refuses without (issue 10 point 7): one summary per field, not a warning on every row of an older file.
+  const active = parsed.valid.filter((v) => (v.value.status ?? 'active') === 'active');
+  const lacking = (what: string, field: string, why: string, rows: ValidRow<CylinderInput>[]) => {
+    if (rows.length === 0) return;
+    const list = rows.slice(0, 10).map((v) => v.row).join(', ') + (rows.length > 10 ? ', …' : '');
+    parsed.issues.push({ row: 0, field, severity: 'warning', message: `${rows.length} active cylinder(s) without ${what} (rows ${list}): they will be refused at the post (${why})` });
+  };
+  lacking('a use-registration number', 'useRegistrationNo', 'seed 002 item 22, TSG 23', active.filter((v) => !v.value.useRegistrationNo));
+  lacking('a maker', 'maker', 'GB 5842-2023 stamp', active.filter((v) => !v.value.maker));
+  lacking('a valve phase, 50 kg', 'valvePhase', 'GB 5842-2023: a 50 kg cylinder may be dual-phase', active.filter((v) => !v.value.valvePhase && cylinderModels[v.value.model]?.fiftyKg));
+  return parsed;
 }
 
 /** Read and validate an operator file without touching any database. */

@@ -19,7 +19,7 @@ import { RecordStore } from '../records/store.ts';
 import { formatUtcOffset, resolveUtcOffset } from '../records/config.ts';
 import { isoWithOffset } from '../records/record.ts';
 import { keysInit, loadPrivateKey, PRIVATE_KEY_FILE } from '../records/keys.ts';
-import { recordFillLocks } from '../sync/timeliness.ts';
+import { recordFillLocks, stationTimeliness } from '../sync/timeliness.ts';
 import { Uploader } from '../sync/uploader.ts';
 import { buildDevices, buildValves, valveProblem, type StationDevices, type StationValves } from './devices.ts';
 import { closeValvesAgain, closeValvesFirst, stopValves } from './valves-first.ts';
@@ -363,7 +363,7 @@ export class Station {
   private updateRecordLocks(): void {
     let locks: { code: string; detail: string }[] = [];
     try {
-      locks = recordFillLocks(this.store, this.clock, this.config.upload?.timeliness);
+      locks = recordFillLocks(this.store, this.clock, stationTimeliness(this.config.upload));
     } catch (err) {
       locks = [{ code: 'STATION_LOCKED_STORE', detail: errorMessage(err) }];
     }

@@ -19,7 +19,8 @@ export function syncStatus(dbOrPath: Db | string, now: number = Date.now(), iso:
   const { db, owned } = openRecordsDb(dbOrPath, { readonly: typeof dbOrPath === 'string' });
   try {
     const counts = recordCounts(db);
-    const oldest = db.prepare('SELECT seq, wall_ms, body FROM records WHERE status = 0 ORDER BY seq LIMIT 1').get() as { seq: number; wall_ms: number; body: string } | undefined;
+    // Rejected records are not uploaded either (issue 10 point 8).
+    const oldest = db.prepare('SELECT seq, wall_ms, body FROM records WHERE status IN (0, 2) ORDER BY seq LIMIT 1').get() as { seq: number; wall_ms: number; body: string } | undefined;
     const metaTime = (key: string) => {
       const v = getMeta(db, key);
       return v === undefined ? undefined : iso(Number(v));

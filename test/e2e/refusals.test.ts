@@ -7,6 +7,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { startRig, type Rig } from './rig.ts';
 import type { FillAttempt } from '../../gateway/records/types.ts';
+import type { CylinderInput } from '../../gateway/registry/types.ts';
 
 let rig: Rig;
 test.before(async () => {
@@ -22,10 +23,32 @@ test.before(async () => {
     code: 'E2000017A1B20099', ownerUnit: 'HNGAS01', model: 'YSP12', allowedFillKg: 5, tareKg: null, medium: 'LPG',
     manufacturedOn: '2024-01-01', designLifeYears: 8, nextInspectionDue: '2028-01-31',
   });
+  // Issue 10 point 7: one cylinder per registry field the standards require, each breaking only that rule.
+  for (const [code, over] of Object.entries(standardsCases)) rig.station.registry.upsertCylinder({ ...standardsBase(code), ...over });
 });
 test.after(async () => {
   await rig?.close();
 });
+
+/** A fillable YSP12 with every field the standards require (issue 10 point 7). */
+const standardsBase = (code: string): CylinderInput => ({
+  code, valveCode: `V-${code}`, ownerUnit: 'HNGAS01', model: 'YSP12', waterVolumeL: 12, allowedFillKg: 5, tareKg: 6.5, medium: 'LPG',
+  manufacturedOn: '2024-01-01', designLifeYears: 8, nextInspectionDue: '2028-01-31', valvePhase: 'gas', useRegistrationNo: `R-${code}`,
+  maker: 'MK-DEMO', eId: `EID-${code}`, registeredOn: '2024-02-01', refillable: true, purgeRequired: false,
+});
+const fifty = { model: 'YSP118', waterVolumeL: 118, allowedFillKg: 49.5, tareKg: 45 } as const;
+const standardsCases: Record<string, Partial<CylinderInput>> = {
+  E2000017A1B20101: { ...fifty, valvePhase: 'dual' },
+  E2000017A1B20102: { valvePhase: 'liquid' },
+  E2000017A1B20103: { ...fifty, valvePhase: null },
+  E2000017A1B20104: { useRegistrationNo: null },
+  E2000017A1B20105: { maker: null },
+  E2000017A1B20106: { eId: null },
+  E2000017A1B20107: { valveCode: null },
+  E2000017A1B20108: { refillable: false },
+  E2000017A1B20109: { purgeRequired: undefined }, // first registration: a purge is due
+};
+const onScale = (code: string) => ({ place: code, adHoc: { tareKg: standardsCases[code]?.tareKg ?? 6.5, residualKg: 0.3 } });
 
 const gross = (post: string) => rig.station.posts.get(post)!.snapshot.ctx.last?.grossKg ?? 0;
 
@@ -65,6 +88,15 @@ const cases: [string, Parameters<typeof attempt>[1], string][] = [
   ['no filler badged in before the cylinder was taken away', { place: 'E2000017A1B20004', removeAfterMs: 300 }, 'NO_OPERATOR'],
   ["filler's certificate expired", { place: 'E2000017A1B20005', badge: 'B1003', removeAfterMs: 500 }, 'CERTIFICATE_EXPIRED'],
   ['unknown badge', { place: 'E2000017A1B20007', badge: 'B7777', removeAfterMs: 500 }, 'OPERATOR_UNKNOWN'],
+  ['dual-phase 50 kg cylinder (GB 5842-2023, seed 001)', onScale('E2000017A1B20101'), 'VALVE_PHASE_DUAL'],
+  ['liquid-phase valve on a YSP12 (GB 5842-2023: 50 kg only)', onScale('E2000017A1B20102'), 'VALVE_PHASE_LIQUID_NOT_50KG'],
+  ['50 kg cylinder with its valve phase unknown', onScale('E2000017A1B20103'), 'VALVE_PHASE_MISSING'],
+  ['no use-registration number (seed 002 item 22)', onScale('E2000017A1B20104'), 'USE_REGISTRATION_MISSING'],
+  ['maker not on record (GB 5842-2023 stamp)', onScale('E2000017A1B20105'), 'MAKER_MISSING'],
+  ['made in 2024 without an e-ID (GB 5842-2023)', onScale('E2000017A1B20106'), 'E_ID_MISSING'],
+  ['taken in after 2023-09-30 without a smart angle valve (seed 001)', onScale('E2000017A1B20107'), 'SMART_VALVE_REQUIRED'],
+  ['non-refillable cylinder (seed 002 item 26)', onScale('E2000017A1B20108'), 'NON_REFILLABLE'],
+  ['registered, never purged (TSG 23)', onScale('E2000017A1B20109'), 'PURGE_REQUIRED'],
 ];
 
 for (const [name, o, code] of cases) {
@@ -76,6 +108,24 @@ for (const [name, o, code] of cases) {
     assert.is(sim.valve.coil, false, 'the valve never opened');
   });
 }
+
+test("after the supervisor's recorded purge the same cylinder is verified (TSG 23)", async () => {
+  // Another new cylinder (the reader drops the code just scanned within its dedup window).
+  const code = 'E2000017A1B20110';
+  assert.is(rig.station.registry.upsertCylinder(standardsBase(code)).cylinder.purgeRequired, false);
+  rig.station.registry.upsertCylinder({ ...standardsBase(code), nextInspectionDue: '2030-01-31' }); // re-inspected: a purge is due
+  assert.is(rig.station.registry.getCylinder(code)!.purgeRequired, true);
+  rig.station.registry.recordPurge(code, 'B1009', 'vacuum');
+  const seen = rig.records.length;
+  rig.sim.place('P1', code, { tareKg: 6.5, residualKg: 0.3 });
+  await rig.until('P1 loaded', () => gross('P1') > 1);
+  rig.sim.scan('P1', code);
+  await rig.until('P1 verified', () => rig.phase('P1') === 'verified' || rig.records.length > seen);
+  assert.is(rig.phase('P1'), 'verified', JSON.stringify(rig.records.slice(seen).map(codes)));
+  rig.sim.remove('P1');
+  await rig.until('P1 attempt ends', () => rig.records.slice(seen).some((x) => x.post === 'P1'));
+  await rig.until('P1 empty', () => gross('P1') < 1 && ['idle', 'aborted', 'closedOut'].includes(rig.phase('P1')));
+});
 
 test('a pre-fill check exception entered at the post refuses the fill and is recorded with its item', async () => {
   const seen = rig.records.length;

@@ -12,7 +12,9 @@ const minutesAgo = (m: number) => new Date(now - m * 60_000).toISOString();
 const cyl = (over: Partial<Cylinder> = {}): Cylinder => ({
   code: 'C1', valveCode: 'V1', ownerUnit: 'U1', model: 'YSP35.5', waterVolumeL: 35.5, allowedFillKg: 14.9, tareKg: 16.5,
   medium: 'LPG', manufacturedOn: '2024-01-01', designLifeYears: 8, nextInspectionDue: '2028-01-31', status: 'active',
-  fillCount: 3, lastFillAt: null, updatedAt: '2026-01-01T00:00:00.000+08:00', ...over,
+  fillCount: 3, lastFillAt: null, updatedAt: '2026-01-01T00:00:00.000+08:00',
+  valvePhase: 'gas', useRegistrationNo: 'R-C1', maker: 'M1', eId: 'EID-C1', registeredOn: '2024-02-01', lastInspectedOn: null,
+  refillable: true, purgeRequired: false, ...over,
 });
 const op = (badge: string, over: Partial<Operator> = {}): Operator => ({
   badge, name: badge, roles: ['filler'], certificateNo: `P-${badge}`, certificateExpires: '2027-12-31', updatedAt: '', ...over,
@@ -72,6 +74,17 @@ const rows: [string, Partial<CylinderCheckContext>, RefusalCode][] = [
   ['valve offline', { devicesOnline: false }, 'DEVICE_OFFLINE'],
   ['weight moving', { scale: { grossKg: 17.0, stable: false } }, 'WEIGHT_NOT_STABLE'],
   ['scale overload', { scale: { grossKg: 17.0, stable: true, overload: true } }, 'SCALE_OVERLOAD'],
+  // Issue 10 point 7: registry fields the standards require.
+  ['dual-phase valve (GB 5842-2023; seed 001)', { cylinder: cyl({ valvePhase: 'dual' }) }, 'VALVE_PHASE_DUAL'],
+  ['liquid-phase valve on a 15 kg cylinder (GB 5842-2023: 50 kg only)', { cylinder: cyl({ valvePhase: 'liquid' }) }, 'VALVE_PHASE_LIQUID_NOT_50KG'],
+  ['50 kg cylinder with no valve phase on record', { cylinder: cyl({ model: 'YSP118', waterVolumeL: 118, allowedFillKg: 49.5, tareKg: 45, valvePhase: null }), scale: { grossKg: 45.5, stable: true } }, 'VALVE_PHASE_MISSING'],
+  ['no use-registration number (seed 002 item 22)', { cylinder: cyl({ useRegistrationNo: null }) }, 'USE_REGISTRATION_MISSING'],
+  ['maker unknown (GB 5842-2023 stamp)', { cylinder: cyl({ maker: null }) }, 'MAKER_MISSING'],
+  ['made to GB 5842-2023 without an e-ID', { cylinder: cyl({ eId: null }) }, 'E_ID_MISSING'],
+  ['own cylinder taken in after the smart-valve date without one (seed 001)', { cylinder: cyl({ valveCode: null }) }, 'SMART_VALVE_REQUIRED'],
+  ['re-inspected after the smart-valve date without one', { cylinder: cyl({ valveCode: null, registeredOn: null, lastInspectedOn: '2026-03-01', manufacturedOn: '2020-01-01', eId: null }) }, 'SMART_VALVE_REQUIRED'],
+  ['non-refillable cylinder (seed 002 item 26)', { cylinder: cyl({ refillable: false }) }, 'NON_REFILLABLE'],
+  ['purge or vacuum pending (TSG 23)', { cylinder: cyl({ purgeRequired: true }) }, 'PURGE_REQUIRED'],
 ];
 
 for (const [name, patch, code] of rows) {
@@ -93,6 +106,11 @@ const boundaries: [string, Partial<CylinderCheckContext>][] = [
   ['checker not yet known', { checker: undefined }],
   ['valve code matches', { valveCodeRead: 'V1' }],
   ['DME cylinder at a DME post', { cylinder: cyl({ medium: 'DME' }), postMedium: 'DME' }],
+  ['liquid-phase valve on a 50 kg cylinder', { cylinder: cyl({ model: 'YSP118', waterVolumeL: 118, allowedFillKg: 49.5, tareKg: 45, valvePhase: 'liquid' }), scale: { grossKg: 45.5, stable: true } }],
+  ['small cylinder with no valve phase on record (gas phase is the only kind)', { cylinder: cyl({ valvePhase: null }) }],
+  ['no e-ID, made before GB 5842-2023 and taken in before it', { cylinder: cyl({ eId: null, manufacturedOn: '2022-05-01', registeredOn: '2022-06-01' }) }],
+  ['no smart valve, taken in and inspected before the date', { cylinder: cyl({ valveCode: null, manufacturedOn: '2022-05-01', registeredOn: '2022-06-01', lastInspectedOn: '2023-09-29', eId: null }) }],
+  ['no smart valve and the requirement switched off', { cylinder: cyl({ valveCode: null }), settings: { ...defaultEligibilitySettings, smartValveRequiredFrom: null } }],
 ];
 for (const [name, patch] of boundaries) {
   test(`eligible: ${name}`, () => {
@@ -126,6 +144,9 @@ test('tolerance and residual come from the settings', () => {
 
 test('settings schema: defaults, and errors with their path', () => {
   assert.equal(eligibilitySettingsSchema.parse({}), defaultEligibilitySettings);
+  assert.is(defaultEligibilitySettings.smartValveRequiredFrom, '2023-09-30'); // seed 001 §三(二)4
+  assert.is(defaultEligibilitySettings.eIdRequiredFrom, '2023-12-01'); // GB 5842-2023 in force
+  assert.not.ok(eligibilitySettingsSchema.safeParse({ smartValveRequiredFrom: '2023-13-01' }).success);
   assert.is(defaultEligibilitySettings.weightToleranceKg, 0.3);
   assert.is(defaultEligibilitySettings.minRefillIntervalMs, 30 * 60_000);
   const bad = eligibilitySettingsSchema.safeParse({ weightToleranceKg: -1, residualMaxFraction: 2 });

@@ -230,7 +230,68 @@ test('the example files import cleanly and cover the demo cases', () => {
 test('validation is pure: parseCylinders needs no database', () => {
   const p = parseCylinders(csv(good('C1'), good('C2', { tareKg: 'x' })), 'csv', { today: '2026-06-15' });
   assert.equal([p.total, p.valid.length], [2, 1]);
-  assert.equal(p.issues.map((i: ImportIssue) => [i.row, i.field]), [[2, 'tareKg']]);
+  // An older file without the standards' columns: one summary warning per field the post will refuse without.
+  assert.equal(p.issues.map((i: ImportIssue) => [i.row, i.field, i.severity]), [[2, 'tareKg', 'error'], [0, 'useRegistrationNo', 'warning'], [0, 'maker', 'warning']]);
+});
+
+// Issue 10 point 7: the fields the standards require.
+const STD = 'valvePhase,useRegistrationNo,maker,eId,registeredOn,lastInspectedOn,refillable,purgeRequired';
+const stdCsv = (...rows: [string, Partial<Record<string, string>>, string][]) =>
+  [`${HEADER},${STD}`, ...rows.map(([code, extra, std]) => `${good(code, extra)},${std}`)].join('\n');
+
+test('standards fields: a bad value is reported with its row and column', () => {
+  open();
+  const r = reg.importCylinders(
+    stdCsv(
+      ['C1', {}, 'gas,R1,M1,E1,2024-02-01,,true,false'], // row 1 fine
+      ['C2', {}, 'triple,R2,M1,E2,,,true,false'], // row 2: unknown phase
+      ['C3', {}, 'liquid,R3,M1,E3,,,true,false'], // row 3: liquid phase on a 15 kg cylinder (GB 5842-2023: 50 kg only)
+      ['C4', {}, 'gas,R4,M1,E4,2026-13-01,,maybe,false'], // row 4: bad date, bad boolean
+      ['C5', {}, 'gas,R5,M1,E1,,,true,no'], // row 5: e-ID of row 1
+      ['C6', {}, 'gas,R6,M1,E6,,2027-01-01,true,no'], // row 6: inspected in the future
+    ),
+    'csv',
+    { mode: 'valid-rows' },
+  );
+  assert.equal(errorFields(r, 1), []);
+  assert.equal(errorFields(r, 2), ['valvePhase']);
+  assert.equal(errorFields(r, 3), ['valvePhase']);
+  assert.match(issuesOf(r, 3)[0].message, /50 kg/);
+  assert.equal(errorFields(r, 4).sort(), ['refillable', 'registeredOn']);
+  assert.equal(errorFields(r, 5), ['eId']);
+  assert.equal(errorFields(r, 6), ['lastInspectedOn']);
+  assert.match(formatIssue(issuesOf(r, 2)[0]), /^row 2 \(line 3\) C2 valvePhase: error: valvePhase "triple" must be one of gas, liquid, dual/);
+  assert.equal([r.created, r.rejected], [1, 5]);
+  close();
+});
+
+test('standards fields: stored as read; Chinese phase names; JSON booleans; dual phase and non-refillable warn', () => {
+  open();
+  const r = reg.importCylinders(
+    stdCsv(['C1', {}, '气相,R1,M1,E1,2024-02-01,2025-03-01,是,否'], ['C2', { model: 'YSP118', waterVolumeL: '118', allowedFillKg: '49.5', tareKg: '45' }, '气液双相,R2,M1,E2,,,true,'], ['C3', {}, ',R3,M1,E3,,,false,']),
+    'csv',
+  );
+  assert.is(r.applied, true);
+  const c1 = reg.getCylinder('C1')!;
+  assert.equal([c1.valvePhase, c1.useRegistrationNo, c1.maker, c1.eId, c1.registeredOn, c1.lastInspectedOn, c1.refillable, c1.purgeRequired], ['gas', 'R1', 'M1', 'E1', '2024-02-01', '2025-03-01', true, false]);
+  assert.equal(issuesOf(r, 2).map((i) => [i.field, i.severity]), [['valvePhase', 'warning']]);
+  assert.equal(issuesOf(r, 3).map((i) => [i.field, i.severity]), [['refillable', 'warning']]);
+  // No purgeRequired given: a first registration needs a purge (TSG 23).
+  assert.equal([reg.getCylinder('C2')!.purgeRequired, reg.getCylinder('C3')!.refillable], [true, false]);
+  const j = reg.importCylinders(JSON.stringify([{ code: 'C9', ownerUnit: 'U1', model: 'YSP118-II', allowedFillKg: 49.5, tareKg: 45, medium: 'LPG', manufacturedOn: '2024-03-01', designLifeYears: 8, nextInspectionDue: '2028-03-31', valvePhase: 'liquid', refillable: true, purgeRequired: false, eId: 'E9', useRegistrationNo: 'R9', maker: 'M' }]), 'json');
+  assert.is(j.errors, 0);
+  assert.equal([reg.getCylinder('C9')!.valvePhase, reg.getCylinder('C9')!.purgeRequired], ['liquid', false]);
+  close();
+});
+
+test('standards fields: an e-ID held by another cylinder in the registry is refused on its row', () => {
+  open();
+  reg.importCylinders(stdCsv(['C1', {}, 'gas,R1,M1,E1,,,true,false']), 'csv');
+  const r = reg.importCylinders(stdCsv(['C2', {}, 'gas,R2,M1,E1,,,true,false']), 'csv');
+  assert.is(r.applied, false);
+  assert.equal(errorFields(r, 1), ['eId']);
+  assert.match(issuesOf(r, 1)[0].message, /belongs to cylinder C1/);
+  close();
 });
 
 test.run();

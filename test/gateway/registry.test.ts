@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { ManualClock } from '../../protocols/clock.ts';
 import { isFillgateError } from '../../protocols/errors.ts';
 import { openRegistry, Registry } from '../../gateway/registry/registry.ts';
+import { migrations } from '../../gateway/registry/schema.ts';
 import { addYears, parseDate } from '../../gateway/registry/dates.ts';
 import type { CylinderInput } from '../../gateway/registry/types.ts';
 
@@ -39,20 +40,64 @@ test('a file database: WAL, synchronous=FULL, migrations applied once, data surv
     const file = join(dir, 'registry.db');
     let db = new Database(file);
     let reg = openRegistry(db);
-    assert.is(reg.schemaVersion, 1);
+    assert.is(reg.schemaVersion, 2);
     assert.is(db.pragma('journal_mode', { simple: true }), 'wal');
     assert.is(db.pragma('synchronous', { simple: true }), 2); // 2 = FULL
     reg.upsertCylinder(input('C1'));
     db.close();
     db = new Database(file);
     reg = openRegistry(db);
-    assert.is(reg.schemaVersion, 1);
-    assert.is((db.prepare('SELECT COUNT(*) AS n FROM registry_migrations').get() as { n: number }).n, 1);
+    assert.is(reg.schemaVersion, 2);
+    assert.is((db.prepare('SELECT COUNT(*) AS n FROM registry_migrations').get() as { n: number }).n, 2);
     assert.is(reg.getCylinder('C1')?.tareKg, 16.5);
     db.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('a station.db of schema 1 is migrated: its cylinders keep their data, are refillable, need no purge, the new fields are unknown', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fillgate-registry-'));
+  try {
+    const file = join(dir, 'station.db');
+    const db = new Database(file);
+    db.exec('CREATE TABLE registry_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)');
+    db.exec(migrations[0]);
+    db.prepare('INSERT INTO registry_migrations VALUES (1, ?)').run('2025-01-01');
+    db.prepare(
+      `INSERT INTO cylinders (code, valve_code, owner_unit, model, allowed_fill_kg, tare_kg, medium, manufactured_on, design_life_years, next_inspection_due, updated_at)
+       VALUES ('OLD1', 'V1', 'U1', 'YSP35.5', 14.9, 16.5, 'LPG', '2022-01-01', 8, '2026-01-31', 'x')`,
+    ).run();
+    const reg = openRegistry(db);
+    assert.is(reg.schemaVersion, 2);
+    const c = reg.getCylinder('OLD1')!;
+    assert.equal([c.tareKg, c.valveCode, c.valvePhase, c.useRegistrationNo, c.maker, c.eId, c.registeredOn, c.lastInspectedOn, c.refillable, c.purgeRequired], [16.5, 'V1', null, null, null, null, null, null, true, false]);
+    db.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('purge (TSG 23): required at first registration and after an inspection; only a supervisor\'s recorded purge clears it', () => {
+  const { db, reg } = fresh();
+  assert.is(reg.upsertCylinder(input('C1')).cylinder.purgeRequired, true, 'first registration');
+  assert.is(reg.upsertCylinder(input('C2', { purgeRequired: false })).cylinder.purgeRequired, false, 'stock already in service');
+  reg.upsertOperator({ badge: 'B1', name: 'Filler', roles: ['filler'] });
+  reg.upsertOperator({ badge: 'S1', name: 'Supervisor', roles: ['supervisor'] });
+  throwsCode(() => reg.recordPurge('C1', 'B1'), 'CONFLICT');
+  throwsCode(() => reg.recordPurge('C1', 'S9'), 'CONFLICT');
+  throwsCode(() => reg.recordPurge('NOPE', 'S1'), 'NOT_FOUND');
+  assert.is(reg.getCylinder('C1')!.purgeRequired, true);
+  assert.is(reg.recordPurge('C1', 'S1', 'vacuum', 'vacuum pump 2').purgeRequired, false);
+  const ev = reg.events({ subject: 'C1', kind: 'cylinder.purged' })[0];
+  assert.equal([ev.source, ev.reason, ev.data?.method, ev.data?.by], ['S1', 'vacuum pump 2', 'vacuum', 'S1']);
+  // An import saying "false" does not clear a pending purge; an unchanged re-import keeps the flag off.
+  assert.is(reg.upsertCylinder(input('C1')).change, 'unchanged');
+  // Re-inspected: the next inspection moves on (or a later last inspection): a purge is required again.
+  assert.is(reg.upsertCylinder(input('C1', { nextInspectionDue: '2032-01-31' })).cylinder.purgeRequired, true);
+  assert.is(reg.upsertCylinder(input('C1', { nextInspectionDue: '2032-01-31', purgeRequired: false })).cylinder.purgeRequired, true);
+  assert.is(reg.upsertCylinder(input('C2', { lastInspectedOn: '2026-06-01' })).cylinder.purgeRequired, true);
+  db.close();
 });
 
 test('a database from a newer gateway is refused, not modified', () => {

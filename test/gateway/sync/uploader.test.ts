@@ -182,12 +182,12 @@ test('timeliness: age of the oldest unacknowledged record is known; the lock ref
   assert.is(up.timeliness().oldestUnackedAgeMs, 0);
 });
 
-test('default timeliness: warn at 1 h, never lock', () => {
+test('default timeliness: warn at 1 h, lock at 24 h (issue 10 point 8)', () => {
   const { store, clock } = makeStore(makeKeys());
   store.append(makeAttempt(1));
   clock.advance(30 * 86_400_000);
   const t = uploadTimeliness(store, clock);
-  assert.equal([t.state, t.warnAgeMs, t.lockAgeMs], ['warn', 3_600_000, undefined]);
+  assert.equal([t.state, t.warnAgeMs, t.lockAgeMs], ['lock', 3_600_000, 86_400_000]);
   store.close();
 });
 

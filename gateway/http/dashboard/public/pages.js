@@ -69,6 +69,12 @@ const CYLINDER_COLUMNS = [
   ['col.owner', (c) => c.ownerUnit],
   ['col.status', (c) => T(`cylinder.${c.status}`)],
   ['col.nextInspection', (c) => c.nextInspectionDue ?? '—'],
+  // Issue 10 point 7: the fields the standards require, and what keeps a cylinder from the post.
+  ['col.valvePhase', (c) => (c.valvePhase ? T(`valvePhase.${c.valvePhase}`) : '—')],
+  ['col.useRegistration', (c) => c.useRegistrationNo ?? '—'],
+  ['col.maker', (c) => c.maker ?? '—'],
+  ['col.eId', (c) => (c.eId ? h('span', { class: 'mono' }, c.eId) : '—')],
+  ['col.flags', (c) => [c.purgeRequired ? T('cylinder.purgeRequired') : '', c.refillable === false ? T('cylinder.nonRefillable') : ''].filter(Boolean).join(', ') || '—'],
   ['col.fills', (c) => c.fillCount],
 ];
 const OPERATOR_COLUMNS = [
