@@ -22,6 +22,8 @@ export interface StationLocks {
   upload: boolean;
   /** Local record store nearly full (domain.md 7). */
   store: boolean;
+  /** Locked by a signed remote command of the regulator or the company (issue 10 point 9). */
+  remote?: boolean;
 }
 
 export interface ScaleReading {
@@ -111,6 +113,7 @@ function stationRefusals(ctx: CylinderCheckContext): Refusal[] {
   if (ctx.locks.leak) out.push({ code: 'STATION_LOCKED_LEAK' });
   if (ctx.locks.upload) out.push({ code: 'STATION_LOCKED_UPLOAD' });
   if (ctx.locks.store) out.push({ code: 'STATION_LOCKED_STORE' });
+  if (ctx.locks.remote) out.push({ code: 'STATION_LOCKED_REMOTE' });
   if (ctx.devicesOnline === false) out.push({ code: 'DEVICE_OFFLINE' });
   if (ctx.previousClosedOut === false) out.push({ code: 'PREVIOUS_NOT_CLOSED_OUT' });
   return out;

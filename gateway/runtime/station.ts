@@ -243,7 +243,7 @@ export class Station {
             ownUnit: cfg.station.unit,
             settings: cfg.eligibility,
             postMedium: p.medium,
-            locks: () => ({ leak: this.locks.has('leak'), upload: this.locks.has('upload'), store: this.locks.has('store') }),
+            locks: () => ({ leak: this.locks.has('leak'), upload: this.locks.has('upload'), store: this.locks.has('store'), remote: this.locks.has('remote') }),
             activeAtOtherPosts: () => this.activeCodes(post),
             scale: () => this.freshSample(post),
             deviceProblem: () => {

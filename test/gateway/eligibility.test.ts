@@ -60,6 +60,7 @@ const rows: [string, Partial<CylinderCheckContext>, RefusalCode][] = [
   ['leak alarm', { locks: { leak: true, upload: false, store: false } }, 'STATION_LOCKED_LEAK'],
   ['uploads behind', { locks: { leak: false, upload: true, store: false } }, 'STATION_LOCKED_UPLOAD'],
   ['store nearly full', { locks: { leak: false, upload: false, store: true } }, 'STATION_LOCKED_STORE'],
+  ['locked by a signed remote command', { locks: { leak: false, upload: false, store: false, remote: true } }, 'STATION_LOCKED_REMOTE'],
   ['lighter than the tare (a smaller cylinder)', { scale: { grossKg: 13.0, stable: true } }, 'POCKET_CODE_WEIGHT'],
   ['heavier than tare + residual (another or a full cylinder)', { scale: { grossKg: 25.0, stable: true } }, 'POCKET_CODE_WEIGHT'],
   ['tare + allowed fill on the scale (already full)', { scale: { grossKg: 16.5 + 14.9 + 0.2, stable: true } }, 'ALREADY_FULL'],
