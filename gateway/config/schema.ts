@@ -104,6 +104,14 @@ export const fillSchema = z.object({
     })
     .default({ pulseMs: 150, maxPulses: 3 }),
   autoStart: z.boolean().default(false).describe("Start once the verified cylinder's weight is stable, instead of waiting for the start button"),
+  postFillCheckRequired: z
+    .boolean()
+    .default(true)
+    .describe('A cylinder that leaves without its post-fill check (checker badge and re-weigh) is recorded as filled_unchecked, never filled, and raises an alarm (domain.md 1: 充装前后检查记录); false keeps the tolerance outcome but still flags and alarms it'),
+  stepChangeKg: z.number().positive().default(0.2).describe('From the scan until the valve closes, a stable weight this far from the weight at the scan, or a jump between samples beyond flow by this much, ends the attempt: CYLINDER_SWAPPED (kg; 10 divisions of 20 g)'),
+  maxFlowKgPerMin: z.number().positive().default(60).describe('Fastest flow a post delivers (kg/min): a faster rise is a step, not flow (2 × the 30 kg/min of domain.md 4)'),
+  unauthorisedRiseKg: z.number().positive().default(0.5).describe('A weight rise beyond this with no open attempt or with the valve closed raises UNAUTHORISED_FILL (kg; seed 000: 不具备追溯功能的充装设备，一律不得使用)'),
+  lockOnUnauthorisedFill: z.boolean().default(true).describe('An unauthorised fill locks the post until a supervisor resets it'),
 });
 
 export const postSchema = z.object({

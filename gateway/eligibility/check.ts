@@ -89,7 +89,7 @@ export function checkOperator(op: Operator | undefined, role: Role, today: strin
 }
 
 /** One person may hold two badges (a replaced card): the certificate number identifies the person. */
-export function samePerson(a: Operator, b: Operator): boolean {
+export function samePerson(a: Pick<Operator, 'badge' | 'certificateNo'>, b: Pick<Operator, 'badge' | 'certificateNo'>): boolean {
   if (a.badge === b.badge) return true;
   const norm = (s: string | null) => (s ?? '').replace(/\s+/g, '').toUpperCase();
   return norm(a.certificateNo) !== '' && norm(a.certificateNo) === norm(b.certificateNo);

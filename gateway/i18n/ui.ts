@@ -41,6 +41,8 @@ export const uiMessages = {
   'outcome.filled': { zh: '充装合格', en: 'Filled' },
   'outcome.underfilled': { zh: '欠装', en: 'Underfilled' },
   'outcome.overfilled': { zh: '超装', en: 'Overfilled' },
+  'outcome.filled_unchecked': { zh: '未完成充装后复检即离开', en: 'Left without post-fill check' },
+  'outcome.unauthorised_fill': { zh: '系统外充装', en: 'Filled outside the system' },
   'outcome.refused': { zh: '拒绝充装', en: 'Refused' },
   'outcome.tripped': { zh: '安全切断', en: 'Tripped' },
   'outcome.aborted': { zh: '中止', en: 'Aborted' },

@@ -42,7 +42,12 @@ export type PostEvent =
   | { kind: 'phase'; post: string; phase: string; attemptId?: string; reason?: string; by?: string }
   | { kind: 'display'; post: string; reason: string; detail?: string }
   | { kind: 'record'; post: string; attempt: FillAttempt }
-  | { kind: 'valve'; post: string; command: 'open' | 'close'; reason?: string };
+  | { kind: 'valve'; post: string; command: 'open' | 'close'; reason?: string }
+  /**
+   * Something for the station's alarm and the signed event log (issue 10 points 1 and 5): `code`
+   * LEFT_UNCHECKED or UNAUTHORISED_FILL; `attemptId` is the record that documents it.
+   */
+  | { kind: 'event'; post: string; code: 'LEFT_UNCHECKED' | 'UNAUTHORISED_FILL'; attemptId: string; cylinderCode?: string; detail?: string; at: string };
 
 export class PostRuntime {
   readonly id: string;
@@ -198,6 +203,13 @@ export class PostRuntime {
         this.tryStore(() => env.savePreact(this.id, cmd.model, cmd.entry));
         return true;
       case 'status':
+        return true;
+      case 'alarm':
+        this.events.emit({
+          kind: 'event', post: this.id, code: cmd.code, attemptId: cmd.attemptId,
+          ...(cmd.cylinderCode ? { cylinderCode: cmd.cylinderCode } : {}), ...(cmd.detail ? { detail: cmd.detail } : {}),
+          at: new Date(env.clock.wall()).toISOString(),
+        });
         return true;
       case 'display':
         this.events.emit({ kind: 'display', post: this.id, reason: cmd.reason, detail: cmd.detail });

@@ -73,7 +73,7 @@ export function outcomeState(outcome: FillOutcome): TileState {
     case 'aborted':
       return 'warn';
     default:
-      return 'tripped'; // overfilled, tripped, interrupted
+      return 'tripped'; // overfilled, filled_unchecked, unauthorised_fill, tripped, interrupted
   }
 }
 
