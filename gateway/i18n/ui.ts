@@ -49,6 +49,8 @@ export const uiMessages = {
   'outcome.interrupted': { zh: '中断', en: 'Interrupted' },
 
   'tile.post': { zh: '充装枪 {post}', en: 'Post {post}' },
+  'tile.closeException': { zh: '主管处理完毕', en: 'Close out (supervisor)' },
+  'tile.closeExceptionNote': { zh: '处理说明（复检、倒瓶、上报……）', en: 'What was done (re-checked, decanted, reported...)' },
   'tile.gross': { zh: '毛重 kg', en: 'Gross kg' },
   'tile.code': { zh: '气瓶', en: 'Cylinder' },
   'tile.target': { zh: '目标', en: 'Target' },

@@ -45,6 +45,19 @@ export const migrations: string[] = [
      data TEXT
    );
    CREATE INDEX registry_events_subject ON registry_events (subject, id);`,
+  // 2: overfill hold (issue 10 point 3): an overfilled cylinder is held until a supervisor records its decant.
+  `CREATE TABLE decants (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     code TEXT NOT NULL REFERENCES cylinders (code),
+     attempt_id TEXT,
+     held_at TEXT NOT NULL,
+     over_kg REAL,
+     decanted_at TEXT,
+     removed_kg REAL,
+     decanted_by TEXT,
+     note TEXT
+   );
+   CREATE INDEX decants_pending ON decants (code, decanted_at);`,
 ];
 
 /** Bring the registry tables up to the latest version; returns that version. */

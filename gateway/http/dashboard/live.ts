@@ -13,6 +13,7 @@ import type { Station } from '../../runtime/station.ts';
 import type { PostEvent } from '../../runtime/post.ts';
 import type { Logger } from '../../log.ts';
 import { bannerView, postTile, recordReasons, type BannerView, type PostMemory, type PostTile } from './view.ts';
+import { reasonText } from '../../i18n/index.ts';
 
 interface Client {
   res: ServerResponse;
@@ -55,12 +56,22 @@ export class LiveHub {
 
   tiles(): PostTile[] {
     const locked = this.station.lockState.length > 0;
-    return [...this.station.posts.values()].map((rt) => postTile(rt.id, rt.snapshot, this.memory.get(rt.id), locked));
+    return [...this.station.posts.values()].map((rt) => this.withExceptions(postTile(rt.id, rt.snapshot, this.memory.get(rt.id), locked)));
   }
 
   tile(post: string): PostTile | undefined {
     const rt = this.station.posts.get(post);
-    return rt ? postTile(rt.id, rt.snapshot, this.memory.get(rt.id), this.station.lockState.length > 0) : undefined;
+    return rt ? this.withExceptions(postTile(rt.id, rt.snapshot, this.memory.get(rt.id), this.station.lockState.length > 0)) : undefined;
+  }
+
+  /** Open exceptions count against the post until a supervisor closes them out. */
+  private withExceptions(tile: PostTile): PostTile {
+    const open = this.station.exceptions?.open(tile.post) ?? [];
+    if (open.length === 0) return tile;
+    return {
+      ...tile,
+      exceptions: open.map((e) => ({ id: e.id, code: e.code, ...reasonText(e.code), raisedAt: e.raisedAt, ...(e.cylinderCode ? { cylinderCode: e.cylinderCode } : {}), ...(e.detail ? { detail: e.detail } : {}) })),
+    };
   }
 
   banner(): BannerView {

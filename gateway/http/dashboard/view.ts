@@ -40,6 +40,11 @@ export interface PostTile {
   reasons: ReasonView[];
   /** The post is in fault: a supervisor may reset it. */
   fault: boolean;
+  /**
+   * Open exceptions against this post (issue 10 points 1 and 5: a cylinder left unchecked, a fill
+   * outside the system), shown until a supervisor closes each out.
+   */
+  exceptions?: { id: number; code: string; zh: string; en: string; cylinderCode?: string; detail?: string; raisedAt: string }[];
 }
 
 /** Per post, what happened last (kept by the live hub from the station's events). */
