@@ -188,6 +188,17 @@ export class SimulatorCore {
     post.press(button, this.clock.now(), holdMs);
   }
 
+  /**
+   * A manual bypass at a post (issue 10 point 5): gas flows into the cylinder on the scale at kgPerMin
+   * with the fill valve closed, as when someone fills outside the system; 0 closes it.
+   */
+  bypass(postId: string, kgPerMin: number): { kgPerMin: number } {
+    if (!(Number.isFinite(kgPerMin) && kgPerMin >= 0 && kgPerMin <= 120)) throw simError(400, `kgPerMin must be 0..120, got ${kgPerMin}`);
+    const post = this.post(postId);
+    post.setBypass(kgPerMin, this.clock.now());
+    return { kgPerMin: post.bypassKgPerMin };
+  }
+
   /** Moves the post's cylinder to the check-weigh scale. */
   toCheck(postId: string): CylinderState {
     if (!this.station.checkScale) throw simError(409, 'the station has no check-weigh scale');

@@ -39,7 +39,8 @@ export function onIdle(ctx: PostContext, phase: P<'idle' | 'closedOut' | 'aborte
 /** The post scale's weight when it has been stable for stableCount samples (undefined otherwise or when empty). */
 function settledGross(ctx: PostContext): number | undefined {
   const l = ctx.last;
-  if (!l || !l.stable || l.overload || ctx.stableRun < ctx.cfg.stableCount || l.grossKg < ctx.cfg.emptyBelowKg) return undefined;
+  // Two steady samples: the registry's check judged the first stable one, the reference must not come later.
+  if (!l || !l.stable || l.overload || ctx.stableRun < Math.min(2, ctx.cfg.stableCount) || l.grossKg < ctx.cfg.emptyBelowKg) return undefined;
   return l.grossKg;
 }
 
@@ -121,6 +122,11 @@ export function onIdentified(ctx: PostContext, at: P<'identified'>, input: PostI
       const refusals = factProblems(input.cylinder, a.code, ctx);
       if (refusals.length > 0) return refuse(ctx, phase, a, refusals, now, input.cylinder);
       const verified: P<'verified'> = { kind: 'verified', attempt: { ...a, cylinder: input.cylinder } };
+      // Scanned while the scale was still moving: the weight the registry's check judged is the scan weight.
+      const c = input.cylinder;
+      if (verified.attempt.scanGrossKg === undefined && c.residualKg !== undefined && Number.isFinite(c.residualKg)) {
+        verified.attempt.scanGrossKg = Math.round((c.tareKg + c.residualKg) * 1000) / 1000;
+      }
       return tryReady(ctx, phase, verified, now) ?? go(ctx, phase, verified);
     }
     case 'refused': {
