@@ -42,6 +42,7 @@ export interface StationOptions {
   logs?: LogFactory;
 }
 
+const FILLER_BUSY_PHASES = new Set(['identified', 'verified', 'cylinderReady', 'filling', 'toppingUp', 'cutOff', 'settling']);
 const ACTIVE_PHASES = new Set(['identified', 'verified', 'cylinderReady', 'filling', 'toppingUp', 'cutOff', 'settling', 'checked', 'reweighed']);
 
 export class Station {
@@ -264,7 +265,8 @@ export class Station {
     for (const s of this.sessions.active()) {
       if (s.post === post || !samePerson(s.operator, op)) continue;
       const other = this.posts.get(s.post)?.snapshot.phase.kind;
-      if (other && ACTIVE_PHASES.has(other)) return s.post;
+      // Until the fill there has ended; the post-fill check is the checker's, the filler may move on.
+      if (other && FILLER_BUSY_PHASES.has(other)) return s.post;
     }
     return undefined;
   }
