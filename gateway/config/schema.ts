@@ -56,7 +56,7 @@ export const codeRuleSchema = z
   })
   .passthrough();
 
-const readerSchema = z.object({
+export const readerSchema = z.object({
   link: linkUrl.describe('serial:///dev/ttyUSB0?baud=9600 or tcp://device-server:4001'),
   prefix: z.string().optional().describe('Characters the reader puts before each code, removed'),
   suffix: z.string().optional().describe('Characters the reader puts after each code, removed'),

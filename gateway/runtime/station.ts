@@ -141,6 +141,7 @@ export class Station {
     this.updateRecordLocks();
     for (const p of cfg.posts) this.startPost(p.id);
     this.devices.checkScale?.samples.on((s) => this.onCheckSample(s));
+    this.devices.checkReader?.reads.on((r) => this.onCheckRead(r));
     this.lockTimer = setInterval(() => {
       this.updateRecordLocks();
       this.sessions.expire();
@@ -364,10 +365,46 @@ export class Station {
     this.mqtt.relay?.send({ topic, payload, class: 'telemetry' });
   }
 
-  /** The check-weigh scale serves the post that has waited longest for its re-weigh. */
+  /**
+   * The check-weigh scale's reading belongs to the cylinder whose code was read at the check scale
+   * (issue 10 point 3); without a check reader, to the post that has waited longest for its re-weigh.
+   */
   private onCheckSample(s: WeightSample): void {
+    if (this.devices.checkReader) {
+      const code = this.checkCode;
+      const owner = code ? this.postAwaitingCheck(code) : undefined;
+      if (owner) owner.input({ kind: 'checkweigh', sample: s, code: code! });
+      // Taken off: the next cylinder must be read again.
+      if (!s.overload && s.grossKg < this.config.eligibility.emptyScaleBelowKg) this.checkCode = undefined;
+      return;
+    }
     const head = this.checkQueue[0];
     if (head) this.posts.get(head)?.input({ kind: 'checkweigh', sample: s });
+  }
+
+  /** The code read at the check scale: of the cylinder now on it. */
+  private checkCode: string | undefined;
+
+  /** A read at the check scale: a cylinder code names what is on it; a badge signs that cylinder's post-fill check. */
+  private onCheckRead(read: import('../../devices/types.ts').CodeRead): void {
+    const log = this.logs('check');
+    if (read.kind === 'cylinder') {
+      this.checkCode = read.code;
+      if (!this.postAwaitingCheck(read.code)) log.warn({ code: read.code }, 'cylinder at the check scale is not awaiting a re-weigh at any post');
+      return;
+    }
+    const owner = this.checkCode ? this.postAwaitingCheck(this.checkCode) : undefined;
+    if (owner) owner.onRead(read);
+    else log.warn({ badge: read.code }, 'badge at the check scale with no identified cylinder awaiting its check');
+  }
+
+  /** The post whose filled cylinder with this code awaits its re-weigh and check. */
+  private postAwaitingCheck(code: string): PostRuntime | undefined {
+    for (const rt of this.posts.values()) {
+      const ph = rt.snapshot.phase as { kind: string; run?: { code: string } };
+      if ((ph.kind === 'checked' || ph.kind === 'reweighed') && ph.run?.code === code) return rt;
+    }
+    return undefined;
   }
 
   private freshSample(post: string): { grossKg: number; stable: boolean; overload: boolean } | undefined {
