@@ -36,7 +36,7 @@ export function onIdle(ctx: PostContext, phase: P<'idle' | 'closedOut' | 'aborte
   return go(n.ctx, phase, { kind: 'identified', attempt, deadline: now + ctx.cfg.verifyTimeoutMs }, [{ kind: 'verify', attemptId: n.id, code: attempt.code }]);
 }
 
-/** The post scale's weight when it has been stable for stableCount samples (undefined otherwise or when empty). */
+/** The post scale's weight once two samples in a row were stable (undefined otherwise, or when empty). */
 function settledGross(ctx: PostContext): number | undefined {
   const l = ctx.last;
   // Two steady samples: the registry's check judged the first stable one, the reference must not come later.
