@@ -153,6 +153,12 @@ export async function buildStation(station: Station, posts: SimPost[], checkLoad
       b.devices.set(`${p.spec.id}.reader`, { url: endpoint.url, endpoint });
     }
     if (station.checkScale) await buildScale('check.scale', station.checkScale, checkLoad, seed++, b, o);
+    if (station.checkReader) {
+      const endpoint = await streamEndpoint('check-reader', station.checkReader, o);
+      b.endpoints.push(endpoint);
+      b.readers.set('check', new SimReader('check.reader', station.checkReader, endpoint, o.faults, o.wire));
+      b.devices.set('check.reader', { url: endpoint.url, endpoint });
+    }
     buildRelays(posts, b, o);
     return b;
   } catch (err) {

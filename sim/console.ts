@@ -21,6 +21,7 @@ export const consoleHelp = `commands:
   press <post> start|stop       press a button
   to-check <post>               move the cylinder to the check-weigh scale
   check-remove                  take it off the check scale
+  bypass <post> <kg/min>        gas into the cylinder past the closed fill valve (0 closes it)
   fault <device> <kind> [k=v…]  e.g. fault P1.scale late ms=300, fault P1.valve slow-valve closeDelayMs=800
                                 kinds: no-answer late corrupt garbage link-drop frozen stuck-open slow-valve
                                 welded-relay ignore-setpoint
@@ -81,6 +82,8 @@ function dispatch(sim: SimulatorCore, verb: string, a: string[]): unknown {
       return 'pressed';
     case 'to-check':
       return sim.toCheck(need(a[0], 'post'));
+    case 'bypass':
+      return sim.bypass(need(a[0], 'post'), Number(need(a[1], 'kg/min')));
     case 'check-remove':
       return sim.removeCheck() ?? 'nothing on the check scale';
     case 'fault':

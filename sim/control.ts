@@ -29,7 +29,11 @@ const routes: [string, RegExp, Handler][] = [
   ['POST', /^\/posts\/([^/]+)\/badge$/, (sim, [id], b) => ({ delivered: sim.badge(id!, str(b.badge) ?? '') })],
   ['POST', /^\/posts\/([^/]+)\/press$/, (sim, [id], b) => (sim.press(id!, b.button as Button, num(b.holdMs)), {})],
   ['POST', /^\/posts\/([^/]+)\/to-check$/, (sim, [id]) => ({ cylinder: sim.toCheck(id!) })],
+  // A manual bypass around the fill valve: {"kgPerMin": 20} opens it, {"kgPerMin": 0} closes it.
+  ['POST', /^\/posts\/([^/]+)\/bypass$/, (sim, [id], b) => sim.bypass(id!, num(b.kgPerMin) ?? 0)],
   ['POST', /^\/check\/remove$/, (sim) => ({ cylinder: sim.removeCheck() })],
+  ['POST', /^\/check\/scan$/, (sim, _p, b) => ({ delivered: sim.scanCheck(str(b.code)) })],
+  ['POST', /^\/check\/badge$/, (sim, _p, b) => ({ delivered: sim.badgeCheck(str(b.badge) ?? '') })],
   ['POST', /^\/faults$/, (sim, _p, b) => ({ fault: sim.setFault(b) })],
   // The wire log (sim/wire/wire-log.ts): ?since=SEQ&kind=request,coil&bus=&unit=&fc=&device=&limit=
   ['GET', /^\/wire-log$/, (sim, _p, _b, q) => ({ lastSeq: sim.wire.lastSeq, dropped: sim.wire.dropped, entries: sim.wire.entries(wireQuery(q)) })],

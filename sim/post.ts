@@ -39,11 +39,28 @@ export class SimPost {
 
   /** True gross mass on the platform (0 when empty). */
   grossKg(tMs: number): number {
-    return this.body ? this.body.grossKg(tMs) : 0;
+    return this.body ? this.body.grossKg(tMs) + this.bypassGas(tMs) : 0;
   }
 
   gasKg(tMs: number): number | undefined {
-    return this.body?.gasKg(tMs);
+    return this.body ? this.body.gasKg(tMs) + this.bypassGas(tMs) : undefined;
+  }
+
+  /** A manual bypass around the fill valve (issue 10 point 5): gas flows into the cylinder whatever the valve does. */
+  private bypass = { kgPerMin: 0, since: 0, kg: 0 };
+
+  private bypassGas(tMs: number): number {
+    const b = this.bypass;
+    return b.kg + (b.kgPerMin * Math.max(0, tMs - b.since)) / 60_000;
+  }
+
+  /** Opens (kgPerMin > 0) or closes (0) the bypass. */
+  setBypass(kgPerMin: number, tMs: number): void {
+    this.bypass = { kgPerMin: Math.max(0, kgPerMin), since: tMs, kg: this.body ? this.bypassGas(tMs) : 0 };
+  }
+
+  get bypassKgPerMin(): number {
+    return this.bypass.kgPerMin;
   }
 
   /** The valve's real state (gas flowing), as opposed to the coil. */
@@ -113,6 +130,7 @@ export class SimPost {
   }
 
   place(c: CylinderInHand, tMs: number): void {
+    this.bypass = { ...this.bypass, since: tMs, kg: 0 };
     this.onScale = c.spec;
     this.body = this.physics(c.spec.tareKg, c.gasKg, this.spec.flowKgPerMin);
     this.body.stuckOpen = this.valve.stuckOpen;
@@ -124,7 +142,8 @@ export class SimPost {
 
   remove(tMs: number): CylinderInHand | undefined {
     if (!this.onScale || !this.body) return undefined;
-    const out = { spec: this.onScale, gasKg: this.body.gasKg(tMs) };
+    const out = { spec: this.onScale, gasKg: this.gasKg(tMs)! };
+    this.bypass = { ...this.bypass, since: tMs, kg: 0 };
     this.onScale = undefined;
     this.body = undefined;
     return out;

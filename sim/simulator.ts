@@ -81,6 +81,7 @@ export class SimulatorCore {
     const devices = new Set<string>();
     for (const id of this.posts.keys()) for (const d of ['scale', 'reader', 'valve']) devices.add(`${id}.${d}`);
     if (station.checkScale) devices.add('check.scale');
+    if (station.checkReader) devices.add('check.reader');
     this.faults = new FaultBook(devices);
     this.faults.onChange = (device, fault, kind) => this.applyFault(device, fault, kind);
   }
@@ -188,6 +189,17 @@ export class SimulatorCore {
     post.press(button, this.clock.now(), holdMs);
   }
 
+  /**
+   * A manual bypass at a post (issue 10 point 5): gas flows into the cylinder on the scale at kgPerMin
+   * with the fill valve closed, as when someone fills outside the system; 0 closes it.
+   */
+  bypass(postId: string, kgPerMin: number): { kgPerMin: number } {
+    if (!(Number.isFinite(kgPerMin) && kgPerMin >= 0 && kgPerMin <= 120)) throw simError(400, `kgPerMin must be 0..120, got ${kgPerMin}`);
+    const post = this.post(postId);
+    post.setBypass(kgPerMin, this.clock.now());
+    return { kgPerMin: post.bypassKgPerMin };
+  }
+
   /** Moves the post's cylinder to the check-weigh scale. */
   toCheck(postId: string): CylinderState {
     if (!this.station.checkScale) throw simError(409, 'the station has no check-weigh scale');
@@ -197,7 +209,26 @@ export class SimulatorCore {
     this.check = c;
     this.disturb(`${postId}.scale`);
     this.disturb('check.scale');
+    // An RFID antenna at the check scale reads the tag of what is put on it.
+    this.b.readers.get('check')?.send(c.spec.code);
     return this.cylinderState(c.spec, c.gasKg);
+  }
+
+  /** The check scale's reader sends a code line (default: the code of the cylinder on the check scale). */
+  scanCheck(code?: string): boolean {
+    const reader = this.b.readers.get('check');
+    if (!reader) throw simError(409, 'the station has no check-scale reader');
+    const c = code ?? this.check?.spec.code;
+    if (!c) throw simError(409, 'nothing on the check scale to scan; give a code');
+    return reader.send(c);
+  }
+
+  /** A badge on the check scale's reader (the checker signs there). */
+  badgeCheck(badge: string): boolean {
+    const reader = this.b.readers.get('check');
+    if (!reader) throw simError(409, 'the station has no check-scale reader');
+    if (!badge) throw simError(400, 'badge is required');
+    return reader.send(badge);
   }
 
   removeCheck(): CylinderState | null {

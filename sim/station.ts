@@ -132,6 +132,8 @@ export const stationSchema = z
     buses: z.record(z.string().regex(/^[A-Za-z0-9_-]+$/), busSchema).default({}),
     posts: z.array(postSchema).min(1),
     checkScale: scaleSchema.optional(),
+    /** A reader at the check-weigh scale (an RFID antenna): it reads the tag of a cylinder put on the check scale by itself. */
+    checkReader: readerSchema.optional(),
     cylinders: z.array(cylinderSchema).default([]),
     badges: z.array(z.string().min(1)).default([]),
     /** Passed through untouched for sim/mqtt. */
@@ -197,6 +199,7 @@ function checkReferences(s: z.output<z.ZodObject> & Record<string, any>, ctx: Ct
     }
   });
   if (s.checkScale) checkScale(s.checkScale as ScaleSpec, ['checkScale']);
+  if (s.checkReader) usePort((s.checkReader as ReaderSpec).port, ['checkReader', 'port']);
   for (const key of relayUnits) {
     if (units.has(key)) ctx.addIssue({ code: 'custom', path: ['posts'], message: `relay module ${key} is also a scale (${units.get(key)})` });
   }

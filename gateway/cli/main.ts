@@ -63,11 +63,14 @@ Valves are only ever commanded closed here.`,
     run: async (a) => (await import('./config.ts')).configCommand(a),
   },
   registry: {
-    summary: 'registry import --config <file> cylinders|operators <file.csv|json>',
+    summary: 'registry import --config <file> cylinders|operators <file.csv|json> | registry purge|decant|holds',
     help: `usage: fillgate registry import --config <file> cylinders|operators <file.csv|json> [--valid-rows] [--dry-run]
   -c, --config <file>  the gateway config (the registry is in its dataDir)
   --valid-rows         apply the valid rows even when others are rejected (default: all or nothing)
-  --dry-run            check and report, change nothing`,
+  --dry-run            check and report, change nothing
+       fillgate registry purge --config <file> <cylinder code> --by <supervisor badge> [--vacuum] [--note <text>]
+       fillgate registry decant --config <file> <cylinder code> --removed-kg <kg> --by <supervisor badge> [--at <ISO 8601>] [--note <text>]
+       fillgate registry holds --config <file>`,
     run: async (a) => (await import('./registry.ts')).registryCommand(a),
   },
   keys: {

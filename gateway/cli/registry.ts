@@ -10,18 +10,23 @@ import { cliLang, t } from '../i18n/index.ts';
 const USAGE = [
   'usage: fillgate registry import --config <file> cylinders|operators <file.csv|json> [--valid-rows] [--dry-run]',
   '       fillgate registry purge --config <file> <cylinder code> --by <supervisor badge> [--vacuum] [--note <text>]',
+  '       fillgate registry decant --config <file> <cylinder code> --removed-kg <kg> --by <supervisor badge> [--at <ISO 8601>] [--note <text>]',
+  '       fillgate registry holds --config <file>',
 ].join('\n');
 
 /**
- * `fillgate registry import …`, and `fillgate registry purge …`: a supervisor records the purge or
- * vacuum of a cylinder (TSG 23: before the first fill and after inspection), clearing PURGE_REQUIRED.
+ * `fillgate registry import …`; `registry purge …`: a supervisor records the purge or vacuum of a cylinder
+ * (TSG 23: before the first fill and after inspection), clearing PURGE_REQUIRED; `registry decant`: a
+ * supervisor records the decant of an overfilled cylinder held since its fill (issue 10 point 3), which
+ * releases it; `registry holds` lists the held ones.
  */
 export async function registryCommand(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, {
     config: { type: 'string', short: 'c' }, 'valid-rows': { type: 'boolean' }, 'dry-run': { type: 'boolean' },
-    by: { type: 'string' }, vacuum: { type: 'boolean' }, note: { type: 'string' },
+    by: { type: 'string' }, vacuum: { type: 'boolean' }, note: { type: 'string' }, 'removed-kg': { type: 'string' }, at: { type: 'string' },
   });
   const [verb, what, file] = positionals;
+  if (verb === 'decant' || verb === 'holds') return decantCommand(verb, what, values);
   const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
   const by = str(values.by);
   if (verb === 'purge' && what && by) return purge(str(values.config), what, by, values.vacuum === true, str(values.note));
@@ -80,6 +85,38 @@ function purge(configFile: string | undefined, code: string, by: string, vacuum:
     return 0;
   } catch (err) {
     console.error((err as Error).message);
+    return 1;
+  } finally {
+    db.close();
+  }
+}
+
+function decantCommand(verb: 'decant' | 'holds', code: string | undefined, values: Record<string, string | boolean | undefined>): number {
+  const removedKg = Number(values['removed-kg']);
+  const by = typeof values.by === 'string' ? values.by : '';
+  if (verb === 'decant' && (!code || !Number.isFinite(removedKg) || !by)) {
+    console.error(USAGE);
+    return 2;
+  }
+  const config = requireConfig(values.config);
+  const db = new Database(join(config.dataDir, 'station.db'));
+  try {
+    const registry = openRegistry(db);
+    if (verb === 'holds') {
+      const held = registry.decants(undefined, 1000).filter((d) => !d.decantedAt);
+      for (const d of held) console.log(`${d.code}  held since ${d.heldAt}${d.overKg !== undefined ? `  ${d.overKg} kg over` : ''}${d.attemptId ? `  attempt ${d.attemptId}` : ''}`);
+      console.log(`${held.length} cylinder(s) held for a decant`);
+      return 0;
+    }
+    const d = registry.recordDecant(code!, {
+      removedKg, by, source: 'cli',
+      ...(typeof values.at === 'string' ? { at: values.at } : {}),
+      ...(typeof values.note === 'string' ? { note: values.note } : {}),
+    });
+    console.log(`${d.code}: decant of ${d.removedKg} kg by ${d.decantedBy} at ${d.decantedAt} recorded; the cylinder is released`);
+    return 0;
+  } catch (err) {
+    console.error(err instanceof Error ? err.message : String(err));
     return 1;
   } finally {
     db.close();

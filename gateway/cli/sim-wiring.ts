@@ -35,6 +35,7 @@ export function wireConfigToSim(cfg: GatewayConfig, endpoints: SimEndpoints): Ga
     if (p.startInput) p.startInput.unit = v.unit;
     if (p.stopInput) p.stopInput.unit = v.unit;
   }
+  if (out.checkReader && endpoints['check.reader']) out.checkReader.link = need('check.reader').url;
   if (out.checkScale) {
     const c = out.checkScale;
     if (c.kind === 'modbus') setBus(c.bus, 'check.scale', (u) => (c.unit = u));

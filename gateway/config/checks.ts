@@ -84,7 +84,17 @@ export function stationChecks(raw: unknown): ConfigIssue[] {
   checkMedia(posts, out);
   if (raw.checkScale === undefined) {
     out.push(warn(['checkScale'], 'no check-weigh scale configured', 'domain.md 1 requires a separate re-weigh scale (专用的复称衡器) for every filled cylinder; without one the post re-weighs on its own scale'));
-  } else checkScale(raw.checkScale, ['checkScale'], refs);
+  } else {
+    checkScale(raw.checkScale, ['checkScale'], refs);
+    if (raw.checkReader === undefined) {
+      out.push(warn(['checkScale'], 'no checkReader at the check-weigh scale: its reading goes to the post that has waited longest, not to the cylinder on it', 'add checkReader: { link: ... } (an RFID antenna or scanner at the check scale), so the re-weighed mass belongs to the cylinder whose code is read there (issue 10 point 3)'));
+    }
+  }
+  if (raw.checkReader !== undefined && raw.checkScale === undefined) {
+    out.push(err(['checkReader'], 'checkReader without a checkScale', 'the check reader identifies cylinders on the check-weigh scale: configure checkScale, or remove checkReader'));
+  }
+  if (isObj(raw.checkReader)) checkStreamUrl(raw.checkReader.link, ['checkReader', 'link'], out);
+  checkScaleRoles(raw, posts, out);
   checkBusLoad(raw, refs.buses, out);
   checkRecordKeeping(raw, out);
   return out;
@@ -107,6 +117,39 @@ function checkRecordKeeping(raw: Obj, out: ConfigIssue[]): void {
   if (isObj(raw.upload) && isObj(raw.upload.timeliness) && raw.upload.timeliness.lockAgeMs === null) {
     out.push(warn(['upload', 'timeliness', 'lockAgeMs'], 'the upload timeliness lock is off: the station keeps filling however late its uploads are', 'seed 000: a unit whose uploads are late or inaccurate may not fill; remove lockAgeMs: null to get the 24 h default'));
   }
+}
+
+/** The physical device behind a scale or reader config: bus + unit, or the link without its options. */
+function deviceKey(v: unknown): string | undefined {
+  if (!isObj(v)) return undefined;
+  if (v.kind === 'modbus' && typeof v.bus === 'string' && typeof v.unit === 'number') return `modbus ${v.bus} unit ${v.unit}`;
+  const link = str(v.link);
+  return link ? `link ${link.split('?')[0]!.replace(/\/+$/, '').toLowerCase()}` : undefined;
+}
+
+/**
+ * One physical scale in two roles is an error (issue 10 point 3): two posts' scales, or a post's
+ * scale as the check scale, on the same bus + unit or the same link. Each post has its own scale
+ * (domain.md 1, 每枪一秤), and the check-weigh scale is a separate one (专用的复称衡器). The same for readers.
+ */
+function checkScaleRoles(raw: Obj, posts: unknown[], out: ConfigIssue[]): void {
+  const scales = new Map<string, string>();
+  const readers = new Map<string, string>();
+  const use = (seen: Map<string, string>, v: unknown, path: IssuePath, role: string, what: string) => {
+    const key = deviceKey(v);
+    if (!key) return;
+    const first = seen.get(key);
+    if (first === undefined) seen.set(key, role);
+    else out.push(err(path, `${what} ${key} is already ${first}`, what === 'scale' ? 'one physical scale cannot serve two roles: every post has its own filling scale, and the check-weigh scale is a separate one (domain.md 1: 专用的复称衡器)' : 'one reader cannot identify cylinders at two places: give each post and the check scale its own reader'));
+  };
+  posts.forEach((p, i) => {
+    if (!isObj(p)) return;
+    const id = str(p.id) ?? `#${i + 1}`;
+    use(scales, p.scale, ['posts', i, 'scale'], `post ${id}'s scale`, 'scale');
+    use(readers, p.reader, ['posts', i, 'reader'], `post ${id}'s reader`, 'reader');
+  });
+  use(scales, raw.checkScale, ['checkScale'], 'the check-weigh scale', 'scale');
+  use(readers, raw.checkReader, ['checkReader'], 'the check-scale reader', 'reader');
 }
 
 function err(path: IssuePath, message: string, hint?: string): ConfigIssue {

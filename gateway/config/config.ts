@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { parseDocument, LineCounter } from 'yaml';
 import { z } from 'zod';
-import { busSchema, fillSchema, postSchema, scaleSchema, codeRuleSchema } from './schema.ts';
+import { busSchema, fillSchema, postSchema, readerSchema, scaleSchema, codeRuleSchema } from './schema.ts';
 import { stationChecks } from './checks.ts';
 import { hintFor } from './hints.ts';
 import { toConfigJsonSchema, unknownKeys, type JsonSchema } from './json-schema.ts';
@@ -35,6 +35,9 @@ export const configSchema = z
     buses: z.record(z.string(), busSchema).default({}).describe('Modbus buses by name: one arbiter per physical line or endpoint (domain.md 7)'),
     posts: z.array(postSchema).min(1, 'at least one post').describe('Filling posts (guns), each with its own scale, reader and valve'),
     checkScale: scaleSchema.optional().describe('The separate check-weigh (re-weigh) scale (domain.md 1: 专用的复称衡器)'),
+    checkReader: readerSchema
+      .optional()
+      .describe("A code reader at the check-weigh scale: its reading then belongs to the cylinder whose code was read there, and a badge read there signs that cylinder's post-fill check; without one the reading goes to the post that has waited longest (a warning)"),
     codes: z.array(codeRuleSchema).describe('Rules turning what readers send into cylinder codes and badges, first match wins (domain.md 3)').default([
       { match: 'regex', kind: 'badge', pattern: '^B[0-9A-Z]{3,15}$' },
       { match: 'url', kind: 'cylinder' },

@@ -69,7 +69,7 @@ export const codeRuleSchema = z
   })
   .passthrough();
 
-const readerSchema = z.object({
+export const readerSchema = z.object({
   link: linkUrl.describe('serial:///dev/ttyUSB0?baud=9600 or tcp://device-server:4001'),
   prefix: z.string().optional().describe('Characters the reader puts before each code, removed'),
   suffix: z.string().optional().describe('Characters the reader puts after each code, removed'),
@@ -126,7 +126,14 @@ export const fillSchema = z.object({
     .number()
     .positive()
     .default(30)
-    .describe("Highest flow the post's pump and gun deliver (kg/min): config check sizes the relay watchdog with it (domain.md 4: 10-30 kg/min, unsure; the upper end by default)"),
+    .describe("Highest flow the post's pump and gun deliver (kg/min): config check sizes the relay watchdog with it, and a rise faster than twice this is a step (a lift, swap or lean), not flow (domain.md 4: 10-30 kg/min, unsure; the upper end by default)"),
+  postFillCheckRequired: z
+    .boolean()
+    .default(true)
+    .describe('A cylinder that leaves without its post-fill check (checker badge and re-weigh) is recorded as filled_unchecked, never filled, and raises an alarm (domain.md 1: 充装前后检查记录); false keeps the tolerance outcome but still flags and alarms it'),
+  stepChangeKg: z.number().positive().default(0.2).describe('From the scan until the valve closes, a stable weight this far from the weight at the scan, or a jump between samples beyond flow by this much, ends the attempt: CYLINDER_SWAPPED (kg; 10 divisions of 20 g)'),
+  unauthorisedRiseKg: z.number().positive().default(0.5).describe('A weight rise beyond this with no open attempt or with the valve closed raises UNAUTHORISED_FILL (kg; seed 000: 不具备追溯功能的充装设备，一律不得使用)'),
+  lockOnUnauthorisedFill: z.boolean().default(true).describe('An unauthorised fill locks the post until a supervisor resets it'),
 });
 
 export const postSchema = z.object({

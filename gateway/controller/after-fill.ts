@@ -13,7 +13,7 @@ import { refuseOther } from './before-fill.ts';
 import { learnPreact, toleranceOf } from './preact.ts';
 import { attemptRecord, journal, masses, roundKg } from './record.ts';
 import { trip } from './filling.ts';
-import { badgeProblem, checklist, freshSample, go, mean, stay } from './steps.ts';
+import { badgeProblem, checklist, freshSample, go, mean, samePerson, stay } from './steps.ts';
 import type { Command, FillRun, Phase, PostContext, PostInput, Reweigh, SettledResult, Step } from './types.ts';
 
 type P<K extends Phase['kind']> = Extract<Phase, { kind: K }>;
@@ -104,8 +104,12 @@ export function onChecked(ctx: PostContext, phase: P<'checked'>, input: PostInpu
   if (common) return common;
   const cfg = ctx.cfg;
   if (input.kind === 'code' && input.read.kind === 'badge') {
-    const problem = badgeProblem(input.operator, 'checker') ?? (input.operator?.person.badge === phase.run.filler.badge ? 'CHECKER_IS_FILLER' : undefined);
-    if (problem || !input.operator) return stay(ctx, phase, [{ kind: 'display', reason: problem ?? 'OPERATOR_UNKNOWN', detail: input.read.code }]);
+    // 充装时人员不得同时兼任检查人员: compared by person (certificate number), so the filler's second card is refused too.
+    const problem = badgeProblem(input.operator, 'checker') ?? (input.operator && samePerson(input.operator.person, phase.run.filler) ? 'CHECKER_IS_FILLER' : undefined);
+    if (problem || !input.operator) {
+      const detail = problem === 'CHECKER_IS_FILLER' ? `badge ${input.read.code}: same person as the filler (badge ${phase.run.filler.badge}, certificate ${phase.run.filler.certificate ?? 'none'})` : input.read.code;
+      return stay(ctx, phase, [{ kind: 'display', reason: problem ?? 'OPERATOR_UNKNOWN', detail }]);
+    }
     const checker = input.operator.person;
     const postFill = checklist(ctx, cfg.postFillItems, input.exceptions, checker, now);
     return maybeReweighed(ctx, phase, { ...phase, checker, postFill }, 'checker', now);
@@ -113,13 +117,14 @@ export function onChecked(ctx: PostContext, phase: P<'checked'>, input: PostInpu
   if (input.kind === 'checkweigh' && cfg.checkScale) {
     const s = input.sample;
     if (input.code !== undefined && input.code !== phase.run.code) return stay(ctx, phase); // another cylinder on the check scale
+    // Taken off the check scale re-weighed but unsigned: it leaves unchecked (recorded and alarmed in closeOut).
     if (removed(ctx, s)) return phase.reweigh ? closeOut(ctx, phase, now) : stay(ctx, phase);
     if (!s.stable || s.overload) return stay(ctx, phase);
     // Journalled on the first stable re-weigh, not on every sample (the checker's badge journals the latest).
     return maybeReweighed(ctx, phase, { ...phase, reweigh: { grossKg: s.grossKg, scale: s.device } }, phase.reweigh ? undefined : 'reweigh', now);
   }
   if (input.kind === 'sample' && !cfg.checkScale && removed(ctx, input.sample)) {
-    // Taken off before the checker badged in: closed out without a post-fill check, and the record says so.
+    // Taken off before the checker badged in: it left without a post-fill check (filled_unchecked, alarm).
     return closeOut(ctx, phase, now);
   }
   return stay(ctx, phase);
@@ -153,6 +158,11 @@ function closeOut(ctx: PostContext, phase: P<'checked' | 'reweighed'>, now: numb
   const attempt = finalRecord(ctx, run, phase.result, phase.reweigh, phase, now);
   const commands: Command[] = [{ kind: 'record', attempt }, { kind: 'clearInProgress', attemptId: run.id }];
   if (attempt.mustDecant) commands.push({ kind: 'display', reason: 'OVERFILLED_MUST_DECANT' });
+  if (attempt.postFillCheckMissing) {
+    const missing = [!attempt.checker ? 'checker' : undefined, attempt.reweighedGrossKg === undefined ? 're-weigh' : undefined].filter(Boolean).join(' and ');
+    const detail = `left without ${missing}`;
+    commands.push({ kind: 'alarm', code: 'LEFT_UNCHECKED', attemptId: run.id, cylinderCode: run.code, detail }, { kind: 'display', reason: 'LEFT_UNCHECKED', detail });
+  }
   return go(ctx, phase, { kind: 'closedOut', attemptId: run.id, outcome: attempt.outcome }, commands);
 }
 
@@ -167,7 +177,11 @@ export function finalRecord(
 ): FillAttempt {
   const content = reweigh ? roundKg(reweigh.grossKg - run.cylinder.tareKg) : result.contentKg;
   const tolerance = toleranceOf(content, run.targetKg, run.cylinder.allowedFillKg, ctx.cfg.toleranceKg);
-  const outcome: FillOutcome = tolerance === 'over' ? 'overfilled' : tolerance === 'under' ? 'underfilled' : 'filled';
+  // 充装前后检查记录 (domain.md 1): without the checker's signed check and the re-weigh the cylinder left unchecked.
+  // Overfilled stays overfilled (the decant hold is the stronger consequence); the flag says the check is missing too.
+  const unchecked = !check.checker || !check.postFill || !reweigh;
+  const outcome: FillOutcome =
+    tolerance === 'over' ? 'overfilled' : unchecked && ctx.cfg.postFillCheckRequired ? 'filled_unchecked' : tolerance === 'under' ? 'underfilled' : 'filled';
   const extra: Partial<FillAttempt> = {
     netFilledKg: roundKg(result.grossKg - run.startGrossKg),
     deviationKg: roundKg(content - run.targetKg),
@@ -177,5 +191,6 @@ export function finalRecord(
   if (reweigh) Object.assign(extra, { reweighedGrossKg: reweigh.grossKg, reweighedNetKg: content, reweighScale: reweigh.scale });
   if (check.checker) extra.checker = check.checker;
   if (check.postFill) extra.postFillCheck = check.postFill;
+  if (unchecked) extra.postFillCheckMissing = true;
   return attemptRecord(ctx, run, outcome, now, extra);
 }

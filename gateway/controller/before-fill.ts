@@ -31,11 +31,38 @@ export function onIdle(ctx: PostContext, phase: P<'idle' | 'closedOut' | 'aborte
   }
   const n = newAttemptId(ctx, now, input.attemptId);
   const attempt: AttemptBase = { id: n.id, code: input.read.code, openedAt: now };
+  const ref = settledGross(ctx);
+  if (ref !== undefined) attempt.scanGrossKg = ref;
   // The attempt has its id: journal it now, so a kill before the open still leaves its record (issue 13 point 4).
   return go(n.ctx, phase, { kind: 'identified', attempt, deadline: now + ctx.cfg.verifyTimeoutMs }, [
     { kind: 'verify', attemptId: n.id, code: attempt.code },
     journal(attemptRecord(n.ctx, attempt, 'interrupted', now), 'scan'),
   ]);
+}
+
+/** The post scale's weight once two samples in a row were stable (undefined otherwise, or when empty). */
+function settledGross(ctx: PostContext): number | undefined {
+  const l = ctx.last;
+  // Two steady samples: the registry's check judged the first stable one, the reference must not come later.
+  if (!l || !l.stable || l.overload || ctx.stableRun < Math.min(2, ctx.cfg.stableCount) || l.grossKg < ctx.cfg.emptyBelowKg) return undefined;
+  return l.grossKg;
+}
+
+/** The attempt with its scan weight: the first settled weight after the scan when the scale was not settled at the scan. */
+function withScanRef<Ph extends PreFill>(ctx: PostContext, phase: Ph): Ph {
+  if (phase.attempt.scanGrossKg !== undefined) return phase;
+  const ref = settledGross(ctx);
+  return ref === undefined ? phase : { ...phase, attempt: { ...phase.attempt, scanGrossKg: ref } };
+}
+
+/**
+ * The cylinder on the scale must stay the scanned one (issue 10 point 4): a settled weight more than
+ * stepChangeKg from the weight at the scan is another cylinder, or one lifted or leaned on.
+ */
+function swapped(ctx: PostContext, a: AttemptBase, grossKg: number): string | undefined {
+  const ref = a.scanGrossKg;
+  if (ref === undefined || Math.abs(grossKg - ref) <= ctx.cfg.stepChangeKg) return undefined;
+  return `gross ${grossKg} kg, ${ref} kg at the scan (more than ${ctx.cfg.stepChangeKg} kg apart)`;
 }
 
 /** End a pre-fill attempt with its one record. */
@@ -51,6 +78,17 @@ const refuse = (ctx: PostContext, phase: PreFill, a: AttemptBase, refusals: Refu
 /** Inputs every pre-fill phase treats alike; undefined when the phase must decide. */
 function preFillCommon(ctx: PostContext, phase: PreFill, input: PostInput, now: number): Step | undefined {
   const a = phase.attempt;
+  if (input.kind === 'badgeLapsed') {
+    if (phase.kind !== 'cylinderReady' && !a.filler) return stay(ctx, phase);
+    // The filler's confirmation lapsed with the badge session: the pre-fill check must be confirmed again.
+    const { filler: _f, preFill: _p, ...rest } = a;
+    const back: Phase = 'cylinder' in rest ? { kind: 'verified', attempt: rest as VerifiedAttempt } : { kind: 'identified', attempt: rest, deadline: phase.kind === 'identified' ? phase.deadline : now };
+    return go(ctx, phase, back, [{ kind: 'display', reason: 'BADGE_TIMEOUT' }]);
+  }
+  if (input.kind === 'sample' && input.sample.stable && !input.sample.overload && input.sample.grossKg >= ctx.cfg.emptyBelowKg) {
+    const why = swapped(ctx, a, input.sample.grossKg);
+    if (why) return refuse(ctx, phase, a, [{ code: 'CYLINDER_SWAPPED', detail: why }], now, 'cylinder' in a ? (a as VerifiedAttempt).cylinder : {});
+  }
   const lock = lockActivated(input);
   if (lock) return refuse(ctx, phase, a, [{ code: lockRefusal[lock] }], now);
   if (input.kind === 'stop') {
@@ -78,7 +116,8 @@ export function refuseOther(ctx: PostContext, phase: Phase, read: CodeRead, give
   return stay(r.ctx, phase, r.commands);
 }
 
-export function onIdentified(ctx: PostContext, phase: P<'identified'>, input: PostInput, now: number): Step {
+export function onIdentified(ctx: PostContext, at: P<'identified'>, input: PostInput, now: number): Step {
+  const phase = withScanRef(ctx, at);
   const common = preFillCommon(ctx, phase, input, now);
   if (common) return common;
   const a = phase.attempt;
@@ -87,6 +126,11 @@ export function onIdentified(ctx: PostContext, phase: P<'identified'>, input: Po
       const refusals = factProblems(input.cylinder, a.code, ctx);
       if (refusals.length > 0) return refuse(ctx, phase, a, refusals, now, input.cylinder);
       const verified: P<'verified'> = { kind: 'verified', attempt: { ...a, cylinder: input.cylinder } };
+      // Scanned while the scale was still moving: the weight the registry's check judged is the scan weight.
+      const c = input.cylinder;
+      if (verified.attempt.scanGrossKg === undefined && c.residualKg !== undefined && Number.isFinite(c.residualKg)) {
+        verified.attempt.scanGrossKg = Math.round((c.tareKg + c.residualKg) * 1000) / 1000;
+      }
       return tryReady(ctx, phase, verified, now) ?? go(ctx, phase, verified, [journal(attemptRecord(ctx, verified.attempt, 'interrupted', now), 'verified')]);
     }
     case 'refused': {
@@ -121,11 +165,13 @@ function acceptFiller<Ph extends P<'identified' | 'verified'>>(
   withAttempt: (a: Ph['attempt']) => Ph,
 ): Step {
   if (input.read.kind !== 'badge') return stay(ctx, phase);
-  const problem = badgeProblem(input.operator, 'filler') ?? (input.operator ? undefined : 'OPERATOR_UNKNOWN');
+  // One filler, one post (BadgeSessions): the runtime says where else this person has an open attempt.
+  const problem = badgeProblem(input.operator, 'filler') ?? (input.operator?.busyAt ? 'FILLER_AT_OTHER_POST' : undefined);
   if (problem || !input.operator) {
     // Shown at once; the attempt stays open for a valid filler, and remembers why for its record.
     const withProblem = withAttempt({ ...phase.attempt, badgeRefused: { code: problem ?? 'OPERATOR_UNKNOWN', badge: input.read.code } });
-    return stay(ctx, withProblem, [{ kind: 'display', reason: problem ?? 'OPERATOR_UNKNOWN', detail: input.read.code }]);
+    const detail = problem === 'FILLER_AT_OTHER_POST' ? `badge ${input.read.code}, open attempt at post ${input.operator?.busyAt}` : input.read.code;
+    return stay(ctx, withProblem, [{ kind: 'display', reason: problem ?? 'OPERATOR_UNKNOWN', detail }]);
   }
   const filler = input.operator.person;
   const preFill = checklist(ctx, ctx.cfg.preFillItems, input.exceptions, filler, now);
@@ -139,7 +185,8 @@ function acceptFiller<Ph extends P<'identified' | 'verified'>>(
   return next.kind === 'verified' ? (tryReady(ctx, phase, next, now) ?? stay(ctx, next, [noted])) : stay(ctx, next, [noted]);
 }
 
-export function onVerified(ctx: PostContext, phase: P<'verified'>, input: PostInput, now: number): Step {
+export function onVerified(ctx: PostContext, at: P<'verified'>, input: PostInput, now: number): Step {
+  const phase = withScanRef(ctx, at);
   const common = preFillCommon(ctx, phase, input, now);
   if (common) return common;
   if (input.kind === 'code') return acceptFiller(ctx, phase, input, now, (attempt) => ({ ...phase, attempt: attempt as VerifiedAttempt }));
@@ -160,6 +207,8 @@ function tryReady(ctx: PostContext, from: PreFill, v: P<'verified'>, now: number
   const g = last.grossKg;
   const lo = c.tareKg - ctx.cfg.tareMatchKg;
   const hi = c.residualKg !== undefined ? c.tareKg + Math.max(0, c.residualKg) + ctx.cfg.tareMatchKg : c.tareKg + c.allowedFillKg;
+  const why = swapped(ctx, a, g);
+  if (why) return refuse(ctx, from, a, [{ code: 'CYLINDER_SWAPPED', detail: `at the badge: ${why}` }], now, c);
   if (g < lo || g > hi) {
     return refuse(ctx, from, a, [{ code: 'POCKET_CODE_WEIGHT', detail: `gross ${g} kg, expected ${lo.toFixed(2)}-${hi.toFixed(2)} kg` }], now);
   }
@@ -174,7 +223,8 @@ function tryReady(ctx: PostContext, from: PreFill, v: P<'verified'>, now: number
   return go(ctx, from, { kind: 'cylinderReady', attempt: ready }, [journal(attemptRecord(ctx, ready, 'interrupted', now), 'ready')]);
 }
 
-export function onReady(ctx: PostContext, phase: P<'cylinderReady'>, input: PostInput, now: number): Step {
+export function onReady(ctx: PostContext, at: P<'cylinderReady'>, input: PostInput, now: number): Step {
+  const phase = withScanRef(ctx, at);
   const common = preFillCommon(ctx, phase, input, now);
   if (common) return common;
   const a = phase.attempt;
@@ -185,9 +235,9 @@ export function onReady(ctx: PostContext, phase: P<'cylinderReady'>, input: Post
     const detail = 'cylinder removed before filling';
     return endPreFill(ctx, phase, { kind: 'aborted', attemptId: a.id }, a, 'aborted', now, { trips: [], refusals: [{ code: 'NO_CYLINDER_ON_SCALE', detail }] });
   }
-  if (s.stable && !s.overload && Math.abs(s.grossKg - a.startGrossKg) > ctx.cfg.tareMatchKg) {
+  if (s.stable && !s.overload && Math.abs(s.grossKg - a.startGrossKg) > ctx.cfg.stepChangeKg) {
     // Another cylinder was put on the scale after the check: the code no longer belongs to what is weighed.
-    return refuse(ctx, phase, a, [{ code: 'POCKET_CODE_WEIGHT', detail: `gross changed from ${a.startGrossKg} to ${s.grossKg} kg` }], now);
+    return refuse(ctx, phase, a, [{ code: 'CYLINDER_SWAPPED', detail: `gross changed from ${a.startGrossKg} kg at the badge to ${s.grossKg} kg` }], now, a.cylinder);
   }
   if (ctx.cfg.autoStart && ctx.stableRun >= ctx.cfg.stableCount) return tryStart(ctx, phase, now);
   return stay(ctx, phase);
@@ -200,6 +250,10 @@ function tryStart(ctx: PostContext, phase: P<'cylinderReady'>, now: number): Ste
   if (!last || !freshSample(ctx, now)) return stay(ctx, phase, [{ kind: 'display', reason: 'DEVICE_OFFLINE', detail: 'no fresh weight' }]);
   if (last.overload) return stay(ctx, phase, [{ kind: 'display', reason: 'SCALE_OVERLOAD' }]);
   const a = phase.attempt;
+  // The weight at the open is the scanned cylinder's: compared with the weight at the scan and at the badge.
+  const why = swapped(ctx, a, last.grossKg) ?? (Math.abs(last.grossKg - a.startGrossKg) > ctx.cfg.stepChangeKg ? `gross ${last.grossKg} kg, ${a.startGrossKg} kg at the badge` : undefined);
+  if (why && !last.stable) return stay(ctx, phase, [{ kind: 'display', reason: 'WEIGHT_NOT_STABLE', detail: why }]);
+  if (why) return refuse(ctx, phase, a, [{ code: 'CYLINDER_SWAPPED', detail: `at the open: ${why}` }], now, a.cylinder);
   const startGrossKg = last.stable ? last.grossKg : a.startGrossKg;
   const preactUsedKg = preactAt(a.preact, undefined, ctx.cfg);
   if (last.grossKg >= cutoffGross(a.targetGrossKg, a.limitGrossKg, preactUsedKg)) return stay(ctx, phase, [{ kind: 'display', reason: 'ALREADY_FULL' }]);

@@ -61,6 +61,27 @@ export interface ControllerConfig {
   slopeWindowMs: number;
   /** The station has a separate check-weigh scale (专用的复称衡器, domain.md 1). */
   checkScale: boolean;
+  /**
+   * A cylinder may leave only after its post-fill check (checker's badge and re-weigh, 充装前后检查记录,
+   * domain.md 1); one that leaves without it is recorded as `filled_unchecked` and raises an alarm.
+   * false only records the missing check (postFillCheckMissing) on the normal outcome; still an alarm.
+   */
+  postFillCheckRequired: boolean;
+  /**
+   * From the scan until the valve closes the cylinder on the scale must stay the scanned one: a stable
+   * weight this far from the weight at the scan, or a jump between two samples larger than flow can
+   * explain by this much, ends the attempt (CYLINDER_SWAPPED). 10 divisions of 20 g (domain.md 4).
+   */
+  stepChangeKg: number;
+  /**
+   * Highest flow the post's pump and gun deliver (kg/min; fill.maxFlowKgPerMin, also used by config check to
+   * size the relay watchdog). A rise faster than twice this (FLOW_STEP_FACTOR) is a step, not flow.
+   */
+  maxFlowKgPerMin: number;
+  /** A rise of the stable weight by more than this with no open attempt, or with the valve closed, is UNAUTHORISED_FILL. */
+  unauthorisedRiseKg: number;
+  /** An unauthorised fill locks the post (fault) until a supervisor's reset. */
+  lockOnUnauthorisedFill: boolean;
   /** Standard pre-fill checklist, confirmed by the filler's badge (domain.md 6). */
   preFillItems: readonly string[];
   /** Standard post-fill checklist, confirmed by the checker's badge. */
@@ -110,6 +131,11 @@ export const controllerDefaults: Omit<ControllerConfig, 'station' | 'unit' | 'po
   verifyTimeoutMs: 5000,
   slopeWindowMs: 3000,
   checkScale: false,
+  postFillCheckRequired: true,
+  stepChangeKg: 0.2,
+  maxFlowKgPerMin: 30,
+  unauthorisedRiseKg: 0.5,
+  lockOnUnauthorisedFill: true,
   preFillItems: defaultPreFillItems,
   postFillItems: defaultPostFillItems,
 };
@@ -117,6 +143,9 @@ export const controllerDefaults: Omit<ControllerConfig, 'station' | 'unit' | 'po
 export type ControllerIdentity = Pick<ControllerConfig, 'station' | 'unit' | 'post' | 'medium'> & { scaleDevice?: string };
 
 /** Defaults filled in; `fill` may be a post's (partial) `fill` section from the station config. */
+/** A rise faster than this many times the post's highest flow is a step (lift, swap, lean), not flow: room for noise and surges. */
+export const FLOW_STEP_FACTOR = 2;
+
 export function controllerConfig(id: ControllerIdentity, fill: Partial<Omit<ControllerConfig, keyof ControllerIdentity>> = {}): ControllerConfig {
   return {
     ...controllerDefaults,

@@ -5,6 +5,7 @@
  * valve closes in the same transition as the trip, and the trip is recorded.
  * Inputs this phase does not expect close the valve (the safe default branch).
  */
+import { FLOW_STEP_FACTOR } from './config.ts';
 import type { TripCode } from '../reasons.ts';
 import type { FillAttempt } from '../records/types.ts';
 import { refuseOther } from './before-fill.ts';
@@ -49,6 +50,7 @@ export function onOpen(ctx: PostContext, phase: Open, input: PostInput, now: num
       return trip(ctx, phase, 'UNEXPECTED_INPUT', now, 'code');
     case 'checkweigh':
     case 'start':
+    case 'badgeLapsed': // the filler's session lapsing does not stop a fill under way
       return stay(ctx, phase);
     case 'verified':
     case 'refused':
@@ -66,6 +68,13 @@ function onSample(ctx: PostContext, phase: Open, s: WeightSample, now: number): 
   if (g >= run.limitGrossKg) return trip(ctx, phase, 'OVERFILL', now, `gross ${g} kg ≥ limit ${run.limitGrossKg} kg`);
   if (g < phase.flow.maxGrossKg - ctx.cfg.dropTripKg) return trip(ctx, phase, 'WEIGHT_DROP', now, `gross ${g} kg, highest ${phase.flow.maxGrossKg} kg`);
   const f = phase.flow;
+  // The cylinder is the scanned one until the valve closes (issue 10 point 4): gas only rises, and no
+  // faster than the fastest flow; a step up, or a fall below the highest weight, is a swap, a lift or a lean.
+  if (g < f.maxGrossKg - ctx.cfg.stepChangeKg) return trip(ctx, phase, 'CYLINDER_SWAPPED', now, `gross ${g} kg, highest ${f.maxGrossKg} kg while filling`);
+  const prev = f.window.at(-1);
+  if (prev && g - prev.g > ((FLOW_STEP_FACTOR * ctx.cfg.maxFlowKgPerMin) / 60_000) * Math.max(0, s.at - prev.t) + ctx.cfg.stepChangeKg) {
+    return trip(ctx, phase, 'CYLINDER_SWAPPED', now, `gross stepped from ${prev.g} to ${g} kg in ${Math.round(s.at - prev.t)} ms: faster than any flow`);
+  }
   const window = pushWindow(f.window, { t: s.at, g }, ctx.cfg.slopeWindowMs);
   const flowRef = g >= f.flowRef.g + ctx.cfg.noFlowMinKg ? { at: s.at, g } : f.flowRef;
   const flow: FlowTrack = { ...f, window, flowRef, maxGrossKg: Math.max(f.maxGrossKg, g) };

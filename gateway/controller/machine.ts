@@ -11,10 +11,11 @@
  */
 import { onCutOff, onChecked, onReweighed, onSettling } from './after-fill.ts';
 import { onIdentified, onIdle, onReady, onVerified } from './before-fill.ts';
-import type { ControllerConfig } from './config.ts';
+import { FLOW_STEP_FACTOR, type ControllerConfig } from './config.ts';
 import { onOpen, openDeadline, trip } from './filling.ts';
 import { attemptRecord, wallIso } from './record.ts';
-import { VALVE_OPEN_PHASES, attemptIdOf, go, refuseRead, stay } from './steps.ts';
+import { VALVE_OPEN_PHASES, attemptIdOf, go, newAttemptId, refuseRead, stay } from './steps.ts';
+import type { FillAttempt } from '../records/types.ts';
 import type { TripCode } from '../reasons.ts';
 import type { Command, LockKind, Phase, PostContext, PostInput, PostState, PreactTable, Step } from './types.ts';
 
@@ -50,7 +51,7 @@ export function initialState(cfg: ControllerConfig, o: InitialOptions = {}): Pos
 export function transition(state: PostState, input: PostInput, now: number): Step {
   let ctx: PostContext;
   try {
-    ctx = observe(state.ctx, input, now);
+    ctx = observe(state.ctx, input, now, state.phase);
   } catch {
     ctx = { ...state.ctx, badInputs: state.ctx.badInputs + 1 };
   }
@@ -65,7 +66,7 @@ export function transition(state: PostState, input: PostInput, now: number): Ste
 }
 
 /** Bookkeeping every phase shares: wall clock, locks, the last post-scale sample. Malformed inputs are counted. */
-function observe(ctx: PostContext, input: PostInput, now: number): PostContext {
+function observe(ctx: PostContext, input: PostInput, now: number, phase: Phase): PostContext {
   let next = ctx;
   if (input.wall !== undefined && Number.isFinite(input.wall)) next = { ...next, wallRef: { mono: now, epoch: input.wall } };
   if (input.kind === 'leakAlarm') next = withLock(next, 'leak', input.active);
@@ -86,8 +87,32 @@ function observe(ctx: PostContext, input: PostInput, now: number): PostContext {
       stableRun,
       awaitRemoval: next.awaitRemoval && !gone,
     };
+    next = { ...next, quiet: quietAfter(next, s, phase) };
   }
   return next;
+}
+
+/** Phases in which gas may still be arriving from the controller's own valve: no resting weight then. */
+const FLOWING: ReadonlySet<string> = new Set(['filling', 'toppingUp', 'cutOff', 'settling']);
+
+/**
+ * The resting weight (issue 10 point 5): the lowest stable gross since the cylinder was put down.
+ * A jump between two samples faster than any flow is a cylinder put on or swapped, not gas: the
+ * resting weight starts again from the next stable run. Gas can raise it only slowly, so a rise
+ * above it is a fill; the weight of a cylinder being filled by our own valve is not tracked.
+ */
+function quietAfter(ctx: PostContext, s: { grossKg: number; stable: boolean; overload: boolean; at: number }, phase: Phase): PostContext['quiet'] {
+  const cfg = ctx.cfg;
+  if (s.overload) return { ...ctx.quiet, prev: undefined };
+  const g = s.grossKg;
+  if (g < cfg.emptyBelowKg) return {};
+  const prev = ctx.quiet?.prev;
+  const dt = prev ? Math.max(0, s.at - prev.at) : 0;
+  const step = prev !== undefined && g - prev.g > ((FLOW_STEP_FACTOR * cfg.maxFlowKgPerMin) / 60_000) * dt + cfg.stepChangeKg;
+  let baseKg = ctx.quiet?.baseKg;
+  if (FLOWING.has(phase.kind) || step) baseKg = undefined;
+  else if (s.stable && ctx.stableRun >= cfg.stableCount) baseKg = baseKg === undefined ? g : Math.min(baseKg, g);
+  return { ...(baseKg !== undefined ? { baseKg } : {}), prev: { g, at: s.at } };
 }
 
 function withLock(ctx: PostContext, lock: LockKind, active: boolean): PostContext {
@@ -96,6 +121,8 @@ function withLock(ctx: PostContext, lock: LockKind, active: boolean): PostContex
 }
 
 function dispatch(ctx: PostContext, phase: Phase, input: PostInput, now: number): Step {
+  const unauthorised = unauthorisedFill(ctx, phase, input, now);
+  if (unauthorised) return unauthorised;
   switch (phase.kind) {
     case 'idle':
     case 'closedOut':
@@ -137,6 +164,56 @@ function closedSafety(ctx: PostContext, phase: Phase, input: PostInput, now: num
   const ended = endOpenAttempt(ctx, phase, now, { code, at: wallIso(ctx, now), ...(detail ? { detail } : {}) });
   commands.push(...ended);
   return go(ctx, phase, { kind: 'fault', reason: code, attemptId: ended.length > 0 ? attemptIdOf(phase) : undefined }, commands);
+}
+
+/**
+ * 不具备追溯功能的充装设备，一律不得使用 (seed 000): the weight rose above the resting weight by more
+ * than unauthorisedRiseKg while no attempt was filling (idle, before the open, after the settle, in
+ * fault). Close the valve again (it may be ours, stuck), record it with its own outcome, raise the
+ * alarm, and lock the post until a supervisor's reset (configurable).
+ */
+function unauthorisedFill(ctx: PostContext, phase: Phase, input: PostInput, now: number): Step | undefined {
+  if (input.kind !== 'sample' || input.sample.overload || FLOWING.has(phase.kind)) return undefined;
+  const base = ctx.quiet?.baseKg;
+  const g = input.sample.grossKg;
+  if (base === undefined || g - base <= ctx.cfg.unauthorisedRiseKg) return undefined;
+  const at = wallIso(ctx, now);
+  const detail = `gross rose from ${base} to ${g} kg with ${phase.kind === 'fault' || phase.kind === 'idle' || phase.kind === 'closedOut' || phase.kind === 'aborted' ? 'no open attempt' : 'the valve closed'}`;
+  const trips = [{ code: 'UNAUTHORISED_FILL' as const, at, grossKg: g, detail }];
+  let record: FillAttempt;
+  let clear: Command[] = [];
+  switch (phase.kind) {
+    case 'identified':
+    case 'verified':
+    case 'cylinderReady':
+      record = attemptRecord(ctx, phase.attempt, 'unauthorised_fill', now, { trips });
+      break;
+    case 'checked':
+    case 'reweighed': {
+      const over = g - phase.run.cylinder.tareKg > phase.run.cylinder.allowedFillKg;
+      record = attemptRecord(ctx, phase.run, 'unauthorised_fill', now, { trips, ...(over ? { mustDecant: true, toleranceState: 'over' as const } : {}) });
+      clear = [{ kind: 'clearInProgress', attemptId: phase.run.id }];
+      break;
+    }
+    default: {
+      const n = newAttemptId(ctx, now);
+      ctx = n.ctx;
+      record = { attemptId: n.id, station: ctx.cfg.station, unit: ctx.cfg.unit, post: ctx.cfg.post, outcome: 'unauthorised_fill', trips, refusals: [], startedAt: at, endedAt: at };
+    }
+  }
+  // Alarm once per rise: the new weight is the resting weight from here on.
+  ctx = { ...ctx, quiet: { baseKg: g, prev: { g, at: input.sample.at } } };
+  const commands: Command[] = [
+    { kind: 'closeValve', reason: 'UNAUTHORISED_FILL' },
+    { kind: 'record', attempt: record },
+    ...clear,
+    { kind: 'alarm', code: 'UNAUTHORISED_FILL', attemptId: record.attemptId, ...(record.cylinderCode ? { cylinderCode: record.cylinderCode } : {}), detail },
+    { kind: 'display', reason: 'UNAUTHORISED_FILL', detail },
+  ];
+  const to: Phase = ctx.cfg.lockOnUnauthorisedFill
+    ? { kind: 'fault', reason: 'UNAUTHORISED_FILL', attemptId: record.attemptId }
+    : phase.kind === 'fault' ? phase : { kind: 'idle' };
+  return go(ctx, phase, to, commands);
 }
 
 /** The one record of an attempt that is still open in this phase (none in idle-like phases). */

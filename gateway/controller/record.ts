@@ -49,6 +49,7 @@ export function attemptRecord(ctx: PostContext, a: AttemptBase, outcome: FillOut
   };
   if (a.filler) rec.filler = a.filler;
   if (a.preFill) rec.preFillCheck = a.preFill;
+  if (a.scanGrossKg !== undefined) rec.scanGrossKg = round(a.scanGrossKg);
   if (isVerified(a)) addCylinder(rec, a);
   if (isReady(a)) {
     rec.residualKg = round(a.startGrossKg - a.cylinder.tareKg);

@@ -6,6 +6,7 @@ import type { CodeRead } from '../../devices/types.ts';
 import type { ReasonCode, RefusalCode } from '../reasons.ts';
 import type { CheckItem, CheckRecord, FillAttempt, Person } from '../records/types.ts';
 import { attemptRecord, wallIso } from './record.ts';
+import { samePerson as sameOperator } from '../eligibility/check.ts';
 import type { Command, LockKind, OperatorFacts, OperatorRole, Phase, PhaseKind, PostContext, PostInput, Step } from './types.ts';
 
 /** The only phases in which the valve may be open. */
@@ -113,3 +114,11 @@ export function badgeProblem(op: OperatorFacts | undefined, role: OperatorRole):
 }
 
 export const mean = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+
+/**
+ * Filler and checker are compared by person, not badge (issue 10 point 2): the certificate-based
+ * rule of gateway/eligibility/check.ts, applied to the controller's Person.
+ */
+export function samePerson(a: Person, b: Person): boolean {
+  return sameOperator({ badge: a.badge, certificateNo: a.certificate ?? null }, { badge: b.badge, certificateNo: b.certificate ?? null });
+}

@@ -38,6 +38,11 @@ export interface OperatorFacts {
   roles: readonly OperatorRole[];
   /** Filling-operator certificate (P证) valid today. */
   certificateValid: boolean;
+  /**
+   * The post where this person (by certificate, not badge) is badged in as filler with an open
+   * attempt, when that is not this post and one filler may work one post only (BadgeSessions).
+   */
+  busyAt?: string;
 }
 
 /** `remote`: locked by a signed remote command (gateway/remote/), lifted only by a remote unlock. */
@@ -72,6 +77,8 @@ type InputBody =
   | { kind: 'stationLock'; lock: 'upload' | 'store' | 'remote'; active: boolean }
   /** Operator acknowledges a fault (after the cause is gone); `by` names who, for the latch history only. */
   | { kind: 'reset'; by?: string }
+  /** The filler's badge session at this post lapsed (badgeIdleTimeoutMs without activity): the pre-fill confirmation no longer stands. */
+  | { kind: 'badgeLapsed' }
   | { kind: 'tick' };
 
 /** Every input may carry the wall clock (epoch ms) read at the same moment as `now`; records are labelled from it. */
@@ -97,6 +104,11 @@ export type Command =
   | { kind: 'clearInProgress'; attemptId: string }
   | { kind: 'learnPreact'; model: string; entry: PreactEntry; overshootKg: number }
   | { kind: 'status'; phase: PhaseKind; attemptId?: string; reason?: ReasonCode }
+  /**
+   * Something the station must raise as an alarm and keep as an open exception until a supervisor
+   * closes it out (issue 10 points 1 and 5); the runtime turns it into an `event` PostEvent.
+   */
+  | { kind: 'alarm'; code: 'LEFT_UNCHECKED' | 'UNAUTHORISED_FILL'; attemptId: string; cylinderCode?: string; detail?: string }
   | { kind: 'display'; reason: ReasonCode; detail?: string };
 export type CommandKind = Command['kind'];
 
@@ -113,6 +125,8 @@ export interface AttemptBase {
   preFill?: CheckRecord;
   /** The last badge presented that could not confirm the pre-fill check, and why (kept for the record). */
   badgeRefused?: { code: RefusalCode; badge: string };
+  /** Stable gross when the code was read (or the first stable weight after): the scanned cylinder's weight until the valve closes. */
+  scanGrossKg?: number;
 }
 
 export interface VerifiedAttempt extends AttemptBase {
@@ -202,6 +216,12 @@ export interface PostContext {
   seq: number;
   /** Inputs rejected as malformed (e.g. a non-finite weight), counted, never acted on. */
   badInputs: number;
+  /**
+   * The resting weight while no gas should flow (issue 10 point 5): the lowest stable gross since the
+   * cylinder was put down; undefined while the valve may be flowing, the scale is empty, or right
+   * after a step (a cylinder put on). `prev` is the last sample, to tell a step from flow.
+   */
+  quiet?: { baseKg?: number; prev?: { g: number; at: number } };
 }
 
 export interface PostState {

@@ -61,6 +61,8 @@ export interface CylinderCheckContext {
   valveCodeRead?: string;
   /** False while the previous cylinder at this post is not closed out (nozzle interlock, domain.md 4). */
   previousClosedOut?: boolean;
+  /** The cylinder is held for a decant after an overfill (issue 10 point 3): refused until a supervisor records it. */
+  awaitingDecant?: { heldAt: string; attemptId?: string };
   /** False when the post's valve or another required device is offline. */
   devicesOnline?: boolean;
   settings?: EligibilitySettings;
@@ -92,7 +94,7 @@ export function checkOperator(op: Operator | undefined, role: Role, today: strin
 }
 
 /** One person may hold two badges (a replaced card): the certificate number identifies the person. */
-export function samePerson(a: Operator, b: Operator): boolean {
+export function samePerson(a: Pick<Operator, 'badge' | 'certificateNo'>, b: Pick<Operator, 'badge' | 'certificateNo'>): boolean {
   if (a.badge === b.badge) return true;
   const norm = (s: string | null) => (s ?? '').replace(/\s+/g, '').toUpperCase();
   return norm(a.certificateNo) !== '' && norm(a.certificateNo) === norm(b.certificateNo);
@@ -130,7 +132,9 @@ function operatorRefusals(ctx: CylinderCheckContext): Refusal[] {
 function recordRefusals(c: Cylinder, ctx: CylinderCheckContext): Refusal[] {
   const out: Refusal[] = [];
   if (c.ownerUnit !== ctx.ownUnit) out.push({ code: 'NOT_OWN_CYLINDER', detail: `owner ${c.ownerUnit}` });
-  if (c.status === 'scrapped') out.push({ code: 'SCRAPPED' });
+  // 超量气瓶严禁出站 (domain.md 1): held at every post until the decant is recorded.
+  if (ctx.awaitingDecant && c.status !== 'scrapped') out.push({ code: 'AWAITING_DECANT', detail: `overfilled, held since ${ctx.awaitingDecant.heldAt}${ctx.awaitingDecant.attemptId ? ` (attempt ${ctx.awaitingDecant.attemptId})` : ''}` });
+  else if (c.status === 'scrapped') out.push({ code: 'SCRAPPED' });
   else if (c.status === 'quarantined') out.push({ code: 'QUARANTINED' });
   else if (c.status !== 'active') out.push({ code: 'QUARANTINED', detail: `unknown status ${String(c.status)}` });
   // The due date is the last day within the inspection period.

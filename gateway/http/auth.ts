@@ -20,6 +20,8 @@ export const permissions = {
   resetLeak: ['supervisor'],
   resetStore: ['supervisor'],
   importRegistry: ['supervisor', 'integrator'],
+  closeException: ['supervisor'],
+  recordDecant: ['supervisor'],
 } as const satisfies Record<string, readonly DashboardRole[]>;
 export type Action = keyof typeof permissions;
 

@@ -10,6 +10,8 @@ export const cliMessages = {
   'cli.outcome.filled': { zh: '合格', en: 'FILLED' },
   'cli.outcome.underfilled': { zh: '欠装', en: 'UNDERFILLED' },
   'cli.outcome.overfilled': { zh: '超装', en: 'OVERFILLED' },
+  'cli.outcome.filled_unchecked': { zh: '未复检出站', en: 'UNCHECKED' },
+  'cli.outcome.unauthorised_fill': { zh: '系统外充装', en: 'UNAUTH FILL' },
   'cli.outcome.refused': { zh: '拒绝', en: 'REFUSED' },
   'cli.outcome.tripped': { zh: '切断', en: 'TRIPPED' },
   'cli.outcome.aborted': { zh: '中止', en: 'ABORTED' },

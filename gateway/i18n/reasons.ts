@@ -57,6 +57,11 @@ export const refusalReasons = {
   SMART_VALVE_REQUIRED: { zh: '新进或定期检验后的自有气瓶未配备智能角阀', en: 'Own cylinder taken in or re-inspected without a smart angle valve' },
   NON_REFILLABLE: { zh: '非重复充装气瓶，不得充装', en: 'Non-refillable cylinder: never filled' },
   PURGE_REQUIRED: { zh: '气瓶首次充装或检验后须先置换或抽真空', en: 'Purge or vacuum required before the first fill after registration or inspection' },
+  // Issue 10 points 2-4.
+  CYLINDER_SWAPPED: { zh: '扫码后秤上重量突变（气瓶被抬起、调换或倚压），本次充装作废', en: 'Weight stepped after the scan (cylinder lifted, swapped or leaned on): attempt ended' },
+  FILLER_AT_OTHER_POST: { zh: '该充装人员正在其他充装枪作业，一人一枪', en: 'This filler is working at another post: one filler, one post' },
+  BADGE_TIMEOUT: { zh: '充装人员刷卡已超时，请重新刷卡确认充装前检查', en: "Filler's badge timed out: badge again to confirm the pre-fill check" },
+  AWAITING_DECANT: { zh: '超装气瓶待倒瓶处理，主管登记倒瓶前不得充装或出站', en: 'Overfilled cylinder held until a supervisor records the decant' },
 } as const satisfies Record<string, Message>;
 
 /** Why an open valve was closed (or a fill ended) other than reaching the target. */
@@ -79,4 +84,8 @@ export const tripReasons = {
   OVERFILLED_MUST_DECANT: { zh: '超装，须倒瓶处理', en: 'Overfilled: must decant' },
   UNEXPECTED_INPUT: { zh: '充装中收到意外输入，安全关阀', en: 'Unexpected input while filling: valve closed for safety' },
   CONTROLLER_ERROR: { zh: '充装控制内部错误，安全关阀', en: 'Controller error: valve closed for safety' },
+  // Issue 10 points 1, 4 and 5.
+  CYLINDER_SWAPPED: { zh: '充装中重量突变（非充装流量：气瓶被抬起、调换或倚压），关阀', en: 'Weight stepped while filling, not flow (cylinder lifted, swapped or leaned on): valve closed' },
+  UNAUTHORISED_FILL: { zh: '无充装任务或阀门关闭时秤上重量上升（系统外充装），充装枪锁定待主管复位', en: 'Weight rose with no open fill or with the valve closed (filling outside the system): post locked until a supervisor reset' },
+  LEFT_UNCHECKED: { zh: '气瓶未完成充装后复检（复称及检查人员签认）即离开', en: 'Cylinder left without a completed post-fill check (re-weigh and checker)' },
 } as const satisfies Record<string, Message>;

@@ -76,7 +76,7 @@ export type GatewayState = z.infer<typeof gatewayStateSchema>;
 export const postStatusSchema = z.object({ post: text, state: text, cylinderCode: z.string().optional(), locked: z.boolean(), at: z.string() });
 export type PostStatus = z.infer<typeof postStatusSchema>;
 
-export const alarmKinds = ['leak', 'detector_silent', 'detector_fault', 'cutoff_no_ack', 'cutoff_closed', 'tamper', 'decanting', 'valve_code_mismatch', 'overfill'] as const;
+export const alarmKinds = ['leak', 'detector_silent', 'detector_fault', 'cutoff_no_ack', 'cutoff_closed', 'tamper', 'decanting', 'valve_code_mismatch', 'overfill', 'unchecked_cylinder', 'unauthorised_fill', 'decant_hold'] as const;
 export type AlarmKind = (typeof alarmKinds)[number];
 export const alarmSchema = z.object({
   /** Unique id: the upstream's deduplication key. */

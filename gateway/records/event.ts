@@ -27,6 +27,8 @@ export const eventKinds = {
   'registry.cylinders.imported': 'an import summary (data: format, mode, counts)',
   'registry.operators.imported': 'an import summary (data: format, mode, counts)',
   'fill.unauthorised': 'weight rose at a post with no open attempt or with the valve closed (reason UNAUTHORISED_FILL)',
+  'fill.unchecked': 'a cylinder left its post or the check scale without the post-fill check (reason LEFT_UNCHECKED; subject = cylinder code)',
+  'exception.closed': 'a supervisor closed out an open exception (unchecked cylinder, unauthorised fill) with a note (data: exception, closes)',
   'remote.command': 'a remote command received: accepted (status ok) or refused (status refused, reason)',
 } as const;
 

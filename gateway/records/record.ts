@@ -48,6 +48,8 @@ export interface FillRecordV1 {
   deviationG?: number;
   toleranceState?: ToleranceState;
   mustDecant?: boolean;
+  postFillCheckMissing?: boolean;
+  scanGrossG?: number;
   topUps?: number;
   preFillCheck?: CheckRecord;
   postFillCheck?: CheckRecord;
@@ -72,7 +74,7 @@ const isoTime = z.string().regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9}
 const isoDate = z.string().regex(/^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2}))?$/, 'ISO 8601 date');
 const kg = z.number().min(-100_000).max(100_000);
 const text = z.string().max(512);
-const person = z.object({ badge: text.min(1), name: text.optional(), certificate: text.optional() });
+const person = z.object({ badge: text.min(1), name: text.optional(), certificate: text.optional(), certificateExpires: isoDate.optional() });
 const check = z.object({ by: person, at: isoTime, items: z.array(z.object({ item: text, ok: z.boolean(), note: text.optional() })).max(64) });
 const refusalCode = z.enum(Object.keys(refusalReasons) as [RefusalCode, ...RefusalCode[]]);
 const tripCode = z.enum(Object.keys(tripReasons) as [TripCode, ...TripCode[]]);
@@ -82,7 +84,7 @@ const required = {
   station: text.min(1),
   unit: text.min(1),
   post: text.min(1),
-  outcome: z.enum(['filled', 'underfilled', 'overfilled', 'refused', 'tripped', 'aborted', 'interrupted']),
+  outcome: z.enum(['filled', 'underfilled', 'overfilled', 'filled_unchecked', 'unauthorised_fill', 'refused', 'tripped', 'aborted', 'interrupted']),
   trips: z.array(z.object({ code: tripCode, at: isoTime, grossKg: kg.optional(), detail: text.optional() })).max(100),
   refusals: z.array(z.object({ code: refusalCode, detail: text.optional() })).max(100),
 };
@@ -91,7 +93,7 @@ const optional = {
   filler: person, checker: person,
   tareKg: kg, residualKg: kg, allowedFillKg: kg, targetKg: kg, preactKg: kg, netFilledKg: kg,
   reweighedGrossKg: kg, reweighedNetKg: kg, reweighScale: text, deviationKg: kg,
-  toleranceState: z.enum(['under', 'in', 'over']), mustDecant: z.boolean(), topUps: z.number().int().min(0).max(1000),
+  toleranceState: z.enum(['under', 'in', 'over']), mustDecant: z.boolean(), postFillCheckMissing: z.boolean(), scanGrossKg: kg, topUps: z.number().int().min(0).max(1000),
   preFillCheck: check, postFillCheck: check,
   startedAt: isoTime, endedAt: isoTime, durationMs: z.number().min(0).max(1e10),
   fillCount: z.number().int().min(0).max(1e9), lastFillAt: isoTime, nextInspectionDue: isoDate,
@@ -147,6 +149,7 @@ export function buildRecord(a: FillAttempt, pos: ChainPosition, dataErrors: stri
     targetG: grams(a.targetKg), preactG: grams(a.preactKg), netFilledG: grams(a.netFilledKg),
     reweighedGrossG: grams(a.reweighedGrossKg), reweighedNetG: grams(a.reweighedNetKg), reweighScale: a.reweighScale,
     deviationG: grams(a.deviationKg), toleranceState: a.toleranceState, mustDecant: a.mustDecant, topUps: a.topUps,
+    postFillCheckMissing: a.postFillCheckMissing, scanGrossG: grams(a.scanGrossKg),
     preFillCheck: a.preFillCheck, postFillCheck: a.postFillCheck,
     startedAt: a.startedAt, endedAt: a.endedAt, durationMs: a.durationMs === undefined ? undefined : Math.round(a.durationMs),
     trips: a.trips.map((t) => ({ code: t.code, at: t.at, grossG: grams(t.grossKg), detail: t.detail })),

@@ -9,6 +9,8 @@ export type FillOutcome =
   | 'filled' // closed out, in tolerance
   | 'underfilled' // closed out under tolerance (after any top-up)
   | 'overfilled' // over tolerance: must decant, never "OK"
+  | 'filled_unchecked' // left the station without a completed post-fill check (checker and re-weigh): an exception, never "filled"
+  | 'unauthorised_fill' // the weight rose with no open attempt or with the valve closed: gas added outside the system
   | 'refused' // never opened: an eligibility refusal
   | 'tripped' // valve closed by an interlock before the target
   | 'aborted' // operator stop or cylinder removed before filling
@@ -21,6 +23,8 @@ export interface Person {
   badge: string;
   name?: string;
   certificate?: string;
+  /** Expiry date (YYYY-MM-DD) of the certificate (P证) on the day of the record. */
+  certificateExpires?: string;
 }
 
 export interface CheckItem {
@@ -62,6 +66,10 @@ export interface FillAttempt {
   deviationKg?: number;
   toleranceState?: ToleranceState;
   mustDecant?: boolean;
+  /** The post-fill check was not completed (no checker, or no re-weigh) when the cylinder left. */
+  postFillCheckMissing?: boolean;
+  /** Stable gross on the post scale when the code was read: the cylinder's weight is compared with it until the valve closes. */
+  scanGrossKg?: number;
   topUps?: number;
   preFillCheck?: CheckRecord;
   postFillCheck?: CheckRecord;

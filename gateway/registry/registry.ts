@@ -43,6 +43,31 @@ export interface OperatorFilter {
 
 export type Change = 'created' | 'updated' | 'unchanged';
 
+/** An overfill hold and, once recorded, its decant (issue 10 point 3). */
+export interface Decant {
+  id: number;
+  code: string;
+  attemptId?: string;
+  heldAt: string;
+  overKg?: number;
+  decantedAt?: string;
+  removedKg?: number;
+  decantedBy?: string;
+  note?: string;
+}
+
+interface DecantRow {
+  id: number; code: string; attempt_id: string | null; held_at: string; over_kg: number | null;
+  decanted_at: string | null; removed_kg: number | null; decanted_by: string | null; note: string | null;
+}
+
+const toDecant = (r: DecantRow): Decant => ({
+  id: r.id, code: r.code, heldAt: r.held_at,
+  ...(r.attempt_id ? { attemptId: r.attempt_id } : {}), ...(r.over_kg !== null ? { overKg: r.over_kg } : {}),
+  ...(r.decanted_at ? { decantedAt: r.decanted_at } : {}), ...(r.removed_kg !== null ? { removedKg: r.removed_kg } : {}),
+  ...(r.decanted_by ? { decantedBy: r.decanted_by } : {}), ...(r.note ? { note: r.note } : {}),
+});
+
 interface CylinderRow {
   code: string; valve_code: string | null; owner_unit: string; model: string; water_volume_l: number | null;
   allowed_fill_kg: number | null; tare_kg: number | null; medium: Medium; manufactured_on: string | null;
@@ -260,9 +285,66 @@ export class Registry {
     return this.setStatus(code, 'quarantined', reason, source, ['active']);
   }
 
-  /** Return a quarantined cylinder to service. */
+  /** Return a quarantined cylinder to service; not one held for a decant (recordDecant releases it). */
   release(code: string, reason: string, source: string): Cylinder {
+    const pending = this.pendingDecant(code);
+    if (pending) throw new FillgateError('CONFLICT', `cylinder ${code} is held for a decant since ${pending.heldAt}: record the decant to release it`, { code });
     return this.setStatus(code, 'active', reason, source, ['quarantined']);
+  }
+
+  /**
+   * 超量气瓶严禁出站 (domain.md 1, TSG 23): an overfilled cylinder is quarantined until a supervisor
+   * records its decant. Idempotent per cylinder: a second overfill while held adds no second hold.
+   */
+  holdForDecant(code: string, o: { attemptId?: string; overKg?: number; source: string }): Decant | undefined {
+    const run = this.db.transaction(() => {
+      const c = this.getCylinder(code);
+      if (!c) return undefined;
+      const pending = this.pendingDecant(code);
+      if (pending) return pending;
+      const at = this.nowIso();
+      this.db.prepare('INSERT INTO decants (code, attempt_id, held_at, over_kg) VALUES (?, ?, ?, ?)').run(code, o.attemptId ?? null, at, o.overKg ?? null);
+      if (c.status === 'active') {
+        this.db.prepare("UPDATE cylinders SET status = 'quarantined', updated_at = ? WHERE code = ?").run(at, code);
+      }
+      this.logEvent('cylinder.decant-hold', code, 'OVERFILLED_MUST_DECANT', o.source, { attemptId: o.attemptId ?? null, overKg: o.overKg ?? null, status: [c.status, c.status === 'active' ? 'quarantined' : c.status] });
+      return this.pendingDecant(code);
+    });
+    return run();
+  }
+
+  /** The open decant hold of a cylinder, if any. */
+  pendingDecant(code: string): Decant | undefined {
+    const row = this.db.prepare('SELECT * FROM decants WHERE code = ? AND decanted_at IS NULL ORDER BY id LIMIT 1').get(code) as DecantRow | undefined;
+    return row && toDecant(row);
+  }
+
+  /** Decants of a cylinder (or all), newest first. */
+  decants(code?: string, limit = 100): Decant[] {
+    const rows = this.db.prepare('SELECT * FROM decants WHERE (@code IS NULL OR code = @code) ORDER BY id DESC LIMIT @limit').all({ code: code ?? null, limit }) as DecantRow[];
+    return rows.map(toDecant);
+  }
+
+  /**
+   * A supervisor records the decant of a held cylinder: mass removed, who (a supervisor's badge),
+   * when (default now). The hold ends and the cylinder returns to service.
+   */
+  recordDecant(code: string, d: { removedKg: number; by: string; at?: string; note?: string; source: string }): Decant {
+    const run = this.db.transaction(() => {
+      const pending = this.pendingDecant(code);
+      if (!pending) throw new FillgateError('CONFLICT', `cylinder ${code} is not held for a decant`, { code });
+      if (!(Number.isFinite(d.removedKg) && d.removedKg > 0 && d.removedKg < 100)) throw new FillgateError('BAD_PAYLOAD', `removed mass must be a number of kg > 0, got ${d.removedKg}`, { code });
+      const who = this.getOperator(d.by);
+      if (!who || !who.roles.includes('supervisor')) throw new FillgateError('CONFLICT', `${d.by} is not a supervisor in the registry: only a supervisor records a decant`, { code, by: d.by });
+      const at = d.at ?? this.nowIso();
+      if (Number.isNaN(Date.parse(at))) throw new FillgateError('BAD_PAYLOAD', `decant time "${at}" is not a date-time`, { code });
+      this.db.prepare('UPDATE decants SET decanted_at = ?, removed_kg = ?, decanted_by = ?, note = ? WHERE id = ?').run(at, d.removedKg, d.by, d.note ?? null, pending.id);
+      const c = this.getCylinder(code)!;
+      if (c.status === 'quarantined') this.db.prepare("UPDATE cylinders SET status = 'active', updated_at = ? WHERE code = ?").run(this.nowIso(), code);
+      this.logEvent('cylinder.decanted', code, d.note ?? null, d.source, { removedKg: d.removedKg, by: d.by, at, attemptId: pending.attemptId ?? null, status: [c.status, c.status === 'quarantined' ? 'active' : c.status] });
+      return this.decants(code, 1)[0]!;
+    });
+    return run();
   }
 
   /** Scrap a cylinder: final, its code is never reused (domain.md 3). */

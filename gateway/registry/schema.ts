@@ -57,6 +57,19 @@ export const migrations: string[] = [
    ALTER TABLE cylinders ADD COLUMN refillable INTEGER NOT NULL DEFAULT 1 CHECK (refillable IN (0, 1));
    ALTER TABLE cylinders ADD COLUMN purge_required INTEGER NOT NULL DEFAULT 0 CHECK (purge_required IN (0, 1));
    CREATE UNIQUE INDEX cylinders_e_id ON cylinders (e_id) WHERE e_id IS NOT NULL;`,
+  // 3: overfill hold (issue 10 point 3): an overfilled cylinder is held until a supervisor records its decant.
+  `CREATE TABLE decants (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     code TEXT NOT NULL REFERENCES cylinders (code),
+     attempt_id TEXT,
+     held_at TEXT NOT NULL,
+     over_kg REAL,
+     decanted_at TEXT,
+     removed_kg REAL,
+     decanted_by TEXT,
+     note TEXT
+   );
+   CREATE INDEX decants_pending ON decants (code, decanted_at);`,
 ];
 
 /** Bring the registry tables up to the latest version; returns that version. */

@@ -38,6 +38,8 @@ export interface StationDevices {
   buses: Map<string, ModbusBus>;
   posts: Map<string, PostDevices>;
   checkScale?: ScaleDriver;
+  /** The reader at the check-weigh scale, when configured (issue 10 point 3). */
+  checkReader?: ReaderDriver;
   /** Every driver, valves first so that start() closes them before anything else moves. */
   drivers: Driver[];
   start(): Promise<void>;
@@ -150,17 +152,23 @@ export function buildDevices(cfg: GatewayConfig, clock: Clock, logs?: LogFactory
   const posts = new Map<string, PostDevices>();
   for (const p of cfg.posts) posts.set(p.id, { ...buildPost(p, buses.unitOf, rules, clock, tap), valve: valveMap.get(p.id)! });
   const checkScale = cfg.checkScale ? buildScale('check.scale', cfg.checkScale, buses.unitOf, clock, tap) : undefined;
+  const cr = cfg.checkReader;
+  const checkReader = cr
+    ? new LineReaderDriver({ id: 'check.reader', link: createLink(cr.link, { onFrame: tap('check.reader') }), rules, prefix: cr.prefix, suffix: cr.suffix, dedupMs: cr.dedupMs, clock })
+    : undefined;
 
   const valves = [...valveMap.values()];
   const others: Driver[] = [];
   for (const d of posts.values()) others.push(d.scale, d.reader, ...(d.startInput ? [d.startInput] : []), ...(d.stopInput ? [d.stopInput] : []));
   if (checkScale) others.push(checkScale);
+  if (checkReader) others.push(checkReader);
   const drivers: Driver[] = [...valves, ...others];
 
   return {
     buses: buses.buses,
     posts,
     checkScale,
+    ...(checkReader ? { checkReader } : {}),
     drivers,
     async start() {
       // A bus that cannot open now keeps retrying by itself; its devices report offline meanwhile.

@@ -34,6 +34,10 @@ export interface PostEnv {
   savePreact(post: string, model: string, entry: PreactEntry): void;
   /** A commit or journal write failed: the station must lock (store). */
   storeFailed(err: unknown): void;
+  /** The controller accepted this badge as the attempt's filler (BadgeSessions: badge-in at this post). */
+  fillerAccepted?(post: string, badge: string): void;
+  /** A phase change at the post: activity that keeps the filler's badge session alive. */
+  activity?(post: string): void;
   /** A supervisor's badge at a post resets a station-wide leak lock once the alarm has cleared; true when it was that. */
   supervisorReset?(badge: string): boolean;
 }
@@ -43,7 +47,19 @@ export type PostEvent =
   | { kind: 'phase'; post: string; phase: string; attemptId?: string; reason?: string; by?: string }
   | { kind: 'display'; post: string; reason: string; detail?: string }
   | { kind: 'record'; post: string; attempt: FillAttempt }
-  | { kind: 'valve'; post: string; command: 'open' | 'close'; reason?: string };
+  | { kind: 'valve'; post: string; command: 'open' | 'close'; reason?: string }
+  /**
+   * Something for the station's alarm and the signed event log (issue 10 points 1 and 5): `code`
+   * LEFT_UNCHECKED or UNAUTHORISED_FILL; `attemptId` is the record that documents it.
+   */
+  | { kind: 'event'; post: string; code: StationEventCode; attemptId: string; cylinderCode?: string; detail?: string; at: string; by?: string; data?: Record<string, unknown> };
+
+/**
+ * Events for the signed event log (issue 10 point 6, another engineer): raised by a post (LEFT_UNCHECKED,
+ * UNAUTHORISED_FILL) or by the station (DECANT_HOLD when an overfilled cylinder is held, DECANT_RECORDED
+ * when a supervisor records its decant, EXCEPTION_CLOSED when a supervisor closes out an open exception).
+ */
+export type StationEventCode = 'LEFT_UNCHECKED' | 'UNAUTHORISED_FILL' | 'DECANT_HOLD' | 'DECANT_RECORDED' | 'EXCEPTION_CLOSED';
 
 /** Phases before a fill opens the valve, or at rest (with ctx.awaitRemoval: the valve was open for the cylinder still there). */
 const VALVE_NOT_OPENED: ReadonlySet<string> = new Set(['idle', 'closedOut', 'aborted', 'identified', 'verified', 'cylinderReady']);
@@ -169,11 +185,20 @@ export class PostRuntime {
         this.input({ kind: 'reset', by: read.code });
         return;
       }
+      const fillerBefore = this.fillerBadge();
       this.input({ kind: 'code', read, ...(operator ? { operator } : {}), ...(exceptions ? { exceptions } : {}) });
+      const filler = this.fillerBadge();
+      if (filler === read.code && fillerBefore !== filler) this.env.fillerAccepted?.(this.id, read.code);
     } else {
       // A UUID per attempt: the record's id, and the upload's idempotency key.
       this.input({ kind: 'code', read, attemptId: randomUUID() });
     }
+  }
+
+  /** The badge of the open attempt's filler, if one confirmed the pre-fill check. */
+  private fillerBadge(): string | undefined {
+    const ph = this.state.phase as { attempt?: { filler?: { badge: string } }; run?: { filler?: { badge: string } } };
+    return (ph.attempt ?? ph.run)?.filler?.badge;
   }
 
   private step(input: PostInput): void {
@@ -219,6 +244,7 @@ export class PostRuntime {
       const p = this.state.phase as { kind: string; attemptId?: string; reason?: string };
       const by = input.kind === 'reset' ? input.by : undefined;
       this.events.emit({ kind: 'phase', post: this.id, phase: p.kind, attemptId: p.attemptId, reason: p.reason, ...(by ? { by } : {}) });
+      this.env.activity?.(this.id);
     }
     this.schedule(step.wakeAt);
   }
@@ -268,6 +294,13 @@ export class PostRuntime {
         this.tryStore(() => env.savePreact(this.id, cmd.model, cmd.entry));
         return true;
       case 'status':
+        return true;
+      case 'alarm':
+        this.events.emit({
+          kind: 'event', post: this.id, code: cmd.code, attemptId: cmd.attemptId,
+          ...(cmd.cylinderCode ? { cylinderCode: cmd.cylinderCode } : {}), ...(cmd.detail ? { detail: cmd.detail } : {}),
+          at: new Date(env.clock.wall()).toISOString(),
+        });
         return true;
       case 'display':
         this.events.emit({ kind: 'display', post: this.id, reason: cmd.reason, detail: cmd.detail });

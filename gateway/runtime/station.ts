@@ -37,6 +37,14 @@ import { startRemoteCommands, type RemoteCommandsRuntime } from './remote.ts';
 import { overfillAlarm, quarantineOverfilled, recoverJournal, type OverfillFinding } from './recovery.ts';
 import { RegistryImports } from './registry-imports.ts';
 import { LoopLag } from './loop-lag.ts';
+import { ExceptionStore, type StationException } from './exceptions.ts';
+import { BadgeSessions } from '../registry/sessions.ts';
+import { samePerson } from '../eligibility/check.ts';
+import { localDate } from '../registry/dates.ts';
+import type { Operator } from '../registry/types.ts';
+import type { Decant } from '../registry/registry.ts';
+import type { AlarmKind } from '../mqtt/topics.ts';
+import type { StationEventCode } from './post.ts';
 
 export interface StationOptions {
   config: GatewayConfig;
@@ -46,7 +54,15 @@ export interface StationOptions {
   configFile?: string;
 }
 
+const FILLER_BUSY_PHASES = new Set(['identified', 'verified', 'cylinderReady', 'filling', 'toppingUp', 'cutOff', 'settling']);
 const ACTIVE_PHASES = new Set(['identified', 'verified', 'cylinderReady', 'filling', 'toppingUp', 'cutOff', 'settling', 'checked', 'reweighed']);
+
+/** Station events of the posts that go into the signed event log; decants and holds arrive there as registry changes. */
+const EVENT_KIND_OF: Partial<Record<StationEventCode, string>> = {
+  LEFT_UNCHECKED: 'fill.unchecked',
+  UNAUTHORISED_FILL: 'fill.unauthorised',
+  EXCEPTION_CLOSED: 'exception.closed',
+};
 
 export class Station {
   readonly events = new Signal<PostEvent>();
@@ -82,6 +98,10 @@ export class Station {
   private lockDetail = new Map<LockKind, string>();
   private lockTimer?: NodeJS.Timeout;
   private checkQueue: string[] = [];
+  /** Open exceptions (unchecked cylinders, unauthorised fills) until a supervisor closes them out. */
+  exceptions!: ExceptionStore;
+  /** Who is badged in as filler at which post (one filler, one post; idle timeout). */
+  sessions!: BadgeSessions;
   private lastSample = new Map<string, WeightSample>();
   private stopped = false;
   private valveSet?: StationValves;
@@ -152,6 +172,13 @@ export class Station {
     this.db = new Database(join(cfg.dataDir, 'station.db'));
     this.registry = openRegistry(this.db, { clock: this.clock });
     this.preacts = new PreactStore(this.db);
+    this.exceptions = new ExceptionStore(this.db, this.clock);
+    this.sessions = new BadgeSessions(this.clock, cfg.eligibility);
+    this.sessions.changes.on((c) => {
+      this.logs('sessions').info({ post: c.post, badge: c.operator.badge, kind: c.kind, reason: c.reason }, c.kind === 'in' ? 'filler badged in' : 'filler badge session ended');
+      // The pre-fill confirmation lapses with the session: the post asks for the badge again.
+      if (c.kind === 'out' && c.reason === 'timeout') this.posts.get(c.post)?.input({ kind: 'badgeLapsed' });
+    });
     this.startStep = `loading the station signing key ${join(cfg.dataDir, PRIVATE_KEY_FILE)}`;
     if (!existsSync(join(cfg.dataDir, PRIVATE_KEY_FILE))) {
       const k = keysInit(cfg.dataDir);
@@ -186,7 +213,11 @@ export class Station {
     this.updateRecordLocks();
     for (const p of cfg.posts) this.startPost(p.id);
     this.devices.checkScale?.samples.on((s) => this.onCheckSample(s));
-    this.lockTimer = setInterval(() => this.updateRecordLocks(), 1000);
+    this.devices.checkReader?.reads.on((r) => this.onCheckRead(r));
+    this.lockTimer = setInterval(() => {
+      this.updateRecordLocks();
+      this.sessions.expire();
+    }, 1000);
     this.lockTimer.unref();
     if (cfg.upload) {
       this.startStep = 'starting the uploader';
@@ -257,9 +288,20 @@ export class Station {
           },
           code,
         ),
-      lookupOperator: (badge) => operatorFacts(this.registry.getOperator(badge), this.clock.wall()),
+      lookupOperator: (badge) => {
+        const op = this.registry.getOperator(badge);
+        const facts = operatorFacts(op, this.clock.wall());
+        const busyAt = op ? this.fillerBusyAt(id, op) : undefined;
+        return facts && busyAt ? { ...facts, busyAt } : facts;
+      },
+      fillerAccepted: (post, badge) => {
+        const op = this.registry.getOperator(badge);
+        if (op) this.sessions.badgeIn(post, op, localDate(this.clock.wall()));
+      },
+      activity: (post) => this.sessions.touch(post),
       commit: (attempt) => {
         this.store.append(attempt);
+        if (attempt.mustDecant && attempt.cylinderCode) this.holdForDecant(attempt, log);
         if (attempt.cylinderCode && attempt.netFilledKg !== undefined && attempt.netFilledKg > 0) {
           try {
             this.registry.recordFill(attempt.cylinderCode, attempt.endedAt ?? isoWithOffset(this.clock.wall(), this.utcOffsetMinutes));
@@ -297,7 +339,106 @@ export class Station {
     rt.start();
   }
 
+  /**
+   * One filler, one post (eligibility.allowFillerAtSeveralPosts false): the other post where this
+   * person (by certificate) is badged in with an attempt under way, if any.
+   */
+  private fillerBusyAt(post: string, op: Operator): string | undefined {
+    if (this.config.eligibility.allowFillerAtSeveralPosts || !op.roles.includes('filler')) return undefined;
+    for (const s of this.sessions.active()) {
+      if (s.post === post || !samePerson(s.operator, op)) continue;
+      const other = this.posts.get(s.post)?.snapshot.phase.kind;
+      // Until the fill there has ended; the post-fill check is the checker's, the filler may move on.
+      if (other && FILLER_BUSY_PHASES.has(other)) return s.post;
+    }
+    return undefined;
+  }
+
+  /** 超量气瓶严禁出站: the overfilled cylinder is held in the registry until a supervisor records its decant. */
+  private holdForDecant(attempt: import('../records/types.ts').FillAttempt, log: Logger): void {
+    const code = attempt.cylinderCode!;
+    try {
+      const over = attempt.reweighedNetKg ?? (attempt.netFilledKg !== undefined && attempt.residualKg !== undefined ? attempt.netFilledKg + attempt.residualKg : undefined);
+      const overKg = over !== undefined && attempt.allowedFillKg !== undefined ? Math.round((over - attempt.allowedFillKg) * 1000) / 1000 : undefined;
+      const hold = this.registry.holdForDecant(code, { attemptId: attempt.attemptId, ...(overKg !== undefined ? { overKg } : {}), source: `post:${attempt.post}` });
+      if (!hold) return;
+      log.warn({ code, attemptId: attempt.attemptId, overKg }, 'overfilled cylinder held for a decant');
+      this.raiseEvent({ post: attempt.post, code: 'DECANT_HOLD', attemptId: attempt.attemptId, cylinderCode: code, detail: `held until a supervisor records the decant${overKg !== undefined ? ` (${overKg} kg over)` : ''}` });
+    } catch (err) {
+      log.error({ err: errorMessage(err), code }, 'overfilled cylinder NOT held in the registry');
+    }
+  }
+
+  /** A supervisor records the decant of a held cylinder (CLI or dashboard); the hold ends. */
+  recordDecant(code: string, d: { removedKg: number; by: string; at?: string; note?: string }, source: string): Decant {
+    const decant = this.registry.recordDecant(code, { ...d, source });
+    this.logs('station').warn({ code, removedKg: d.removedKg, by: d.by }, 'decant recorded: cylinder released');
+    this.raiseEvent({ post: '', code: 'DECANT_RECORDED', attemptId: decant.attemptId ?? `decant-${decant.id}`, cylinderCode: code, by: d.by, detail: `${d.removedKg} kg removed`, data: { ...decant } });
+    return decant;
+  }
+
+  /** A supervisor closes out an open exception with a note. */
+  closeException(id: number, by: string, note: string): StationException {
+    const e = this.exceptions.close(id, by, note);
+    this.logs('station').warn({ id, post: e.post, code: e.code, by, note }, 'exception closed out');
+    this.raiseEvent({ post: e.post, code: 'EXCEPTION_CLOSED', attemptId: e.attemptId, ...(e.cylinderCode ? { cylinderCode: e.cylinderCode } : {}), by, detail: `${e.code} closed: ${note}`, data: { exception: e.id, closes: e.code } });
+    return e;
+  }
+
+  private raiseEvent(e: { post: string; code: StationEventCode; attemptId: string; cylinderCode?: string; detail?: string; by?: string; data?: Record<string, unknown> }): void {
+    this.onPostEvent({ kind: 'event', ...e, at: new Date(this.clock.wall()).toISOString() });
+  }
+
+  /** Alarm at the station: log, the local alarm topic, upstream (alarms first). */
+  private publishAlarm(kind: AlarmKind, id: string, post: string, detail?: string, active = true): void {
+    // In the signed event log too (one turn later, off the post's step), with or without MQTT.
+    const ev: EventInput = { kind: active ? 'alarm.raised' : 'alarm.cleared', post, subject: id, data: { alarmId: id, alarmKind: kind }, ...(detail ? { detail } : {}) };
+    setImmediate(() => this.recordEvent(ev));
+    if (!this.mqtt) return;
+    const a = { id, kind, active, ...(post ? { location: post } : {}), ...(detail ? { detail } : {}), at: new Date(this.clock.wall()).toISOString() };
+    void this.mqtt.broker.publish(this.mqtt.broker.topics.alarm, a, { qos: 1 }).catch(() => undefined);
+    this.mqtt.relay?.send({ topic: this.mqtt.broker.topics.alarm, payload: JSON.stringify(a), class: 'alarm' });
+  }
+
+  private onStationEvent(e: Extract<PostEvent, { kind: 'event' }>): void {
+    const log = this.logs('station');
+    // Into the signed event log (issue 10 point 6), one event-loop turn later: these come from a post's
+    // step, which may also be closing its valve, and a commit must never delay the close.
+    const kind = EVENT_KIND_OF[e.code];
+    if (kind) {
+      const closes = e.code === 'EXCEPTION_CLOSED' ? `-${String(e.data?.exception ?? '')}` : '';
+      const input: EventInput = {
+        kind,
+        post: e.post,
+        subject: e.cylinderCode ?? e.attemptId,
+        reason: e.code === 'EXCEPTION_CLOSED' ? String(e.data?.closes ?? e.code) : e.code,
+        id: `${kind}-${e.post}-${e.attemptId}${closes}`,
+        data: { attemptId: e.attemptId, ...(e.data ?? {}) },
+        ...(e.by ? { by: e.by } : {}),
+        ...(e.detail ? { detail: e.detail } : {}),
+      };
+      setImmediate(() => this.recordEvent(input));
+    }
+    if (e.code === 'LEFT_UNCHECKED' || e.code === 'UNAUTHORISED_FILL') {
+      try {
+        const x = this.exceptions.raise({ post: e.post, code: e.code, attemptId: e.attemptId, ...(e.cylinderCode ? { cylinderCode: e.cylinderCode } : {}), ...(e.detail ? { detail: e.detail } : {}) });
+        log.error({ post: e.post, code: e.code, attemptId: e.attemptId, cylinder: e.cylinderCode, detail: e.detail, exception: x.id }, e.code === 'LEFT_UNCHECKED' ? 'ALARM: cylinder left without its post-fill check' : 'ALARM: weight rose outside any fill');
+      } catch (err) {
+        log.error({ err: errorMessage(err), post: e.post, code: e.code }, 'exception NOT stored');
+      }
+      this.publishAlarm(e.code === 'LEFT_UNCHECKED' ? 'unchecked_cylinder' : 'unauthorised_fill', `${e.code}-${e.attemptId}`, e.post, e.detail);
+    } else if (e.code === 'DECANT_HOLD') {
+      this.publishAlarm('decant_hold', `DECANT_HOLD-${e.attemptId}`, e.post, `${e.cylinderCode}: ${e.detail ?? ''}`);
+    } else if (e.code === 'DECANT_RECORDED') {
+      this.publishAlarm('decant_hold', `DECANT_HOLD-${e.attemptId}`, e.post, `${e.cylinderCode}: ${e.detail ?? ''}`, false);
+    } else if (e.code === 'EXCEPTION_CLOSED') {
+      const closes = e.data?.closes;
+      if (closes === 'LEFT_UNCHECKED' || closes === 'UNAUTHORISED_FILL') this.publishAlarm(closes === 'LEFT_UNCHECKED' ? 'unchecked_cylinder' : 'unauthorised_fill', `${closes}-${e.attemptId}`, e.post, e.detail, false);
+    }
+  }
+
   private onPostEvent(e: PostEvent): void {
+    if (e.kind === 'event') this.onStationEvent(e);
     if (e.kind === 'phase') {
       if (e.phase === 'checked' && this.config.checkScale && !this.checkQueue.includes(e.post)) this.checkQueue.push(e.post);
       if (!['checked', 'reweighed'].includes(e.phase)) this.checkQueue = this.checkQueue.filter((x) => x !== e.post);
@@ -337,10 +478,46 @@ export class Station {
     this.mqtt.relay?.send({ topic, payload, class: 'telemetry' });
   }
 
-  /** The check-weigh scale serves the post that has waited longest for its re-weigh. */
+  /**
+   * The check-weigh scale's reading belongs to the cylinder whose code was read at the check scale
+   * (issue 10 point 3); without a check reader, to the post that has waited longest for its re-weigh.
+   */
   private onCheckSample(s: WeightSample): void {
+    if (this.devices.checkReader) {
+      const code = this.checkCode;
+      const owner = code ? this.postAwaitingCheck(code) : undefined;
+      if (owner) owner.input({ kind: 'checkweigh', sample: s, code: code! });
+      // Taken off: the next cylinder must be read again.
+      if (!s.overload && s.grossKg < this.config.eligibility.emptyScaleBelowKg) this.checkCode = undefined;
+      return;
+    }
     const head = this.checkQueue[0];
     if (head) this.posts.get(head)?.input({ kind: 'checkweigh', sample: s });
+  }
+
+  /** The code read at the check scale: of the cylinder now on it. */
+  private checkCode: string | undefined;
+
+  /** A read at the check scale: a cylinder code names what is on it; a badge signs that cylinder's post-fill check. */
+  private onCheckRead(read: import('../../devices/types.ts').CodeRead): void {
+    const log = this.logs('check');
+    if (read.kind === 'cylinder') {
+      this.checkCode = read.code;
+      if (!this.postAwaitingCheck(read.code)) log.warn({ code: read.code }, 'cylinder at the check scale is not awaiting a re-weigh at any post');
+      return;
+    }
+    const owner = this.checkCode ? this.postAwaitingCheck(this.checkCode) : undefined;
+    if (owner) owner.onRead(read);
+    else log.warn({ badge: read.code }, 'badge at the check scale with no identified cylinder awaiting its check');
+  }
+
+  /** The post whose filled cylinder with this code awaits its re-weigh and check. */
+  private postAwaitingCheck(code: string): PostRuntime | undefined {
+    for (const rt of this.posts.values()) {
+      const ph = rt.snapshot.phase as { kind: string; run?: { code: string } };
+      if ((ph.kind === 'checked' || ph.kind === 'reweighed') && ph.run?.code === code) return rt;
+    }
+    return undefined;
   }
 
   private freshSample(post: string): { grossKg: number; stable: boolean; overload: boolean } | undefined {

@@ -44,6 +44,7 @@ export async function verifyCylinder(ctx: VerifyContext, code: string): Promise<
   };
   while (ctx.clock.now() < deadline && !settled()) await sleep(50);
   const cylinder = ctx.registry.getCylinder(code);
+  const hold = cylinder ? ctx.registry.pendingDecant(code) : undefined;
   const wall = ctx.clock.wall();
   const refusals = checkCylinder({
     code,
@@ -57,6 +58,7 @@ export async function verifyCylinder(ctx: VerifyContext, code: string): Promise<
     activeAtOtherPosts: ctx.activeAtOtherPosts(),
     scale: ctx.scale(),
     settings: ctx.settings,
+    ...(hold ? { awaitingDecant: { heldAt: hold.heldAt, ...(hold.attemptId ? { attemptId: hold.attemptId } : {}) } } : {}),
   }).filter((r) => !operatorCodes.has(r.code));
   const device = ctx.deviceProblem?.();
   if (device) refusals.unshift(device);
@@ -96,7 +98,7 @@ export function operatorFacts(op: Operator | undefined, wall: number): OperatorF
   if (!op) return undefined;
   const today = localDate(wall);
   return {
-    person: { badge: op.badge, name: op.name, ...(op.certificateNo ? { certificate: op.certificateNo } : {}) },
+    person: { badge: op.badge, name: op.name, ...(op.certificateNo ? { certificate: op.certificateNo } : {}), ...(op.certificateExpires ? { certificateExpires: op.certificateExpires } : {}) },
     roles: op.roles,
     certificateValid: !!op.certificateNo && !!op.certificateExpires && op.certificateExpires >= today,
   };

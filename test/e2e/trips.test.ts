@@ -118,6 +118,27 @@ test('stuck-open valve without a position switch: the hard overfill cut-off trip
   rig.sim.clearFaults();
   await rig.until('valve closed', () => !simPost('P2').valve.open, 5000);
   await recover('P2');
+  // 超量气瓶严禁出站 (issue 10 point 3): held in the registry and refused at every post until a supervisor records the decant.
+  const hold = rig.station.registry.pendingDecant(code);
+  assert.ok(hold, 'held for a decant');
+  assert.is(hold!.attemptId, rec.attemptId);
+  assert.is(rig.station.registry.getCylinder(code)!.status, 'quarantined');
+  assert.ok(rig.events.some((e) => e.kind === 'event' && e.code === 'DECANT_HOLD' && e.cylinderCode === code), 'DECANT_HOLD event');
+  for (const post of ['P1', 'P2']) {
+    const seen = rig.records.length;
+    rig.sim.place(post, code);
+    await rig.until(`${post} loaded`, () => (rig.station.posts.get(post)!.snapshot.ctx.last?.grossKg ?? 0) > 1);
+    rig.sim.scan(post, code);
+    const refused = await rig.until(`${post} refusal`, () => rig.records.slice(seen).find((r) => r.cylinderCode === code));
+    assert.ok(refused.refusals.some((r) => r.code === 'AWAITING_DECANT'), `${post}: ${JSON.stringify(refused.refusals)}`);
+    rig.sim.remove(post);
+    await rig.until(`${post} empty`, () => (rig.station.posts.get(post)!.snapshot.ctx.last?.grossKg ?? 99) < 1);
+  }
+  assert.throws(() => rig.station.recordDecant(code, { removedKg: 0.5, by: 'B1001' }, 'test'), /not a supervisor/);
+  const d = rig.station.recordDecant(code, { removedKg: 0.5, by: 'B1009', note: 'to the recovery tank' }, 'test');
+  assert.equal([d.removedKg, d.decantedBy], [0.5, 'B1009']);
+  assert.is(rig.station.registry.getCylinder(code)!.status, 'active', 'released by the recorded decant');
+  assert.ok(rig.events.some((e) => e.kind === 'event' && e.code === 'DECANT_RECORDED' && e.cylinderCode === code), 'DECANT_RECORDED event');
 });
 
 test('a trip puts the OFF on the socket before its record is committed (the disk never delays a close)', async () => {

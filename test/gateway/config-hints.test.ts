@@ -24,6 +24,7 @@ posts:
     reader: { link: "tcp://10.0.0.5:4002" }
     valve: { bus: rs485, unit: 10, coil: 1 }
 checkScale: { kind: modbus, bus: tcp, unit: 1, preset: rinstrum-c500 }
+checkReader: { link: "tcp://10.0.0.5:4003" }
 `;
 }
 
@@ -133,7 +134,7 @@ test('pollHz over 50', () => {
 });
 
 test('no check scale: a warning citing the separate re-weigh scale', () => {
-  const r = parseConfig(base().replace(/checkScale:.*\n/, ''));
+  const r = parseConfig(base().replace(/checkScale:.*\n/, '').replace(/checkReader:.*\n/, ''));
   assert.ok(r.ok);
   const w = r.warnings.find((x) => x.path === 'checkScale');
   assert.ok(w);

@@ -273,4 +273,28 @@ test('status: devices with their health, records and upload backlog', async () =
   assert.ok(s.json.records.total >= 2);
 });
 
+test('open exceptions are listed and only a supervisor closes one out with a note; only a supervisor records a decant (issue 10 points 1, 3)', async () => {
+  const e = rig.station.exceptions.raise({ post: 'P2', code: 'LEFT_UNCHECKED', attemptId: 'A-API-1', cylinderCode: 'E2000017A1B20005', detail: 'left without checker' });
+  const op = new Client(server.url);
+  await op.login('op');
+  const list = await op.get('/api/exceptions?post=P2');
+  assert.equal(list.json.exceptions.map((x: { id: number }) => x.id), [e.id]);
+  const tile = (await op.get('/api/posts')).json.posts.find((t: { post: string }) => t.post === 'P2');
+  assert.equal(tile.exceptions.map((x: { code: string }) => x.code), ['LEFT_UNCHECKED']);
+  assert.is((await op.post(`/api/exceptions/${e.id}/close`, { note: 'x' })).status, 403);
+  const sup = new Client(server.url);
+  await sup.login('sup');
+  assert.is((await sup.post(`/api/exceptions/${e.id}/close`, {})).status, 400, 'a note is required');
+  const closed = await sup.post(`/api/exceptions/${e.id}/close`, { note: 're-checked by Li Na' });
+  assert.is(closed.status, 200);
+  assert.is(closed.json.exception.closedBy, 'web:sup');
+  assert.equal((await op.get('/api/exceptions?post=P2')).json.exceptions, []);
+  rig.station.registry.holdForDecant('E2000017A1B20006', { attemptId: 'A-API-2', overKg: 0.3, source: 'test' });
+  assert.is((await op.post('/api/registry/cylinders/E2000017A1B20006/decant', { removedKg: 0.4, by: 'B1009' })).status, 403);
+  const d = await sup.post('/api/registry/cylinders/E2000017A1B20006/decant', { removedKg: 0.4, by: 'B1009', note: 'recovery tank' });
+  assert.is(d.status, 200, JSON.stringify(d.json));
+  assert.equal([d.json.decant.removedKg, d.json.decant.decantedBy], [0.4, 'B1009']);
+  assert.is(rig.station.registry.getCylinder('E2000017A1B20006')!.status, 'active');
+});
+
 test.run();

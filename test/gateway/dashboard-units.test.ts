@@ -56,11 +56,11 @@ test('without a configured secret each process signs with its own random key', (
   assert.is(b.verify(token), undefined);
 });
 
-test('role table: only a supervisor resets posts and the leak lock; supervisors and integrators import; everyone views', () => {
+test('role table: only a supervisor resets posts and the leak lock, closes out exceptions and records decants; supervisors and integrators import; everyone views', () => {
   const table = Object.fromEntries((['operator', 'supervisor', 'integrator'] as const).map((r) => [r, (Object.keys(permissions) as (keyof typeof permissions)[]).filter((a) => can(r, a))]));
   assert.equal(table, {
     operator: ['view', 'exportRecords'],
-    supervisor: ['view', 'exportRecords', 'resetPost', 'resetLeak', 'resetStore', 'importRegistry'],
+    supervisor: ['view', 'exportRecords', 'resetPost', 'resetLeak', 'resetStore', 'importRegistry', 'closeException', 'recordDecant'],
     integrator: ['view', 'exportRecords', 'importRegistry'],
   });
 });

@@ -41,6 +41,8 @@ const rows: [string, Partial<CylinderCheckContext>, RefusalCode][] = [
   ['foreign cylinder', { cylinder: cyl({ ownerUnit: 'U2' }) }, 'NOT_OWN_CYLINDER'],
   ['scrapped', { cylinder: cyl({ status: 'scrapped' }) }, 'SCRAPPED'],
   ['quarantined', { cylinder: cyl({ status: 'quarantined' }) }, 'QUARANTINED'],
+  ['overfilled, held until the decant is recorded', { cylinder: cyl({ status: 'quarantined' }), awaitingDecant: { heldAt: '2026-06-15T09:00:00+08:00' } }, 'AWAITING_DECANT'],
+  ['held for a decant though released by hand', { awaitingDecant: { heldAt: '2026-06-15T09:00:00+08:00' } }, 'AWAITING_DECANT'],
   ['inspection due yesterday', { cylinder: cyl({ nextInspectionDue: '2026-06-14' }) }, 'INSPECTION_OVERDUE'],
   ['no inspection date', { cylinder: cyl({ nextInspectionDue: null }) }, 'INSPECTION_DATE_MISSING'],
   ['design life ends today', { cylinder: cyl({ manufacturedOn: '2018-06-15', designLifeYears: 8 }) }, 'PAST_DESIGN_LIFE'],
@@ -189,7 +191,7 @@ test('checkChecker: a different certified checker passes; the filler, even with 
  * eligibility is given (gateway/post). A new refusal code must either get a row above
  * or be listed here, so no eligibility rule goes untested.
  */
-const controllerCodes: RefusalCode[] = ['VERIFY_TIMEOUT', 'PRE_FILL_CHECK_FAILED', 'POST_IN_FAULT'];
+const controllerCodes: RefusalCode[] = ['VERIFY_TIMEOUT', 'PRE_FILL_CHECK_FAILED', 'POST_IN_FAULT', 'CYLINDER_SWAPPED', 'FILLER_AT_OTHER_POST', 'BADGE_TIMEOUT'];
 
 test('every eligibility refusal code in reasons.ts is produced by some row, with zh and en messages', () => {
   const all = Object.keys(refusalReasons) as RefusalCode[];

@@ -208,4 +208,24 @@ test('dates: spreadsheet forms, months, real calendar days only; design life end
   assert.is(addYears('2018-06-15', 8), '2026-06-15');
 });
 
+test('overfill hold: quarantined until a supervisor records the decant (mass, who, when); release alone refused', () => {
+  const { reg } = fresh();
+  reg.upsertCylinder(input('C1'));
+  reg.upsertOperator({ badge: 'S1', name: 'Sup', roles: ['supervisor'] });
+  reg.upsertOperator({ badge: 'F1', name: 'Fil', roles: ['filler'], certificateNo: 'P-1', certificateExpires: '2030-01-01' });
+  const hold = reg.holdForDecant('C1', { attemptId: 'A1', overKg: 0.4, source: 'post:P1' })!;
+  assert.is(reg.getCylinder('C1')!.status, 'quarantined');
+  assert.equal([hold.attemptId, hold.overKg, hold.decantedAt], ['A1', 0.4, undefined]);
+  assert.is(reg.holdForDecant('C1', { attemptId: 'A2', source: 'post:P2' })!.id, hold.id, 'one hold per cylinder');
+  throwsCode(() => reg.release('C1', 'by hand', 'cli'), 'CONFLICT');
+  throwsCode(() => reg.recordDecant('C1', { removedKg: 0.5, by: 'F1', source: 'cli' }), 'CONFLICT');
+  throwsCode(() => reg.recordDecant('C1', { removedKg: 0, by: 'S1', source: 'cli' }), 'BAD_PAYLOAD');
+  const d = reg.recordDecant('C1', { removedKg: 0.5, by: 'S1', note: 'decanted to the recovery tank', source: 'cli' });
+  assert.equal([d.removedKg, d.decantedBy, typeof d.decantedAt], [0.5, 'S1', 'string']);
+  assert.is(reg.getCylinder('C1')!.status, 'active');
+  assert.is(reg.pendingDecant('C1'), undefined);
+  assert.ok(reg.events({ subject: 'C1' }).some((e) => e.kind === 'cylinder.decanted'));
+  throwsCode(() => reg.recordDecant('C1', { removedKg: 0.5, by: 'S1', source: 'cli' }), 'CONFLICT');
+});
+
 test.run();

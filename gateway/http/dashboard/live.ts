@@ -13,6 +13,7 @@ import type { Station } from '../../runtime/station.ts';
 import type { PostEvent } from '../../runtime/post.ts';
 import type { Logger } from '../../log.ts';
 import { bannerView, postTile, recordReasons, type BannerView, type PostMemory, type PostTile } from './view.ts';
+import { reasonText } from '../../i18n/index.ts';
 
 interface Client {
   res: ServerResponse;
@@ -62,7 +63,17 @@ export class LiveHub {
     if (!rt) return undefined;
     const scale = this.station.devices?.posts.get(post)?.scale.getHealth();
     const context = { now: this.station.clock.now(), emptyBelowKg: this.station.config.eligibility.emptyScaleBelowKg, ...(scale ? { scale } : {}) };
-    return postTile(rt.id, rt.snapshot, this.memory.get(rt.id), this.station.lockState.length > 0, context);
+    return this.withExceptions(postTile(rt.id, rt.snapshot, this.memory.get(rt.id), this.station.lockState.length > 0, context));
+  }
+
+  /** Open exceptions count against the post until a supervisor closes them out. */
+  private withExceptions(tile: PostTile): PostTile {
+    const open = this.station.exceptions?.open(tile.post) ?? [];
+    if (open.length === 0) return tile;
+    return {
+      ...tile,
+      exceptions: open.map((e) => ({ id: e.id, code: e.code, ...reasonText(e.code), raisedAt: e.raisedAt, ...(e.cylinderCode ? { cylinderCode: e.cylinderCode } : {}), ...(e.detail ? { detail: e.detail } : {}) })),
+    };
   }
 
   banner(): BannerView {

@@ -11,7 +11,7 @@ import { recordsToCsv } from '../../records/export.ts';
 import type { FillRecordV1 } from '../../records/record.ts';
 import type { FillOutcome } from '../../records/types.ts';
 
-export const outcomes: readonly FillOutcome[] = ['filled', 'underfilled', 'overfilled', 'refused', 'tripped', 'aborted', 'interrupted'];
+export const outcomes: readonly FillOutcome[] = ['filled', 'underfilled', 'overfilled', 'filled_unchecked', 'unauthorised_fill', 'refused', 'tripped', 'aborted', 'interrupted'];
 
 export interface RecordQuery {
   /** Inclusive start, exclusive end, epoch ms (of the commit wall time). */

@@ -76,6 +76,9 @@ export class Dashboard {
       r('GET', /^\/api\/registry\/operators$/, 'view', (c) => this.operators(c)),
       r('POST', /^\/api\/registry\/import$/, 'importRegistry', (c) => this.importRegistry(c)),
       r('GET', /^\/api\/status$/, 'view', (c) => sendJson(c.res, 200, stationStatus(this.station))),
+      r('GET', /^\/api\/exceptions$/, 'view', (c) => sendJson(c.res, 200, { exceptions: this.station.exceptions.open(c.url.searchParams.get('post') || undefined) })),
+      r('POST', /^\/api\/exceptions\/(\d+)\/close$/, 'closeException', (c) => this.closeException(c)),
+      r('POST', /^\/api\/registry\/cylinders\/([^/]+)\/decant$/, 'recordDecant', (c) => this.recordDecant(c)),
     ];
   }
 
@@ -206,6 +209,30 @@ export class Dashboard {
     this.log.warn({ user: c.session!.name, ok: r.ok, reason: r.reason }, r.ok ? 'store lock reset from the dashboard' : 'store lock reset from the dashboard refused');
     if (!r.ok) throw new ApiError(409, 'RESET_REFUSED', 'banner.storeResetRefused', {}, { reason: r.reason });
     sendJson(c.res, 200, { ok: true, by: who, ...(r.reason ? { note: r.reason } : {}) });
+  }
+
+  /** A supervisor closes out an open exception (unchecked cylinder, unauthorised fill) with a note of what was done. */
+  private async closeException(c: Ctx): Promise<void> {
+    const body = await readJson(c.req, 4096);
+    const note = typeof body.note === 'string' ? body.note.trim() : '';
+    if (!note) throw badRequest('note: what was done');
+    const e = this.station.closeException(Number(c.params[0]), `web:${c.session!.name}`, note);
+    sendJson(c.res, 200, { exception: e });
+  }
+
+  /** A supervisor records the decant of a held (overfilled) cylinder: body { removedKg, by (supervisor badge), at?, note? }. */
+  private async recordDecant(c: Ctx): Promise<void> {
+    const body = await readJson(c.req, 4096);
+    const removedKg = typeof body.removedKg === 'number' ? body.removedKg : Number.NaN;
+    const by = typeof body.by === 'string' ? body.by.trim() : '';
+    if (!by) throw badRequest('by: the supervisor badge who decanted');
+    const d = {
+      removedKg, by,
+      ...(typeof body.at === 'string' ? { at: body.at } : {}),
+      ...(typeof body.note === 'string' ? { note: body.note } : {}),
+    };
+    const decant = this.station.recordDecant(c.params[0], d, `web:${c.session!.name}`);
+    sendJson(c.res, 200, { decant });
   }
 
   /** In a worker (record-queries.ts): a filtered count over 50k records is ~1 s of SQLite work. */

@@ -49,6 +49,11 @@ export interface PostTile {
   /** The post scale's health, and its error when not online. */
   scaleHealth?: HealthState;
   scaleError?: string;
+  /**
+   * Open exceptions against this post (issue 10 points 1 and 5: a cylinder left unchecked, a fill
+   * outside the system), shown until a supervisor closes each out.
+   */
+  exceptions?: { id: number; code: string; zh: string; en: string; cylinderCode?: string; detail?: string; raisedAt: string }[];
 }
 
 /** What a tile needs from outside the controller's state. */
@@ -91,7 +96,7 @@ export function outcomeState(outcome: FillOutcome): TileState {
     case 'aborted':
       return 'warn';
     default:
-      return 'tripped'; // overfilled, tripped, interrupted
+      return 'tripped'; // overfilled, filled_unchecked, unauthorised_fill, tripped, interrupted
   }
 }
 

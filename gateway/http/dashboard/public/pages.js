@@ -3,7 +3,7 @@
 // row-by-row report). Every word from the catalogue.
 import { state, T, pick, h, api, kg, can, fillRows, ApiFailure } from './core.js';
 
-const OUTCOMES = ['filled', 'underfilled', 'overfilled', 'refused', 'tripped', 'aborted', 'interrupted'];
+const OUTCOMES = ['filled', 'underfilled', 'overfilled', 'filled_unchecked', 'unauthorised_fill', 'refused', 'tripped', 'aborted', 'interrupted'];
 
 function options(select, values, labelOf) {
   const keep = select.value;

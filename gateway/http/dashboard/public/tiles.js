@@ -49,6 +49,23 @@ function tileNode(t) {
       fact('tile.content', kg(t.contentKg), 'content'),
     ),
     reasons.length ? h('div', { class: 'reasons' }, reasons) : null,
+    // Open exceptions (left unchecked, filled outside the system) stay until a supervisor closes them out.
+    t.exceptions?.length
+      ? h(
+          'div',
+          { class: 'exceptions', 'data-open': t.exceptions.length },
+          t.exceptions.map((x) =>
+            h(
+              'div',
+              { class: 'reason exception', 'data-code': x.code, 'data-id': x.id },
+              h('p', { class: 'reason-zh', lang: 'zh' }, x.zh),
+              h('p', { class: 'reason-en', lang: 'en' }, x.en),
+              h('p', { class: 'reason-detail' }, `${x.cylinderCode ?? ''} ${x.detail ?? ''} ${x.raisedAt}`),
+              can('closeException') ? h('button', { type: 'button', onclick: () => closeException(x.id) }, T('tile.closeException')) : null,
+            ),
+          ),
+        )
+      : null,
     t.fault && can('resetPost') ? h('button', { type: 'button', class: 'big-button', onclick: () => resetPost(t.post) }, T('tile.reset')) : null,
   );
 }
@@ -63,6 +80,17 @@ function renderTile(t) {
   const old = grid.querySelector(`[data-post="${CSS.escape(t.post)}"]`);
   if (old) old.replaceWith(node);
   else grid.append(node);
+}
+
+async function closeException(id) {
+  const note = window.prompt(T('tile.closeExceptionNote'));
+  if (!note) return;
+  try {
+    await postJson(`/api/exceptions/${id}/close`, { note });
+  } catch (err) {
+    if (!(err instanceof ApiFailure)) throw err;
+    window.alert(err.text());
+  }
 }
 
 async function resetPost(post) {
