@@ -135,7 +135,8 @@ const rows: Record<string, Row> = {
       d.feed(sampleOf(17.8, at(d, 100), false));
       return d.feed(badge(filler));
     },
-    phase: 'verified', kinds: [],
+    // The filler's badge is journalled (issue 13 point 1) even while the post waits for a still weight.
+    phase: 'verified', kinds: ['markInProgress'],
   },
   'verified: pre-fill check exception → refused': { from: toVerified, act: (d) => d.feed(badge(filler, undefined, [{ item: 'valve', ok: false, note: 'bent' }])), phase: 'idle', kinds: REFUSED, code: 'PRE_FILL_CHECK_FAILED' },
   'verified: weight does not fit the tare → refused (pocket code)': {

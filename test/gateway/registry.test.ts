@@ -40,15 +40,15 @@ test('a file database: WAL, synchronous=FULL, migrations applied once, data surv
     const file = join(dir, 'registry.db');
     let db = new Database(file);
     let reg = openRegistry(db);
-    assert.is(reg.schemaVersion, 2);
+    assert.is(reg.schemaVersion, 3);
     assert.is(db.pragma('journal_mode', { simple: true }), 'wal');
     assert.is(db.pragma('synchronous', { simple: true }), 2); // 2 = FULL
     reg.upsertCylinder(input('C1'));
     db.close();
     db = new Database(file);
     reg = openRegistry(db);
-    assert.is(reg.schemaVersion, 2);
-    assert.is((db.prepare('SELECT COUNT(*) AS n FROM registry_migrations').get() as { n: number }).n, 2);
+    assert.is(reg.schemaVersion, 3);
+    assert.is((db.prepare('SELECT COUNT(*) AS n FROM registry_migrations').get() as { n: number }).n, 3);
     assert.is(reg.getCylinder('C1')?.tareKg, 16.5);
     db.close();
   } finally {
@@ -69,7 +69,7 @@ test('a station.db of schema 1 is migrated: its cylinders keep their data, are r
        VALUES ('OLD1', 'V1', 'U1', 'YSP35.5', 14.9, 16.5, 'LPG', '2022-01-01', 8, '2026-01-31', 'x')`,
     ).run();
     const reg = openRegistry(db);
-    assert.is(reg.schemaVersion, 2);
+    assert.is(reg.schemaVersion, 3);
     const c = reg.getCylinder('OLD1')!;
     assert.equal([c.tareKg, c.valveCode, c.valvePhase, c.useRegistrationNo, c.maker, c.eId, c.registeredOn, c.lastInspectedOn, c.refillable, c.purgeRequired], [16.5, 'V1', null, null, null, null, null, null, true, false]);
     db.close();

@@ -53,7 +53,7 @@ function rig(env: Partial<PostEnv>, setpointLimit?: { programLimit(grossKg: numb
     storeFailed: () => void calls.push('storeFailed'),
     ...env,
   };
-  const rt = new PostRuntime(controllerConfig({ station: 'S', unit: 'U', post: 'P1', medium: 'LPG' }, { autoStart: true }), { scale, reader, valve, ...(setpointLimit ? { setpointLimit } : {}) }, full, {}, []);
+  const rt = new PostRuntime(controllerConfig({ station: 'S', unit: 'U', post: 'P1', medium: 'LPG' }, { autoStart: true, maxFlowKgPerMin: 1e6 /* samples jump here: not a swap */ }), { scale, reader, valve, ...(setpointLimit ? { setpointLimit } : {}) }, full, {}, []);
   rt.start();
   const sample = (grossKg: number) => scale.samples.emit({ device: 'P1.scale', grossKg, stable: true, overload: false, at: performance.now() });
   const read = (code: string, kind: 'cylinder' | 'badge') => reader.reads.emit({ device: 'P1.reader', raw: code, code, kind, at: performance.now() });
