@@ -1,0 +1,248 @@
+/**
+ * The valve soak (issue 9 point 6), shared by test/e2e/valve-soak.test.ts
+ * (short) and test/bench/valve-soak.ts (long): 8 posts fill small cylinders
+ * on one shared Modbus bus while a seeded chaos plan makes units slow, deaf,
+ * garbled, drops the link and restarts the gateway; then the simulator's wire
+ * log is held against the gateway's valve decisions (soak-check.ts).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startSimulator, mulberry32, type Simulator } from '../../sim/index.ts';
+import type { WireEntry } from '../../sim/wire/wire-log.ts';
+import { checkInvariant, percentile, type CheckResult, type CoilWriteAt } from './soak-check.ts';
+import { InProcessGateway, type GatewayTrace } from './soak-gateway.ts';
+import { RELAY_UNIT, TARE_KG, postIds, soakCylinders, soakGatewayConfig, soakStationDoc, type SoakBus } from './soak-station.ts';
+import { ChildGateway } from './soak-child.ts';
+
+export interface SoakOptions {
+  seed: number;
+  bus: SoakBus;
+  /** Stop starting fills after this long (ms) or once `fills` records exist, whichever comes first. */
+  durationMs: number;
+  fills?: number;
+  timeoutMs?: number;
+  retries?: number;
+  /** Close bound: one request timeout + wire time + this scheduling margin (ms). */
+  marginMs?: number;
+  /** Mean time between chaos actions (ms); 0 = no chaos. */
+  chaosEveryMs?: number;
+  /** Restart the in-process gateway about this often (ms); 0 = never. */
+  restartEveryMs?: number;
+  /** SIGKILL a child-process gateway about this often (ms) and restart it; 0 = never. */
+  killEveryMs?: number;
+  log?: (line: string) => void;
+  /** Sees everything the check is given (for digging into a violation). */
+  onTrace?: (trace: GatewayTrace, rx: CoilWriteAt[]) => void;
+}
+
+export interface SoakReport extends CheckResult {
+  seed: number;
+  bus: SoakBus;
+  seconds: number;
+  /** Records written, by outcome; `fills` counts the attempts whose ON reached the wire. */
+  records: number;
+  outcomes: Record<string, number>;
+  fills: number;
+  boundMs: number;
+  p50: number;
+  p99: number;
+  max: number;
+  chaos: Record<string, number>;
+  stuck: number;
+  wireDropped: number;
+}
+
+const IDLE = new Set(['idle', 'closedOut', 'aborted']);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function runSoak(o: SoakOptions): Promise<SoakReport> {
+  const timeoutMs = o.timeoutMs ?? 200;
+  const retries = o.retries ?? 4;
+  const boundMs = timeoutMs + 10 + (o.marginMs ?? 200);
+  const st = { bus: o.bus, timeoutMs, retries };
+  const rng = mulberry32(o.seed);
+  const log = o.log ?? (() => undefined);
+  const sim: Simulator = await startSimulator(soakStationDoc(st) as never, { portsFromZero: true, noWatchdog: true } as never);
+  const dir = mkdtempSync(join(tmpdir(), 'fg-soak-'));
+  const config = soakGatewayConfig(st, sim.deviceEndpoints(), join(dir, 'data'));
+  const posts = postIds(8);
+  const coils = Object.fromEntries(posts.map((p, i) => [p, i]));
+  const { csv, codes } = soakCylinders(Math.max(400, (o.fills ?? 0) + 400, Math.ceil(o.durationMs / 150)));
+  const trace: GatewayTrace = { decisions: [], tx: [], linkDown: [], wireOnly: [], records: [] };
+  const rx: CoilWriteAt[] = [];
+  sim.wire.onEntry = (e: WireEntry) => {
+    if (e.kind !== 'request' || e.unitId !== RELAY_UNIT) return;
+    if (e.fc === 5) rx.push({ coil: e.address!, on: e.value === true, t: e.t });
+    else if (e.fc === 15) e.values!.forEach((v, i) => rx.push({ coil: e.address! + i, on: v === true, t: e.t }));
+  };
+  const framing = o.bus === 'modbus-tcp' ? 'mbap' : 'rtu';
+  const inProc = new InProcessGateway(config, trace, { bus: 'shared', unitId: RELAY_UNIT, framing });
+  const child = o.killEveryMs ? new ChildGateway(config, dir, trace, posts) : undefined;
+  const chaos: Record<string, number> = {};
+  const count = (k: string) => (chaos[k] = (chaos[k] ?? 0) + 1);
+  let gw: { phase(p: string): string; grossKg(p: string): number | undefined } = inProc;
+  let nextCode = 0;
+  let stuck = 0;
+  const t0 = performance.now();
+  const deadline = t0 + o.durationMs;
+  const enough = () => performance.now() > deadline || (o.fills !== undefined && trace.records.length >= o.fills);
+
+  await inProc.start((s) => {
+    const r = s.registry.importCylinders(csv, 'csv');
+    const ops = s.registry.importOperators('badge,name,roles,certificateNo,certificateExpires\nB1001,Filler,filler;checker,TS-P-41-2023-0001,2030-06-30\nB1009,Supervisor,supervisor,,\n', 'csv');
+    if (!r.applied || !ops.applied) throw new Error(`soak registry import failed: ${JSON.stringify([r.issues, ops.issues])}`);
+  });
+
+  const until = async (fn: () => boolean, ms: number) => {
+    const end = performance.now() + ms;
+    while (!fn()) {
+      if (performance.now() > end) return false;
+      await sleep(40);
+    }
+    return true;
+  };
+  const recorded = (code: string) => trace.records.some((r) => r.cylinderCode === code);
+
+  /** One operator: place a fresh cylinder, scan, badge (auto start), wait for the fill, take it away, reset a fault. */
+  async function operate(post: string): Promise<void> {
+    const ph = () => gw.phase(post);
+    while (!enough()) {
+      if (!(await until(() => IDLE.has(ph()) || ph() === 'fault', 10_000))) {
+        stuck++;
+        sim.remove(post);
+        continue;
+      }
+      if (ph() === 'fault') {
+        sim.remove(post);
+        await until(() => (gw.grossKg(post) ?? 99) < 1, 3000);
+        sim.badge(post, 'B1009');
+        await until(() => ph() !== 'fault', 1500);
+        continue;
+      }
+      const code = codes[nextCode++ % codes.length]!;
+      const from = trace.records.length;
+      const mine = () => trace.records.slice(from).some((r) => r.cylinderCode === code);
+      try {
+        sim.place(post, code, { tareKg: TARE_KG, residualKg: 0.1 + 0.25 * rng() });
+      } catch {
+        sim.remove(post);
+        continue;
+      }
+      await until(() => (gw.grossKg(post) ?? 0) > 1, 3000);
+      sim.scan(post, code);
+      const ready = await until(() => ['verified', 'cylinderReady'].includes(ph()) || mine() || ph() === 'fault', 4000);
+      if (ready && !mine() && ph() !== 'fault') {
+        sim.badge(post, 'B1001');
+        await until(() => ['checked', 'fault'].includes(ph()) || mine(), 20_000);
+      }
+      sim.remove(post);
+      await until(() => mine() || IDLE.has(ph()) || ph() === 'fault', 5000);
+    }
+  }
+
+  /** The chaos plan: one seeded action at a time, each undone after its span. */
+  async function disturb(): Promise<void> {
+    if (!o.chaosEveryMs) return;
+    const lastRestart = { t: performance.now() };
+    while (!enough()) {
+      await sleep(o.chaosEveryMs * (0.5 + rng()));
+      if (enough()) break;
+      const scale = `${posts[Math.floor(rng() * posts.length)]}.scale`;
+      const span = 300 + rng() * 1200;
+      const r = rng();
+      const fault = (f: Record<string, unknown>, ms = span) => {
+        try {
+          sim.setFault(f);
+          count(`${f.device === 'P1.valve' ? 'relay' : 'scale'} ${f.kind}`);
+          if (f.kind !== 'link-drop') setTimeout(() => sim.clearFaults(f.device as string, f.kind as never), ms);
+        } catch (err) {
+          log(`chaos: ${(err as Error).message}`);
+        }
+      };
+      const since = performance.now() - lastRestart.t;
+      if (o.killEveryMs && child && since > o.killEveryMs * (0.6 + 0.8 * rng())) {
+        lastRestart.t = performance.now();
+        count('gateway SIGKILL');
+        await switchToChild();
+        continue;
+      }
+      if (o.restartEveryMs && since > o.restartEveryMs * (0.6 + 0.8 * rng())) {
+        lastRestart.t = performance.now();
+        count('gateway restart');
+        await inProc.stop();
+        await sleep(100 + 400 * rng());
+        await inProc.start();
+        continue;
+      }
+      if (r < 0.25) fault({ device: scale, kind: 'late', ms: Math.round(rng() < 0.5 ? 40 + rng() * 100 : timeoutMs + 20 + rng() * 200) });
+      else if (r < 0.45) fault({ device: scale, kind: 'no-answer' });
+      else if (r < 0.55) fault({ device: scale, kind: rng() < 0.5 ? 'corrupt' : 'garbage' });
+      else if (r < 0.75) fault({ device: 'P1.valve', kind: 'late', ms: Math.round(rng() < 0.5 ? 20 + rng() * 100 : timeoutMs + 20 + rng() * 150) }, span / 2);
+      else if (r < 0.9) fault({ device: 'P1.valve', kind: 'no-answer' }, span / 3);
+      else fault({ device: 'P1.valve', kind: 'link-drop', ms: Math.round(200 + rng() * 800) });
+    }
+  }
+
+  /** SIGKILL segment: the gateway runs as a child process, is killed mid-fill and restarted, then in-process again. */
+  async function switchToChild(): Promise<void> {
+    await inProc.stop();
+    const proxy = child!;
+    gw = proxy;
+    await proxy.start();
+    await sleep(2000 + 3000 * rng());
+    await proxy.kill();
+    await sleep(200 + 300 * rng());
+    await proxy.start();
+    await sleep(1000 + 1000 * rng());
+    await proxy.stop();
+    await inProc.start();
+    gw = inProc;
+  }
+
+  await Promise.all([...posts.map(operate), disturb()]);
+  const seconds = (performance.now() - t0) / 1000;
+  sim.clearFaults();
+  await inProc.stop();
+  await sleep(100);
+  sim.wire.onEntry = undefined;
+  const wireDropped = sim.wire.dropped;
+  await sim.close();
+  rmSync(dir, { recursive: true, force: true });
+
+  o.onTrace?.(trace, rx);
+  const res = checkInvariant({ coils, decisions: trace.decisions, tx: trace.tx, rx, linkDown: trace.linkDown, wireOnly: trace.wireOnly, boundMs });
+  const outcomes: Record<string, number> = {};
+  for (const r of trace.records) outcomes[r.outcome] = (outcomes[r.outcome] ?? 0) + 1;
+  return {
+    ...res,
+    seed: o.seed,
+    bus: o.bus,
+    seconds: Math.round(seconds * 10) / 10,
+    records: trace.records.length,
+    outcomes,
+    fills: res.attemptsOnWire,
+    boundMs,
+    p50: percentile(res.latencies, 50),
+    p99: percentile(res.latencies, 99),
+    max: res.latencies.length ? Math.max(...res.latencies) : NaN,
+    chaos,
+    stuck,
+    wireDropped,
+  };
+}
+
+export function formatSoak(r: SoakReport): string {
+  const ms = (x: number) => (Number.isFinite(x) ? `${x.toFixed(1)} ms` : 'n/a');
+  const lines = [
+    `valve soak seed ${r.seed} on ${r.bus}: ${r.fills} fills on the wire (${r.opens} opens, ${r.records} records ${JSON.stringify(r.outcomes)}) in ${r.seconds} s`,
+    `  violations ${r.violations.length} (goal 0)${r.strayMaxMs ? `; longest stray ON ${ms(r.strayMaxMs)}` : ''}`,
+    `  close latency (decision → OFF on the wire, ${r.latencies.length} closes): p50 ${ms(r.p50)}, p99 ${ms(r.p99)}, max ${ms(r.max)}; bound ${r.boundMs} ms, over it ${r.overBound}`,
+    `  excused (link down / gateway killed) ${r.excused}, longest ${ms(r.excusedMaxMs)}; stuck operator steps ${r.stuck}; wire log dropped ${r.wireDropped}`,
+    `  chaos ${JSON.stringify(r.chaos)}`,
+  ];
+  for (const v of r.violations.slice(0, 8)) lines.push(`  ! ${v}`);
+  if (r.violations.length > 8) lines.push(`  ! ... ${r.violations.length - 8} more`);
+  for (const s of r.slow.slice(0, 4)) lines.push(`  slow: ${s}`);
+  return lines.join('\n');
+}
