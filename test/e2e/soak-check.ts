@@ -10,7 +10,9 @@
  *   most one, and before the close's OFF);
  * - after a close is decided, no ON reaches the wire until a new attempt opens;
  * - a close decided while the coil is ON on the wire is followed by an OFF
- *   within `boundMs` (latency: decision → OFF request at the module); a close
+ *   within `boundMs` (latency: decision → OFF request at the module), plus
+ *   `perRequestMs` for each other coil's OFF that went ahead of it (closes
+ *   decided together queue behind one another, one request each); a close
  *   that could not reach the wire because the link was down, or because the
  *   gateway was killed, is excused from the bound but still needs its OFF
  *   before the coil may be ON again.
@@ -18,7 +20,8 @@
  * In `wireOnly` spans (a gateway in a child process, whose decisions are not
  * seen) attempts come from the wire: an ON opens one, its first OFF closes it.
  * There the checks are that a (re)started gateway's first write to a coil is
- * OFF, and that no ON follows an OFF within `reopenMinMs` (no real attempt
+ * OFF, and that no ON follows the OFF that ended an attempt within
+ * `reopenMinMs` (keep-alive OFFs while closed do not count; no real attempt
  * opens that soon after a close: the cut-off alone waits 400 ms for the gas
  * in flight, a trip waits for a supervisor).
  */
@@ -50,8 +53,18 @@ export interface CheckInput {
   linkDown: { from: number; to: number }[];
   wireOnly?: { from: number; to: number }[];
   boundMs: number;
+  /** Every request that reached the bus, in order (for what a close waited behind); optional. */
+  requests?: BusRequest[];
+  /** What one request may take: the bus timeout + wire time (default 0: no allowance). */
+  perRequestMs?: number;
   /** Default 250 ms. */
   reopenMinMs?: number;
+}
+
+/** A request on the shared bus: an OFF write (to which coil of the relay module) or anything else. */
+export interface BusRequest {
+  t: number;
+  offCoil?: number;
 }
 
 export interface CheckResult {
@@ -64,6 +77,8 @@ export interface CheckResult {
   slow: string[];
   /** How long the longest stray ON (a violation) stayed on the wire before an OFF (ms). */
   strayMaxMs: number;
+  /** The most requests other than OFF writes that reached the bus between a close decision and its OFF. */
+  maxWaitedBehind: number;
   /** Closes whose OFF waited for a link to come back or a killed gateway's successor. */
   excused: number;
   excusedMaxMs: number;
@@ -75,7 +90,7 @@ export interface CheckResult {
 type Ev = { t: number; order: number } & ({ k: 'decision'; d: Decision } | { k: 'rx'; on: boolean } | { k: 'tx'; on: boolean });
 
 export function checkInvariant(input: CheckInput): CheckResult {
-  const out: CheckResult = { violations: [], latencies: [], overBound: 0, slow: [], strayMaxMs: 0, excused: 0, excusedMaxMs: 0, opens: 0, attemptsOnWire: 0 };
+  const out: CheckResult = { violations: [], latencies: [], overBound: 0, slow: [], strayMaxMs: 0, maxWaitedBehind: 0, excused: 0, excusedMaxMs: 0, opens: 0, attemptsOnWire: 0 };
   for (const [post, coil] of Object.entries(input.coils)) checkCoil(post, coil, input, out);
   return out;
 }
@@ -104,7 +119,7 @@ function checkCoil(post: string, coil: number, input: CheckInput, out: CheckResu
   const spans = input.wireOnly ?? [];
   const spanOf = (t: number) => spans.findIndex((w) => w.from <= t && t <= w.to);
   const reopenMinMs = input.reopenMinMs ?? 250;
-  let lastOffAt = -Infinity;
+  let lastCloseOffAt = -Infinity; // the OFF that ended the last attempt on the wire
   let seenInSpan = -1; // the span whose first write was checked
 
   for (const e of evs) {
@@ -143,7 +158,7 @@ function checkCoil(post: string, coil: number, input: CheckInput, out: CheckResu
     }
     if (span !== -1 && e.on && !open) {
       // Wire-only: an ON opens an attempt, unless it comes right after a close.
-      if (e.t - lastOffAt < reopenMinMs) v(e.t, `ON ${(e.t - lastOffAt).toFixed(1)} ms after an OFF (wire-only span)`);
+      if (e.t - lastCloseOffAt < reopenMinMs) v(e.t, `ON ${(e.t - lastCloseOffAt).toFixed(1)} ms after the OFF that ended an attempt (wire-only span)`);
       open = true;
       closedAt = undefined;
       pending = undefined;
@@ -176,8 +191,8 @@ function checkCoil(post: string, coil: number, input: CheckInput, out: CheckResu
       pending ??= { t: e.t, excused: false, reason: 'stray ON', stray: true };
       continue;
     }
+    if (wireOn) lastCloseOffAt = e.t;
     wireOn = false;
-    lastOffAt = e.t;
     if (closedAt !== undefined) offSinceClose = true;
     // An ON still counted as in flight did not arrive before this OFF: it was lost with a link.
     inFlightOn = false;
@@ -189,9 +204,14 @@ function checkCoil(post: string, coil: number, input: CheckInput, out: CheckResu
         out.excusedMaxMs = Math.max(out.excusedMaxMs, ms);
       } else {
         out.latencies.push(ms);
-        if (ms > input.boundMs) {
+        const { otherOffs, others } = between(input.requests ?? [], pending.t, e.t, coil);
+        out.maxWaitedBehind = Math.max(out.maxWaitedBehind, others);
+        const bound = input.boundMs + otherOffs * (input.perRequestMs ?? 0);
+        if (ms > bound) {
           out.overBound++;
-          if (out.slow.length < 20) out.slow.push(`${post} t=${e.t.toFixed(1)}: OFF ${ms.toFixed(1)} ms after the close (${pending.reason}) was decided; bound ${input.boundMs} ms`);
+          if (out.slow.length < 20) {
+            out.slow.push(`${post} t=${e.t.toFixed(1)}: OFF ${ms.toFixed(1)} ms after the close (${pending.reason}) was decided, behind ${others} other requests and ${otherOffs} other OFFs; bound ${bound} ms`);
+          }
         }
       }
       pending = undefined;
@@ -205,4 +225,23 @@ export function percentile(xs: number[], p: number): number {
   if (xs.length === 0) return NaN;
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
+}
+
+/** Requests that reached the bus in (from, to): other coils' OFF writes, and everything else. */
+function between(reqs: BusRequest[], from: number, to: number, coil: number): { otherOffs: number; others: number } {
+  let lo = 0;
+  let hi = reqs.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (reqs[mid]!.t <= from) lo = mid + 1;
+    else hi = mid;
+  }
+  let otherOffs = 0;
+  let others = 0;
+  for (let i = lo; i < reqs.length && reqs[i]!.t < to; i++) {
+    const r = reqs[i]!;
+    if (r.offCoil === undefined) others++;
+    else if (r.offCoil !== coil) otherOffs++;
+  }
+  return { otherOffs, others };
 }

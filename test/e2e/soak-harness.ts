@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startSimulator, mulberry32, type Simulator } from '../../sim/index.ts';
 import type { WireEntry } from '../../sim/wire/wire-log.ts';
-import { checkInvariant, percentile, type CheckResult, type CoilWriteAt } from './soak-check.ts';
+import { checkInvariant, percentile, type BusRequest, type CheckResult, type CoilWriteAt } from './soak-check.ts';
 import { InProcessGateway, type GatewayTrace } from './soak-gateway.ts';
 import { RELAY_UNIT, TARE_KG, postIds, soakCylinders, soakGatewayConfig, soakStationDoc, type SoakBus } from './soak-station.ts';
 import { ChildGateway } from './soak-child.ts';
@@ -71,10 +71,13 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
   const { csv, codes } = soakCylinders(Math.max(400, (o.fills ?? 0) + 400, Math.ceil(o.durationMs / 150)));
   const trace: GatewayTrace = { decisions: [], tx: [], linkDown: [], wireOnly: [], records: [] };
   const rx: CoilWriteAt[] = [];
+  const requests: BusRequest[] = [];
   sim.wire.onEntry = (e: WireEntry) => {
-    if (e.kind !== 'request' || e.unitId !== RELAY_UNIT) return;
-    if (e.fc === 5) rx.push({ coil: e.address!, on: e.value === true, t: e.t });
-    else if (e.fc === 15) e.values!.forEach((v, i) => rx.push({ coil: e.address! + i, on: v === true, t: e.t }));
+    if (e.kind !== 'request') return;
+    const relay = e.unitId === RELAY_UNIT;
+    if (relay && e.fc === 5) rx.push({ coil: e.address!, on: e.value === true, t: e.t });
+    else if (relay && e.fc === 15) e.values!.forEach((v, i) => rx.push({ coil: e.address! + i, on: v === true, t: e.t }));
+    requests.push(relay && e.fc === 5 && e.value === false ? { t: e.t, offCoil: e.address! } : { t: e.t });
   };
   const framing = o.bus === 'modbus-tcp' ? 'mbap' : 'rtu';
   const inProc = new InProcessGateway(config, trace, { bus: 'shared', unitId: RELAY_UNIT, framing });
@@ -98,7 +101,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
     const end = performance.now() + ms;
     while (!fn()) {
       if (performance.now() > end) return false;
-      await sleep(40);
+      await sleep(25);
     }
     return true;
   };
@@ -134,7 +137,8 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
       const ready = await until(() => ['verified', 'cylinderReady'].includes(ph()) || mine() || ph() === 'fault', 4000);
       if (ready && !mine() && ph() !== 'fault') {
         sim.badge(post, 'B1001');
-        await until(() => ['checked', 'fault'].includes(ph()) || mine(), 20_000);
+        // A restart mid-fill leaves the post idle (the fill recorded as interrupted): that attempt is over too.
+        await until(() => ph() === 'checked' || ph() === 'fault' || IDLE.has(ph()) || mine(), 20_000);
       }
       sim.remove(post);
       await until(() => mine() || IDLE.has(ph()) || ph() === 'fault', 5000);
@@ -144,7 +148,8 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
   /** The chaos plan: one seeded action at a time, each undone after its span. */
   async function disturb(): Promise<void> {
     if (!o.chaosEveryMs) return;
-    const lastRestart = { t: performance.now() };
+    let lastRestart = performance.now();
+    let lastKill = performance.now();
     while (!enough()) {
       await sleep(o.chaosEveryMs * (0.5 + rng()));
       if (enough()) break;
@@ -160,15 +165,14 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
           log(`chaos: ${(err as Error).message}`);
         }
       };
-      const since = performance.now() - lastRestart.t;
-      if (o.killEveryMs && child && since > o.killEveryMs * (0.6 + 0.8 * rng())) {
-        lastRestart.t = performance.now();
+      if (o.killEveryMs && child && performance.now() - lastKill > o.killEveryMs * (0.6 + 0.8 * rng())) {
+        lastKill = lastRestart = performance.now();
         count('gateway SIGKILL');
         await switchToChild();
         continue;
       }
-      if (o.restartEveryMs && since > o.restartEveryMs * (0.6 + 0.8 * rng())) {
-        lastRestart.t = performance.now();
+      if (o.restartEveryMs && performance.now() - lastRestart > o.restartEveryMs * (0.6 + 0.8 * rng())) {
+        lastRestart = performance.now();
         count('gateway restart');
         await inProc.stop();
         await sleep(100 + 400 * rng());
@@ -189,11 +193,15 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
     await inProc.stop();
     const proxy = child!;
     gw = proxy;
+    const t = performance.now();
     await proxy.start();
+    log(`child gateway up in ${(performance.now() - t).toFixed(0)} ms`);
     await sleep(2000 + 3000 * rng());
     await proxy.kill();
     await sleep(200 + 300 * rng());
+    const t2 = performance.now();
     await proxy.start();
+    log(`child gateway restarted after SIGKILL in ${(performance.now() - t2).toFixed(0)} ms`);
     await sleep(1000 + 1000 * rng());
     await proxy.stop();
     await inProc.start();
@@ -211,7 +219,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
   rmSync(dir, { recursive: true, force: true });
 
   o.onTrace?.(trace, rx);
-  const res = checkInvariant({ coils, decisions: trace.decisions, tx: trace.tx, rx, linkDown: trace.linkDown, wireOnly: trace.wireOnly, boundMs });
+  const res = checkInvariant({ coils, decisions: trace.decisions, tx: trace.tx, rx, linkDown: trace.linkDown, wireOnly: trace.wireOnly, boundMs, requests, perRequestMs: timeoutMs + 10 });
   const outcomes: Record<string, number> = {};
   for (const r of trace.records) outcomes[r.outcome] = (outcomes[r.outcome] ?? 0) + 1;
   return {
@@ -237,7 +245,7 @@ export function formatSoak(r: SoakReport): string {
   const lines = [
     `valve soak seed ${r.seed} on ${r.bus}: ${r.fills} fills on the wire (${r.opens} opens, ${r.records} records ${JSON.stringify(r.outcomes)}) in ${r.seconds} s`,
     `  violations ${r.violations.length} (goal 0)${r.strayMaxMs ? `; longest stray ON ${ms(r.strayMaxMs)}` : ''}`,
-    `  close latency (decision → OFF on the wire, ${r.latencies.length} closes): p50 ${ms(r.p50)}, p99 ${ms(r.p99)}, max ${ms(r.max)}; bound ${r.boundMs} ms, over it ${r.overBound}`,
+    `  close latency (decision → OFF on the wire, ${r.latencies.length} closes): p50 ${ms(r.p50)}, p99 ${ms(r.p99)}, max ${ms(r.max)}; bound ${r.boundMs} ms, over it ${r.overBound}; most requests a close waited behind ${r.maxWaitedBehind}`,
     `  excused (link down / gateway killed) ${r.excused}, longest ${ms(r.excusedMaxMs)}; stuck operator steps ${r.stuck}; wire log dropped ${r.wireDropped}`,
     `  chaos ${JSON.stringify(r.chaos)}`,
   ];

@@ -33,7 +33,7 @@ export function soakStationDoc(o: SoakStationOptions): Record<string, unknown> {
     posts: ids.map((id, i) => ({
       id,
       medium: 'LPG',
-      flowKgPerMin: o.flowKgPerMin ?? 120,
+      flowKgPerMin: o.flowKgPerMin ?? 80,
       scale: { protocol: 'modbus', bus: 'shared', unitId: i + 1, registerMap: 'flintec-ft112', divisionKg: 0.02, noiseKg: 0.01, updateHz: 10, capacityKg: 100, seed: 100 + i },
       reader: { transport: 'tcp', suffix: '\r\n' },
       valve: { bus: 'shared', unitId: RELAY_UNIT, coil: i, feedbackInput: i, openDelayMs: 80, closeDelayMs: 120 },
