@@ -14,6 +14,8 @@ import type { CoilWriteAt, Decision } from './soak-check.ts';
 
 export interface GatewayTrace {
   decisions: Decision[];
+  /** Open decisions so far (a running fill count). */
+  opens: number;
   tx: CoilWriteAt[];
   linkDown: { from: number; to: number }[];
   /** Spans in which the gateway ran as a child process: its decisions are not known (soak-child.ts). */
@@ -82,6 +84,7 @@ export class InProcessGateway {
     bus.stateChange.on(({ state }) => this.linkState(state === 'open'));
     s.events.on((e) => {
       if (e.kind === 'valve') trace.decisions.push({ post: e.post, t: performance.now(), kind: e.command, reason: e.reason });
+      if (e.kind === 'valve' && e.command === 'open') trace.opens++;
       if (e.kind === 'record') trace.records.push(e.attempt);
     });
     this.station = s;

@@ -18,7 +18,7 @@ import { ChildGateway } from './soak-child.ts';
 export interface SoakOptions {
   seed: number;
   bus: SoakBus;
-  /** Stop starting fills after this long (ms) or once `fills` records exist, whichever comes first. */
+  /** Stop starting fills after this long (ms) or once `fills` valves were opened (in this process), whichever comes first. */
   durationMs: number;
   fills?: number;
   timeoutMs?: number;
@@ -68,8 +68,8 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
   const config = soakGatewayConfig(st, sim.deviceEndpoints(), join(dir, 'data'));
   const posts = postIds(8);
   const coils = Object.fromEntries(posts.map((p, i) => [p, i]));
-  const { csv, codes } = soakCylinders(Math.max(400, (o.fills ?? 0) + 400, Math.ceil(o.durationMs / 150)));
-  const trace: GatewayTrace = { decisions: [], tx: [], linkDown: [], wireOnly: [], records: [] };
+  const { csv, codes } = soakCylinders(Math.min(20_000, Math.max(400, 3 * (o.fills ?? 0), Math.ceil(o.durationMs / 100))));
+  const trace: GatewayTrace = { decisions: [], opens: 0, tx: [], linkDown: [], wireOnly: [], records: [] };
   const rx: CoilWriteAt[] = [];
   const requests: BusRequest[] = [];
   sim.wire.onEntry = (e: WireEntry) => {
@@ -89,7 +89,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
   let stuck = 0;
   const t0 = performance.now();
   const deadline = t0 + o.durationMs;
-  const enough = () => performance.now() > deadline || (o.fills !== undefined && trace.records.length >= o.fills);
+  const enough = () => performance.now() > deadline || (o.fills !== undefined && trace.opens >= o.fills);
 
   await inProc.start((s) => {
     const r = s.registry.importCylinders(csv, 'csv');
