@@ -73,11 +73,11 @@ async function soak(o: Omit<SoakOptions, 'seed'>, minFills: number): Promise<voi
 }
 
 test('soak, Modbus TCP: 8 scales and the relay module on one bus, chaos, restarts and a SIGKILL', async () => {
-  await soak({ bus: 'modbus-tcp', durationMs: 35_000, chaosEveryMs: 1500, restartEveryMs: 12_000, killEveryMs: 20_000 }, 40);
+  await soak({ bus: 'modbus-tcp', durationMs: 35_000, chaosEveryMs: 1500, restartEveryMs: 12_000, killEveryMs: 20_000 }, 30);
 });
 
 test('soak, RTU over TCP: the same station on RTU framing, chaos and restarts', async () => {
-  await soak({ bus: 'rtu-tcp', durationMs: 20_000, chaosEveryMs: 1500, restartEveryMs: 8000 }, 30);
+  await soak({ bus: 'rtu-tcp', durationMs: 20_000, chaosEveryMs: 1500, restartEveryMs: 8000 }, 20);
 });
 
 test.run();
