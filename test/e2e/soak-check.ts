@@ -79,6 +79,8 @@ export interface CheckResult {
   strayMaxMs: number;
   /** The most requests other than OFF writes that reached the bus between a close decision and its OFF. */
   maxWaitedBehind: number;
+  /** The latencies of closes that waited behind at most one other request (what a fixed bus should give). */
+  latenciesOneAhead: number[];
   /** Closes whose OFF waited for a link to come back or a killed gateway's successor. */
   excused: number;
   excusedMaxMs: number;
@@ -90,7 +92,7 @@ export interface CheckResult {
 type Ev = { t: number; order: number } & ({ k: 'decision'; d: Decision } | { k: 'rx'; on: boolean } | { k: 'tx'; on: boolean });
 
 export function checkInvariant(input: CheckInput): CheckResult {
-  const out: CheckResult = { violations: [], latencies: [], overBound: 0, slow: [], strayMaxMs: 0, maxWaitedBehind: 0, excused: 0, excusedMaxMs: 0, opens: 0, attemptsOnWire: 0 };
+  const out: CheckResult = { violations: [], latencies: [], overBound: 0, slow: [], strayMaxMs: 0, maxWaitedBehind: 0, latenciesOneAhead: [], excused: 0, excusedMaxMs: 0, opens: 0, attemptsOnWire: 0 };
   for (const [post, coil] of Object.entries(input.coils)) checkCoil(post, coil, input, out);
   return out;
 }
@@ -206,6 +208,7 @@ function checkCoil(post: string, coil: number, input: CheckInput, out: CheckResu
         out.latencies.push(ms);
         const { otherOffs, others } = between(input.requests ?? [], pending.t, e.t, coil);
         out.maxWaitedBehind = Math.max(out.maxWaitedBehind, others);
+        if (others <= 1) out.latenciesOneAhead.push(ms);
         const bound = input.boundMs + otherOffs * (input.perRequestMs ?? 0);
         if (ms > bound) {
           out.overBound++;
