@@ -61,7 +61,9 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
   const retries = o.retries ?? 4;
   const boundMs = timeoutMs + 10 + (o.marginMs ?? 200);
   const st = { bus: o.bus, timeoutMs, retries };
+  // Two streams, so the chaos plan is the same whatever the operators draw meanwhile.
   const rng = mulberry32(o.seed);
+  const residual = mulberry32(o.seed ^ 0x9e3779b9);
   const log = o.log ?? (() => undefined);
   const sim: Simulator = await startSimulator(soakStationDoc(st) as never, { portsFromZero: true, noWatchdog: true } as never);
   const dir = mkdtempSync(join(tmpdir(), 'fg-soak-'));
@@ -105,7 +107,6 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
     }
     return true;
   };
-  const recorded = (code: string) => trace.records.some((r) => r.cylinderCode === code);
 
   /** One operator: place a fresh cylinder, scan, badge (auto start), wait for the fill, take it away, reset a fault. */
   async function operate(post: string): Promise<void> {
@@ -127,7 +128,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
       const from = trace.records.length;
       const mine = () => trace.records.slice(from).some((r) => r.cylinderCode === code);
       try {
-        sim.place(post, code, { tareKg: TARE_KG, residualKg: 0.1 + 0.25 * rng() });
+        sim.place(post, code, { tareKg: TARE_KG, residualKg: 0.1 + 0.25 * residual() });
       } catch {
         sim.remove(post);
         continue;
