@@ -1,15 +1,15 @@
 /**
  * Benchmark (issue 9 point 6): the long valve soak. The same harness as
  * test/e2e/valve-soak.test.ts (test/e2e/soak-harness.ts), run until enough
- * fills: 8 posts on one shared bus, seeded chaos (slow, deaf and garbled
+ * fills: 8 posts on one shared bus (Modbus TCP, RTU on a pty, RTU over TCP), seeded chaos (slow, deaf and garbled
  * units, link drops), in-process gateway restarts, and SIGKILLs of a
  * child-process gateway on the Modbus TCP run. Prints the violations of the
  * valve invariant (goal 0), the close latency p50/p99/max and the fills.
  *
  * Run alone: `npm run bench -- valve-soak`, or
  *   `node --import tsx test/bench/valve-soak.ts`
- * Environment: VALVE_SOAK_FILLS (default 2000, over both runs), VALVE_SOAK_SEED,
- * VALVE_SOAK_BUS (both | modbus-tcp | rtu-tcp), VALVE_SOAK_RETRIES (default 4).
+ * Environment: VALVE_SOAK_FILLS (default 2000, over all runs), VALVE_SOAK_SEED,
+ * VALVE_SOAK_BUS (all | modbus-tcp | rtu-tcp | rtu-pty), VALVE_SOAK_RETRIES (default 4).
  */
 import { formatSoak, runSoak, type SoakReport } from '../e2e/soak-harness.ts';
 import type { SoakBus } from '../e2e/soak-station.ts';
@@ -27,15 +27,17 @@ export interface Result {
   firstViolations: string[];
 }
 
-export async function run(opts: { fills?: number; seed?: number; bus?: 'both' | SoakBus; retries?: number; print?: boolean } = {}): Promise<Result> {
+export async function run(opts: { fills?: number; seed?: number; bus?: 'all' | SoakBus; retries?: number; print?: boolean } = {}): Promise<Result> {
   const env = process.env;
   const total = opts.fills ?? Number(env.VALVE_SOAK_FILLS ?? 2000);
   const seed = opts.seed ?? Number(env.VALVE_SOAK_SEED ?? 9006);
-  const which = opts.bus ?? ((env.VALVE_SOAK_BUS as 'both' | SoakBus | undefined) ?? 'both');
+  const which = opts.bus ?? ((env.VALVE_SOAK_BUS as 'all' | SoakBus | undefined) ?? 'all');
   const retries = opts.retries ?? Number(env.VALVE_SOAK_RETRIES ?? 4);
   const print = opts.print ?? true;
   const plan: { bus: SoakBus; share: number }[] =
-    which === 'both' ? [{ bus: 'modbus-tcp', share: 0.6 }, { bus: 'rtu-tcp', share: 0.4 }] : [{ bus: which, share: 1 }];
+    which === 'all'
+      ? [{ bus: 'modbus-tcp', share: 0.5 }, { bus: 'rtu-pty', share: 0.3 }, { bus: 'rtu-tcp', share: 0.2 }]
+      : [{ bus: which, share: 1 }];
   const reports: SoakReport[] = [];
   for (const [i, p] of plan.entries()) {
     const fills = Math.ceil(total * p.share);

@@ -11,8 +11,10 @@
  * - after a close is decided, no ON reaches the wire until a new attempt opens;
  * - a close decided while the coil is ON on the wire is followed by an OFF
  *   within `boundMs` (latency: decision → OFF request at the module), plus
- *   `perRequestMs` for each other coil's OFF that went ahead of it (closes
- *   decided together queue behind one another, one request each); a close
+ *   `perRequestMs` for each other coil's OFF in the run of OFFs right before
+ *   it (closes decided together queue behind one another, one request each;
+ *   OFFs are urgent and first-come first-served among themselves, so those
+ *   were queued ahead of it); a close
  *   that could not reach the wire because the link was down, or because the
  *   gateway was killed, is excused from the bound but still needs its OFF
  *   before the coil may be ON again.
@@ -230,7 +232,7 @@ export function percentile(xs: number[], p: number): number {
   return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
 }
 
-/** Requests that reached the bus in (from, to): other coils' OFF writes, and everything else. */
+/** Requests that reached the bus in (from, to): other coils' OFF writes in the run right before `to`, and all requests that are not OFF writes. */
 function between(reqs: BusRequest[], from: number, to: number, coil: number): { otherOffs: number; others: number } {
   let lo = 0;
   let hi = reqs.length;
@@ -243,8 +245,10 @@ function between(reqs: BusRequest[], from: number, to: number, coil: number): { 
   let others = 0;
   for (let i = lo; i < reqs.length && reqs[i]!.t < to; i++) {
     const r = reqs[i]!;
-    if (r.offCoil === undefined) others++;
-    else if (r.offCoil !== coil) otherOffs++;
+    if (r.offCoil === undefined) {
+      others++;
+      otherOffs = 0;
+    } else if (r.offCoil !== coil) otherOffs++;
   }
   return { otherOffs, others };
 }

@@ -59,14 +59,14 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export async function runSoak(o: SoakOptions): Promise<SoakReport> {
   const timeoutMs = o.timeoutMs ?? 200;
   const retries = o.retries ?? 4;
-  const boundMs = timeoutMs + 10 + (o.marginMs ?? 200);
+  const boundMs = timeoutMs + 10 + (o.marginMs ?? 300);
   const st = { bus: o.bus, timeoutMs, retries };
   // Two streams, so the chaos plan is the same whatever the operators draw meanwhile.
   const rng = mulberry32(o.seed);
   const residual = mulberry32(o.seed ^ 0x9e3779b9);
   const log = o.log ?? (() => undefined);
-  const sim: Simulator = await startSimulator(soakStationDoc(st) as never, { portsFromZero: true, noWatchdog: true } as never);
   const dir = mkdtempSync(join(tmpdir(), 'fg-soak-'));
+  const sim: Simulator = await startSimulator(soakStationDoc(st) as never, { portsFromZero: true, noWatchdog: true, ptyDir: join(dir, 'pty') });
   const config = soakGatewayConfig(st, sim.deviceEndpoints(), join(dir, 'data'));
   const posts = postIds(8);
   const coils = Object.fromEntries(posts.map((p, i) => [p, i]));

@@ -8,7 +8,8 @@
 import { validateConfig, type GatewayConfig } from '../../gateway/config/config.ts';
 import type { SimEndpoints } from '../../gateway/cli/sim-wiring.ts';
 
-export type SoakBus = 'modbus-tcp' | 'rtu-tcp';
+/** modbus-tcp and rtu-tcp (RTU through a serial device server) on loopback; rtu-pty: an RS-485 line on a socat pty at 115200 baud. */
+export type SoakBus = 'modbus-tcp' | 'rtu-tcp' | 'rtu-pty';
 
 export interface SoakStationOptions {
   bus: SoakBus;
@@ -29,7 +30,7 @@ export function soakStationDoc(o: SoakStationOptions): Record<string, unknown> {
   return {
     name: `valve soak (${ids.length} posts on one ${o.bus} bus)`,
     control: { port: 0 },
-    buses: { shared: { transport: o.bus } },
+    buses: { shared: o.bus === 'rtu-pty' ? { transport: o.bus, baud: 115200 } : { transport: o.bus } },
     posts: ids.map((id, i) => ({
       id,
       medium: 'LPG',
@@ -59,7 +60,8 @@ export function soakGatewayConfig(o: SoakStationOptions, endpoints: SimEndpoints
     posts: ids.map((id, i) => ({
       id,
       medium: 'LPG',
-      scale: { kind: 'modbus', bus: 'shared', unit: endpoints[`${id}.scale`]!.unitId ?? i + 1, preset: 'flintec-ft112', pollHz: 10 },
+      // A serial line carries fewer requests a second than loopback TCP: 8 scales at 5 Hz there.
+      scale: { kind: 'modbus', bus: 'shared', unit: endpoints[`${id}.scale`]!.unitId ?? i + 1, preset: 'flintec-ft112', pollHz: o.bus === 'rtu-pty' ? 5 : 10 },
       reader: { link: endpoints[`${id}.reader`]!.url },
       valve: {
         bus: 'shared',
