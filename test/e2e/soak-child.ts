@@ -53,6 +53,10 @@ export class ChildGateway {
     this.since = performance.now();
     const proc = spawn(process.execPath, ['--import', 'tsx', join(root, 'gateway/cli/main.ts'), 'start', '--config', file], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
     this.proc = proc;
+    // Never leave a gateway behind if this process dies first.
+    const reap = () => proc.kill('SIGKILL');
+    process.once('exit', reap);
+    proc.once('exit', () => process.off('exit', reap));
     this.url = await new Promise<string>((resolve, reject) => {
       let out = '';
       const t = setTimeout(() => reject(new Error(`child gateway did not start: ${out.slice(-2000)}`)), 60_000);

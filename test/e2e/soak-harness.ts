@@ -31,6 +31,8 @@ export interface SoakOptions {
   restartEveryMs?: number;
   /** SIGKILL a child-process gateway about this often (ms) and restart it; 0 = never. */
   killEveryMs?: number;
+  /** At most this many SIGKILL cycles (default unlimited). */
+  maxKills?: number;
   log?: (line: string) => void;
   /** Sees everything the check is given (for digging into a violation). */
   onTrace?: (trace: GatewayTrace, rx: CoilWriteAt[]) => void;
@@ -166,7 +168,8 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
           log(`chaos: ${(err as Error).message}`);
         }
       };
-      if (o.killEveryMs && child && performance.now() - lastKill > o.killEveryMs * (0.6 + 0.8 * rng())) {
+      const killsLeft = (chaos['gateway SIGKILL'] ?? 0) < (o.maxKills ?? Infinity);
+      if (o.killEveryMs && child && killsLeft && performance.now() - lastKill > o.killEveryMs * (0.6 + 0.8 * rng())) {
         lastKill = lastRestart = performance.now();
         count('gateway SIGKILL');
         await switchToChild();
