@@ -117,7 +117,7 @@ function checkCoil(post: string, coil: number, input: CheckInput, out: CheckResu
   let offSinceClose = false;
   let onArrivalsSinceClose = 0;
   let attemptOnWire = false;
-  let pending: { t: number; excused: boolean; reason?: string; stray?: boolean } | undefined;
+  let pending: { t: number; excused: boolean; reason?: string; stray?: boolean; carried?: boolean } | undefined;
 
   const downDuring = (from: number, to: number) => input.linkDown.some((w) => w.from <= to && w.to >= from);
   const spans = input.wireOnly ?? [];
@@ -134,8 +134,8 @@ function checkCoil(post: string, coil: number, input: CheckInput, out: CheckResu
     if (e.k === 'decision') {
       const d = e.d;
       if (d.kind === 'open') {
-        if (pending) v(e.t, `opened again while the close decided at t=${pending.t.toFixed(1)} (${pending.reason}) never reached the wire`);
-        pending = undefined;
+        // A close still waiting for its OFF (a link coming back) carries over: the new attempt's ON must not come first.
+        if (pending) pending.carried = true;
         open = true;
         closedAt = undefined;
         attemptOnWire = false;
@@ -176,6 +176,10 @@ function checkCoil(post: string, coil: number, input: CheckInput, out: CheckResu
     }
     if (e.on) {
       lastRxOnAt = e.t;
+      if (open && pending?.carried) {
+        v(e.t, `a new attempt's ON reached the module before the OFF of the close decided at t=${pending.t.toFixed(1)} (${pending.reason}): the close never reached the wire`);
+        pending = undefined;
+      }
       if (open) {
         if (!attemptOnWire) out.attemptsOnWire++;
         attemptOnWire = true;

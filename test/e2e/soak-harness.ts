@@ -263,10 +263,10 @@ export function formatSoak(r: SoakReport): string {
 /** Violations by kind, for the summary line. */
 export function violationKinds(vs: string[]): Record<string, number> {
   const kinds: [string, RegExp][] = [
+    ['close never on the wire', /never reached the wire|no OFF reached/],
     ['ON after the close’s OFF', /after its OFF/],
     ['ON after the close, before its OFF', /after the close was decided$/],
     ['ON with nothing open', /no attempt open|left ON/],
-    ['close never on the wire', /never reached the wire|no OFF reached/],
     ['wire-only', /wire-only/],
   ];
   const out: Record<string, number> = {};
