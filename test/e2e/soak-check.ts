@@ -81,7 +81,7 @@ export interface CheckResult {
   strayMaxMs: number;
   /** The most requests other than OFF writes that reached the bus between a close decision and its OFF. */
   maxWaitedBehind: number;
-  /** The latencies of closes that waited behind at most one other request (what a fixed bus should give). */
+  /** The latencies of closes with at most one request of any kind between decision and OFF (what a fixed bus gives). */
   latenciesOneAhead: number[];
   /** Closes whose OFF waited for a link to come back or a killed gateway's successor. */
   excused: number;
@@ -212,9 +212,9 @@ function checkCoil(post: string, coil: number, input: CheckInput, out: CheckResu
         out.excusedMaxMs = Math.max(out.excusedMaxMs, ms);
       } else {
         out.latencies.push(ms);
-        const { otherOffs, others } = between(input.requests ?? [], pending.t, e.t, coil);
+        const { otherOffs, allOtherOffs, others } = between(input.requests ?? [], pending.t, e.t, coil);
         out.maxWaitedBehind = Math.max(out.maxWaitedBehind, others);
-        if (others <= 1) out.latenciesOneAhead.push(ms);
+        if (others + allOtherOffs <= 1) out.latenciesOneAhead.push(ms);
         const bound = input.boundMs + otherOffs * (input.perRequestMs ?? 0);
         if (ms > bound) {
           out.overBound++;
@@ -237,7 +237,7 @@ export function percentile(xs: number[], p: number): number {
 }
 
 /** Requests that reached the bus in (from, to): other coils' OFF writes in the run right before `to`, and all requests that are not OFF writes. */
-function between(reqs: BusRequest[], from: number, to: number, coil: number): { otherOffs: number; others: number } {
+function between(reqs: BusRequest[], from: number, to: number, coil: number): { otherOffs: number; allOtherOffs: number; others: number } {
   let lo = 0;
   let hi = reqs.length;
   while (lo < hi) {
@@ -246,13 +246,17 @@ function between(reqs: BusRequest[], from: number, to: number, coil: number): { 
     else hi = mid;
   }
   let otherOffs = 0;
+  let allOtherOffs = 0;
   let others = 0;
   for (let i = lo; i < reqs.length && reqs[i]!.t < to; i++) {
     const r = reqs[i]!;
     if (r.offCoil === undefined) {
       others++;
       otherOffs = 0;
-    } else if (r.offCoil !== coil) otherOffs++;
+    } else if (r.offCoil !== coil) {
+      otherOffs++;
+      allOtherOffs++;
+    }
   }
-  return { otherOffs, others };
+  return { otherOffs, allOtherOffs, others };
 }

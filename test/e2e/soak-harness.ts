@@ -74,7 +74,8 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
   const config = soakGatewayConfig(st, sim.deviceEndpoints(), join(dir, 'data'));
   const posts = postIds(8);
   const coils = Object.fromEntries(posts.map((p, i) => [p, i]));
-  const { csv, codes } = soakCylinders(Math.min(20_000, Math.max(400, 3 * (o.fills ?? 0), Math.ceil(o.durationMs / 100))));
+  // One fresh code per placement (a filled cylinder placed again is refused at once, and would flood the run with refusals).
+  const { csv, codes } = soakCylinders(Math.min(40_000, Math.max(600, 8 * (o.fills ?? 0), Math.ceil(o.durationMs / 50))));
   const trace: GatewayTrace = { decisions: [], opens: 0, tx: [], linkDown: [], wireOnly: [], records: [] };
   const rx: CoilWriteAt[] = [];
   const requests: BusRequest[] = [];
@@ -95,7 +96,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
   let stuck = 0;
   const t0 = performance.now();
   const deadline = t0 + o.durationMs;
-  const enough = () => performance.now() > deadline || (o.fills !== undefined && trace.opens >= o.fills);
+  const enough = () => performance.now() > deadline || (o.fills !== undefined && trace.opens >= o.fills) || nextCode >= codes.length;
 
   await inProc.start((s) => {
     const r = s.registry.importCylinders(csv, 'csv');
@@ -128,7 +129,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
         await until(() => ph() !== 'fault', 1500);
         continue;
       }
-      const code = codes[nextCode++ % codes.length]!;
+      const code = codes[nextCode++]!;
       const from = trace.records.length;
       const mine = () => trace.records.slice(from).some((r) => r.cylinderCode === code);
       try {

@@ -8,7 +8,7 @@ export function formatSoak(r: SoakReport): string {
     `valve soak seed ${r.seed} on ${r.bus}: ${r.fills} fills on the wire (${r.opens} opens, ${r.records} records ${JSON.stringify(r.outcomes)}) in ${r.seconds} s`,
     `  violations ${r.violations.length} (goal 0)${r.violations.length ? ` ${JSON.stringify(violationKinds(r.violations))}` : ''}${r.strayMaxMs ? `; longest stray ON ${ms(r.strayMaxMs)}` : ''}`,
     `  close latency (decision → OFF on the wire, ${r.latencies.length} closes): p50 ${ms(r.p50)}, p99 ${ms(r.p99)}, max ${ms(r.max)}; bound ${r.boundMs} ms, over it ${r.overBound}; most requests a close waited behind ${r.maxWaitedBehind}`,
-    `  closes behind at most one request (${r.latenciesOneAhead.length}): p99 ${ms(percentile(r.latenciesOneAhead, 99))}, max ${ms(Math.max(...r.latenciesOneAhead))}`,
+    `  closes with at most one request between decision and OFF (${r.latenciesOneAhead.length}): p99 ${ms(percentile(r.latenciesOneAhead, 99))}, max ${ms(Math.max(...r.latenciesOneAhead))}`,
     `  excused (link down / gateway killed) ${r.excused}, longest ${ms(r.excusedMaxMs)}; stuck operator steps ${r.stuck}; wire log dropped ${r.wireDropped}`,
     `  chaos ${JSON.stringify(r.chaos)}`,
   ];
