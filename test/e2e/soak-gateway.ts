@@ -83,9 +83,12 @@ export class InProcessGateway {
     this.linkState(bus.state === 'open');
     bus.stateChange.on(({ state }) => this.linkState(state === 'open'));
     s.events.on((e) => {
-      if (e.kind === 'valve') trace.decisions.push({ post: e.post, t: performance.now(), kind: e.command, reason: e.reason });
-      if (e.kind === 'valve' && e.command === 'open') trace.opens++;
       if (e.kind === 'record') trace.records.push(e.attempt);
+      // A station being stopped may still react to late callbacks (a store write failing once it is closed
+      // locks it, and its posts close their already stopped valves): the stop decision stands for those.
+      if (e.kind !== 'valve' || this.station !== s) return;
+      trace.decisions.push({ post: e.post, t: performance.now(), kind: e.command, reason: e.reason });
+      if (e.command === 'open') trace.opens++;
     });
     this.station = s;
   }
