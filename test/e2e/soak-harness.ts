@@ -63,7 +63,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export async function runSoak(o: SoakOptions): Promise<SoakReport> {
   const timeoutMs = o.timeoutMs ?? 200;
   const retries = o.retries ?? 4;
-  const boundMs = timeoutMs + 10 + (o.marginMs ?? 300);
+  const boundMs = timeoutMs + 10 + (o.marginMs ?? 400);
   const st = { bus: o.bus, timeoutMs, retries };
   // Two streams, so the chaos plan is the same whatever the operators draw meanwhile.
   const rng = mulberry32(o.seed);
@@ -129,6 +129,8 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
         await until(() => ph() !== 'fault', 1500);
         continue;
       }
+      // The gateway must have seen the scale empty, or it would judge the new cylinder by the last one's weight.
+      await until(() => (gw.grossKg(post) ?? 0) < 1, 3000);
       const code = codes[nextCode++]!;
       const from = trace.records.length;
       const mine = () => trace.records.slice(from).some((r) => r.cylinderCode === code);
