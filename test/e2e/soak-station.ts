@@ -83,7 +83,9 @@ export function soakGatewayConfig(o: SoakStationOptions, endpoints: SimEndpoints
 /** A registry CSV with `n` fresh YSP4.7 cylinders (hex codes E2000017A1C00000 + i). */
 export function soakCylinders(n: number): { csv: string; codes: string[] } {
   const codes = Array.from({ length: n }, (_, i) => `E2000017A1C${(i + 1).toString(16).toUpperCase().padStart(5, '0')}`);
-  const head = 'code,valveCode,ownerUnit,model,waterVolumeL,allowedFillKg,tareKg,medium,manufacturedOn,designLifeYears,nextInspectionDue,status';
-  const rows = codes.map((c, i) => `${c},V${i + 1},HNGAS01,YSP4.7,4.7,2,${TARE_KG},LPG,2024-03,8,2030-03-31,active`);
+  // With the fields the standards require (registered, a maker and an e-ID, no purge pending), so that
+  // every cylinder is eligible and the soak is about the valve path.
+  const head = 'code,valveCode,ownerUnit,model,waterVolumeL,allowedFillKg,tareKg,medium,manufacturedOn,designLifeYears,nextInspectionDue,status,valvePhase,useRegistrationNo,maker,eId,refillable,purgeRequired';
+  const rows = codes.map((c, i) => `${c},V${i + 1},HNGAS01,YSP4.7,4.7,2,${TARE_KG},LPG,2024-03,8,2030-03-31,active,gas,RS-${i + 1},MK-SOAK,EID-S${i + 1},true,false`);
   return { csv: [head, ...rows].join('\n') + '\n', codes };
 }
