@@ -6,6 +6,7 @@
  *   GET  /v1/stations/:code                  one station's report
  *   GET  /v1/stations/:code/records?from=&to=&format=csv|json   export for a period
  *   GET  /healthz
+ *   /login, /v1/reports/…, /reports/…        the inspector's reports (report-http.ts), behind the receiver's own login
  * The reply to POST is sent only after the accepted records are committed
  * (synchronous=FULL): an acknowledgement is a promise that they are kept.
  */
@@ -14,6 +15,9 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { formatRecords, parseTimeBound } from '../records/export.ts';
 import { ReceiverStore, type ReceiverStoreOptions } from './store.ts';
+import { ReportHttp, type ReportHttpOptions } from './report-http.ts';
+import { SqliteReportSource } from './report-source.ts';
+import type { ReportSource } from './reports.ts';
 
 export interface ReceiverOptions extends Partial<Omit<ReceiverStoreOptions, 'dbPath'>> {
   port?: number;
@@ -24,12 +28,16 @@ export interface ReceiverOptions extends Partial<Omit<ReceiverStoreOptions, 'dbP
   maxBodyBytes?: number;
   /** Serve HTTPS with this key and certificate (PEM); otherwise plain HTTP (behind a TLS-terminating balancer). */
   tls?: { key: string; cert: string };
+  /** Who may log in to the inspector's reports, with roles; sessions, page language, refill interval. */
+  reports?: Omit<ReportHttpOptions, 'settings'> & { refillIntervalMs?: number };
 }
 
 export interface RunningReceiver {
   url: string;
   port: number;
   store: ReceiverStore;
+  /** What the inspector's reports read (reports.ts). */
+  reports: ReportSource;
   close(): Promise<void>;
 }
 
@@ -37,7 +45,15 @@ export async function startReceiver(opts: ReceiverOptions): Promise<RunningRecei
   const store = new ReceiverStore({ ...opts, verifyThreads: opts.verifyThreads ?? 2 });
   await store.ready();
   const maxBody = opts.maxBodyBytes ?? 32 * 1024 * 1024;
+  const reports = new SqliteReportSource(store.db, store.lateAfterMs);
+  const { refillIntervalMs, ...reportOpts } = opts.reports ?? {};
+  const reportHttp = new ReportHttp(reports, () => store.stationCodes().map((c) => store.report(c)), {
+    ...reportOpts,
+    settings: refillIntervalMs === undefined ? undefined : { refillIntervalMs },
+  });
   const handler = (req: IncomingMessage, res: ServerResponse) => {
+    const report = reportHttp.handle(req, res);
+    if (report) return void report.catch((err: Error) => send(res, 500, { error: `internal error: ${err.message}` }));
     route(store, req, res, maxBody).catch((err: Error) => send(res, 500, { error: `internal error: ${err.message}` }));
   };
   const server: Server = opts.tls ? createHttpsServer(opts.tls, handler) : createHttpServer(handler);
@@ -52,6 +68,7 @@ export async function startReceiver(opts: ReceiverOptions): Promise<RunningRecei
     url: `${opts.tls ? 'https' : 'http'}://${host}:${addr.port}`,
     port: addr.port,
     store,
+    reports,
     close: async () => {
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));
