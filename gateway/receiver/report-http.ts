@@ -238,7 +238,8 @@ ${error ? `<p class="error" id="login-error">${esc(error)}</p>` : ''}
     const v = (k: string) => esc(url.searchParams.get(k) ?? '');
     let fields: string;
     if (name === 'cylinder') {
-      fields = `<label>${esc(t('report.cylinder.code', lang))} <input name="code" id="f-code" value="${v('code')}" required></label>`;
+      // The station chosen on the other pages is kept for them.
+      fields = `${url.searchParams.get('station') ? `<input type="hidden" name="station" value="${v('station')}">` : ''}<label>${esc(t('report.cylinder.code', lang))} <input name="code" id="f-code" value="${v('code')}" required></label>`;
     } else {
       const stations = this.overview().map((s) => s.station);
       const cur = url.searchParams.get('station') ?? '';

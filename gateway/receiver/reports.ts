@@ -293,9 +293,12 @@ export async function exceptionsReport(src: ReportSource, q: ReportPeriod, setti
   const overfills: ExceptionRow[] = [];
   const base = (row: ReportRecordRow, r: RecordV1) => ({ station: row.station, source: 'record' as const, seq: row.seq, at: r.recordedAt, post: r.post, cylinderCode: r.cylinderCode, outcome: r.outcome });
 
+  /** Time, post and filler of the station's fills, for the cross-station rows. */
+  const fills = new Map<number, { at: string; post: string; who?: string }>();
   for await (const { row, r } of scanRecords(src, q, s.pageSize)) {
     const b = base(row, r);
     const gas = gasWentIn(r);
+    if (gas && r.cylinderCode) fills.set(row.seq, { at: r.recordedAt, post: r.post, who: who(r.filler) });
     // 1. No unchecked cylinder leaves: its own outcome, the flag, or (older stations) a closed-out fill without checker or post-fill check.
     if (r.outcome === 'filled_unchecked' || r.postFillCheckMissing === true || (CLOSED_OUT.has(r.outcome) && (!r.checker || !r.postFillCheck))) {
       const missing = [!r.checker ? 'checker' : '', !r.postFillCheck ? 'postFillCheck' : '', r.reweighedGrossG === undefined ? 'reweigh' : ''].filter(Boolean).join(', ');
@@ -353,8 +356,9 @@ export async function exceptionsReport(src: ReportSource, q: ReportPeriod, setti
     } catch {
       // keep the bare row
     }
+    const mine = fills.get(c.seq);
     rows.push({
-      kind: 'filled_elsewhere', station: q.station, source: 'record', seq: c.seq, at: new Date(c.recordedMs).toISOString(), cylinderCode: c.cylinder,
+      kind: 'filled_elsewhere', station: q.station, source: 'record', seq: c.seq, at: mine?.at ?? new Date(c.recordedMs).toISOString(), post: mine?.post, who: mine?.who, cylinderCode: c.cylinder,
       facts: { otherStation: c.otherStation, otherUnit: other.unit ?? '', otherSeq: c.otherSeq, otherAt: other.recordedAt ?? new Date(c.otherRecordedMs).toISOString(), minutesApart: Math.round(Math.abs(c.recordedMs - c.otherRecordedMs) / 60_000) },
     });
   }
