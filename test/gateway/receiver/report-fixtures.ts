@@ -26,10 +26,10 @@ export function signedChain(privateKey: KeyObject, station: string, specs: Spec[
   let prevHash = '0'.repeat(64);
   return specs.map((spec, i) => {
     const seq = i + 1;
-    const wall = T0 + spec.min * MIN;
+    const wall = T0 + Math.round(spec.min * MIN);
     const at = isoWithOffset(wall, 480);
     const body = buildRecord(makeAttempt(seq, { station, unit, startedAt: at, endedAt: at, lastFillAt: undefined, preFillCheck: undefined, postFillCheck: { by: { badge: 'B002' }, at, items: [{ item: 'leak', ok: true }] } }), {
-      seq, prevHash, recordedAt: at, monoMs: spec.min * MIN, boot: 'boot-1',
+      seq, prevHash, recordedAt: at, monoMs: wall - T0, boot: 'boot-1',
     }) as unknown as Record<string, unknown>;
     body.attemptId = undefined;
     body.id = `${station}-${seq}`;
