@@ -364,7 +364,8 @@ export async function exceptionsReport(src: ReportSource, q: ReportPeriod, setti
   }
 
   const order = new Map(exceptionKinds.map((k, i) => [k, i]));
-  rows.sort((a, b) => Date.parse(a.at) - Date.parse(b.at) || (a.seq ?? 0) - (b.seq ?? 0) || order.get(a.kind)! - order.get(b.kind)!);
+  const ms = new Map(rows.map((r) => [r, Date.parse(r.at)]));
+  rows.sort((a, b) => ms.get(a)! - ms.get(b)! || (a.seq ?? 0) - (b.seq ?? 0) || order.get(a.kind)! - order.get(b.kind)!);
   const counts = Object.fromEntries(exceptionKinds.map((k) => [k, 0])) as Record<ExceptionKind, number>;
   for (const r of rows) counts[r.kind]++;
   return { station: q.station, from: iso(q.fromMs), to: iso(q.toMs), counts, exceptions: rows, eventsAvailable: await src.hasEventTable() };
