@@ -16,7 +16,7 @@ const commands: Record<string, Command> = {
   keys: { summary: 'keys init [--dir <dataDir>]: create the station signing key, print the public key', run: async (a) => (await import('./records.ts')).keysCommand(a) },
   records: { summary: 'records export|verify --config <file> [--from --to --format csv|json]', run: async (a) => (await import('./records.ts')).recordsCommand(a) },
   sync: { summary: 'sync status --config <file>: upload backlog and oldest unacknowledged record', run: async (a) => (await import('./records.ts')).syncCommand(a) },
-  receiver: { summary: "receiver --port <p> --db <file> --station CODE=pubkey.pem: the regulator's receiver", run: async (a) => (await import('./records.ts')).receiverCommand(a) },
+  receiver: { summary: "receiver --port <p> --db <file> --station CODE=pubkey.pem [--user NAME:ROLE:HASH]: the regulator's receiver and the inspector's reports (/reports)", run: async (a) => (await import('./records.ts')).receiverCommand(a) },
   doctor: { summary: 'doctor --config <file>: try every configured device, with hints for wiring mistakes', run: async (a) => (await import('./diag.ts')).doctorCommand(a) },
   modbus: { summary: 'modbus scan <bus-url>: find which unit ids answer on a bus', run: async (a) => (await import('./diag.ts')).modbusCommand(a) },
   serial: { summary: 'serial sniff <link-url> --format ...: show raw frames with direction and meaning', run: async (a) => (await import('./diag.ts')).serialCommand(a) },

@@ -10,6 +10,8 @@ import { parseReceiverArgs } from '../../../gateway/receiver/main.ts';
 import { hashPassword } from '../../../gateway/mqtt/password.ts';
 import { makeKeys } from '../records/fixtures.ts';
 import { MIN, signedChain, T0 } from './report-fixtures.ts';
+import { hasMessage } from '../../../gateway/i18n/index.ts';
+import { exceptionKinds } from '../../../gateway/receiver/reports.ts';
 
 const keys = makeKeys();
 const users = [
@@ -124,6 +126,16 @@ test('receiver options: users with roles from --user and --users, refused when m
   assert.throws(() => parseReceiverArgs(['--user', 'insp:inspector:plaintext']), /hash-password/);
   assert.throws(() => parseReceiverArgs(['--user', `insp:root:${h}`]), /ROLE inspector\|admin/);
   assert.throws(() => parseReceiverArgs(['--session-secret', 'short']), /32/);
+});
+
+test('every exception kind, validity and flag has its label and detail in the catalogue (zh and en)', () => {
+  const keys = [
+    ...exceptionKinds.flatMap((k) => [`report.exc.${k}`, `report.exc.${k}.detail`]),
+    ...['valid', 'expired', 'unknown', 'none'].map((v) => `report.validity.${v}`),
+    ...['two_units_within_interval', 'two_stations_within_interval', 'refilled_too_soon'].map((f) => `report.flag.${f}`),
+    ...['summary', 'exceptions', 'persons', 'alarms', 'cylinder'].map((p) => `report.nav.${p}`),
+  ];
+  assert.equal(keys.filter((k) => !hasMessage(k)), []);
 });
 
 test.run();
