@@ -92,8 +92,10 @@ Valves are only ever commanded closed here.`,
     run: async (a) => (await import('./records.ts')).syncCommand(a),
   },
   receiver: {
-    summary: "receiver --port <p> --db <file> --station CODE=pubkey.pem: the regulator's receiver",
-    help: `usage: fillgate receiver --port <p> --db <file> --station CODE=public.pem [--station ...] [--host <h>] [--late-after-ms <n>] [--threads <n>]`,
+    summary: "receiver --port <p> --db <file> --station CODE=pubkey.pem [--user NAME:ROLE:HASH]: the regulator's receiver and the inspector's reports (/reports)",
+    help: `usage: fillgate receiver --port <p> --db <file> --station CODE=public.pem [--station ...] [--host <h>] [--late-after-ms <n>] [--threads <n>]
+                        [--user NAME:inspector|admin:HASH ...] [--users <file.json>] [--session-secret <s>] [--lang zh|en] [--refill-interval-min <n>]
+  --user, --users      logins for the inspector's reports at /reports (hash: fillgate mqtt hash-password)`,
     run: async (a) => (await import('./records.ts')).receiverCommand(a),
   },
   doctor: {

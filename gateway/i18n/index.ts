@@ -10,12 +10,13 @@
 import { refusalReasons, tripReasons } from './reasons.ts';
 import { uiMessages } from './ui.ts';
 import { cliMessages } from './cli.ts';
+import { reportMessages } from './reports.ts';
 import { langs, type Lang, type Message } from './types.ts';
 
 export { langs, type Lang, type Message } from './types.ts';
 
 type ReasonKey = `reason.${keyof typeof refusalReasons | keyof typeof tripReasons}`;
-export type MessageKey = ReasonKey | keyof typeof uiMessages | keyof typeof cliMessages;
+export type MessageKey = ReasonKey | keyof typeof uiMessages | keyof typeof cliMessages | keyof typeof reportMessages;
 export type Params = Record<string, string | number | undefined>;
 
 function reasonEntries(): [string, Message][] {
@@ -28,7 +29,7 @@ function reasonEntries(): [string, Message][] {
 
 /** Every message by key. */
 export const catalog: Readonly<Record<string, Message>> = Object.freeze(
-  Object.fromEntries([...reasonEntries(), ...Object.entries(uiMessages), ...Object.entries(cliMessages)]),
+  Object.fromEntries([...reasonEntries(), ...Object.entries(uiMessages), ...Object.entries(cliMessages), ...Object.entries(reportMessages)]),
 );
 
 export function hasMessage(key: string): boolean {

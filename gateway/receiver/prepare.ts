@@ -16,6 +16,9 @@ export interface PreparedRecord {
   recordedMs: number;
   hash: string;
   sigOk: boolean;
+  /** Indexed beside the body for the inspector's reports (reports.ts): the cylinder code and the outcome. */
+  cylinder?: string;
+  outcome?: string;
   /** The record as JSON text, stored as received. */
   body: string;
 }
@@ -61,5 +64,7 @@ export function prepareLine(line: string, keyOf: (station: string) => KeyObject 
 }
 
 function accepted(rec: FillRecordV1, id: string, bytes: string, line: string): PreparedRecord {
-  return { ok: true, station: rec.station, seq: rec.seq, id, prevHash: rec.prevHash, recordedMs: Date.parse(rec.recordedAt), hash: sha256Hex(bytes), sigOk: true, body: line };
+  const cylinder = typeof rec.cylinderCode === 'string' ? rec.cylinderCode : undefined;
+  const outcome = typeof rec.outcome === 'string' ? rec.outcome : undefined;
+  return { ok: true, station: rec.station, seq: rec.seq, id, prevHash: rec.prevHash, recordedMs: Date.parse(rec.recordedAt), hash: sha256Hex(bytes), sigOk: true, body: line, cylinder, outcome };
 }

@@ -6,6 +6,7 @@
  *   GET  /v1/stations/:code                  one station's report
  *   GET  /v1/stations/:code/records?from=&to=&format=csv|json   export for a period
  *   GET  /healthz
+ *   /login, /v1/reports/…, /reports/…        the inspector's reports (report-http.ts), behind the receiver's own login
  * The reply to POST is sent only after the accepted records are committed
  * (synchronous=FULL): an acknowledgement is a promise that they are kept.
  */
@@ -15,6 +16,9 @@ import type { AddressInfo } from 'node:net';
 import { formatRecords, parseTimeBound } from '../records/export.ts';
 import { ReceiverStore, type ReceiverStoreOptions } from './store.ts';
 import { ReceiverEvents } from './events.ts';
+import { ReportHttp, type ReportHttpOptions } from './report-http.ts';
+import { SqliteReportSource } from './report-source.ts';
+import type { ReportSource } from './reports.ts';
 
 export interface ReceiverOptions extends Partial<Omit<ReceiverStoreOptions, 'dbPath'>> {
   port?: number;
@@ -25,6 +29,8 @@ export interface ReceiverOptions extends Partial<Omit<ReceiverStoreOptions, 'dbP
   maxBodyBytes?: number;
   /** Serve HTTPS with this key and certificate (PEM); otherwise plain HTTP (behind a TLS-terminating balancer). */
   tls?: { key: string; cert: string };
+  /** Who may log in to the inspector's reports, with roles; sessions, page language, refill interval. */
+  reports?: Omit<ReportHttpOptions, 'settings'> & { refillIntervalMs?: number };
 }
 
 export interface RunningReceiver {
@@ -33,6 +39,8 @@ export interface RunningReceiver {
   store: ReceiverStore;
   /** The station event chains (events.ts). */
   events: ReceiverEvents;
+  /** What the inspector's reports read (reports.ts). */
+  reports: ReportSource;
   close(): Promise<void>;
 }
 
@@ -41,9 +49,17 @@ export async function startReceiver(opts: ReceiverOptions): Promise<RunningRecei
   await store.ready();
   const events = new ReceiverEvents(store.db, opts.now);
   const maxBody = opts.maxBodyBytes ?? 32 * 1024 * 1024;
+  const reports = new SqliteReportSource(store.db, store.lateAfterMs);
+  const { refillIntervalMs, ...reportOpts } = opts.reports ?? {};
+  const reportHttp = new ReportHttp(reports, () => store.stationCodes().map((c) => store.report(c)), {
+    ...reportOpts,
+    settings: refillIntervalMs === undefined ? undefined : { refillIntervalMs },
+  });
   const handler = (req: IncomingMessage, res: ServerResponse) => {
     const handled = routeEvents(events, req, res, maxBody);
     if (handled) return void handled.catch((err: Error) => send(res, 500, { error: `internal error: ${err.message}` }));
+    const report = reportHttp.handle(req, res);
+    if (report) return void report.catch((err: Error) => send(res, 500, { error: `internal error: ${err.message}` }));
     route(store, req, res, maxBody).catch((err: Error) => send(res, 500, { error: `internal error: ${err.message}` }));
   };
   const server: Server = opts.tls ? createHttpsServer(opts.tls, handler) : createHttpServer(handler);
@@ -59,6 +75,7 @@ export async function startReceiver(opts: ReceiverOptions): Promise<RunningRecei
     port: addr.port,
     store,
     events,
+    reports,
     close: async () => {
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));

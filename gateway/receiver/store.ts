@@ -53,18 +53,39 @@ CREATE TABLE IF NOT EXISTS stations (code TEXT PRIMARY KEY, public_key TEXT NOT 
 CREATE TABLE IF NOT EXISTS received (
   station TEXT NOT NULL, seq INTEGER NOT NULL, id TEXT NOT NULL, hash TEXT NOT NULL, prev_hash TEXT NOT NULL,
   recorded_ms INTEGER NOT NULL, received_ms INTEGER NOT NULL, lag_ms INTEGER NOT NULL, body TEXT NOT NULL,
+  cylinder TEXT, outcome TEXT,
   PRIMARY KEY (station, seq), UNIQUE (station, id)
 );
 CREATE INDEX IF NOT EXISTS received_time ON received(station, recorded_ms);
 CREATE TABLE IF NOT EXISTS rejections (station TEXT, id TEXT, seq INTEGER, reason TEXT NOT NULL, message TEXT NOT NULL, at_ms INTEGER NOT NULL);
 `;
 
+/**
+ * The inspector's reports (reports.ts) look a cylinder up across all stations:
+ * its code and the outcome are columns beside the body, indexed. A database
+ * made before them gets the columns and is backfilled once from the bodies.
+ */
+function migrateReportColumns(db: Database.Database): void {
+  const cols = new Set((db.prepare('PRAGMA table_info(received)').all() as { name: string }[]).map((c) => c.name));
+  db.transaction(() => {
+    if (!cols.has('cylinder')) {
+      db.exec('ALTER TABLE received ADD COLUMN cylinder TEXT');
+      db.exec("UPDATE received SET cylinder = json_extract(body, '$.cylinderCode')");
+    }
+    if (!cols.has('outcome')) {
+      db.exec('ALTER TABLE received ADD COLUMN outcome TEXT');
+      db.exec("UPDATE received SET outcome = json_extract(body, '$.outcome')");
+    }
+    db.exec('CREATE INDEX IF NOT EXISTS received_cylinder ON received(cylinder, recorded_ms)');
+  })();
+}
+
 export class ReceiverStore {
   readonly db: Database.Database;
   private pool: PreparePool;
   /** Highest accepted seq and its hash per station: the in-order fast path skips two lookups. */
   private tips = new Map<string, { seq: number; hash: string }>();
-  private readonly lateAfterMs: number;
+  readonly lateAfterMs: number;
   private readonly now: () => number;
 
   constructor(opts: ReceiverStoreOptions) {
@@ -74,6 +95,7 @@ export class ReceiverStore {
     this.db.pragma('synchronous = FULL');
     this.db.pragma('busy_timeout = 5000');
     this.db.exec(SCHEMA);
+    migrateReportColumns(this.db);
     this.lateAfterMs = opts.lateAfterMs ?? 3_600_000;
     this.now = opts.now ?? Date.now;
     this.pool = new PreparePool(opts.verifyThreads ?? 0);
@@ -154,8 +176,8 @@ export class ReceiverStore {
     const chain = inOrder ? {} : this.chainCheck(p);
     if (chain.error) return { ...base, status: 'rejected', reason: 'BROKEN_CHAIN', message: chain.error };
     const receivedMs = this.now();
-    this.stmt('INSERT INTO received (station, seq, id, hash, prev_hash, recorded_ms, received_ms, lag_ms, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)').run(
-      p.station, p.seq, p.id, p.hash, p.prevHash, p.recordedMs, receivedMs, Math.max(0, receivedMs - p.recordedMs), p.body,
+    this.stmt('INSERT INTO received (station, seq, id, hash, prev_hash, recorded_ms, received_ms, lag_ms, body, cylinder, outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').run(
+      p.station, p.seq, p.id, p.hash, p.prevHash, p.recordedMs, receivedMs, Math.max(0, receivedMs - p.recordedMs), p.body, p.cylinder ?? null, p.outcome ?? null,
     );
     if (p.seq > tip.seq) this.tips.set(p.station, { seq: p.seq, hash: p.hash });
     return { ...base, status: 'accepted', gap: chain.gap };

@@ -62,7 +62,7 @@ export const CSV_COLUMNS: [string, (r: FillRecordV1) => string | number | boolea
 ];
 
 /** RFC 4180 cell; text that a spreadsheet would run as a formula (=,+,-,@) is prefixed with ' (codes come from scanned QR text). */
-function csvCell(v: string | number | boolean | undefined): string {
+export function csvCell(v: string | number | boolean | undefined): string {
   if (v === undefined) return '';
   let s = String(v);
   if (typeof v === 'string' && /^[=+\-@\t\r]/.test(s) && !/^-?\d+(\.\d+)?$/.test(s)) s = "'" + s;

@@ -30,6 +30,7 @@ await section('fill-accuracy', async () => (await import('./fill-accuracy.ts')).
 await section('cutoff-latency', async () => (await import('./cutoff-latency.ts')).run({ print: !json }));
 await section('cutoff-path', async () => (await import('./cutoff-path.ts')).run({ print: !json, seconds: 30 }));
 await section('records', async () => (await import('./records.ts')).run({ print: !json }));
+await section('reports', async () => (await import('./reports.ts')).run({ print: !json }));
 await section('parsers', async () => (await import('./parsers.ts')).run({ print: !json }));
 await section('event-loop', async () => (await import('./event-loop.ts')).run({ print: !json }));
 await section('mqtt', async () => (await import('./mqtt.ts')).runMqttBench(json ? 8000 : 8000));

@@ -1,0 +1,83 @@
+/**
+ * Records and events for the inspector's report tests: signed, chained v1
+ * records built from plain bodies, so a test can write fields the station does
+ * not produce yet (outcome `filled_unchecked`, `certificateExpires`, …), and
+ * station events in the documented `received_events` shape.
+ */
+import { sign, type KeyObject } from 'node:crypto';
+import { sha256Hex, canonicalJson } from '../../../gateway/records/canonical.ts';
+import { buildRecord, isoWithOffset, signRecord, type FillRecordV1 } from '../../../gateway/records/record.ts';
+import type Database from '../../../gateway/sqlite.ts';
+import { makeAttempt } from '../records/fixtures.ts';
+
+/** 2026-03-01 00:00 UTC (08:00 at the station, +08:00). */
+export const T0 = Date.UTC(2026, 2, 1);
+export const MIN = 60_000;
+
+export interface Spec {
+  /** Minutes after T0 of the commit. */
+  min: number;
+  /** Fields of the v1 record to set (grams); `undefined` removes a field. */
+  set?: Record<string, unknown>;
+}
+
+/** A chain of signed records for `station`, one per spec, seq 1…n. */
+export function signedChain(privateKey: KeyObject, station: string, specs: Spec[], unit = 'UNIT-ZZ-01'): FillRecordV1[] {
+  let prevHash = '0'.repeat(64);
+  return specs.map((spec, i) => {
+    const seq = i + 1;
+    const wall = T0 + Math.round(spec.min * MIN);
+    const at = isoWithOffset(wall, 480);
+    const body = buildRecord(makeAttempt(seq, { station, unit, startedAt: at, endedAt: at, lastFillAt: undefined, preFillCheck: undefined, postFillCheck: { by: { badge: 'B002' }, at, items: [{ item: 'leak', ok: true }] } }), {
+      seq, prevHash, recordedAt: at, monoMs: wall - T0, boot: 'boot-1',
+    }) as unknown as Record<string, unknown>;
+    body.attemptId = undefined;
+    body.id = `${station}-${seq}`;
+    for (const [k, v] of Object.entries(spec.set ?? {})) body[k] = v;
+    const { record, hash } = signRecord(JSON.parse(canonicalJson(stripUndefined(body))) as Parameters<typeof signRecord>[0], privateKey);
+    prevHash = hash;
+    return record;
+  });
+}
+
+function stripUndefined(o: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
+}
+
+export const EVENTS_SCHEMA = `
+CREATE TABLE IF NOT EXISTS received_events (
+  station TEXT NOT NULL, seq INTEGER NOT NULL, id TEXT NOT NULL, hash TEXT NOT NULL, prev_hash TEXT NOT NULL,
+  kind TEXT NOT NULL, recorded_ms INTEGER NOT NULL, received_ms INTEGER NOT NULL, body TEXT NOT NULL,
+  PRIMARY KEY (station, seq), UNIQUE (station, id)
+);`;
+
+export interface EventSpec {
+  min: number;
+  kind: string;
+  post?: string;
+  subject?: string;
+  by?: string;
+  reason?: string;
+  detail?: string;
+  data?: Record<string, unknown>;
+}
+
+/**
+ * Station events as the event chain (issue 10 point 6, wt-events) stores them at the receiver:
+ * signed and chained like records, in `received_events`. Written straight into the table.
+ */
+export function insertEvents(db: Database.Database, privateKey: KeyObject, station: string, specs: EventSpec[]): void {
+  db.exec(EVENTS_SCHEMA);
+  let prevHash = '0'.repeat(64);
+  const ins = db.prepare('INSERT INTO received_events (station, seq, id, hash, prev_hash, kind, recorded_ms, received_ms, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
+  specs.forEach((e, i) => {
+    const seq = i + 1;
+    const wall = T0 + e.min * MIN;
+    const body = stripUndefined({ v: 1, type: 'event', id: `${station}-ev-${seq}`, station, seq, prevHash, recordedAt: isoWithOffset(wall, 480), monoMs: e.min * MIN, boot: 'boot-1', kind: e.kind, post: e.post, subject: e.subject, by: e.by, reason: e.reason, detail: e.detail, data: e.data });
+    const bytes = canonicalJson(body);
+    const sig = sign(null, Buffer.from(bytes), privateKey).toString('base64');
+    const hash = sha256Hex(bytes);
+    ins.run(station, seq, body.id, hash, prevHash, e.kind, wall, wall + 1000, canonicalJson({ ...body, sig }));
+    prevHash = hash;
+  });
+}
