@@ -223,7 +223,7 @@ export class Station {
       this.startStep = 'starting the uploader';
       this.uploader = new Uploader({ store: this.store, clock: this.clock, config: cfg.upload, log: this.logs('sync') });
       this.uploader.start();
-      this.eventUploader = new EventUploader({ log: this.eventLog, clock: this.clock, config: cfg.upload, retentionDays: cfg.records.retentionDays });
+      this.eventUploader = new EventUploader({ log: this.eventLog, clock: this.clock, config: cfg.upload, retentionDays: cfg.records.retentionDays, logger: this.logs('sync.events') });
       this.eventUploader.start();
     }
     if (cfg.remote) {

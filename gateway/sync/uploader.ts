@@ -21,7 +21,8 @@ import type { Logger } from '../log.ts';
 import { Signal } from '../../protocols/signal.ts';
 import { uploadConfigSchema, type UploadConfig } from '../records/config.ts';
 import { setMeta } from '../records/db.ts';
-import type { RecordStore } from '../records/store.ts';
+import { RecordStore } from '../records/store.ts';
+import type { Db } from '../records/db.ts';
 import { adapterByName, type PlatformAdapter } from './adapters/index.ts';
 import { backoffDelay } from './backoff.ts';
 import { checkUploadUrl, HttpPoster } from './http.ts';
@@ -29,9 +30,27 @@ import { uploadTimeliness, type Timeliness } from './timeliness.ts';
 
 export type UploadConfigInput = Partial<Omit<UploadConfig, 'url'>> & { url: string } & Record<string, unknown>;
 
+/**
+ * What an uploader sends from, in seq order: the record store, or the station's event chain
+ * (event-uploader.ts). Rows are marked sent only on the receiver's per-row answer.
+ */
+export interface UploadSource {
+  readonly appended: { on(fn: () => void): () => void };
+  /** Where the last error and success are kept (status screens, `fillgate sync status`). */
+  readonly db: Db;
+  pending(limit: number): { seq: number; id: string; body: string }[];
+  applyAcks(acked: number[], rejected: { seq: number; reason: string }[]): void;
+  /** Removes acknowledged rows past their retention; returns how many. */
+  prune(): number;
+}
+
 export interface UploaderOptions {
-  store: RecordStore;
+  store: UploadSource;
   clock: Clock;
+  /** Send here instead of config.url (the event chain goes to …/events). */
+  url?: string;
+  /** Prefix of the meta keys for the last error and success; default `sync` (records). */
+  metaPrefix?: string;
   config: UploadConfigInput;
   /** Overrides config.adapter (tests, a platform adapter not in the registry). */
   adapter?: PlatformAdapter;
@@ -67,11 +86,12 @@ export class Uploader {
   private batchLimit: number;
   private consecutiveFailures = 0;
   private lastFailureLog = -Infinity;
+  private lastErrorText: string | undefined;
   private unloggedFailures = 0;
 
   constructor(private readonly opts: UploaderOptions) {
     this.config = uploadConfigSchema.parse(opts.config);
-    const url = checkUploadUrl(this.config.url, this.config.allowInsecure);
+    const url = checkUploadUrl(opts.url ?? this.config.url, this.config.allowInsecure);
     this.adapter = opts.adapter ?? adapterByName(this.config.adapter);
     this.batchLimit = this.config.batchSize;
     this.stats.batchLimit = this.batchLimit;
@@ -94,8 +114,16 @@ export class Uploader {
     await this.loopDone;
   }
 
+  /** How far behind the record uploads are (only an uploader of the record store has timeliness). */
   timeliness(): Timeliness {
-    return uploadTimeliness(this.opts.store, this.opts.clock, this.config.timeliness);
+    const store = this.opts.store;
+    if (!(store instanceof RecordStore)) throw new Error('timeliness is measured on the record store');
+    return uploadTimeliness(store, this.opts.clock, this.config.timeliness);
+  }
+
+  /** The last failed batch's error, until a batch succeeds. */
+  get lastError(): string | undefined {
+    return this.lastErrorText;
   }
 
   private async loop(): Promise<void> {
@@ -169,12 +197,15 @@ export class Uploader {
   private note(outcome: BatchOutcome): void {
     const db = this.opts.store.db;
     const wall = String(Math.round(this.opts.clock.wall()));
+    const meta = this.opts.metaPrefix ?? 'sync';
     this.adapt(outcome);
+    if (outcome.kind === 'failed') this.lastErrorText = outcome.error;
+    else if (outcome.kind === 'ok') this.lastErrorText = undefined;
     try {
       if (outcome.kind === 'failed') {
-        setMeta(db, 'sync_last_error', outcome.error);
-        setMeta(db, 'sync_last_error_wall_ms', wall);
-      } else if (outcome.kind === 'ok') setMeta(db, 'sync_last_success_wall_ms', wall);
+        setMeta(db, `${meta}_last_error`, outcome.error);
+        setMeta(db, `${meta}_last_error_wall_ms`, wall);
+      } else if (outcome.kind === 'ok') setMeta(db, `${meta}_last_success_wall_ms`, wall);
     } catch {
       // status bookkeeping only: a failure here must not stop uploads
     }
