@@ -7,11 +7,24 @@
  * through the relay's outbox (written first, sent QoS 1).
  */
 import type Database from 'better-sqlite3';
+import type { Clock } from '../../protocols/clock.ts';
 import { errorMessage } from '../../protocols/errors.ts';
 import type { Logger } from '../log.ts';
+import type { UpstreamRelay } from '../mqtt/relay.ts';
+import type { EventInput } from '../records/event.ts';
 import { loadTrustedKeys, type RemoteConfig } from '../remote/command.ts';
-import { RemoteHandler, type CommandReply } from '../remote/handler.ts';
-import type { Station } from './station.ts';
+import { RemoteHandler, type CommandReply, type RemoteActions } from '../remote/handler.ts';
+
+/** What remote commands act on: the station, seen through this much of it (station.ts builds it). */
+export interface RemoteTarget {
+  code: string;
+  clock: Clock;
+  /** The signed event log; never throws. */
+  recordEvent(e: EventInput): unknown;
+  actions: RemoteActions;
+  /** Where commands arrive and replies go (mqtt.upstream); none: nothing can arrive. */
+  relay?: UpstreamRelay;
+}
 
 export interface RemoteCommandsRuntime {
   handler: RemoteHandler;
@@ -24,8 +37,8 @@ export function replyTopic(station: string): string {
   return `fillgate/${station}/gateway/reply`;
 }
 
-export function startRemoteCommands(station: Station, cfg: RemoteConfig, db: Database.Database, log: Logger): RemoteCommandsRuntime {
-  const code = station.config.station.code;
+export function startRemoteCommands(station: RemoteTarget, cfg: RemoteConfig, db: Database.Database, log: Logger): RemoteCommandsRuntime {
+  const code = station.code;
   const handler = new RemoteHandler({
     db,
     clock: station.clock,
@@ -33,24 +46,10 @@ export function startRemoteCommands(station: Station, cfg: RemoteConfig, db: Dat
     keys: loadTrustedKeys(cfg),
     maxSkewMs: cfg.maxSkewMs,
     record: (e) => void station.recordEvent(e),
-    actions: {
-      lock: (by, reason) => ({ locked: true, changed: station.remoteLock(true, by, reason).changed }),
-      unlock: (by, reason) => ({ locked: false, changed: station.remoteLock(false, by, reason).changed }),
-      quarantine: (c, reason, by) => ({ code: c, status: station.registry.quarantine(c, reason, by).status }),
-      release: (c, reason, by) => ({ code: c, status: station.registry.release(c, reason, by).status }),
-      status: () => ({
-        station: code,
-        at: new Date(station.clock.wall()).toISOString(),
-        locks: station.lockState.map((l) => ({ lock: l.lock, ...(l.detail ? { detail: l.detail } : {}) })),
-        latches: station.latches.active().map((l) => ({ latch: l.latch, reason: l.reason, since: l.since })),
-        posts: Object.fromEntries([...station.posts].map(([id, rt]) => [id, rt.snapshot.phase.kind])),
-        records: station.store.counts(),
-        events: station.eventLog.counts(),
-      }),
-    },
+    actions: station.actions,
   });
   const publish = (reply: CommandReply) => {
-    const relay = station.mqtt?.relay;
+    const relay = station.relay;
     if (!relay) return;
     try {
       relay.send({ topic: replyTopic(code), payload: JSON.stringify(reply), class: 'record' });
@@ -65,7 +64,7 @@ export function startRemoteCommands(station: Station, cfg: RemoteConfig, db: Dat
     publish(reply);
     return reply;
   };
-  const relay = station.mqtt?.relay;
+  const relay = station.relay;
   const cmdTopic = relay?.topics.gatewayCmd;
   const off = relay?.inbound.on(({ topic, payload }) => {
     if (topic === cmdTopic) handle(payload);

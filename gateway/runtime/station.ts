@@ -33,7 +33,7 @@ import { EventLog } from '../records/events.ts';
 import type { EventInput, StationEventV1 } from '../records/event.ts';
 import { EventUploader } from '../sync/event-uploader.ts';
 import { attachStationEvents, recordStart } from './event-wiring.ts';
-import { startRemoteCommands, type RemoteCommandsRuntime } from './remote.ts';
+import { startRemoteCommands, type RemoteCommandsRuntime, type RemoteTarget } from './remote.ts';
 import { overfillAlarm, quarantineOverfilled, recoverJournal, type OverfillFinding } from './recovery.ts';
 import { RegistryImports } from './registry-imports.ts';
 import { LoopLag } from './loop-lag.ts';
@@ -133,6 +133,32 @@ export class Station {
   }
 
   /** A remote lock (signed command): a latch, so a restart keeps it; only a remote unlock lifts it. */
+  /** What a signed remote command may do here (gateway/runtime/remote.ts): lock, unlock, quarantine, release, status. */
+  private remoteTarget(): RemoteTarget {
+    const code = this.config.station.code;
+    return {
+      code,
+      clock: this.clock,
+      recordEvent: (e) => this.recordEvent(e),
+      ...(this.mqtt?.relay ? { relay: this.mqtt.relay } : {}),
+      actions: {
+        lock: (by, reason) => ({ locked: true, changed: this.remoteLock(true, by, reason).changed }),
+        unlock: (by, reason) => ({ locked: false, changed: this.remoteLock(false, by, reason).changed }),
+        quarantine: (c, reason, by) => ({ code: c, status: this.registry.quarantine(c, reason, by).status }),
+        release: (c, reason, by) => ({ code: c, status: this.registry.release(c, reason, by).status }),
+        status: () => ({
+          station: code,
+          at: new Date(this.clock.wall()).toISOString(),
+          locks: this.lockState.map((l) => ({ lock: l.lock, ...(l.detail ? { detail: l.detail } : {}) })),
+          latches: this.latches.active().map((l) => ({ latch: l.latch, reason: l.reason, since: l.since })),
+          posts: Object.fromEntries([...this.posts].map(([id, rt]) => [id, rt.snapshot.phase.kind])),
+          records: this.store.counts(),
+          events: this.eventLog.counts(),
+        }),
+      },
+    };
+  }
+
   remoteLock(on: boolean, by: string, reason?: string): { changed: boolean } {
     if (on) this.latches.set('remote', 'STATION_LOCKED_REMOTE', reason, undefined, by);
     else this.latches.lift('remote', by, reason);
@@ -228,7 +254,7 @@ export class Station {
     }
     if (cfg.remote) {
       this.startStep = 'starting remote commands';
-      this.remote = startRemoteCommands(this, cfg.remote, this.db, this.logs('remote'));
+      this.remote = startRemoteCommands(this.remoteTarget(), cfg.remote, this.db, this.logs('remote'));
     }
   }
 
