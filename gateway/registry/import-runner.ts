@@ -21,10 +21,10 @@ export interface ImportJob {
 }
 
 export function importInWorker(job: ImportJob, onProgress?: (written: number, toWrite: number) => void): Promise<ImportReport> {
-  // Transfer the bytes when they own their buffer; a view into a pooled Buffer is copied.
-  const own = job.bytes.byteOffset === 0 && job.bytes.byteLength === job.bytes.buffer.byteLength && job.bytes.buffer instanceof ArrayBuffer;
-  const bytes = own ? job.bytes : job.bytes.slice();
-  const worker = new Worker(new URL('./import-worker.js', import.meta.url), { workerData: { ...job, bytes }, transferList: [bytes.buffer as ArrayBuffer] });
+  // Copied, not transferred: Node 24 refuses to transfer a Buffer's ArrayBuffer ("Cannot transfer object
+  // of unsupported type"), and a copy of even a large file costs milliseconds next to the import.
+  const bytes = Uint8Array.from(job.bytes);
+  const worker = new Worker(new URL('./import-worker.js', import.meta.url), { workerData: { ...job, bytes } });
   return new Promise((resolve, reject) => {
     let settled = false;
     const settle = (fn: () => void) => {

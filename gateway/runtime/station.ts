@@ -513,8 +513,14 @@ export class Station {
       const code = this.checkCode;
       const owner = code ? this.postAwaitingCheck(code) : undefined;
       if (owner) owner.input({ kind: 'checkweigh', sample: s, code: code! });
-      // Taken off: the next cylinder must be read again.
-      if (!s.overload && s.grossKg < this.config.eligibility.emptyScaleBelowKg) this.checkCode = undefined;
+      // Taken off: the next cylinder must be read again. Only once the scale has shown it: the tag is read
+      // as the cylinder is set down, and a reading from just before (still empty) must not forget it.
+      const empty = !s.overload && s.grossKg < this.config.eligibility.emptyScaleBelowKg;
+      if (!empty) this.checkLoaded = true;
+      else if (this.checkLoaded) {
+        this.checkCode = undefined;
+        this.checkLoaded = false;
+      }
       return;
     }
     const head = this.checkQueue[0];
@@ -523,12 +529,15 @@ export class Station {
 
   /** The code read at the check scale: of the cylinder now on it. */
   private checkCode: string | undefined;
+  /** The check scale has shown a load since the last code was read there. */
+  private checkLoaded = false;
 
   /** A read at the check scale: a cylinder code names what is on it; a badge signs that cylinder's post-fill check. */
   private onCheckRead(read: import('../../devices/types.ts').CodeRead): void {
     const log = this.logs('check');
     if (read.kind === 'cylinder') {
       this.checkCode = read.code;
+      this.checkLoaded = false;
       if (!this.postAwaitingCheck(read.code)) log.warn({ code: read.code }, 'cylinder at the check scale is not awaiting a re-weigh at any post');
       return;
     }
