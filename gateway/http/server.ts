@@ -56,6 +56,11 @@ export async function startStatusServer(station: Station, opts: Partial<HttpConf
         else res.destroy();
       });
   });
+  // Idle keep-alive connections stay open longer than clients wait between requests (a panel's
+  // poll, Prometheus' scrape interval): a server closing an idle socket just as a client reuses it
+  // makes the client's request fail with ECONNRESET (Node's default is 5 s).
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
   server.on('connection', (s) => {
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
