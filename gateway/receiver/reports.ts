@@ -127,6 +127,8 @@ export interface ReportSettings {
 
 export const defaultReportSettings: ReportSettings = { refillIntervalMs: 30 * 60_000, pageSize: 500, historyLimit: 5000 };
 
+/** A record's clockJumpMs and a clock.jump event this close in size (and time) are one jump. */
+const CLOCK_JUMP_SAME_MS = 5000;
 const MIN_MS = -8.64e15;
 const MAX_MS = 8.64e15;
 
@@ -285,7 +287,8 @@ export interface ExceptionsReport {
 const who = (...ps: (Person | undefined)[]) => ps.filter((p): p is Person => !!p).map((p) => p.badge).join(' / ') || undefined;
 
 /** Event kinds that record a decant of an overfilled cylinder (registry event `cylinder.decanted` → `registry.cylinder.decanted`). */
-export const DECANT_EVENT_PREFIXES = ['registry.cylinder.decanted', 'registry.cylinder.decant'] as const;
+export const DECANT_EVENT_PREFIXES = ['registry.cylinder.decanted'] as const;
+/** The hold itself (`cylinder.decant-hold` → `registry.cylinder.decant_hold`) is not a decant: it must never resolve the overfill. */
 
 export async function exceptionsReport(src: ReportSource, q: ReportPeriod, settings: Partial<ReportSettings> = {}): Promise<ExceptionsReport> {
   const s = { ...defaultReportSettings, ...settings };
@@ -295,12 +298,16 @@ export async function exceptionsReport(src: ReportSource, q: ReportPeriod, setti
 
   /** Time, post and filler of the station's fills, for the cross-station rows. */
   const fills = new Map<number, { at: string; post: string; who?: string }>();
+  /** Record ids listed as unauthorised fills: the station's fill.unauthorised event for the same attempt is the same breach. */
+  const unauthorisedIds = new Set<string>();
+  /** Clock jumps a record carries (clockJumpMs): the station's clock.jump event for the same jump is the same breach. */
+  const recordJumps: { row: ExceptionRow; recordedMs: number; jumpMs: number }[] = [];
   for await (const { row, r } of scanRecords(src, q, s.pageSize)) {
     const b = base(row, r);
     const gas = gasWentIn(r);
     if (gas && r.cylinderCode) fills.set(row.seq, { at: r.recordedAt, post: r.post, who: who(r.filler) });
     // 1. No unchecked cylinder leaves: its own outcome, the flag, or (older stations) a closed-out fill without checker or post-fill check.
-    if (r.outcome === 'filled_unchecked' || r.postFillCheckMissing === true || (CLOSED_OUT.has(r.outcome) && (!r.checker || !r.postFillCheck))) {
+    if (r.outcome === 'filled_unchecked' || r.postFillCheckMissing === true || (CLOSED_OUT.has(r.outcome) && r.trips.length === 0 && (!r.checker || !r.postFillCheck))) {
       const missing = [!r.checker ? 'checker' : '', !r.postFillCheck ? 'postFillCheck' : '', r.reweighedGrossG === undefined ? 'reweigh' : ''].filter(Boolean).join(', ');
       rows.push({ ...b, kind: 'unchecked', who: who(r.filler), facts: { missing: missing || 'post-fill check' } });
     }
@@ -317,10 +324,15 @@ export async function exceptionsReport(src: ReportSource, q: ReportPeriod, setti
       overfills.push({ ...b, kind: 'unresolved_overfill', who: who(r.filler), facts: { netKg: (r.netFilledG ?? 0) / 1000, allowedKg: (r.allowedFillG ?? 0) / 1000, recordedMs: row.recordedMs } });
     }
     if (r.outcome === 'interrupted') rows.push({ ...b, kind: 'interrupted', who: who(r.filler), facts: { trips: r.trips.map((t) => t.code).join(';'), netKg: (r.netFilledG ?? 0) / 1000 } });
-    if (typeof r.clockJumpMs === 'number' && r.clockJumpMs !== 0) rows.push({ ...b, kind: 'clock_jump', facts: { jumpMs: r.clockJumpMs } });
+    if (typeof r.clockJumpMs === 'number' && r.clockJumpMs !== 0) {
+      const jump: ExceptionRow = { ...b, kind: 'clock_jump', facts: { jumpMs: r.clockJumpMs } };
+      rows.push(jump);
+      recordJumps.push({ row: jump, recordedMs: row.recordedMs, jumpMs: r.clockJumpMs });
+    }
     if (row.lagMs > src.lateAfterMs) rows.push({ ...b, kind: 'late_upload', facts: { lagMin: Math.round(row.lagMs / 60_000), received: new Date(row.receivedMs).toISOString() } });
     if (r.outcome === 'unauthorised_fill' || r.trips.some((t) => t.code === 'UNAUTHORISED_FILL')) {
       rows.push({ ...b, kind: 'unauthorised_fill', facts: { netKg: (r.netFilledG ?? 0) / 1000 } });
+      if (r.id) unauthorisedIds.add(r.id);
     }
     if (gas) {
       for (const [role, p] of [['filler', r.filler], ['checker', r.checker]] as const) {
@@ -345,8 +357,19 @@ export async function exceptionsReport(src: ReportSource, q: ReportPeriod, setti
   for (const e of await src.eventList(q.station, q.fromMs ?? MIN_MS, q.toMs ?? MAX_MS, ['clock.jump', 'fill.unauthorised'])) {
     const ev = parseEvent(e);
     const b = { station: e.station, source: 'event' as const, seq: e.seq, at: ev.recordedAt ?? new Date(e.recordedMs).toISOString(), post: ev.post };
-    if (e.kind.startsWith('clock.jump')) rows.push({ ...b, kind: 'clock_jump', facts: { jumpMs: Number(ev.data?.jumpMs ?? 0) } });
-    else rows.push({ ...b, kind: 'unauthorised_fill', cylinderCode: ev.subject && ev.subject !== ev.post ? ev.subject : undefined, facts: { detail: ev.detail ?? ev.reason ?? '' } });
+    const attemptId = typeof ev.data?.attemptId === 'string' ? ev.data.attemptId : undefined;
+    if (e.kind.startsWith('clock.jump')) {
+      const jumpMs = Number(ev.data?.jumpMs ?? 0);
+      // One jump, two witnesses: the event (checked every second) and the next record's clockJumpMs.
+      // The event stays (it is the earlier one, and there may be no record after it); the record's row goes.
+      const same = recordJumps.find((j) => rows.includes(j.row) && j.recordedMs >= e.recordedMs - CLOCK_JUMP_SAME_MS && j.recordedMs - e.recordedMs < 86_400_000 && Math.abs(j.jumpMs - jumpMs) <= CLOCK_JUMP_SAME_MS);
+      if (same) rows.splice(rows.indexOf(same.row), 1);
+      rows.push({ ...b, kind: 'clock_jump', facts: { jumpMs } });
+    } else if (!(attemptId && unauthorisedIds.has(attemptId))) {
+      // The attempt's record (with its mass) is the row when the receiver has it; the event stands in for it otherwise.
+      const subject = ev.subject && ev.subject !== ev.post && ev.subject !== attemptId ? ev.subject : undefined;
+      rows.push({ ...b, kind: 'unauthorised_fill', cylinderCode: subject, facts: { detail: ev.detail ?? ev.reason ?? '' } });
+    }
   }
 
   for (const c of await src.crossStationFills(q.station, q.fromMs ?? MIN_MS, q.toMs ?? MAX_MS, s.refillIntervalMs, FILL_OUTCOMES)) {

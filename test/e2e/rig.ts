@@ -14,6 +14,7 @@ import { Station } from '../../gateway/runtime/station.ts';
 import type { PostEvent } from '../../gateway/runtime/post.ts';
 import { silentLogs, createLogFactory } from '../../gateway/log.ts';
 import type { FillAttempt } from '../../gateway/records/types.ts';
+import type { Clock } from '../../protocols/clock.ts';
 
 const root = new URL('../..', import.meta.url).pathname;
 
@@ -43,6 +44,8 @@ export interface RigOptions {
   /** Station and matching gateway config (default examples/station.yaml and examples/gateway.yaml). */
   stationFile?: string;
   gatewayFile?: string;
+  /** The gateway's clock (default the system clock), e.g. one whose wall time a test sets forward. */
+  clock?: Clock;
 }
 
 export function exampleConfig(file = 'examples/gateway.yaml'): GatewayConfig {
@@ -68,7 +71,7 @@ export async function startRig(opts: RigOptions = {}): Promise<Rig> {
   const records: FillAttempt[] = [];
   const events: PostEvent[] = [];
   const logs = process.env.E2E_LOG ? createLogFactory({ level: process.env.E2E_LOG as 'info' }) : silentLogs;
-  let station = new Station(config, { logs });
+  let station = new Station(config, { logs, clock: opts.clock });
   const track = (s: Station) =>
     s.events.on((e) => {
       events.push(e);
@@ -102,7 +105,7 @@ export async function startRig(opts: RigOptions = {}): Promise<Rig> {
     phase: (post) => station.posts.get(post)?.snapshot.phase.kind ?? 'none',
     async restartGateway() {
       await station.stop();
-      station = new Station(config, { logs });
+      station = new Station(config, { logs, clock: opts.clock });
       await station.start();
       track(station);
     },

@@ -110,6 +110,32 @@ test('exceptions: exactly one per breach, each with its record; decanted overfil
   await s2.store.close();
 });
 
+test('exceptions: one breach seen twice is listed once (unauthorised fill as record and event, a clock jump as event and record); the decant hold is not a decant; a tripped overfill is not "unchecked"', async () => {
+  const { store, src } = open(() => T0 + 60 * MIN);
+  const recs = signedChain(keys.privateKey, 'ST01', [
+    { min: 0 }, // 1 clean
+    { min: 10, set: { outcome: 'unauthorised_fill', trips: [{ code: 'UNAUTHORISED_FILL', at: '2026-03-01T08:10:00.000+08:00' }], cylinderCode: undefined, filler: undefined, ...noChecker } }, // 2
+    { min: 20, set: { outcome: 'overfilled', mustDecant: true, trips: [{ code: 'OVERFILL', at: '2026-03-01T08:20:00.000+08:00' }], netFilledG: 15_400, cylinderCode: 'OVER-9', ...noChecker } }, // 3 tripped overfill, held
+    { min: 31, set: { clockJumpMs: 600_000 } }, // 4 the same jump as the event at min 30
+  ]);
+  assert.ok((await store.ingest(recs)).every((r) => r.status === 'accepted'));
+  insertEvents(store.db, keys.privateKey, 'ST01', [
+    { min: 10, kind: 'fill.unauthorised', post: 'P1', subject: 'ST01-2', reason: 'UNAUTHORISED_FILL', data: { attemptId: 'ST01-2' } },
+    { min: 20, kind: 'registry.cylinder.decant_hold', subject: 'OVER-9', reason: 'OVERFILLED_MUST_DECANT', data: { attemptId: 'ST01-3' } },
+    { min: 30, kind: 'clock.jump', reason: 'CLOCK_JUMP', data: { jumpMs: 600_000 } },
+    { min: 40, kind: 'fill.unauthorised', post: 'P2', subject: 'P2-9', reason: 'UNAUTHORISED_FILL', data: { attemptId: 'P2-9' } }, // its record never arrived: the event stands in
+  ]);
+  const r = await exceptionsReport(src, { station: 'ST01' });
+  assert.equal(r.exceptions.map((e) => `${e.kind}@${e.source}:${e.seq}`), [
+    'unauthorised_fill@record:2',
+    'unresolved_overfill@record:3',
+    'clock_jump@event:3',
+    'unauthorised_fill@event:4',
+  ]);
+  assert.is(r.exceptions[3]!.cylinderCode, undefined, "the attempt id is not a cylinder code");
+  await store.close();
+});
+
 test('exceptions and the alarm log without an event table: no error, overfills stay unresolved, the log is empty and says why', async () => {
   const { store, src } = open();
   await store.ingest(signedChain(keys.privateKey, 'ST01', breaches.slice(0, 8)));
