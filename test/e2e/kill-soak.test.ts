@@ -10,7 +10,7 @@ import * as assert from 'uvu/assert';
 import { formatKillSoak, runKillSoak } from './kill-soak.ts';
 
 test('8 SIGKILLs during continuous fills at 2 posts: nothing lost, nothing unsaid, overfills held', async () => {
-  const r = await runKillSoak({ seed: Number(process.env.KILL_SOAK_SEED ?? 813), kills: 8, runMinMs: 2000, runSpreadMs: 7000 });
+  const r = await runKillSoak({ seed: Number(process.env.KILL_SOAK_SEED ?? 813), kills: 8, runMinMs: 4000, runSpreadMs: 6000 });
   console.log(formatKillSoak(r));
   assert.is(r.kills, 8);
   assert.ok(r.attempts >= 8, `attempts ${r.attempts}`);
