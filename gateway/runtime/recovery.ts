@@ -111,12 +111,18 @@ export async function recoverJournal(deps: { store: RecordStore; devices: Statio
   return { records, overfilled };
 }
 
-/** Quarantine each overfilled cylinder as must-decant (超量气瓶严禁出站, domain.md 1). */
-export function quarantineOverfilled(registry: { quarantine(code: string, reason: string, source: string): unknown }, found: readonly OverfillFinding[], log: Logger): void {
+/**
+ * Quarantine each overfilled cylinder as must-decant (超量气瓶严禁出站, domain.md 1): a decant hold, as
+ * for an overfill seen during a fill, so only a supervisor's recorded decant releases it.
+ */
+export function quarantineOverfilled(
+  registry: { holdForDecant(code: string, o: { attemptId?: string; overKg?: number; source: string }): unknown },
+  found: readonly OverfillFinding[],
+  log: Logger,
+): void {
   for (const f of found) {
-    const reason = `must decant: ${f.contentKg} kg in a cylinder allowed ${f.allowedFillKg} kg (fill ${f.attemptId} interrupted at ${f.post}, re-weighed after the restart)`;
     try {
-      registry.quarantine(f.cylinderCode, reason, 'recovery');
+      registry.holdForDecant(f.cylinderCode, { attemptId: f.attemptId, overKg: round(f.contentKg - f.allowedFillKg), source: 'recovery' });
     } catch (err) {
       log.error({ code: f.cylinderCode, err: errorMessage(err) }, 'overfilled cylinder NOT quarantined');
     }

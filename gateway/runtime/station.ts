@@ -32,7 +32,7 @@ import { attachLeakLatch, resetLeakLatch, savedFault, trackPostFault } from './l
 import { EventLog } from '../records/events.ts';
 import type { EventInput, StationEventV1 } from '../records/event.ts';
 import { EventUploader } from '../sync/event-uploader.ts';
-import { attachStationEvents, recordStart } from './event-wiring.ts';
+import { attachStationEvents, recordStart, registryEvent } from './event-wiring.ts';
 import { startRemoteCommands, type RemoteCommandsRuntime, type RemoteTarget } from './remote.ts';
 import { overfillAlarm, quarantineOverfilled, recoverJournal, type OverfillFinding } from './recovery.ts';
 import { RegistryImports } from './registry-imports.ts';
@@ -228,7 +228,18 @@ export class Station {
     // one whose valve may have opened is re-weighed first (bounded wait), an overfilled one quarantined.
     this.startStep = 'recording fills interrupted by the previous run';
     const recovered = await recoverJournal({ store: this.store, devices: this.devices, config: cfg, clock: this.clock, log });
-    quarantineOverfilled(this.registry, recovered.overfilled, log);
+    {
+      // The station's event wiring is not attached yet: the holds are signed events all the same.
+      const off = this.registry.changed.on((e) => {
+        const ev = registryEvent(e);
+        if (ev) this.recordEvent(ev);
+      });
+      try {
+        quarantineOverfilled(this.registry, recovered.overfilled, log);
+      } finally {
+        off();
+      }
+    }
     this.startStep = 'starting MQTT';
     this.mqtt = await startStationMqtt(cfg, { db: this.db, clock: this.clock, logs: this.logs, registry: { quarantine: (code, reason, source) => this.registry.quarantine(code, reason, source) } });
     this.raiseOverfillAlarms(recovered.overfilled);
@@ -483,8 +494,10 @@ export class Station {
   private raiseOverfillAlarms(found: readonly OverfillFinding[]): void {
     for (const f of found) {
       this.events.emit({ kind: 'display', post: f.post, reason: 'OVERFILLED_MUST_DECANT', detail: f.cylinderCode });
-      if (!this.mqtt) continue;
       const alarm = overfillAlarm(f, this.clock.wall(), this.utcOffsetMinutes);
+      // In the signed event log whether or not MQTT is configured (as publishAlarm does for the others).
+      this.recordEvent({ kind: 'alarm.raised', post: f.post, subject: alarm.id, reason: 'OVERFILL', detail: alarm.detail, data: { alarmId: alarm.id, alarmKind: alarm.kind, device: alarm.device, location: f.post } });
+      if (!this.mqtt) continue;
       this.mqtt.relay?.send({ topic: this.mqtt.broker.topics.alarm, payload: JSON.stringify(alarm), class: 'alarm' });
       void this.mqtt.broker.publish(this.mqtt.broker.topics.alarm, alarm, { qos: 1 }).catch(() => undefined);
     }

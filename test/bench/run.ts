@@ -37,5 +37,8 @@ await section('mqtt', async () => (await import('./mqtt.ts')).runMqttBench(json 
 // The long valve soak (issue 9 point 6): ~25 min for 2000 fills; alone: `npm run bench -- valve-soak` (VALVE_SOAK_FILLS=n).
 await section('valve-soak', async () => (await import('./valve-soak.ts')).run({ print: !json }));
 
+// The kill soak (issue 13): 30 SIGKILLs of a child-process gateway during fills at 2 posts, ~6 min; alone: `npm run bench -- kill-soak` (KILL_SOAK_KILLS=n).
+await section('kill-soak', async () => (await import('./kill-soak.ts')).run({ print: !json }));
+
 if (json) print(JSON.stringify(results, null, 2));
 process.exit(0);

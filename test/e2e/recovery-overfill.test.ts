@@ -59,4 +59,19 @@ test('the restart re-weighs an interrupted fill, records 2.6 kg in a 2.0 kg cyli
   assert.match(overfill.body.detail, new RegExp(`${code}: 2.6 kg, allowed 2 kg`));
 });
 
+test('the overfill found at the restart is held for a decant (no plain release) and its alarm and hold are signed events', async () => {
+  const hold = rig.station.registry.pendingDecant(code);
+  assert.ok(hold, 'a decant hold, as for an overfill seen during a fill');
+  assert.is(hold.attemptId, 'killed-1');
+  assert.throws(() => rig.station.registry.release(code, 'looks fine', 'test'), /held for a decant/);
+  // Without an upstream or a broker the alarm must still exist: in the signed event log.
+  const db = new Database(join(rig.dataDir, 'records.db'), { readonly: true });
+  const events = (db.prepare('SELECT kind, body FROM events ORDER BY seq').all() as { kind: string; body: string }[]).map((e) => ({ kind: e.kind, ...JSON.parse(e.body) }));
+  db.close();
+  const alarm = events.find((e) => e.kind === 'alarm.raised' && e.data?.alarmKind === 'overfill');
+  assert.ok(alarm, `an overfill alarm.raised event: ${JSON.stringify(events.map((e) => e.kind))}`);
+  assert.match(alarm.detail, new RegExp(code));
+  assert.ok(events.some((e) => e.kind === 'registry.cylinder.decant-hold' && e.subject === code) || events.some((e) => e.kind.startsWith('registry.') && e.subject === code), `the registry change is a signed event: ${JSON.stringify(events.map((e) => e.kind))}`);
+});
+
 test.run();
