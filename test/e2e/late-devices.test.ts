@@ -84,6 +84,7 @@ test('started before its devices: idle and offline with the cause, fills refused
     fixed.posts[0].reader.port = portOf(ep['P1.reader'].url);
     fixed.posts[1].reader.port = portOf(ep['P2.reader'].url);
     fixed.posts[1].scale.port = portOf(ep['P2.scale'].url);
+    if (fixed.checkReader) fixed.checkReader.port = portOf(ep['check.reader'].url);
     fixed.control.port = 0;
     sim = await startSimulator(fixed, { ptyDir });
     await until('every device online', () => stationStatus(station).devices.every((d) => d.state === 'online'), 30_000).catch((e) => {
