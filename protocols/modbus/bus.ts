@@ -241,7 +241,7 @@ export class ModbusBus {
     this.lastUnit = tracker;
     const started = performance.now();
     try {
-      const value = await this.conn.exchange(job.unit.unitId, job.unit.timeoutMs, job.request.op as (c: ModbusClient) => Promise<unknown>);
+      const value = await this.conn.exchange(job.unit.unitId, job.unit.timeoutMs, job.request.op as (c: ModbusClient) => Promise<unknown>, job.request.stillWanted);
       const rttMs = Math.round((performance.now() - started) * 10) / 10;
       tracker.record({ kind: 'ok', rttMs });
       this.silentStreak = 0;
@@ -249,6 +249,8 @@ export class ModbusBus {
       return value;
     } catch (err) {
       const e = err as FillgateError;
+      // Dropped at the socket (stillWanted said no as the bytes went out): nothing was sent, nothing to count.
+      if (isFillgateError(e, 'SUPERSEDED')) throw e;
       const outcome = outcomeOf(e);
       tracker.record(outcome);
       this.noteSilence(outcome);

@@ -28,6 +28,13 @@ export interface ModbusConnectionOptions extends ReconnectOptions {
 interface ClientHandle extends Closeable {
   client: ModbusClient;
   /**
+   * Asked as the request's bytes reach the OS (the raw socket or port write); false drops them
+   * unsent and calls `onVeto`. modbus-serial's TcpPort writes a microtask (or a drain) after it is
+   * called, so a question asked when the request was started can be answered differently by then:
+   * a valve's close decided in between must keep its ON off the wire (protocols/modbus/README.md).
+   */
+  gate?: { stillWanted: () => boolean; onVeto: () => void };
+  /**
    * Calls `fn` once, with LINK_CLOSED, when this connection drops, so a request
    * in flight ends at once; returns the function that removes it. An exchange
    * watches only while it runs: anything attached for longer (a race against a
@@ -98,7 +105,8 @@ export class ModbusConnection extends Reconnector<ClientHandle> {
     // TcpPort does not relay a socket reset as 'close'; watch the OS object itself.
     const raw = portOf(client)?._client as { on?: (ev: string, fn: () => void) => void } | undefined;
     if (raw instanceof net.Socket) raw.setKeepAlive(true, 5000);
-    if (this.tap) tapRaw(raw, this.tap);
+    const handle: Partial<ClientHandle> = {};
+    gateRaw(raw, () => handle.gate, this.tap);
     raw?.on?.('close', () => {
       rejectDropped(new FillgateError('LINK_CLOSED', `${this.url} dropped during the request`, { url: this.url }));
       session.dropped('connection closed');
@@ -113,9 +121,9 @@ export class ModbusConnection extends Reconnector<ClientHandle> {
             session.dropped(reason);
           })
         : () => undefined;
-    return {
+    return Object.assign(handle, {
       client,
-      onDrop: (fn) => {
+      onDrop: (fn: (err: FillgateError) => void) => {
         if (droppedWith) {
           fn(droppedWith);
           return () => undefined;
@@ -128,7 +136,7 @@ export class ModbusConnection extends Reconnector<ClientHandle> {
         stopWatch();
         return destroyClient(client);
       },
-    };
+    }) as ClientHandle;
   }
 
   /**
@@ -145,7 +153,7 @@ export class ModbusConnection extends Reconnector<ClientHandle> {
    * promise rejects with a classified FillgateError (TIMEOUT, MODBUS_EXCEPTION,
    * BAD_FRAME, LINK_CLOSED).
    */
-  async exchange<T>(unitId: number, timeoutMs: number, op: (client: ModbusClient) => Promise<T>): Promise<T> {
+  async exchange<T>(unitId: number, timeoutMs: number, op: (client: ModbusClient) => Promise<T>, stillWanted?: () => boolean): Promise<T> {
     const handle = this.connection;
     if (!handle) throw new FillgateError('LINK_CLOSED', `${this.url} is ${this.state}`, { url: this.url, state: this.state });
     if (!handle.client.isOpen) {
@@ -162,6 +170,12 @@ export class ModbusConnection extends Reconnector<ClientHandle> {
     const aborted = new Promise<never>((_, reject) => {
       guard = setTimeout(() => reject(timeoutError(this.url, unitId, timeoutMs)), timeoutMs + 250);
       unwatch = handle.onDrop(reject);
+      if (stillWanted) {
+        handle.gate = {
+          stillWanted,
+          onVeto: () => reject(new FillgateError('SUPERSEDED', `unit ${unitId} on ${this.url}: no longer wanted as it went out, not sent`, { url: this.url, unitId })),
+        };
+      }
     });
     try {
       return await Promise.race([op(handle.client), aborted]);
@@ -170,6 +184,7 @@ export class ModbusConnection extends Reconnector<ClientHandle> {
     } finally {
       clearTimeout(guard);
       unwatch();
+      handle.gate = undefined;
     }
   }
 
@@ -197,13 +212,19 @@ export class ModbusConnection extends Reconnector<ClientHandle> {
  * modbus-serial's internal form (which adds a fake CRC to Modbus TCP frames).
  * Only done when a tap is configured; one wrapper per connection object.
  */
-function tapRaw(raw: unknown, tap: FrameTap): void {
+function gateRaw(raw: unknown, gateOf: () => ClientHandle['gate'], tap: FrameTap | undefined): void {
   const os = raw as { on?: (ev: string, fn: (b: Buffer) => void) => void; write?: (...args: unknown[]) => boolean } | undefined;
   if (!os?.on || typeof os.write !== 'function') return;
-  os.on('data', (b: Buffer) => tap('rx', b));
+  if (tap) os.on('data', (b: Buffer) => tap('rx', b));
   const write = os.write.bind(os);
   os.write = (...args: unknown[]) => {
-    if (Buffer.isBuffer(args[0])) tap('tx', args[0]);
+    const gate = gateOf();
+    if (gate && !gate.stillWanted()) {
+      // Dropped unsent; "written" for modbus-serial, whose request the exchange ends with SUPERSEDED.
+      gate.onVeto();
+      return true;
+    }
+    if (tap && Buffer.isBuffer(args[0])) tap('tx', args[0]);
     return write(...args);
   };
 }
