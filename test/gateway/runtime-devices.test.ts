@@ -24,27 +24,33 @@ function listen(onConnection: () => void): Promise<{ server: Server; port: numbe
 
 test('with the relay module unreachable, every scale and reader is connected at once, and the valves close in parallel', async () => {
   let connections = 0;
-  const { server, port } = await listen(() => connections++);
+  // One listener per scale and reader: one physical device in two roles is a config error (issue 10 point 3).
+  const listeners = await Promise.all(Array.from({ length: 12 }, () => listen(() => connections++)));
+  const closeAll = () => Promise.all(listeners.map((l) => new Promise((res) => l.server.close(res))));
   // A port nobody listens on: take one and close it.
   const dead = await listen(() => undefined);
   await new Promise((r) => dead.server.close(r));
   const posts = [1, 2, 3, 4, 5, 6].map((i) => ({
     id: `P${i}`,
     medium: 'LPG',
-    scale: { kind: 'stream', link: `tcp://127.0.0.1:${port}`, format: 'xk3190-a9' },
-    reader: { link: `tcp://127.0.0.1:${port}` },
+    scale: { kind: 'stream', link: `tcp://127.0.0.1:${listeners[2 * i - 2]!.port}`, format: 'xk3190-a9' },
+    reader: { link: `tcp://127.0.0.1:${listeners[2 * i - 1]!.port}` },
     valve: { bus: 'relays', unit: 1, coil: i - 1 },
   }));
   const r = validateConfig({ station: { code: 'ST01', unit: 'U1' }, dataDir: '/tmp/unused', buses: { relays: { url: `modbus-tcp://127.0.0.1:${dead.port}`, timeoutMs: 200 } }, posts });
-  assert.ok(r.ok, JSON.stringify(!r.ok && r.errors));
+  if (!r.ok) {
+    await closeAll();
+    assert.unreachable(JSON.stringify(r.errors));
+    return;
+  }
   const devices = buildDevices(r.config, systemClock);
   const t0 = Date.now();
   let connectedAt = 0;
-  const started = devices.start().then(() => Date.now() - t0);
-  while (connections < 12 && Date.now() - t0 < 20_000) await new Promise((res) => setTimeout(res, 10));
-  connectedAt = Date.now() - t0;
-  const startMs = await started;
   try {
+    const started = devices.start().then(() => Date.now() - t0);
+    while (connections < 12 && Date.now() - t0 < 20_000) await new Promise((res) => setTimeout(res, 10));
+    connectedAt = Date.now() - t0;
+    const startMs = await started;
     assert.is(connections, 12, 'six scales and six readers connected');
     assert.ok(connectedAt < 1500, `scales and readers connected after ${connectedAt} ms: they waited for the valves`);
     assert.ok(startMs < 5000, `start took ${startMs} ms: the valves' close confirmations ran one after another`);
@@ -53,7 +59,7 @@ test('with the relay module unreachable, every scale and reader is connected at 
     assert.match(valveProblem(p1.valve) ?? '', new RegExp(`^relay module unreachable \\(ECONNREFUSED 127\\.0\\.0\\.1:${dead.port}\\)$`));
   } finally {
     await devices.stop();
-    await new Promise((res) => server.close(res));
+    await closeAll();
   }
 });
 
