@@ -66,13 +66,8 @@ export class SessionKeeper {
 
   /** The session a token stands for, or undefined when it is forged, altered, expired, revoked or its user is gone. */
   verify(token: string | undefined): Session | undefined {
-    if (!token || token.length > 1024) return undefined;
-    const dot = token.indexOf('.');
-    if (dot <= 0) return undefined;
-    const payload = token.slice(0, dot);
-    const given = Buffer.from(token.slice(dot + 1), 'base64url');
-    const expected = Buffer.from(this.sign(payload), 'base64url');
-    if (given.length !== expected.length || !timingSafeEqual(given, expected)) return undefined;
+    const payload = signedPayload(token, (p) => this.sign(p));
+    if (payload === undefined) return undefined;
     let body: { n?: unknown; r?: unknown; e?: unknown; i?: unknown };
     try {
       body = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'));
@@ -162,4 +157,18 @@ export function sessionCookie(token: string, maxAgeS: number): string {
 
 export function clearSessionCookie(): string {
   return `${SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0`;
+}
+
+/**
+ * The payload of a `payload.signature` session token when its HMAC signature is right (compared in
+ * constant time), else undefined. Shared by the dashboard's sessions and the receiver's.
+ */
+export function signedPayload(token: string | undefined, sign: (payload: string) => string): string | undefined {
+  if (!token || token.length > 1024) return undefined;
+  const dot = token.indexOf('.');
+  if (dot <= 0) return undefined;
+  const payload = token.slice(0, dot);
+  const given = Buffer.from(token.slice(dot + 1), 'base64url');
+  const expected = Buffer.from(sign(payload), 'base64url');
+  return given.length === expected.length && timingSafeEqual(given, expected) ? payload : undefined;
 }

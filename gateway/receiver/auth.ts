@@ -7,11 +7,11 @@
  * own cookie name. Stations never log in: their uploads stay authenticated by
  * their record signatures.
  */
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { hashPassword, PASSWORD_HASH_PATTERN, verifyPassword } from '../mqtt/password.ts';
-import { LoginThrottle, parseCookies } from '../http/auth.ts';
+import { LoginThrottle, parseCookies, signedPayload } from '../http/auth.ts';
 
 export { LoginThrottle };
 
@@ -89,14 +89,8 @@ export class ReceiverAuth {
 
   /** The session of a request's cookie, or undefined (none, forged, expired, user removed or re-roled). */
   session(cookieHeader: string | undefined): RxSession | undefined {
-    const token = parseCookies(cookieHeader)[RX_SESSION_COOKIE];
-    if (!token || token.length > 1024) return undefined;
-    const dot = token.indexOf('.');
-    if (dot <= 0) return undefined;
-    const payload = token.slice(0, dot);
-    const given = Buffer.from(token.slice(dot + 1), 'base64url');
-    const expected = Buffer.from(this.sign(payload), 'base64url');
-    if (given.length !== expected.length || !timingSafeEqual(given, expected)) return undefined;
+    const payload = signedPayload(parseCookies(cookieHeader)[RX_SESSION_COOKIE], (p) => this.sign(p));
+    if (payload === undefined) return undefined;
     let b: { n?: unknown; r?: unknown; e?: unknown };
     try {
       b = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'));

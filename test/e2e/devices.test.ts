@@ -6,7 +6,8 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { execFile, spawnSync } from 'node:child_process';
+import { missing, skipIf } from '../fixtures/needs.ts';
+import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
@@ -18,7 +19,6 @@ import type { CodeRead, WeightSample, DeviceHealth } from '../../devices/types.t
 import { exampleConfig } from './rig.ts';
 
 const run = promisify(execFile);
-const haveMbpoll = spawnSync('mbpoll', ['-V'], { stdio: 'ignore' }).error === undefined;
 let sim: Simulator;
 let devices: StationDevices;
 const samples = new Map<string, WeightSample>();
@@ -86,8 +86,7 @@ test('a device server that drops its link: the scale goes offline, reconnects by
   assert.is(devices.health().find((h) => h.device === 'P1.scale')!.state, 'online');
 });
 
-test('mbpoll reads the same weight from the simulated FT-112 as the gateway driver', async () => {
-  if (!haveMbpoll) return console.log('SKIP: mbpoll not installed (CI installs it)');
+skipIf(test, missing('mbpoll'))('mbpoll reads the same weight from the simulated FT-112 as the gateway driver', async () => {
   const ep = sim.deviceEndpoints()['P1.scale'];
   const port = new URL(ep.url.split('#')[0]).port;
   // FT-112 gross weight at 40005 (reference 5), int32 high word first; decimals from the status word (devices.md 1.3).

@@ -18,17 +18,9 @@ import {
   decodeRequestPdu, decodeResponsePdu, encodeMbap, encodeRequestPdu, encodeResponsePdu, encodeRtu, mbapFramer, rtuFramer, type Framer,
 } from '../../protocols/modbus/frames.ts';
 import { scaleCodec, SCALE_FORMATS } from '../../protocols/scale/index.ts';
+import { mulberry32 } from '../../sim/physics.ts';
 
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const seeded = mulberry32;
 
 /** A codec under test, reduced to what the fuzzer needs. */
 interface Target {

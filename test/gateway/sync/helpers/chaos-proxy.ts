@@ -15,22 +15,14 @@
  *               (issue 13: the probe's "link that resets or stalls now and then").
  * The target can move (a restarted receiver on a new port).
  */
+import { mulberry32 } from '../../../../sim/physics.ts';
 import { createServer, connect, type Server, type Socket, type AddressInfo } from 'node:net';
 
 export type Fault = 'pass' | 'drop' | 'reset' | 'stall' | 'resetReply' | 'lossy';
 export type LinkFault = 'reset' | 'stall' | 'close';
 
-/** A small seeded PRNG (mulberry32), so a lossy run can be repeated. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The simulator's seeded PRNG (mulberry32), so a lossy run can be repeated. */
+export const seeded = mulberry32;
 
 export class ChaosProxy {
   private server: Server;
