@@ -40,7 +40,7 @@ test('accepts a chain once; a resend is answered duplicate; stored exactly once'
   const rx = await start({ dbPath: ':memory:', stations: { ST01: keys.publicKeyPem }, verifyThreads: 0 });
   assert.equal((await post(rx, recs.slice(0, 3))).map((r) => r.status), ['accepted', 'accepted', 'accepted']);
   assert.equal((await post(rx, recs)).map((r) => r.status), ['duplicate', 'duplicate', 'duplicate', 'accepted', 'accepted']);
-  const rep = rx.store.report('ST01');
+  const rep = (await rx.store.report('ST01'));
   assert.is(rep.accepted, 5);
   assert.is(rep.lastSeq, 5);
   assert.equal(rep.gaps, []);
@@ -60,7 +60,7 @@ test('forged and altered records are rejected with a reason; unknown station is 
   assert.match(r[0].message ?? '', /forged or altered/);
   assert.is(r[2].retryable, true);
   assert.equal((await post(rx, recs)).map((x) => x.status), ['accepted', 'accepted', 'accepted'], 'the genuine ones still go in');
-  assert.is(rx.store.report('ST01').rejected, 2);
+  assert.is((await rx.store.report('ST01')).rejected, 2);
 });
 
 test('a gap (records removed at the station) is reported; what verifies is stored; a late original fills the gap', async () => {
@@ -70,11 +70,11 @@ test('a gap (records removed at the station) is reported; what verifies is store
   const r = await post(rx, [recs[0], recs[1], recs[4], recs[5]]);
   assert.equal(r.map((x) => x.status), ['accepted', 'accepted', 'accepted', 'accepted']);
   assert.equal(r[2].gap, { from: 3, to: 4 });
-  let rep = rx.store.report('ST01');
+  let rep = (await rx.store.report('ST01'));
   assert.equal(rep.gaps, [{ from: 3, to: 4 }]);
   assert.is(rep.missing, 2);
   assert.equal((await post(rx, [recs[2], recs[3]])).map((x) => x.status), ['accepted', 'accepted']);
-  rep = rx.store.report('ST01');
+  rep = (await rx.store.report('ST01'));
   assert.equal(rep.gaps, []);
 });
 
@@ -97,7 +97,7 @@ test('late uploads are counted per station', async () => {
   const fresh = chain(keys, 3, new ManualClock(0, Date.now())).slice(2);
   const rx = await start({ dbPath: ':memory:', stations: { ST01: keys.publicKeyPem }, verifyThreads: 0, lateAfterMs: 3_600_000 });
   await post(rx, recs);
-  const rep = rx.store.report('ST01');
+  const rep = (await rx.store.report('ST01'));
   assert.is(rep.late, 2);
   assert.ok(rep.maxLagMs >= 3 * 3_600_000 - 120_000);
   void fresh;
