@@ -18,6 +18,7 @@ export const TEST_PACKAGES: Record<string, string> = {
   chromium: '/usr/bin/chromium', // the dashboard's browser tests (playwright-core drives it)
   'fonts-wqy-microhei': '/usr/share/fonts/truetype/wqy/wqy-microhei.ttc', // the panel's Chinese text
   openssl: 'openssl', // a self-signed certificate for the TLS listener test
+  postgresql: '/usr/lib/postgresql/15/bin/initdb', // the receiver on a real PostgreSQL (test/fixtures/postgres.ts)
 };
 
 function present(probe: string): boolean {

@@ -48,7 +48,7 @@ export class ReceiverMetrics {
     this.batch.observe({ chain }, seconds);
     const counts = new Map<string, number>();
     for (const r of results) {
-      const k = `${r.status}\n${r.reason ?? ''}`;
+      const k = `${r.status}\n${r.reason ?? 'none'}`;
       counts.set(k, (counts.get(k) ?? 0) + 1);
     }
     for (const [k, n] of counts) {
