@@ -54,7 +54,8 @@ export const PG_MIGRATIONS: Migration[] = [
     version: 1,
     name: 'records (partitioned by month) and events chains, station keys',
     sql: `
-CREATE TABLE stations (code TEXT PRIMARY KEY, public_key TEXT NOT NULL, registered_ms BIGINT NOT NULL, last_received_ms BIGINT);
+-- last_received_ms: the doctor's lag without scanning "received"; pruned_before_seq: seqs below were dropped by retention, not missing.
+CREATE TABLE stations (code TEXT PRIMARY KEY, public_key TEXT NOT NULL, registered_ms BIGINT NOT NULL, last_received_ms BIGINT, pruned_before_seq BIGINT);
 CREATE TABLE station_keys (
   station TEXT NOT NULL, fp TEXT NOT NULL, public_key TEXT NOT NULL, added_ms BIGINT NOT NULL,
   revoked_after_ms BIGINT, via TEXT NOT NULL, PRIMARY KEY (station, fp)

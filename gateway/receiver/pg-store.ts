@@ -143,7 +143,12 @@ export class PgReceiverStore extends BaseReceiverStore {
       await c.query('SELECT pg_advisory_xact_lock($1)', [PARTITION_LOCK]);
       for (const m of old) await c.query(`DROP TABLE IF EXISTS ${partitionName(m)}`);
       // The chain keys of the dropped months go too, except each station's newest (its tip, for the next record's link).
-      await c.query('DELETE FROM received_index i WHERE recorded_ms < $1 AND seq < (SELECT MAX(seq) FROM received_index j WHERE j.station = i.station)', [monthStart(cutoff)]);
+      // The gap report then starts after the pruned seqs (stations.pruned_before_seq).
+      await c.query(
+        `WITH d AS (DELETE FROM received_index i WHERE recorded_ms < $1 AND seq < (SELECT MAX(seq) FROM received_index j WHERE j.station = i.station) RETURNING station, seq)
+         UPDATE stations s SET pruned_before_seq = GREATEST(COALESCE(s.pruned_before_seq, 0), m.top + 1) FROM (SELECT station, MAX(seq) AS top FROM d GROUP BY station) m WHERE s.code = m.station`,
+        [monthStart(cutoff)],
+      );
       await c.query('COMMIT');
     } catch (err) {
       await c.query('ROLLBACK').catch(() => undefined);
@@ -322,8 +327,10 @@ export class PgReceiverStore extends BaseReceiverStore {
 
   private async gaps(table: string, station: string): Promise<{ from: number; to: number }[]> {
     const r = await this.pg.query<{ from: number; to: number }>(
-      `SELECT prev + 1 AS "from", seq - 1 AS "to" FROM (SELECT seq, LAG(seq, 1, 0::bigint) OVER (ORDER BY seq) AS prev FROM ${table} WHERE station = $1) g WHERE seq > prev + 1 ORDER BY seq`,
-      [station],
+      `SELECT prev + 1 AS "from", seq - 1 AS "to" FROM (
+         SELECT seq, LAG(seq, 1, COALESCE((SELECT pruned_before_seq - 1 FROM stations WHERE code = $1 AND $2), 0::bigint)) OVER (ORDER BY seq) AS prev FROM ${table} WHERE station = $1
+       ) g WHERE seq > prev + 1 ORDER BY seq`,
+      [station, table === 'received_index'],
     );
     return r.rows;
   }
