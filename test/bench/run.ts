@@ -32,6 +32,7 @@ await section('cutoff-path', async () => (await import('./cutoff-path.ts')).run(
 await section('records', async () => (await import('./records.ts')).run({ print: !json }));
 await section('parsers', async () => (await import('./parsers.ts')).run({ print: !json }));
 await section('event-loop', async () => (await import('./event-loop.ts')).run({ print: !json }));
+await section('receiver', async () => (await import('./receiver.ts')).run({ print: !json }));
 await section('mqtt', async () => (await import('./mqtt.ts')).runMqttBench(json ? 8000 : 8000));
 
 if (json) print(JSON.stringify(results, null, 2));
