@@ -255,11 +255,15 @@ export class PgReceiverStore extends BaseReceiverStore {
           ).rows;
           const ok = new Set(kept.map((k) => `${k.station}\n${k.seq}`));
           const rows = inserts.filter((x) => ok.has(`${x.item.cand.station}\n${x.item.cand.seq}`)).map((x) => x.item);
-          await c.query(
-            `INSERT INTO received (station, seq, id, hash, prev_hash, recorded_ms, received_ms, lag_ms, body)
-             SELECT s, q, i, h, p, r, $7, GREATEST(0, $7 - r), b FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::bigint[], $8::text[]) AS t(s, q, i, h, p, r, b)`,
-            [rows.map((x) => x.cand.station), rows.map((x) => x.cand.seq), rows.map((x) => x.cand.id), rows.map((x) => x.cand.hash), rows.map((x) => x.cand.prevHash), rows.map((x) => x.cand.recordedMs), now, rows.map((x) => x.body)],
-          );
+          // One parameter per value (a VALUES list), not arrays: a text[] literal of JSON bodies
+          // would escape every quote on the way in and unescape it in the server.
+          const params: unknown[] = [];
+          const tuples = rows.map((x) => {
+            const c0 = params.length;
+            params.push(x.cand.station, x.cand.seq, x.cand.id, x.cand.hash, x.cand.prevHash, x.cand.recordedMs, now, Math.max(0, now - x.cand.recordedMs), x.body);
+            return `($${c0 + 1}, $${c0 + 2}::bigint, $${c0 + 3}, $${c0 + 4}, $${c0 + 5}, $${c0 + 6}::bigint, $${c0 + 7}::bigint, $${c0 + 8}::bigint, $${c0 + 9})`;
+          });
+          if (tuples.length > 0) await c.query(`INSERT INTO received (station, seq, id, hash, prev_hash, recorded_ms, received_ms, lag_ms, body) VALUES ${tuples.join(', ')}`, params);
           await c.query('UPDATE stations SET last_received_ms = $2 WHERE code = ANY($1::text[])', [[...new Set(rows.map((x) => x.cand.station))], now]);
         } else {
           kept = (

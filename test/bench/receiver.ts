@@ -263,7 +263,7 @@ export async function run(opts: { stations?: number; records?: number; crowd?: n
       log(`  per core (PostgreSQL, receivers + database CPU): ~${(1 / cpuPerRec).toFixed(0)} records/s per fully used core`);
     }
     let crowd: RunResult | undefined;
-    if (server) {
+    if (server && opts.crowd !== 0) {
       const n = opts.crowd ?? 1000;
       const per = opts.crowdRecords ?? 20;
       const many = stations(n, per, 'CR');
@@ -271,7 +271,7 @@ export async function run(opts: { stations?: number; records?: number; crowd?: n
       log(`  ${n} stations at once (${per} records each, 2 nodes): ${crowd.perSec.toFixed(0)} records/s, p99 ${crowd.p99Ms.toFixed(0)} ms, lost ${crowd.lost}, duplicated ${crowd.duplicated}`);
     }
     let inspector;
-    if (server) {
+    if (server && opts.inspectorPerStation !== 0) {
       const per = opts.inspectorPerStation ?? 200;
       inspector = await inspectorQuery(server, sts[0], 1000, per);
       log(
