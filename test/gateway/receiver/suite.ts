@@ -176,7 +176,8 @@ export function receiverSuite(test: Test, register: Register, freshDb: (persiste
     const oldKeys = makeKeys();
     const newKeys = makeKeys();
     const clock = new ManualClock(0, Date.UTC(2026, 2, 1));
-    const { store } = makeStore(oldKeys, { clock });
+    const { dir, cleanup } = tempDir();
+    let store = makeStore(oldKeys, { clock, db: `${dir}/station.db` }).store;
     const next = () => (clock.advance(60_000), store.append(makeAttempt(Math.round(clock.wall() / 60_000) % 1e6)));
     const before = [next(), next()];
     const rx = await start({ stations: { ST01: oldKeys.publicKeyPem }, verifyThreads: 0, adminToken: 'sesame' });
@@ -192,9 +193,16 @@ export function receiverSuite(test: Test, register: Register, freshDb: (persiste
     // Records the old key signed before the handover (uploaded late) still go in; one it signed after is refused.
     const lateOld = next();
     assert.is((await post(rx, [lateOld]))[0].status, 'accepted');
-    clock.advance(2 * 3_600_000);
-    const afterOld = next();
+    // The station goes on with its chain under the new key: seq 4 links to seq 3 and verifies.
     store.close();
+    clock.advance(2 * 3_600_000);
+    store = makeStore(newKeys, { clock, db: `${dir}/station.db` }).store;
+    const withNew = next();
+    assert.equal((await post(rx, [withNew])).map((x) => [x.status, x.seq]), [['accepted', 4]]);
+    store.close();
+    cleanup();
+    // The old key, used after the handover (a copy of the old station PC): refused.
+    const afterOld = chain(oldKeys, 1, new ManualClock(0, Date.UTC(2026, 2, 1, 3)), 500)[0];
     const r = await post(rx, [afterOld]);
     assert.equal([r[0].status, r[0].reason], ['rejected', 'KEY_REVOKED']);
     assert.match(r[0].message ?? '', /revoked after 2026-03-01T01:00:00.000Z/);

@@ -67,7 +67,7 @@ test('a lossy link with the default settings: 5,000 records drain exactly once i
   // Every failure counted by cause, and /metrics shows the same numbers.
   const byCause = Object.values(up.failuresByCause).reduce((a, b) => a + (b ?? 0), 0);
   assert.is(byCause, up.stats.failures);
-  const fake = { events: new Signal(), lockState: [], uploader: up, loopLag: { snapshot: () => ({ p50Ms: 0, p99Ms: 0, maxMs: 0 }) } } as unknown as Station; // loopLag: /metrics reads it since the event-loop merge
+  const fake = { events: new Signal(), lockState: [], uploader: up, loopLag: { snapshot: () => ({ p50Ms: 0, p99Ms: 0, maxMs: 0 }) }, imports: { running: false } } as unknown as Station; // loopLag, imports: /metrics reads them since the event-loop merge
   const text = await metricsText(fake);
   const scraped = [...text.matchAll(/^fillgate_upload_failures_total\{cause="(\w+)"\} (\d+)$/gm)].reduce((a, m) => a + Number(m[2]), 0);
   assert.is(scraped, up.stats.failures, text);
