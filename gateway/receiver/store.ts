@@ -220,11 +220,13 @@ export abstract class BaseReceiverStore implements ReceiverStore {
     for (const [s, list] of next) {
       const before = this.keyInfo.get(s) ?? [];
       const sig = (l: KeyInfo[]) => l.map((k) => `${k.fp}:${k.revokedAfterMs ?? ''}`).join(',');
-      if (sig(before) !== sig(list)) changed = true;
+      if (sig(before) === sig(list)) continue;
+      changed = true;
       this.keyInfo.set(s, list);
       forPool[s] = list.map((k) => ({ fp: k.fp, pem: k.pem }));
     }
-    this.pool.setKeys(forPool);
+    // Only what changed goes to the workers (thousands of stations, reloaded every keysMaxAgeMs).
+    if (changed) this.pool.setKeys(forPool);
     if (!stations) this.keysLoadedAt = this.now();
     return changed;
   }
