@@ -92,10 +92,13 @@ Valves are only ever commanded closed here.`,
     run: async (a) => (await import('./records.ts')).syncCommand(a),
   },
   receiver: {
-    summary: "receiver --port <p> --db <file> --station CODE=pubkey.pem [--user NAME:ROLE:HASH]: the regulator's receiver and the inspector's reports (/reports)",
-    help: `usage: fillgate receiver --port <p> --db <file> --station CODE=public.pem [--station ...] [--host <h>] [--late-after-ms <n>] [--threads <n>]
+    summary: "receiver --port <p> --db <file|postgres://…> --station CODE=pubkey.pem [--user NAME:ROLE:HASH]: the regulator's receiver and the inspector's reports (/reports); doctor, station …",
+    help: `usage: fillgate receiver --port <p> --db <file|postgres://…> --station CODE=public.pem [--station ...] [--host <h>] [--late-after-ms <n>] [--threads <n>]
+                        [--pool <n>] [--node-name <name>] [--admin-token-file <file>] [--retain-months <n≥24>]
                         [--user NAME:inspector|admin:HASH ...] [--users <file.json>] [--session-secret <s>] [--lang zh|en] [--refill-interval-min <n>]
-  --user, --users      logins for the inspector's reports at /reports (hash: fillgate mqtt hash-password)`,
+  --user, --users      logins for the inspector's reports at /reports (hash: fillgate mqtt hash-password)
+       fillgate receiver doctor --db <url> [--json]
+       fillgate receiver station add CODE public.pem | revoke CODE --after ISO [--fp F] | handover handover.json | keys CODE  --db <url>`,
     run: async (a) => (await import('./records.ts')).receiverCommand(a),
   },
   doctor: {

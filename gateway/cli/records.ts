@@ -146,13 +146,15 @@ function openRegistryReadonly(db: InstanceType<typeof Database>, badge: string):
 
 /** `fillgate receiver --port 8443 --db receiver.db --station CODE=public.pem ...`: the regulator's receiver. */
 export async function receiverCommand(args: string[]): Promise<number> {
-  const { parseReceiverArgs } = await import('../receiver/main.ts');
+  const { parseReceiverArgs, receiverSubcommand } = await import('../receiver/main.ts');
   const { startReceiver } = await import('../receiver/server.ts');
+  const sub = await receiverSubcommand(args);
+  if (sub !== undefined) return sub;
   let opts;
   try {
     opts = parseReceiverArgs(args);
   } catch (err) {
-    throw new UsageError(`${errorMessage(err)}\nvalid options: --port <value>, --host <value>, --db <value>, --station <CODE=file.pem>, --late-after-ms <value>, --threads <value>, --help`);
+    throw new UsageError(`${errorMessage(err)}\nvalid options: --port <value>, --host <value>, --db <file|postgres://…>, --station <CODE=file.pem>, --late-after-ms <value>, --threads <value>, --pool <value>, --node-name <value>, --admin-token-file <file>, --retain-months <value>, --help; subcommands: doctor, station add|revoke|handover|keys`);
   }
   const rx = await startReceiver(opts);
   console.log(`listening ${rx.url}`);
