@@ -74,10 +74,13 @@ Valves are only ever commanded closed here.`,
     run: async (a) => (await import('./registry.ts')).registryCommand(a),
   },
   keys: {
-    summary: 'keys init [--dir <dataDir>]: create the station signing key, print the public key',
+    summary: 'keys init [--dir <dataDir>]: create the station signing key, print the public key | keys rotate --config <file>',
     help: `usage: fillgate keys init [--dir <dataDir> | --config <file>]
   --dir <dataDir>      where the key pair is written (default ./data)
-  -c, --config <file>  use the config's dataDir`,
+  -c, --config <file>  use the config's dataDir
+       fillgate keys rotate --config <file> [--at <ISO 8601>]
+  a new station key, handed over by the old one to the receiver at upload.url; the new key is used only
+  once the receiver accepted it (else nothing changes and running it again resends). Stop the gateway first.`,
     run: async (a) => (await import('./records.ts')).keysCommand(a),
   },
   records: {
