@@ -27,6 +27,8 @@ export interface ModbusLeakDetectorOptions {
   registerType?: 'holding' | 'input';
   /** %LEL per raw count (0.1 when the controller reports tenths). */
   lelScale?: number;
+  /** Added after scaling (a controller whose 0 count is −10 %LEL: -10). */
+  lelOffset?: number;
   level1Lel?: number;
   level2Lel?: number;
   /** Status bit numbers (0 = least significant). */
@@ -44,8 +46,8 @@ export interface LeakReading {
 }
 
 /** Pure decode of one channel, exported for tests and the simulator's own checks. */
-export function decodeLeakChannel(raw: number, status: number | undefined, o: Pick<ModbusLeakDetectorOptions, 'lelScale' | 'level1Lel' | 'level2Lel' | 'bits'>): Omit<LeakReading, 'device' | 'at'> {
-  const lel = Math.round(raw * (o.lelScale ?? 1) * 10) / 10;
+export function decodeLeakChannel(raw: number, status: number | undefined, o: Pick<ModbusLeakDetectorOptions, 'lelScale' | 'lelOffset' | 'level1Lel' | 'level2Lel' | 'bits'>): Omit<LeakReading, 'device' | 'at'> {
+  const lel = Math.round((raw * (o.lelScale ?? 1) + (o.lelOffset ?? 0)) * 10) / 10;
   if (status !== undefined) {
     const b = o.bits ?? { level1: 0, level2: 1, fault: 2 };
     const bit = (n: number) => ((status >> n) & 1) === 1;

@@ -11,6 +11,7 @@ import { resolveScaleMap, scalePresets, type ScaleMapOverrides } from '../../dev
 import { controllerDefaults } from '../controller/config.ts';
 import { cylinderModels } from '../registry/models.ts';
 import type { ScaleConfig } from './schema.ts';
+import { checkLeakDevices } from './leak-checks.ts';
 
 /**
  * Whether a post uses its scale's setpoint as the independent limit: `scale.setpointLimit`
@@ -95,6 +96,7 @@ export function stationChecks(raw: unknown): ConfigIssue[] {
   }
   if (isObj(raw.checkReader)) checkStreamUrl(raw.checkReader.link, ['checkReader', 'link'], out);
   checkScaleRoles(raw, posts, out);
+  checkLeakDevices(raw, out, (ref, path) => checkUnitRef(ref, path, refs));
   checkBusLoad(raw, refs.buses, out);
   checkRecordKeeping(raw, out);
   return out;
