@@ -373,6 +373,11 @@ function checkBusLoad(raw: Obj, buses: Map<string, ModbusAddress | undefined>, o
     for (const inp of [p.startInput, p.stopInput]) if (isObj(inp)) add(inp, typeof inp.pollHz === 'number' ? inp.pollHz : 10);
     if (isObj(p.valve) && typeof p.valve.keepAliveMs === 'number') add(p.valve, 1000 / p.valve.keepAliveMs);
   }
+  // Leak devices: a detector reads %LEL (and status) per channel each poll; a cut-off valve reads its feedback.
+  for (const d of Array.isArray(raw.leakDetectors) ? raw.leakDetectors : []) {
+    if (isObj(d)) add(d, (1000 / (typeof d.pollMs === 'number' ? d.pollMs : 1000)) * (Array.isArray(d.channels) ? d.channels.length : 1) * (d.noStatus === true ? 1 : 2));
+  }
+  for (const c of Array.isArray(raw.cutoffValves) ? raw.cutoffValves : []) if (isObj(c)) add(c, 1000 / (typeof c.pollMs === 'number' ? c.pollMs : 500));
   for (const [bus, hz] of rate) {
     const a = buses.get(bus);
     if (!a || a.link.kind !== 'serial') continue;
