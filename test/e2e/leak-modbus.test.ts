@@ -14,6 +14,7 @@ import { leakDetectorSchema, cutoffValveSchema } from '../../gateway/config/leak
 import { stationStatus } from '../../gateway/http/status.ts';
 import { assertNoOnAfter, assertReceivedOffAfter, coilWrites, type WireEntry } from '../fixtures/wire-log.ts';
 import type { Alarm } from '../../gateway/mqtt/topics.ts';
+import { runDoctor } from '../../gateway/diag/doctor.ts';
 
 let rig: Rig;
 const alarms: Alarm[] = [];
@@ -68,6 +69,14 @@ test('status, metrics and device health show the Modbus detector controller and 
   assert.is(s.devices.find((d) => d.device === 'GD1')!.state, 'online');
   assert.equal(Object.keys(s.leak!.detectors).sort(), ['ld-P1', 'ld-yard']);
   assert.is(s.leak!.cutoffs['cv-main']!.phase, 'open');
+});
+
+test('fillgate doctor reads the detector channels and the cut-off feedback (read-only)', async () => {
+  const gd = (await runDoctor(rig.config, { device: 'GD1' })).devices;
+  assert.equal(gd.map((d) => [d.id, d.role, d.status]), [['GD1', 'detector', 'ok']]);
+  assert.is(gd[0]!.detail, 'ld-P1 0 %LEL level 0, ld-yard 0 %LEL level 0');
+  const cv = (await runDoctor(rig.config, { device: 'cv-main' })).devices;
+  assert.equal(cv.map((d) => [d.id, d.role, d.status, d.detail]), [['cv-main', 'cutoff', 'ok', 'trip coil 6 OFF, feedback discrete 6 OFF = open']]);
 });
 
 test('level 2 mid-fill: fill coil OFF on the wire, LEAK_ALARM, cut-off energised and acknowledged, fills and resets refused until clear', async () => {
