@@ -1,8 +1,8 @@
 /**
  * Gas detector controllers on Modbus RTU/TCP (issue 4 point 2: "polled through the drivers of
- * the station-in-a-box issue and feed the same events"). No published map of a Chinese
- * controller was found (devices.md 6), so the map is configuration: one register per channel
- * for %LEL (× lelScale), and optionally a status register whose bits say level 1, level 2
+ * the station-in-a-box issue and feed the same events"). The map is configuration, with
+ * presets in presets.ts (none verified on a device): one register per channel for %LEL
+ * (× lelScale + lelOffset), and optionally a status register whose bits say level 1, level 2
  * and fault. Without a status register the level comes from the set-points (GB/T 50493:
  * first alarm ≤ 25 %LEL, second ≤ 50 %LEL). A failed poll emits nothing: the interlock's
  * silence timer turns a detector that stops answering into an alarm.
