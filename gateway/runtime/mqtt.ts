@@ -1,7 +1,8 @@
 /**
  * Starts the station's MQTT side from the config: the embedded broker, the
- * upstream relay over its SQLite outbox, the leak interlock and the angle-valve
- * monitor, wired together (gateway/mqtt/wiring.ts). Absent config = none of it.
+ * upstream relay over its SQLite outbox and the angle-valve monitor, wired
+ * together with the station's leak interlock (leak.ts; MQTT cut-off valves
+ * become its actuators here) (gateway/mqtt/wiring.ts). Absent config = none of it.
  */
 import type Database from 'better-sqlite3';
 import type { Clock } from '../../protocols/clock.ts';
@@ -22,9 +23,10 @@ export interface StationMqtt {
   stop(): Promise<void>;
 }
 
-export async function startStationMqtt(cfg: GatewayConfig, deps: { db: Database.Database; clock: Clock; logs: LogFactory; registry: QuarantinePort }): Promise<StationMqtt | undefined> {
+export async function startStationMqtt(cfg: GatewayConfig, deps: { db: Database.Database; clock: Clock; logs: LogFactory; registry: QuarantinePort; leak: LeakService | undefined }): Promise<StationMqtt | undefined> {
   const m = cfg.mqtt;
   if (!m) return undefined;
+  if (!deps.leak) throw new Error('the leak interlock must be started before MQTT (runtime/leak.ts)');
   const { clock, logs } = deps;
   const broker = await startStationBroker({ station: cfg.station.code, broker: m.broker }, { clock, log: logs('mqtt.broker') });
   let relay: UpstreamRelay | undefined;
@@ -33,16 +35,8 @@ export async function startStationMqtt(cfg: GatewayConfig, deps: { db: Database.
     relay = new UpstreamRelay({ station: cfg.station.code, upstream: m.upstream }, { outbox, clock, log: logs('mqtt.relay') });
     relay.start();
   }
-  const devicesOf = (kind: string) => m.broker.devices.filter((d) => d.kind === kind);
-  const cutoffs = devicesOf('cutoff-valve').map((d) => d.id);
-  const leak = new LeakService({
-    clock,
-    settings: { detectors: devicesOf('leak-detector').map((d) => d.id), cutoffs, ...cfg.leak },
-    actuators: Object.fromEntries(cutoffs.map((id) => [id, mqttCutoffActuator(broker, id)])),
-    locations: Object.fromEntries(m.broker.devices.filter((d) => d.location).map((d) => [d.id, d.location as string])),
-    log: logs('leak'),
-  });
-  leak.start();
+  const leak: LeakService = deps.leak;
+  for (const d of m.broker.devices) if (d.kind === 'cutoff-valve') leak.addActuator(d.id, mqttCutoffActuator(broker, d.id));
   const valves = new AngleValveMonitor({ clock, registry: deps.registry });
   const unwire = wireStationMqtt({ broker, relay, leak, valves });
   await broker.setGatewayState({ state: 'online', station: cfg.station.code, at: new Date(clock.wall()).toISOString() }).catch(() => undefined);
@@ -53,7 +47,6 @@ export async function startStationMqtt(cfg: GatewayConfig, deps: { db: Database.
     valves,
     async stop() {
       unwire();
-      leak.stop();
       await relay?.stop().catch(() => undefined);
       await broker.close().catch(() => undefined);
     },
