@@ -24,6 +24,8 @@ export interface FillRun {
   /** True gas in the cylinder when it was taken off (the simulator's, not a reading). */
   contentKg: number;
   completed: boolean;
+  /** Start presses the controller did not act on (the operator pressed again after 2.5 s, up to 4 presses). */
+  ignoredStarts: number;
   /** The phase (and reason) it ended in when not completed. */
   end?: string;
 }
@@ -74,6 +76,15 @@ export async function operate(ctx: OperatorContext, i: number): Promise<FillRun[
     await until(() => (st()?.grossKg ?? 0) > 1, 5000);
     await sim(ctx.simUrl, `/posts/${id}/scan`, { code });
     let end: string | undefined;
+    let ignoredStarts = 0;
+    // A person presses start again when nothing happens.
+    const pressStart = async (started: () => boolean): Promise<number> => {
+      for (let n = 0; n < 4; n++) {
+        await sim(ctx.simUrl, `/posts/${id}/press`, { button: 'start' });
+        if (await until(started, 2500)) return n;
+      }
+      return 4;
+    };
     if (ctx.kind === 'fillgate') {
       if (await until(() => ['verified', 'cylinderReady', 'aborted', 'fault'].includes(phase()), 8000)) {
         if (phase() === 'verified' || phase() === 'cylinderReady') {
@@ -82,20 +93,19 @@ export async function operate(ctx: OperatorContext, i: number): Promise<FillRun[
         }
       }
       if (phase() === 'cylinderReady') {
-        await sim(ctx.simUrl, `/posts/${id}/press`, { button: 'start' });
+        ignoredStarts = await pressStart(() => phase() !== 'cylinderReady');
         await until(() => ['checked', 'reweighed', 'aborted', 'fault', 'idle'].includes(phase()), 120_000);
       }
       if (phase() !== 'checked') end = `${phase()}${st()?.reason ? ` ${st()!.reason}` : ''}`;
     } else {
       await sim(ctx.simUrl, `/posts/${id}/badge`, { badge: fillerOf(i) });
       await sleep(300); // the naive controller ignores readers; the operator still takes the same time
-      await sim(ctx.simUrl, `/posts/${id}/press`, { button: 'start' });
-      const started = await until(() => phase() !== 'idle', 3000);
-      if (!started || !(await until(() => phase() === 'done', 120_000))) end = `naive ${phase()}`;
+      ignoredStarts = await pressStart(() => phase() !== 'idle');
+      if (phase() === 'idle' || !(await until(() => phase() === 'done', 120_000))) end = `naive ${phase()}`;
       await sleep(600); // the gas still in flight (≤ 220 ms) and the display settling
     }
     const removed = await sim(ctx.simUrl, `/posts/${id}/remove`);
-    runs.push({ post: i, index: k, code, residualKg, drawn: placed.fill, fromAt, toAt: Date.now(), contentKg: removed.cylinder.gasKg, completed: end === undefined, end });
+    runs.push({ post: i, index: k, code, residualKg, drawn: placed.fill, fromAt, toAt: Date.now(), contentKg: removed.cylinder.gasKg, completed: end === undefined, end, ignoredStarts });
     if (ctx.kind === 'fillgate') {
       await until(() => IDLE.has(phase()) || phase() === 'fault', 5000);
       if (phase() === 'fault') await recover(ctx, id, until);

@@ -33,6 +33,8 @@ export interface Figures {
   closeLatencyP99Ms: number;
   closeLatencyMaxMs: number;
   staleWeightTrips: number;
+  /** Start presses the controller did not act on (the operator pressed again). */
+  ignoredStarts: number;
   trips: Record<string, number>;
   refusals: Record<string, number>;
   /** Controller process CPU seconds per wall second, RSS from /proc. */
@@ -95,6 +97,7 @@ export function summarise(i: {
     closeLatencyP99Ms: r1(percentile(lat, 99)),
     closeLatencyMaxMs: r1(lat.at(-1) ?? NaN),
     staleWeightTrips: i.trips.STALE_WEIGHT ?? 0,
+    ignoredStarts: i.fills.reduce((n, f) => n + f.ignoredStarts, 0),
     trips: i.trips,
     refusals: i.refusals,
     cpuPerWallS: r3(wall > 0 ? (p.at(-1)!.cpuS - p[0]!.cpuS) / wall : NaN),
@@ -125,6 +128,7 @@ const ROWS: [keyof Figures, string][] = [
   ['closeLatencyP99Ms', 'sample → coil-OFF p99 (ms)'],
   ['closeLatencyMaxMs', 'sample → coil-OFF max (ms)'],
   ['staleWeightTrips', 'stale-weight trips'],
+  ['ignoredStarts', 'start presses ignored'],
   ['cpuPerWallS', 'CPU per wall second'],
   ['rssMaxMB', 'RSS max (MB)'],
   ['rssSlopeMBPerMin', 'RSS slope, 2nd half (MB/min)'],

@@ -30,8 +30,9 @@ export function postPhysics(n: number, seed: number): PostPhysics[] {
   return postIds(n).map(() => ({ flowKgPerMin: 10 + 20 * r(), closeDelayMs: 50 + 150 * r() }));
 }
 
-export function stationDoc(n: number, seed: number): Record<string, unknown> {
-  const phys = postPhysics(n, seed);
+/** `physics` replaces the drawn per-post figures (a test that needs a post the naive controller must overfill). */
+export function stationDoc(n: number, seed: number, physics?: PostPhysics[]): Record<string, unknown> {
+  const phys = physics ?? postPhysics(n, seed);
   return {
     name: `outside-in bench (${n} posts, one Modbus TCP bus)`,
     control: { port: 0 },
@@ -62,7 +63,7 @@ export function gatewayConfig(n: number, devices: Record<string, Endpoint>, data
   return {
     station: { code: 'ST-BENCH-0001', unit: 'HNGAS01', name: 'Outside-in bench' },
     dataDir,
-    log: { level: 'warn' },
+    log: { level: process.env.OUTSIDE_IN_LOG ?? 'warn' },
     buses: { shared: { url: busUrl } },
     posts: postIds(n).map((id, i) => ({
       id,

@@ -22,7 +22,7 @@ import { stringify } from 'yaml';
 import { fillValve, metricByLabel, WireCollector } from './outside-in-measure.ts';
 import { operate, type FillRun, type Kind } from './outside-in-operator.ts';
 import { fillgate, fillgateArgs, naiveArgs, pollStatus, sampleProc, simArgs, spawnNode, type Proc } from './outside-in-procs.ts';
-import { RELAY_UNIT, TARE_KG, TARGET_KG, cylindersCsv, gatewayConfig, operatorsCsv, stationDoc } from './outside-in-station.ts';
+import { RELAY_UNIT, TARE_KG, TARGET_KG, cylindersCsv, gatewayConfig, operatorsCsv, stationDoc, type PostPhysics } from './outside-in-station.ts';
 import { summarise, formatTable, type Figures } from './outside-in-report.ts';
 
 export type { Figures };
@@ -39,6 +39,8 @@ export interface RunOptions {
   posts: number;
   fillsPerPost: number;
   seed: number;
+  /** Per-post flow and closing time instead of the seeded draw (tests). */
+  physics?: PostPhysics[];
   log?: (line: string) => void;
 }
 
@@ -55,7 +57,7 @@ export async function runOne(kind: Kind, o: RunOptions): Promise<RunResult> {
   const procs: Proc[] = [];
   try {
     const stationFile = join(dir, 'station.yaml');
-    writeFileSync(stationFile, stringify(stationDoc(o.posts, o.seed)));
+    writeFileSync(stationFile, stringify(stationDoc(o.posts, o.seed, o.physics)));
     const sim = spawnNode(simArgs(stationFile), 'simulator');
     procs.push(sim);
     const served = JSON.parse((await sim.waitFor(/^\{"control".*$/m))[0]) as { control: string; endpoints: Record<string, string> };
@@ -100,6 +102,7 @@ export async function runOne(kind: Kind, o: RunOptions): Promise<RunResult> {
     const metrics = kind === 'fillgate' ? await (await fetch(`${url}/metrics`)).text() : '';
     await status.stop();
     proc.stop();
+    if (process.env.OUTSIDE_IN_LOG) writeFileSync(join(tmpdir(), `outside-in-${kind}.log`), ctl.output);
     await wire.stop();
     const valves = fills.map((f) => fillValve(wire, f.post, f.post + 1, f.fromAt, f.toAt));
     // Lag windows (10 s, gateway/runtime/loop-lag.ts) that began after the operators started: start-up is its own figure.
