@@ -17,6 +17,8 @@ export interface CoilEdge {
 export class WireCollector {
   /** Coil writes per coil address, in wire order (all writes, not folded). */
   readonly coils = new Map<number, CoilEdge[]>();
+  /** Times (simulator ms) of every request to the relay module (coil writes, input reads, keep-alives). */
+  readonly relayRequests: number[] = [];
   /** Reply times (simulator ms) per scale unit. */
   readonly replies = new Map<number, number[]>();
   /** `at` (epoch ms) of the first FC03 reply: the first scale read any controller got. */
@@ -66,6 +68,7 @@ export class WireCollector {
   }
 
   private onRelay(e: WireEntry): void {
+    this.relayRequests.push(e.t);
     const push = (coil: number, on: boolean) => {
       let list = this.coils.get(coil);
       if (!list) this.coils.set(coil, (list = []));
@@ -78,7 +81,18 @@ export class WireCollector {
   /** Scale replies (all units) between two epoch times. */
   repliesBetween(fromAt: number, toAt: number): number {
     let n = 0;
-    for (const list of this.replies.values()) for (const t of list) if (t + this.origin >= fromAt && t + this.origin <= toAt) n++;
+    for (const list of this.replies.values()) n += this.count(list, fromAt, toAt);
+    return n;
+  }
+
+  /** Requests to the relay module between two epoch times. */
+  relayRequestsBetween(fromAt: number, toAt: number): number {
+    return this.count(this.relayRequests, fromAt, toAt);
+  }
+
+  private count(list: number[], fromAt: number, toAt: number): number {
+    let n = 0;
+    for (const t of list) if (t + this.origin >= fromAt && t + this.origin <= toAt) n++;
     return n;
   }
 

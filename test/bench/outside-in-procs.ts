@@ -116,8 +116,8 @@ export interface LoopSnap {
   worstMs: number;
 }
 
-/** Polls a controller's GET /status: the operators read the phases from here, as `fillgate wait` does. */
-export function pollStatus(url: string, everyMs = 150) {
+/** Polls a controller's GET /status every 200 ms, as `fillgate wait` does: one poller for all the operators. */
+export function pollStatus(url: string, everyMs = 200) {
   const posts = new Map<string, StatusPost>();
   const loop: LoopSnap[] = [];
   let stopped = false;

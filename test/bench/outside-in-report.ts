@@ -28,7 +28,7 @@ export interface Figures {
   /** ON writes after a fill's first close (top-up pulses and re-opens). */
   extraOpens: number;
   reopensWithin1s: number;
-  /** First close of a fill: coil-OFF on the wire minus the last scale reply before it (ms, simulator clock). */
+  /** Cut-off of a completed fill (its first close): coil-OFF on the wire minus the last scale reply before it (ms, simulator clock). */
   closeLatencyP50Ms: number;
   closeLatencyP99Ms: number;
   closeLatencyMaxMs: number;
@@ -46,6 +46,10 @@ export interface Figures {
   loopLagMaxMs: number;
   startToFirstReadMs: number;
   scaleReadsPerPostPerS: number;
+  /** Requests on the shared connection per second: scale reads and everything sent to the relay module. */
+  busRequestsPerS: number;
+  /** The simulator's own CPU per wall second: near 1 it, not the controller, would be the bottleneck. */
+  simCpuPerWallS: number;
   wireDropped: number;
 }
 
@@ -64,16 +68,18 @@ export function summarise(i: {
   trips: Record<string, number>;
   refusals: Record<string, number>;
   scaleReadsPerPostPerS: number;
+  busRequestsPerS: number;
+  simProc: ProcSample[];
   wireDropped: number;
 }): Figures {
   const opened = i.fills.filter((_, k) => i.valves[k]!.opens > 0);
   const dev = (fs: FillRun[]) => fs.map((f) => Math.abs(f.contentKg - TARGET_KG) * 1000).sort((a, b) => a - b);
   const all = dev(opened);
-  const lat = i.valves.map((v) => v.closeLatencyMs).filter((x): x is number => x !== undefined).sort((a, b) => a - b);
+  const lat = i.valves.filter((_, k) => i.fills[k]!.completed).map((v) => v.closeLatencyMs).filter((x): x is number => x !== undefined).sort((a, b) => a - b);
   const notCompletedBy: Record<string, number> = {};
   for (const f of i.fills) if (!f.completed) notCompletedBy[f.end ?? '?'] = (notCompletedBy[f.end ?? '?'] ?? 0) + 1;
   const p = i.proc;
-  const wall = p.length > 1 ? (p.at(-1)!.t - p[0]!.t) / 1000 : NaN;
+  const cpu = (q: ProcSample[]) => (q.length > 1 ? (q.at(-1)!.cpuS - q[0]!.cpuS) / ((q.at(-1)!.t - q[0]!.t) / 1000) : NaN);
   // RSS slope over the second half, after start-up and the first fills.
   const late = p.slice(Math.floor(p.length / 2));
   return {
@@ -100,13 +106,15 @@ export function summarise(i: {
     ignoredStarts: i.fills.reduce((n, f) => n + f.ignoredStarts, 0),
     trips: i.trips,
     refusals: i.refusals,
-    cpuPerWallS: r3(wall > 0 ? (p.at(-1)!.cpuS - p[0]!.cpuS) / wall : NaN),
+    cpuPerWallS: r3(cpu(p)),
     rssMaxMB: r1(Math.max(...p.map((s) => s.rssMB))),
     rssSlopeMBPerMin: r1(slope(late.map((s) => s.t / 60_000), late.map((s) => s.rssMB))),
     loopLagP99Ms: r1(Math.max(0, ...i.loop.map((l) => l.p99Ms))),
     loopLagMaxMs: r1(Math.max(0, ...i.loop.map((l) => Math.max(l.maxMs, l.worstMs)))),
     startToFirstReadMs: Math.round(i.startToFirstReadMs),
     scaleReadsPerPostPerS: r1(i.scaleReadsPerPostPerS),
+    busRequestsPerS: Math.round(i.busRequestsPerS),
+    simCpuPerWallS: r3(cpu(i.simProc)),
     wireDropped: i.wireDropped,
   };
 }
@@ -124,9 +132,9 @@ const ROWS: [keyof Figures, string][] = [
   ['oneCloseFills', 'fills with one open and one close'],
   ['extraOpens', 'opens after the first close (top-ups)'],
   ['reopensWithin1s', 're-opens within 1 s of a close'],
-  ['closeLatencyP50Ms', 'sample → coil-OFF p50 (ms)'],
-  ['closeLatencyP99Ms', 'sample → coil-OFF p99 (ms)'],
-  ['closeLatencyMaxMs', 'sample → coil-OFF max (ms)'],
+  ['closeLatencyP50Ms', 'cut-off: last sample → coil-OFF p50 (ms)'],
+  ['closeLatencyP99Ms', 'cut-off: last sample → coil-OFF p99 (ms)'],
+  ['closeLatencyMaxMs', 'cut-off: last sample → coil-OFF max (ms)'],
   ['staleWeightTrips', 'stale-weight trips'],
   ['ignoredStarts', 'start presses ignored'],
   ['cpuPerWallS', 'CPU per wall second'],
@@ -136,6 +144,8 @@ const ROWS: [keyof Figures, string][] = [
   ['loopLagMaxMs', 'event-loop lag max (ms)'],
   ['startToFirstReadMs', 'start to first scale read (ms)'],
   ['scaleReadsPerPostPerS', 'scale reads per post per s'],
+  ['busRequestsPerS', 'requests on the bus per s'],
+  ['simCpuPerWallS', 'simulator CPU per wall second'],
   ['seconds', 'run (s)'],
 ];
 

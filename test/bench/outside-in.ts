@@ -86,6 +86,7 @@ export async function runOne(kind: Kind, o: RunOptions): Promise<RunResult> {
     }
     procs.push(ctl);
     const proc = sampleProc(ctl.child.pid!);
+    const simProc = sampleProc(sim.child.pid!);
     const status = pollStatus(url);
     // Every post has a weight: the controller is up (the gateway's /status answers once its devices are built).
     const t0 = Date.now();
@@ -102,6 +103,7 @@ export async function runOne(kind: Kind, o: RunOptions): Promise<RunResult> {
     const metrics = kind === 'fillgate' ? await (await fetch(`${url}/metrics`)).text() : '';
     await status.stop();
     proc.stop();
+    simProc.stop();
     if (process.env.OUTSIDE_IN_LOG) writeFileSync(join(tmpdir(), `outside-in-${kind}.log`), ctl.output);
     await wire.stop();
     const valves = fills.map((f) => fillValve(wire, f.post, f.post + 1, f.fromAt, f.toAt));
@@ -119,6 +121,8 @@ export async function runOne(kind: Kind, o: RunOptions): Promise<RunResult> {
       trips: metricByLabel(metrics, 'fillgate_trips_total', 'reason'),
       refusals: metricByLabel(metrics, 'fillgate_refusals_total', 'reason'),
       scaleReadsPerPostPerS: wire.repliesBetween(runFrom, runTo) / o.posts / ((runTo - runFrom) / 1000),
+      busRequestsPerS: (wire.repliesBetween(runFrom, runTo) + wire.relayRequestsBetween(runFrom, runTo)) / ((runTo - runFrom) / 1000),
+      simProc: simProc.samples.filter((s) => s.t >= runFrom && s.t <= runTo + 1000),
       wireDropped: wire.dropped,
     });
     return { figures, fills, valves };

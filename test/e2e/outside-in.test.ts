@@ -58,7 +58,9 @@ test('fillgate through the harness: every opened fill closed on the wire, figure
 
 function assertFiguresOut(fig: Figures): void {
   const f = fig as unknown as Record<string, number>;
-  for (const k of ['absDevMeanG', 'absDevP99G', 'absDevMaxG', 'closeLatencyP50Ms', 'closeLatencyP99Ms', 'cpuPerWallS', 'rssMaxMB', 'startToFirstReadMs', 'scaleReadsPerPostPerS', 'loopLagP99Ms']) {
+  // The cut-off latency is over completed fills; a loaded machine may trip all four of fillgate's (STALE_WEIGHT).
+  const latency = fig.completed > 0 ? ['closeLatencyP50Ms', 'closeLatencyP99Ms'] : [];
+  for (const k of ['absDevMeanG', 'absDevP99G', 'absDevMaxG', ...latency, 'cpuPerWallS', 'rssMaxMB', 'startToFirstReadMs', 'scaleReadsPerPostPerS', 'busRequestsPerS', 'simCpuPerWallS', 'loopLagP99Ms']) {
     assert.ok(Number.isFinite(f[k]), `${k} = ${f[k]}`);
   }
   assert.ok(f.rssMaxMB > 10 && f.cpuPerWallS > 0, 'the controller process was sampled');
