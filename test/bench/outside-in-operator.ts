@@ -67,7 +67,7 @@ export async function operate(ctx: OperatorContext, i: number): Promise<FillRun[
   const runs: FillRun[] = [];
   for (let k = 0; k < ctx.fillsPerPost && Date.now() < ctx.deadline; k++) {
     // The controller must have seen the scale empty, or it would judge this cylinder by the last one's weight.
-    await until(() => (st()?.grossKg ?? 99) < 1 && (ctx.kind === 'naive' || IDLE.has(phase())), 10_000);
+    await until(() => phase() === 'fault' || ((st()?.grossKg ?? 99) < 1 && (ctx.kind === 'naive' || IDLE.has(phase()))), 10_000);
     if (phase() === 'fault') await recover(ctx, id, until);
     const code = ctx.codes[i * ctx.fillsPerPost + k]!;
     const residualKg = Math.round((0.1 + 0.25 * residual()) * 1000) / 1000;
