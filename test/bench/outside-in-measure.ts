@@ -120,6 +120,8 @@ export interface FillValve {
   closeLatencyMs?: number;
   /** ON writes that came within 1 s of a close of the same fill. */
   reopensWithin1s: number;
+  /** Epoch ms of the first close on the wire. */
+  firstCloseAt?: number;
 }
 
 /** The coil's changes between two epoch times (a fill from its placement to its removal). */
@@ -131,6 +133,7 @@ export function fillValve(w: WireCollector, coil: number, scaleUnit: number, fro
   let lastOff: number | undefined;
   let reopensWithin1s = 0;
   let closeLatencyMs: number | undefined;
+  let firstCloseAt: number | undefined;
   for (const x of writes) {
     if (x.on === on) continue;
     on = x.on;
@@ -141,12 +144,13 @@ export function fillValve(w: WireCollector, coil: number, scaleUnit: number, fro
       closes++;
       lastOff = x.t;
       if (closes === 1) {
+        firstCloseAt = x.at;
         const sample = w.lastReplyBefore(scaleUnit, x.t);
         if (sample !== undefined) closeLatencyMs = x.t - sample;
       }
     }
   }
-  return { opens, closes, closeLatencyMs, reopensWithin1s };
+  return { opens, closes, closeLatencyMs, reopensWithin1s, firstCloseAt };
 }
 
 export function percentile(sorted: number[], p: number): number {

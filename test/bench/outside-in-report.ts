@@ -28,6 +28,8 @@ export interface Figures {
   /** ON writes after a fill's first close (top-up pulses and re-opens). */
   extraOpens: number;
   reopensWithin1s: number;
+  /** Opened fills whose first coil-OFF reached the wire only after the operator had taken the cylinder off (or never). */
+  closedAfterRemoval: number;
   /** Cut-off of a completed fill (its first close): coil-OFF on the wire minus the last scale reply before it (ms, simulator clock). */
   closeLatencyP50Ms: number;
   closeLatencyP99Ms: number;
@@ -99,6 +101,7 @@ export function summarise(i: {
     oneCloseFills: i.valves.filter((v) => v.opens === 1 && v.closes === 1).length,
     extraOpens: i.valves.reduce((n, v) => n + Math.max(0, v.opens - 1), 0),
     reopensWithin1s: i.valves.reduce((n, v) => n + v.reopensWithin1s, 0),
+    closedAfterRemoval: i.valves.filter((v, k) => v.opens > 0 && (v.firstCloseAt === undefined || v.firstCloseAt > i.fills[k]!.toAt)).length,
     closeLatencyP50Ms: r1(percentile(lat, 50)),
     closeLatencyP99Ms: r1(percentile(lat, 99)),
     closeLatencyMaxMs: r1(lat.at(-1) ?? NaN),
@@ -132,6 +135,7 @@ const ROWS: [keyof Figures, string][] = [
   ['oneCloseFills', 'fills with one open and one close'],
   ['extraOpens', 'opens after the first close (top-ups)'],
   ['reopensWithin1s', 're-opens within 1 s of a close'],
+  ['closedAfterRemoval', 'first OFF only after the removal'],
   ['closeLatencyP50Ms', 'cut-off: last sample → coil-OFF p50 (ms)'],
   ['closeLatencyP99Ms', 'cut-off: last sample → coil-OFF p99 (ms)'],
   ['closeLatencyMaxMs', 'cut-off: last sample → coil-OFF max (ms)'],

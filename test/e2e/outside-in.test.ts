@@ -35,6 +35,7 @@ test('naive controller through the harness: one open and one close per fill on t
     else assert.ok(run.contentKg >= TARGET_KG - 0.02 && run.contentKg < ALLOWED_KG, `slow post: ${run.contentKg} kg`);
   }
   assert.is(f.overAllowed, 2);
+  assert.is(f.closedAfterRemoval, 0, 'the naive controller closed before each removal');
   assertFiguresOut(f);
 });
 
