@@ -13,7 +13,8 @@ import { runOne, type Figures } from '../bench/outside-in.ts';
 import { ALLOWED_KG, TARGET_KG } from '../bench/outside-in-station.ts';
 
 // P1: 30 kg/min and a 300 ms valve: at least 0.95 × 30 kg/min × 270 ms = 128 g in flight after any close,
-// beyond the 100 g from target to allowed. P2: 10 kg/min, 50 ms: under 10 g in flight, 17 g more for a 100 ms-old sample.
+// beyond the 100 g from target to allowed. P2: 10 kg/min, 50 ms: under 10 g in flight (not asserted: a stalled
+// naive process could still overfill it, and this test asserts no speed).
 const physics = [
   { flowKgPerMin: 30, closeDelayMs: 300 },
   { flowKgPerMin: 10, closeDelayMs: 50 },
@@ -31,10 +32,11 @@ test('naive controller through the harness: one open and one close per fill on t
     const d = physics[run.post]!;
     assert.ok(Math.abs(run.drawn.flowKgPerMin / d.flowKgPerMin - 1) <= 0.05 + 1e-9, `flow draw ${run.drawn.flowKgPerMin}`);
     assert.ok(Math.abs(run.drawn.closeDelayMs / d.closeDelayMs - 1) <= 0.1 + 1e-9, `lag draw ${run.drawn.closeDelayMs}`);
+    // Any delay only adds to the naive overshoot, so this holds however loaded the machine is.
     if (run.post === 0) assert.ok(run.contentKg > ALLOWED_KG, `fast post: ${run.contentKg} kg must be above ${ALLOWED_KG}`);
-    else assert.ok(run.contentKg >= TARGET_KG - 0.02 && run.contentKg < ALLOWED_KG, `slow post: ${run.contentKg} kg`);
+    else assert.ok(run.contentKg >= TARGET_KG - 0.02, `slow post: ${run.contentKg} kg, closed at the target, not before`);
   }
-  assert.is(f.overAllowed, 2);
+  assert.ok(f.overAllowed >= 2);
   assert.is(f.closedAfterRemoval, 0, 'the naive controller closed before each removal');
   assertFiguresOut(f);
 });
