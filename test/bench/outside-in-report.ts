@@ -30,6 +30,8 @@ export interface Figures {
   reopensWithin1s: number;
   /** Opened fills whose first coil-OFF reached the wire only after the operator had taken the cylinder off (or never). */
   closedAfterRemoval: number;
+  /** How long after the removal those OFFs came (ms, max). */
+  closedAfterRemovalMaxMs: number;
   /** Cut-off of a completed fill (its first close): coil-OFF on the wire minus the last scale reply before it (ms, simulator clock). */
   closeLatencyP50Ms: number;
   closeLatencyP99Ms: number;
@@ -83,7 +85,8 @@ export function summarise(i: {
   const p = i.proc;
   const cpu = (q: ProcSample[]) => (q.length > 1 ? (q.at(-1)!.cpuS - q[0]!.cpuS) / ((q.at(-1)!.t - q[0]!.t) / 1000) : NaN);
   // RSS slope over the second half, after start-up and the first fills.
-  const late = p.slice(Math.floor(p.length / 2));
+  const half = p.slice(Math.floor(p.length / 2));
+  const late = i.valves.flatMap((v, k) => (v.opens > 0 && (v.firstCloseAt === undefined || v.firstCloseAt > i.fills[k]!.toAt) ? [k] : []));
   return {
     kind: i.kind,
     posts: i.posts,
@@ -101,7 +104,8 @@ export function summarise(i: {
     oneCloseFills: i.valves.filter((v) => v.opens === 1 && v.closes === 1).length,
     extraOpens: i.valves.reduce((n, v) => n + Math.max(0, v.opens - 1), 0),
     reopensWithin1s: i.valves.reduce((n, v) => n + v.reopensWithin1s, 0),
-    closedAfterRemoval: i.valves.filter((v, k) => v.opens > 0 && (v.firstCloseAt === undefined || v.firstCloseAt > i.fills[k]!.toAt)).length,
+    closedAfterRemoval: late.length,
+    closedAfterRemovalMaxMs: Math.round(Math.max(0, ...late.map((k) => (i.valves[k]!.firstCloseAt ?? Infinity) - i.fills[k]!.toAt))),
     closeLatencyP50Ms: r1(percentile(lat, 50)),
     closeLatencyP99Ms: r1(percentile(lat, 99)),
     closeLatencyMaxMs: r1(lat.at(-1) ?? NaN),
@@ -111,7 +115,7 @@ export function summarise(i: {
     refusals: i.refusals,
     cpuPerWallS: r3(cpu(p)),
     rssMaxMB: r1(Math.max(...p.map((s) => s.rssMB))),
-    rssSlopeMBPerMin: r1(slope(late.map((s) => s.t / 60_000), late.map((s) => s.rssMB))),
+    rssSlopeMBPerMin: r1(slope(half.map((s) => s.t / 60_000), half.map((s) => s.rssMB))),
     loopLagP99Ms: r1(Math.max(0, ...i.loop.map((l) => l.p99Ms))),
     loopLagMaxMs: r1(Math.max(0, ...i.loop.map((l) => Math.max(l.maxMs, l.worstMs)))),
     startToFirstReadMs: Math.round(i.startToFirstReadMs),
@@ -136,6 +140,7 @@ const ROWS: [keyof Figures, string][] = [
   ['extraOpens', 'opens after the first close (top-ups)'],
   ['reopensWithin1s', 're-opens within 1 s of a close'],
   ['closedAfterRemoval', 'first OFF only after the removal'],
+  ['closedAfterRemovalMaxMs', '… by at most (ms)'],
   ['closeLatencyP50Ms', 'cut-off: last sample → coil-OFF p50 (ms)'],
   ['closeLatencyP99Ms', 'cut-off: last sample → coil-OFF p99 (ms)'],
   ['closeLatencyMaxMs', 'cut-off: last sample → coil-OFF max (ms)'],
