@@ -23,7 +23,8 @@ const routes: [string, RegExp, Handler][] = [
   ['GET', /^\/state$/, (sim) => sim.state()],
   ['GET', /^\/endpoints$/, (sim) => ({ endpoints: sim.endpoints(), devices: sim.deviceEndpoints() })],
   ['GET', /^\/faults$/, (sim) => ({ faults: sim.faults.list() })],
-  ['POST', /^\/posts\/([^/]+)\/place$/, (sim, [id], b) => ({ cylinder: sim.place(id!, str(b.code) ?? '', { tareKg: num(b.tareKg), residualKg: num(b.residualKg) }) })],
+  // `fill`: the flow and closing time drawn for this placement (the post's spread), for benchmarks that judge against them.
+  ['POST', /^\/posts\/([^/]+)\/place$/, (sim, [id], b) => ({ cylinder: sim.place(id!, str(b.code) ?? '', { tareKg: num(b.tareKg), residualKg: num(b.residualKg) }), fill: { ...sim.post(id!).drawn } })],
   ['POST', /^\/posts\/([^/]+)\/remove$/, (sim, [id]) => ({ cylinder: sim.remove(id!) })],
   ['POST', /^\/posts\/([^/]+)\/scan$/, (sim, [id], b) => ({ delivered: sim.scan(id!, str(b.code)) })],
   ['POST', /^\/posts\/([^/]+)\/badge$/, (sim, [id], b) => ({ delivered: sim.badge(id!, str(b.badge) ?? '') })],

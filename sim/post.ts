@@ -5,7 +5,7 @@
  * tracked by its own valve-only physics object; a placed cylinder receives the
  * same commands and fills while the valve really is open.
  */
-import { CylinderOnScale } from './physics.ts';
+import { CylinderOnScale, mulberry32 } from './physics.ts';
 import type { CylinderSpec, PostSpec } from './station.ts';
 
 export interface CylinderInHand {
@@ -29,8 +29,22 @@ export class SimPost {
   /** The scale's setpoint output is on and wired to cut the valve power (valve.cutBySetpoint). */
   private powerCut = false;
 
+  /** The flow and closing time of the fill under way (drawn at each placement when spec.spread is set). */
+  drawn: { flowKgPerMin: number; closeDelayMs: number };
+  private readonly draw: (() => number) | undefined;
+  /** A slow-valve fault's closing time, which wins over the drawn one while set. */
+  private slowValveMs: number | undefined;
+
   constructor(readonly spec: PostSpec) {
     this.valve = this.physics(0, 0, 0);
+    this.drawn = { flowKgPerMin: spec.flowKgPerMin, closeDelayMs: spec.valve.closeDelayMs };
+    // A seed of its own per post (default from the post id), so each post's draws replay whatever the others do.
+    if (spec.spread) this.draw = mulberry32(spec.spread.seed ?? [...spec.id].reduce((h, ch) => (Math.imul(h, 31) + ch.charCodeAt(0)) | 0, 7));
+  }
+
+  /** Uniform in base × (1 ± pct %). */
+  private around(base: number, pct: number): number {
+    return this.draw && pct > 0 ? base * (1 + ((this.draw() * 2 - 1) * pct) / 100) : base;
   }
 
   get cylinder(): CylinderSpec | undefined {
@@ -126,13 +140,22 @@ export class SimPost {
 
   /** Fault "slow-valve": a longer closing time (undefined restores the station file's). */
   setCloseDelay(ms: number | undefined): void {
-    for (const v of this.bodies()) v.closeDelayMs = ms ?? this.spec.valve.closeDelayMs;
+    this.slowValveMs = ms;
+    for (const v of this.bodies()) v.closeDelayMs = ms ?? this.drawn.closeDelayMs;
   }
 
   place(c: CylinderInHand, tMs: number): void {
     this.bypass = { ...this.bypass, since: tMs, kg: 0 };
     this.onScale = c.spec;
-    this.body = this.physics(c.spec.tareKg, c.gasKg, this.spec.flowKgPerMin);
+    const spread = this.spec.spread;
+    if (spread) {
+      this.drawn = {
+        flowKgPerMin: this.around(this.spec.flowKgPerMin, spread.flowPct),
+        closeDelayMs: this.around(this.spec.valve.closeDelayMs, spread.closeDelayPct),
+      };
+      if (this.slowValveMs === undefined) this.valve.closeDelayMs = this.drawn.closeDelayMs;
+    }
+    this.body = this.physics(c.spec.tareKg, c.gasKg, this.drawn.flowKgPerMin);
     this.body.stuckOpen = this.valve.stuckOpen;
     this.body.closeDelayMs = this.valve.closeDelayMs;
     // Under a valve that is already open, gas flows at once; one still opening starts with it.

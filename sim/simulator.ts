@@ -39,6 +39,8 @@ export interface PostState {
   id: string;
   medium: string;
   cylinder: CylinderState | null;
+  /** The flow and valve closing time of the current (or last) fill: drawn per placement when the post has a spread. */
+  fill: { flowKgPerMin: number; closeDelayMs: number };
   valve: { coil: boolean; commandedOpen: boolean; open: boolean; stuckOpen: boolean; closeDelayMs: number; energised: boolean; setpointCut: boolean };
   scale: SimReading;
   /** The Modbus indicator's setpoint 1 (kg, 0 = not programmed) and its output, where its map has one. */
@@ -300,6 +302,7 @@ export class SimulatorCore {
       id: p.spec.id,
       medium: p.spec.medium,
       cylinder: p.cylinder ? this.cylinderState(p.cylinder, p.gasKg(t)!) : null,
+      fill: { ...p.drawn },
       valve: {
         coil: p.coil,
         commandedOpen: p.valveCommandedOpen,

@@ -110,6 +110,18 @@ export const postSchema = z.strictObject({
   medium: z.enum(['LPG', 'DME']).default('LPG'),
   /** domain.md 4: 10-30 kg/min. */
   flowKgPerMin: z.number().positive().default(20),
+  /**
+   * Fill-to-fill spread (issue 14 point 1): at each placement the flow and the valve's closing
+   * time are drawn (seeded, uniform) within ± these percentages of flowKgPerMin and
+   * valve.closeDelayMs, as a real pump and valve vary from one fill to the next. [0 = fixed]
+   */
+  spread: z
+    .strictObject({
+      flowPct: z.number().min(0).max(50).default(0),
+      closeDelayPct: z.number().min(0).max(50).default(0),
+      seed: z.number().int().optional(),
+    })
+    .optional(),
   scale: scaleSchema,
   reader: readerSchema,
   valve: valveSchema,

@@ -41,5 +41,10 @@ await section('valve-soak', async () => (await import('./valve-soak.ts')).run({ 
 // The kill soak (issue 13): 30 SIGKILLs of a child-process gateway during fills at 2 posts, ~6 min; alone: `npm run bench -- kill-soak` (KILL_SOAK_KILLS=n).
 await section('kill-soak', async () => (await import('./kill-soak.ts')).run({ print: !json }));
 
+// Outside-in (issue 14 point 1): gateway and simulator as their own processes, 32 posts on one Modbus TCP connection,
+// fillgate beside a naive fixed cut-off controller, ~4 min; alone: `npm run bench -- outside-in`
+// (OUTSIDE_IN_POSTS=1,8,32,64,128, OUTSIDE_IN_FILLS=1024 for the issue's run).
+await section('outside-in', async () => (await import('./outside-in.ts')).run({ print: !json }));
+
 if (json) print(JSON.stringify(results, null, 2));
 process.exit(0);
