@@ -57,6 +57,7 @@ export class ModbusValveDriver implements ValveDriver {
   readonly health = new Signal<DeviceHealth>();
   readonly stateChange = new Signal<{ state: ValveState; reason?: string }>();
   readonly faults = new Signal<{ code: string; message: string; at: number }>();
+  readonly closeTimings = new Signal<{ sentAt: number; closedAt?: number }>();
 
   private readonly unit: ModbusUnit;
   private readonly coil: number;
@@ -255,16 +256,27 @@ export class ModbusValveDriver implements ValveDriver {
   }
 
   private async tryCloseOnce(): Promise<{ code: ValveFaultCode; message: string } | undefined> {
+    let sentAt = Number.NaN;
     try {
-      await this.unit.writeCoil(this.coil, false, { onSend: () => this.noteOffSent() });
+      await this.unit.writeCoil(this.coil, false, {
+        onSend: () => {
+          this.noteOffSent();
+          sentAt = this.offSentAt;
+        },
+      });
     } catch (err) {
       return { code: 'VALVE_WRITE', message: `close: coil write failed: ${errorMessage(err)}` };
     }
     if (this.feedback && !(await this.waitForFeedback(false, () => false))) {
       return { code: 'VALVE_NOT_CONFIRMED', message: `close not confirmed within ${this.confirmTimeoutMs} ms` };
     }
+    // OFF on the wire → feedback closed: the valve's own closing lag, to within one feedback read.
+    if (Number.isFinite(sentAt)) this.closeTimings.emit(this.feedback ? { sentAt, closedAt: this.feedbackClosedAt } : { sentAt });
     return undefined;
   }
+
+  /** When the last feedback read that showed closed was answered (performance.now()). */
+  private feedbackClosedAt = Number.NaN;
 
   /** Poll feedback until it shows the wanted position, the timeout passes, or `abort()` says stop. */
   private async waitForFeedback(wantOpen: boolean, abort: () => boolean): Promise<boolean> {
@@ -272,6 +284,7 @@ export class ModbusValveDriver implements ValveDriver {
     const step = Math.max(5, Math.min(25, this.confirmTimeoutMs / 10));
     for (;;) {
       const open = await this.readFeedback().catch(() => undefined);
+      if (open === false) this.feedbackClosedAt = performance.now();
       if (open === wantOpen) return true;
       if (abort() || performance.now() >= end) return false;
       await new Promise((r) => setTimeout(r, step));

@@ -17,10 +17,12 @@ import { attemptRecord, wallIso } from './record.ts';
 import { VALVE_OPEN_PHASES, attemptIdOf, go, newAttemptId, refuseRead, stay } from './steps.ts';
 import type { FillAttempt } from '../records/types.ts';
 import type { TripCode } from '../reasons.ts';
-import type { Command, LockKind, Phase, PostContext, PostInput, PostState, PreactTable, Step } from './types.ts';
+import type { Command, LockKind, Phase, PostContext, PostInput, PostState, PreactTable, Step, ValveTiming } from './types.ts';
 
 export interface InitialOptions {
   preacts?: PreactTable;
+  /** The post valve's learned timing, persisted per post and valve (none: a first fill or another valve). */
+  timing?: ValveTiming;
   /** Wall clock (epoch ms) read at monotonic time `now`. */
   wall?: number;
   now?: number;
@@ -37,6 +39,7 @@ export function initialState(cfg: ControllerConfig, o: InitialOptions = {}): Pos
   const ctx: PostContext = {
     cfg,
     preacts: o.preacts ?? {},
+    ...(o.timing ? { timing: o.timing } : {}),
     locks: o.locks ?? [],
     stableRun: 0,
     awaitRemoval: false,
@@ -121,6 +124,7 @@ function withLock(ctx: PostContext, lock: LockKind, active: boolean): PostContex
 }
 
 function dispatch(ctx: PostContext, phase: Phase, input: PostInput, now: number): Step {
+  if (input.kind === 'valveTiming') return onValveTiming(ctx, phase, input);
   const unauthorised = unauthorisedFill(ctx, phase, input, now);
   if (unauthorised) return unauthorised;
   switch (phase.kind) {
@@ -149,6 +153,18 @@ function dispatch(ctx: PostContext, phase: Phase, input: PostInput, now: number)
     case 'fault':
       return onFault(ctx, phase, input, now);
   }
+}
+
+/**
+ * The wire's view of the main close (decision → OFF sent → feedback closed): kept on the run for
+ * the timing learned when it settles. Only the main cut's; pulses are measured by the weight.
+ */
+function onValveTiming(ctx: PostContext, phase: Phase, input: Extract<PostInput, { kind: 'valveTiming' }>): Step {
+  if ((phase.kind === 'cutOff' || phase.kind === 'settling') && phase.run.topUps === 0 && phase.run.feedbackMs === undefined) {
+    const ms = input.closedAfterMs;
+    if (ms !== undefined && Number.isFinite(ms) && ms >= 0) return stay(ctx, { ...phase, run: { ...phase.run, feedbackMs: ms } });
+  }
+  return stay(ctx, phase);
 }
 
 /**
