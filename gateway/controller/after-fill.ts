@@ -91,7 +91,8 @@ function settle(ctx: PostContext, phase: P<'settling'>, grossKg: number, now: nu
       : learnPreact(run.preactUsedKg, overshootKg, run.flowAtCutKgPerS, run.preact.fills, cfg);
     next = { ...ctx, preacts: { ...ctx.preacts, [run.cylinder.model]: entry } };
     commands.push({ kind: 'learnPreact', model: run.cylinder.model, entry, overshootKg });
-    const closeMs = run.cut ? measuredCloseMs(cfg, run.cut.gKg, grossKg, run.cut.flowKgPerMs) : undefined;
+    const byWeight = run.cut ? measuredCloseMs(cfg, run.cut.gKg, grossKg, run.cut.flowKgPerMs) : undefined;
+    const closeMs = combineClose(cfg, byWeight, run.closeFbMs, run.cut?.flowKgPerMs);
     if (closeMs !== undefined) run = { ...run, closeMsThis: closeMs };
     if (closeMs !== undefined || run.feedbackMs !== undefined) {
       const m = { ...(closeMs !== undefined ? { closeMs } : {}), ...(run.openMsThis !== undefined ? { openMs: run.openMsThis } : {}), ...(run.feedbackMs !== undefined ? { feedbackMs: run.feedbackMs } : {}) };
@@ -100,12 +101,16 @@ function settle(ctx: PostContext, phase: P<'settling'>, grossKg: number, now: nu
       commands.push({ kind: 'learnTiming', timing: learned.timing, changed: learned.changed });
     }
   } else if (run.pulse?.closeAt !== undefined && run.cut && run.closeMsThis !== undefined) {
-    // A pulse of P ms gave flow × (P + close − open): its open dead time, for the next pulse and fill.
+    // A pulse of P ms gave flow × (P + close − open): its open dead time, for the next pulse and fill;
+    // less the ON's wait on the bus, the valve's own opening (unbiased, unlike the 25 ms feedback reads).
     const gainedMs = (grossKg - run.pulse.fromKg) / run.cut.flowKgPerMs;
     const openMs = run.closeMsThis + (run.pulse.closeAt - run.pulse.openAt) - gainedMs;
     if (Number.isFinite(openMs) && openMs >= 0 && openMs <= closeMaxMs(cfg) + 500) {
+      const sent = run.pulse.sentAfterMs;
       run = { ...run, openMsThis: openMs, openFromPulse: true };
-      const learned = learnTiming(cfg, next.timing, { openMs });
+      // Its variance: two settled weights (a third of a division each) over the flow, plus this fill's close dead time.
+      const openLagVar = 2 * (cfg.divisionKg / 3 / (run.cut?.flowKgPerMs ?? 1)) ** 2 + 25;
+      const learned = learnTiming(cfg, next.timing, { openMs, ...(sent !== undefined && openMs >= sent ? { openLagMs: openMs - sent, openLagVar } : {}) });
       next = { ...next, timing: learned.timing };
       commands.push({ kind: 'learnTiming', timing: learned.timing, changed: false });
     }
@@ -114,7 +119,8 @@ function settle(ctx: PostContext, phase: P<'settling'>, grossKg: number, now: nu
   if (typeof pulseMs === 'number') {
     const g = ctx.last?.grossKg ?? grossKg;
     const flow = { window: [], maxGrossKg: g, flowRef: { at: now, g }, valveConfirmed: false };
-    const topped: FillRun = { ...run, topUps: run.topUps + 1, pulse: { openAt: now, fromKg: grossKg, ms: pulseMs } };
+    const flowMs = (run.targetKg - contentKg) / (run.cut?.flowKgPerMs ?? 1);
+    const topped: FillRun = { ...run, topUps: run.topUps + 1, openFromWire: false, pulse: { openAt: now, fromKg: grossKg, ms: pulseMs, flowMs } };
     const known = attemptRecord(ctx, topped, 'interrupted', now, { netFilledKg: roundKg(result.grossKg - run.startGrossKg), deviationKg: roundKg(contentKg - run.targetKg), toleranceState: result.tolerance });
     // The journal gates the open, as at the main open: a failed write keeps the valve closed.
     commands.push(journal(known, 'topUp', true), { kind: 'openValve', limitGrossKg: topped.limitGrossKg });
@@ -127,6 +133,19 @@ function settle(ctx: PostContext, phase: P<'settling'>, grossKg: number, now: nu
   if (result.tolerance === 'over') commands.push({ kind: 'display', reason: 'OVERFILLED_MUST_DECANT' });
   commands.push(journal(finalRecord(next, run, result, checked.reweigh, {}, now), 'settled'));
   return go(next, phase, checked, commands);
+}
+
+/**
+ * This fill's close dead time from the weight curve and, where the module has a feedback input,
+ * from the wire (decision → feedback closed), weighted by how well each is known: the weight by a
+ * third of a division over the flow, the feedback by its read period (25 ms: ±12.5 ms, σ ≈ 7 ms).
+ */
+function combineClose(cfg: PostContext['cfg'], byWeight: number | undefined, byFeedback: number | undefined, flowKgPerMs: number | undefined): number | undefined {
+  if (byFeedback === undefined || !(flowKgPerMs && flowKgPerMs > 0)) return byWeight;
+  if (byWeight === undefined) return byFeedback;
+  const vw = ((cfg.divisionKg / 3) / flowKgPerMs) ** 2;
+  const vf = 7.5 ** 2;
+  return (byWeight / vw + byFeedback / vf) / (1 / vw + 1 / vf);
 }
 
 /**

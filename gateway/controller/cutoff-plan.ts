@@ -29,6 +29,9 @@ export interface ValveTiming {
   openMs?: number;
   /** OFF on the wire → the relay module's feedback input shows closed (ms), where it has one. */
   feedbackMs?: number;
+  /** ON on the wire → first gas (ms): the valve's opening, learned from the weight each top-up pulse added, and its variance (ms²). */
+  openLagMs?: number;
+  openLagVar?: number;
   /** Fills learned from since the last change; 0 = not learned: cut conservatively. */
   fills: number;
 }
@@ -99,7 +102,7 @@ export function measuredCloseMs(cfg: ControllerConfig, gAtDecisionKg: number, se
  * learned timing. A measurement far from what was learned means the valve changed (replaced,
  * worn, a different relay): start over (fills 0), so the next fill cuts conservatively.
  */
-export function learnTiming(cfg: ControllerConfig, prev: ValveTiming | undefined, m: { closeMs?: number; openMs?: number; feedbackMs?: number }): { timing: ValveTiming; changed: boolean } {
+export function learnTiming(cfg: ControllerConfig, prev: ValveTiming | undefined, m: { closeMs?: number; openMs?: number; feedbackMs?: number; openLagMs?: number; openLagVar?: number }): { timing: ValveTiming; changed: boolean } {
   const k = cfg.cutoff.learnGain;
   const mix = (old: number | undefined, x: number | undefined) => (x === undefined ? old : old === undefined ? x : old + k * (x - old));
   if (m.closeMs === undefined) {
@@ -109,6 +112,7 @@ export function learnTiming(cfg: ControllerConfig, prev: ValveTiming | undefined
     if (o !== undefined) t.openMs = o;
     const fb = mix(base.feedbackMs, m.feedbackMs);
     if (fb !== undefined) t.feedbackMs = fb;
+    if (m.openLagMs !== undefined) Object.assign(t, foldOpenLag(base, m.openLagMs, m.openLagVar ?? 400));
     return { timing: t, changed: false };
   }
   const d = m.closeMs;
@@ -135,7 +139,19 @@ export function learnTiming(cfg: ControllerConfig, prev: ValveTiming | undefined
   if (o !== undefined) t.openMs = o;
   const fb = mix(prev.feedbackMs, m.feedbackMs);
   if (fb !== undefined) t.feedbackMs = fb;
+  if (prev.openLagMs !== undefined) Object.assign(t, { openLagMs: prev.openLagMs, ...(prev.openLagVar !== undefined ? { openLagVar: prev.openLagVar } : {}) });
   return { timing: t, changed: false };
+}
+
+/**
+ * The valve's opening time is the same from pulse to pulse, but each pulse measures it through two
+ * settled weights: noisy at a low flow. Each measurement counts by its variance (a small Kalman
+ * step), with a little added each time so that a valve that wears is followed.
+ */
+function foldOpenLag(prev: ValveTiming, x: number, v: number): { openLagMs: number; openLagVar: number } {
+  if (prev.openLagMs === undefined || prev.openLagVar === undefined) return { openLagMs: x, openLagVar: v };
+  const k = prev.openLagVar / (prev.openLagVar + v);
+  return { openLagMs: prev.openLagMs + k * (x - prev.openLagMs), openLagVar: (1 - k) * prev.openLagVar + 4 };
 }
 
 export interface PulseInput {

@@ -151,8 +151,9 @@ function cutOff(phase: Open, ctx: PostContext, reason: CloseReason, now: number,
       const gKg = line.at(now);
       run.flowAtCutKgPerS = line.slope * 1000;
       run.cut = { at: now, gKg, flowKgPerMs: line.slope, highKg: phase.flow.maxGrossKg };
+      // Where the flow line meets the start weight: the open dead time, unless the feedback told it.
       const openMs = now - (gKg - run.startGrossKg) / line.slope - run.fillStartedAt;
-      if (Number.isFinite(openMs) && openMs >= 0 && openMs <= 2000) run.openMsThis = openMs;
+      if (!run.openFromWire && Number.isFinite(openMs) && openMs >= 0 && openMs <= 2000) run.openMsThis = openMs;
     }
   } else if (run.pulse) {
     run = { ...run, pulse: { ...run.pulse, closeAt: now } };

@@ -156,13 +156,38 @@ function dispatch(ctx: PostContext, phase: Phase, input: PostInput, now: number)
 }
 
 /**
- * The wire's view of the main close (decision → OFF sent → feedback closed): kept on the run for
- * the timing learned when it settles. Only the main cut's; pulses are measured by the weight.
+ * The wire's view of an open or a close (decision → frame sent → feedback), kept on the run: the
+ * main close's for the timing learned when it settles; an open's for the open dead time. While a
+ * top-up pulse runs, its end is moved so that gas flows for the planned time from the moment the
+ * feedback showed the valve open (the open waited its turn on the shared bus; the close does not).
  */
 function onValveTiming(ctx: PostContext, phase: Phase, input: Extract<PostInput, { kind: 'valveTiming' }>): Step {
-  if ((phase.kind === 'cutOff' || phase.kind === 'settling') && phase.run.topUps === 0 && phase.run.feedbackMs === undefined) {
-    const ms = input.closedAfterMs;
-    if (ms !== undefined && Number.isFinite(ms) && ms >= 0) return stay(ctx, { ...phase, run: { ...phase.run, feedbackMs: ms } });
+  const ok = (x: number | undefined): x is number => x !== undefined && Number.isFinite(x) && x >= 0 && x < 5000;
+  if (!ok(input.sentAfterMs)) return stay(ctx, phase);
+  const sent = input.sentAfterMs;
+  if (input.event === 'open' && phase.kind === 'toppingUp' && phase.run.pulse && phase.run.pulse.closeAt === undefined) {
+    // Gas flows from ON on the wire + the valve's opening: learned from earlier pulses' weight, else the feedback.
+    const p = phase.run.pulse;
+    // The feedback is read every 25 ms: for a valve whose opening never changes its error never averages out,
+    // so it stands in only until pulses have measured the opening (to within ~10 ms).
+    const fb = ok(input.feedbackAfterMs) ? input.feedbackAfterMs : undefined;
+    const learned = ctx.timing?.openLagMs !== undefined && (ctx.timing.openLagVar ?? Infinity) < 100 ? ctx.timing.openLagMs : undefined;
+    const lag = learned ?? fb ?? (p.sentAfterMs === undefined ? ctx.timing?.openLagMs : undefined);
+    if (lag === undefined && p.sentAfterMs === undefined) return stay(ctx, { ...phase, run: { ...phase.run, pulse: { ...p, sentAfterMs: sent } } });
+    const closeMs = phase.run.closeMsThis ?? ctx.timing?.closeMs;
+    const run = { ...phase.run, pulse: { ...p, sentAfterMs: sent } };
+    if (lag === undefined || closeMs === undefined) return stay(ctx, { ...phase, run });
+    const pulseEndsAt = Math.max(p.openAt + ctx.cfg.topUp.minPulseMs, p.openAt + sent + lag + p.flowMs - closeMs);
+    return stay(ctx, { ...phase, pulseEndsAt, run: { ...run, openMsThis: sent + lag, openFromWire: true } });
+  }
+  const fb = input.feedbackAfterMs;
+  if (!ok(fb)) return stay(ctx, phase);
+  const total = sent + fb;
+  if (input.event === 'close' && (phase.kind === 'cutOff' || phase.kind === 'settling') && phase.run.topUps === 0 && phase.run.feedbackMs === undefined) {
+    return stay(ctx, { ...phase, run: { ...phase.run, feedbackMs: fb, closeFbMs: total } });
+  }
+  if (input.event === 'open' && phase.kind === 'filling') {
+    return stay(ctx, { ...phase, run: { ...phase.run, openMsThis: total, openFromWire: true } });
   }
   return stay(ctx, phase);
 }

@@ -73,10 +73,11 @@ type InputBody =
   | { kind: 'valveClosed' }
   | { kind: 'valveFault'; detail?: string }
   /**
-   * Timing of the last close as the runtime saw it on the wire: decision → OFF on the socket
-   * (`sentAfterMs`, the bus's onSend), and OFF → the feedback input showing closed (`closedAfterMs`).
+   * Timing of the last open or close as the runtime saw it on the wire: decision → frame on the
+   * socket (`sentAfterMs`, the bus's onSend), and frame → the feedback input showing the new
+   * position (`feedbackAfterMs`), where the relay module has one.
    */
-  | { kind: 'valveTiming'; sentAfterMs?: number; closedAfterMs?: number }
+  | { kind: 'valveTiming'; event: 'open' | 'close'; sentAfterMs: number; feedbackAfterMs?: number }
   | { kind: 'valveMismatch'; detail?: string }
   /** The scale's setpoint (the independent overfill limit) could not be programmed, or read back differently: the valve was not opened. */
   | { kind: 'limitFault'; detail?: string }
@@ -171,10 +172,16 @@ export interface FillRun extends ReadyAttempt {
   /** This fill's open dead time (ms): from the main fill's flow line, then from each pulse. */
   openMsThis?: number;
   openFromPulse?: boolean;
-  /** OFF on the wire → feedback closed (ms) at the main cut, where the module reports it. */
+  /** At the main cut, where the module has a feedback input: OFF on the wire → feedback closed (the valve's lag), and decision → feedback closed (ms). */
   feedbackMs?: number;
-  /** The running or last top-up pulse: open decision, close decision, settled gross before it, planned length. */
-  pulse?: { openAt: number; closeAt?: number; fromKg: number; ms: number };
+  closeFbMs?: number;
+  /** The open dead time came from the wire (decision → feedback open), not from the weight curve. */
+  openFromWire?: boolean;
+  /**
+   * The running or last top-up pulse: open decision, close decision, settled gross before it, planned
+   * length, and the time gas should flow (ms) so that the pulse's end can follow the feedback's open.
+   */
+  pulse?: { openAt: number; closeAt?: number; fromKg: number; ms: number; flowMs: number; sentAfterMs?: number };
   /** The filler's badge session lapsed during the fill: no further top-up opens the valve. */
   badgeLapsed?: boolean;
   /** Monotonic ms and wall label of the last valve close. */

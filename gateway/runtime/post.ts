@@ -112,6 +112,7 @@ export class PostRuntime {
 
   /** performance.now() of the last close decision: the wire timing of the close that follows it is the controller's. */
   private closeDecidedAt = Number.NaN;
+  private openDecidedAt = Number.NaN;
 
   get snapshot(): PostState {
     return this.state;
@@ -129,7 +130,15 @@ export class PostRuntime {
             const decided = this.closeDecidedAt;
             if (!(t.sentAt >= decided)) return;
             this.closeDecidedAt = Number.NaN; // one report per decision
-            this.input({ kind: 'valveTiming', sentAfterMs: t.sentAt - decided, ...(t.closedAt !== undefined && Number.isFinite(t.closedAt) ? { closedAfterMs: t.closedAt - t.sentAt } : {}) });
+            this.input({ kind: 'valveTiming', event: 'close', sentAfterMs: t.sentAt - decided, ...(t.closedAt !== undefined && Number.isFinite(t.closedAt) ? { feedbackAfterMs: t.closedAt - t.sentAt } : {}) });
+          })]
+        : []),
+      ...(d.valve.openTimings
+        ? [d.valve.openTimings.on((t) => {
+            const decided = this.openDecidedAt;
+            if (!(t.sentAt >= decided)) return;
+            if (t.openedAt !== undefined) this.openDecidedAt = Number.NaN; // the confirmation is the last report of this open
+            this.input({ kind: 'valveTiming', event: 'open', sentAfterMs: t.sentAt - decided, ...(t.openedAt !== undefined && Number.isFinite(t.openedAt) ? { feedbackAfterMs: t.openedAt - t.sentAt } : {}) });
           })]
         : []),
       // The module answers again: the next outage is worth its own warning.
@@ -277,6 +286,7 @@ export class PostRuntime {
         this.closeValve(cmd.reason);
         return true;
       case 'openValve':
+        this.openDecidedAt = performance.now();
         this.openValve(cmd.limitGrossKg);
         return true;
       case 'verify':
