@@ -85,7 +85,7 @@ export function planCut(cfg: ControllerConfig, timing: ValveTiming | undefined, 
   if (f * spread <= singleShotKg(cfg) || cfg.topUp.maxPulses === 0) return { plan: 'single', preactKg: f * timing.closeMs };
   // Land short by the spread, with room for the shortest pulse this valve can give.
   const pulseOffset = Math.max(0, timing.closeMs - (timing.openMs ?? 0));
-  return { plan: 'twoStage', preactKg: f * (timing.closeMs + 2 * spread + cfg.topUp.minPulseMs + pulseOffset) };
+  return { plan: 'twoStage', preactKg: f * (timing.closeMs + 3 * spread + cfg.topUp.minPulseMs + pulseOffset) };
 }
 
 /** What the weight curve says about one close: D = gas after the decision / flow. Undefined when implausible. */
