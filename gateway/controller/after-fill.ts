@@ -53,18 +53,18 @@ export function onSettling(ctx: PostContext, phase: P<'settling'>, input: PostIn
   if (common) return common;
   const cfg = ctx.cfg;
   if (input.kind === 'tick' && now >= phase.since + cfg.settleTimeoutMs) {
-    return settle(ctx, phase, phase.readings.length > 0 ? mean(phase.readings) : (ctx.last?.grossKg ?? phase.run.startGrossKg), now);
+    return settle(ctx, phase, phase.readings.length > 0 ? mean(phase.readings) : (ctx.last?.grossKg ?? phase.run.startGrossKg), now, false);
   }
   if (input.kind !== 'sample' || input.sample.overload) return stay(ctx, phase);
   const s = input.sample;
   if (s.grossKg < cfg.emptyBelowKg) {
     // Lifted off before it settled (e.g. moved to the check scale): settle on what was read.
-    return settle(ctx, phase, phase.readings.length > 0 ? mean(phase.readings) : phase.run.lastGross ?? phase.run.startGrossKg, now);
+    return settle(ctx, phase, phase.readings.length > 0 ? mean(phase.readings) : phase.run.lastGross ?? phase.run.startGrossKg, now, false);
   }
   const run = { ...phase.run, lastGross: s.grossKg };
   if (!s.stable) return stay(ctx, { ...phase, run, readings: [] });
   const readings = [...phase.readings, s.grossKg];
-  if (readings.length >= cfg.settleSamples) return settle(ctx, { ...phase, run }, mean(readings), now);
+  if (readings.length >= cfg.settleSamples) return settle(ctx, { ...phase, run }, mean(readings), now, true);
   return stay(ctx, { ...phase, run, readings });
 }
 
@@ -72,10 +72,11 @@ export function onSettling(ctx: PostContext, phase: P<'settling'>, input: PostIn
  * The settled weight decides. After the main cut: this fill's close dead time from the weight
  * curve (gas after the decision / flow), learned with the feedback lag into the valve's timing;
  * after a pulse: the pulse's open dead time. Then a top-up pulse while the content is more than
- * half a division under the target and every interlock allows a valve open (topUpBlocked), else
- * the check.
+ * half a division under the target and every interlock allows a valve open (nextPulse), else
+ * the check. `stable`: settled on enough stable readings; a settle on a timeout or a lift neither
+ * teaches the timing nor opens the valve again.
  */
-function settle(ctx: PostContext, phase: P<'settling'>, grossKg: number, now: number): Step {
+function settle(ctx: PostContext, phase: P<'settling'>, grossKg: number, now: number, stable: boolean): Step {
   const cfg = ctx.cfg;
   let run = phase.run;
   const { contentKg } = masses(run, grossKg);
@@ -86,12 +87,12 @@ function settle(ctx: PostContext, phase: P<'settling'>, grossKg: number, now: nu
     const overshootKg = roundKg(grossKg - run.targetGrossKg);
     const inFlightKg = run.cut ? grossKg - run.cut.gKg : undefined;
     // The preact per model is the in-flight mass the weight curve measured (else the 920i rule on the overshoot).
-    const entry = inFlightKg !== undefined && inFlightKg >= 0
+    const entry = stable && inFlightKg !== undefined && inFlightKg >= 0
       ? { preactKg: roundKg(inFlightKg), ...(run.flowAtCutKgPerS ? { flowKgPerS: run.flowAtCutKgPerS } : {}), fills: run.preact.fills + 1 }
       : learnPreact(run.preactUsedKg, overshootKg, run.flowAtCutKgPerS, run.preact.fills, cfg);
     next = { ...ctx, preacts: { ...ctx.preacts, [run.cylinder.model]: entry } };
     commands.push({ kind: 'learnPreact', model: run.cylinder.model, entry, overshootKg });
-    const byWeight = run.cut ? measuredCloseMs(cfg, run.cut.gKg, grossKg, run.cut.flowKgPerMs) : undefined;
+    const byWeight = run.cut && stable ? measuredCloseMs(cfg, run.cut.gKg, grossKg, run.cut.flowKgPerMs) : undefined;
     const closeMs = combineClose(cfg, byWeight, run.closeFbMs, run.cut?.flowKgPerMs);
     if (closeMs !== undefined) run = { ...run, closeMsThis: closeMs };
     if (closeMs !== undefined || run.feedbackMs !== undefined) {
@@ -100,7 +101,7 @@ function settle(ctx: PostContext, phase: P<'settling'>, grossKg: number, now: nu
       next = { ...next, timing: learned.timing };
       commands.push({ kind: 'learnTiming', timing: learned.timing, changed: learned.changed });
     }
-  } else if (run.pulse?.closeAt !== undefined && run.cut && run.closeMsThis !== undefined) {
+  } else if (stable && run.pulse?.closeAt !== undefined && run.cut && run.closeMsThis !== undefined) {
     // A pulse of P ms gave flow × (P + close − open): its open dead time, for the next pulse and fill;
     // less the ON's wait on the bus, the valve's own opening (unbiased, unlike the 25 ms feedback reads).
     const gainedMs = (grossKg - run.pulse.fromKg) / run.cut.flowKgPerMs;
@@ -115,7 +116,7 @@ function settle(ctx: PostContext, phase: P<'settling'>, grossKg: number, now: nu
       commands.push({ kind: 'learnTiming', timing: learned.timing, changed: false });
     }
   }
-  const pulseMs = contentKg < run.targetKg - topUpToleranceKg(cfg) ? nextPulse(next, run, grossKg, now) : undefined;
+  const pulseMs = stable && contentKg < run.targetKg - topUpToleranceKg(cfg) ? nextPulse(next, run, grossKg, now) : undefined;
   if (typeof pulseMs === 'number') {
     const g = ctx.last?.grossKg ?? grossKg;
     const flow = { window: [], maxGrossKg: g, flowRef: { at: now, g }, valveConfirmed: false };

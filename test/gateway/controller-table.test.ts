@@ -229,8 +229,9 @@ const rows: Record<string, Row> = {
   'cutOff: stop is ignored (valve already closed)': { from: toCutOff, act: (d) => d.feed({ kind: 'stop' }), phase: 'cutOff', kinds: [] },
   // settling
   'settling: stable weight → checked, preact learned': { from: toSettling, act: (d) => (d.run(2000, undefined, () => d.phase !== 'settling'), d.last), phase: 'checked', kinds: ['learnPreact', 'learnTiming', 'markInProgress', 'status'] },
-  'settling: never stable → checked on timeout': { from: toSettling, act: (d) => (at(d, 10_000), d.feed({ kind: 'tick' })), phase: 'checked', kinds: ['learnPreact', 'learnTiming', 'markInProgress', 'status'] },
-  'settling: lifted before stable → checked on what was read': { from: toSettling, act: (d) => (d.feed(sampleOf(31.2, at(d, 100), false)), d.feed(sampleOf(0, at(d, 100)))), phase: 'checked', kinds: ['learnPreact', 'learnTiming', 'markInProgress', 'status'] },
+  // Settled without stable readings: no valve timing is learned from it (and no top-up opens).
+  'settling: never stable → checked on timeout': { from: toSettling, act: (d) => (at(d, 10_000), d.feed({ kind: 'tick' })), phase: 'checked', kinds: ['learnPreact', 'markInProgress', 'status'] },
+  'settling: lifted before stable → checked on what was read': { from: toSettling, act: (d) => (d.feed(sampleOf(31.2, at(d, 100), false)), d.feed(sampleOf(0, at(d, 100)))), phase: 'checked', kinds: ['learnPreact', 'markInProgress', 'status'] },
   'settling: valve mismatch after close → fault with the record': { from: toSettling, act: (d) => d.feed({ kind: 'valveMismatch' }), phase: 'fault', kinds: ['closeValve', 'record', 'clearInProgress', 'status'], code: 'VALVE_FEEDBACK' },
   // checked
   "checked: checker's badge → reweighed": { from: toChecked, act: (d) => d.feed(badge(checker)), phase: 'reweighed', kinds: ['markInProgress', 'status'] },
