@@ -15,20 +15,23 @@ const YSP12 = 'E2000017A1B20002'; // allowed 5 kg, tare 6.5 kg
 const COIL: Record<string, CoilRef> = { P1: { unitId: 1, coil: 0 }, P2: { unitId: 1, coil: 1 } };
 
 let rig: Rig;
-const start = (tweak?: Parameters<typeof startRig>[0]) =>
-  startRig({
+const rigs: Rig[] = [];
+const start = async (tweak?: Parameters<typeof startRig>[0]) => {
+  const r = await startRig({
     stationTweak: (doc) => doc.posts.forEach((p: { flowKgPerMin: number }) => (p.flowKgPerMin = 20)),
     tweak: (cfg) => {
       cfg.eligibility.minRefillIntervalMs = 0;
     },
     ...tweak,
   });
+  rigs.push(r);
+  return r;
+};
 test.after(async () => {
-  await rig?.close();
+  for (const r of rigs) await r.close().catch(() => undefined);
 });
 
 const simPost = (id: string) => rig.sim.state().posts.find((p) => p.id === id)!;
-const onWrites = (post: string, since: number) => coilWrites(rig.sim.wire.entries({ kind: 'request', since }), COIL[post]).filter((w) => w.on).length;
 /** The coil's writes from the fill's first ON (keep-alive OFFs before it fold away). */
 const fromFirstOn = (seq: boolean[]) => seq.slice(Math.max(0, seq.indexOf(true)));
 
@@ -52,7 +55,7 @@ test('a first fill cuts off conservatively and tops up: ON, OFF, ON, OFF … on 
   const { topUps, plan } = snapshot.run;
   assert.is(plan, 'conservative', 'nothing learned yet at this post');
   assert.ok(topUps >= 1, `topped up (${topUps})`);
-  // The main open and each pulse: ON then OFF, as many as the record will count.
+  // The main open and each pulse: ON then OFF, as many as the record will count (keep-alive rewrites of the same state fold away).
   assert.equal(seq, Array.from({ length: 2 * (1 + topUps) }, (_, i) => i % 2 === 0), `coil sequence ${JSON.stringify(seq)}`);
   const finalOff = coilWrites(log, COIL.P1).filter((w) => !w.on).at(-1)!;
   await new Promise((r) => setTimeout(r, 1500)); // keep-alives run every 500 ms: none may be an ON
@@ -80,10 +83,8 @@ test('a cylinder lifted between the main close and its top-up: no top-up, the co
   await new Promise((r) => setTimeout(r, 1500));
   const log = rig.sim.wire.entries({ kind: 'request', since });
   assert.equal(fromFirstOn(coilSequence(log, COIL.P2)), [true, false], 'one open and its close, no pulse');
-  assert.is(onWrites('P2', since), 1);
   const rec = await rig.until('record', () => [...rig.records].reverse().find((r) => r.cylinderCode === YSP12 && r.post === 'P2'));
   assert.is(rec.topUps, 0);
-  await rig.close();
 });
 
 test('the scale goes stale between the main close and its top-up: no top-up, the coil stays OFF', async () => {
@@ -95,7 +96,6 @@ test('the scale goes stale between the main close and its top-up: no top-up, the
   await new Promise((r) => setTimeout(r, 1500));
   const log = rig.sim.wire.entries({ kind: 'request', since });
   assert.equal(fromFirstOn(coilSequence(log, COIL.P1)), [true, false], 'one open and its close, no pulse');
-  assert.is(onWrites('P1', since), 1);
   rig.sim.clearFaults();
   assert.ok((simPost('P1').cylinder?.gasKg ?? 99) < 1.9, 'it stays under: the top-up it needed was not given');
 });
