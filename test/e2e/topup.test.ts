@@ -79,12 +79,14 @@ test('a cylinder lifted between the main close and its top-up: no top-up, the co
   const since = await startFill('P2', YSP12);
   await rig.until('main cut-off', () => rig.phase('P2') === 'cutOff', 60_000);
   rig.sim.remove('P2'); // lifted while the gas in flight settles: the cylinder is gone before any top-up
-  await rig.until('closed out', () => ['closedOut', 'checked', 'idle'].includes(rig.phase('P2')), 20_000);
+  await rig.until('settled', () => ['closedOut', 'checked', 'idle', 'fault'].includes(rig.phase('P2')), 20_000);
   await new Promise((r) => setTimeout(r, 1500));
   const log = rig.sim.wire.entries({ kind: 'request', since });
   assert.equal(fromFirstOn(coilSequence(log, COIL.P2)), [true, false], 'one open and its close, no pulse');
-  const rec = await rig.until('record', () => [...rig.records].reverse().find((r) => r.cylinderCode === YSP12 && r.post === 'P2'));
-  assert.is(rec.topUps, 0);
+  // Settled on what was read before the lift; it waits for the check scale (which it never reaches) with no pulse counted.
+  const ph = rig.station.posts.get('P2')!.snapshot.phase as { kind: string; run?: { topUps: number } };
+  assert.is(ph.kind, 'checked');
+  assert.is(ph.run?.topUps, 0);
 });
 
 test('the scale goes stale between the main close and its top-up: no top-up, the coil stays OFF', async () => {
