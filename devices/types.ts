@@ -70,6 +70,15 @@ export interface ValveDriver extends Driver {
   whenCloseSent?(sinceMs: number, maxWaitMs: number): Promise<void>;
   readonly state: ValveState;
   readonly stateChange: Signal<{ state: ValveState; reason?: string }>;
+  /**
+   * Each confirmed close as seen on the wire (performance.now() ms): when its OFF went on the socket,
+   * and when the feedback input turned closed (absent without feedback): midway between the last
+   * read that showed open and the first that showed closed. The controller learns
+   * the valve's closing lag from it (issue 14 point 2).
+   */
+  readonly closeTimings?: Signal<{ sentAt: number; closedAt?: number }>;
+  /** Each open likewise: once when its ON goes on the socket, and once confirmed, with when the feedback input showed open. */
+  readonly openTimings?: Signal<{ sentAt: number; openedAt?: number }>;
   /** A fault: command not confirmed, feedback mismatch, write failure. */
   readonly faults: Signal<{ code: string; message: string; at: number }>;
 }

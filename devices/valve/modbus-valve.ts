@@ -57,6 +57,8 @@ export class ModbusValveDriver implements ValveDriver {
   readonly health = new Signal<DeviceHealth>();
   readonly stateChange = new Signal<{ state: ValveState; reason?: string }>();
   readonly faults = new Signal<{ code: string; message: string; at: number }>();
+  readonly closeTimings = new Signal<{ sentAt: number; closedAt?: number }>();
+  readonly openTimings = new Signal<{ sentAt: number; openedAt?: number }>();
 
   private readonly unit: ModbusUnit;
   private readonly coil: number;
@@ -157,8 +159,16 @@ export class ModbusValveDriver implements ValveDriver {
     const gen = this.generation;
     this.commanded = true;
     this.setState('opening');
+    let sentAt = Number.NaN;
     try {
-      await this.unit.writeCoil(this.coil, true, { stillWanted: () => gen === this.generation });
+      await this.unit.writeCoil(this.coil, true, {
+        stillWanted: () => gen === this.generation,
+        onSend: () => {
+          sentAt = performance.now();
+          // At once: a top-up pulse is timed from its ON on the wire (it may have waited for the bus).
+          this.openTimings.emit({ sentAt });
+        },
+      });
     } catch (err) {
       // Dropped unsent (SUPERSEDED): the ON never reached the module. Any other
       // failure may still have switched it on (a lost reply).
@@ -171,6 +181,8 @@ export class ModbusValveDriver implements ValveDriver {
       if (gen !== this.generation) return this.overtaken(true);
       if (!confirmed) return this.failOpen('VALVE_NOT_CONFIRMED', `open not confirmed within ${this.confirmTimeoutMs} ms`);
     }
+    // ON on the wire → feedback open: the valve's opening time, for sizing top-up pulses (issue 14 point 2).
+    if (Number.isFinite(sentAt)) this.openTimings.emit(this.feedback ? { sentAt, openedAt: this.feedbackChangedAt(sentAt) } : { sentAt });
     this.setState('open');
   }
 
@@ -255,24 +267,47 @@ export class ModbusValveDriver implements ValveDriver {
   }
 
   private async tryCloseOnce(): Promise<{ code: ValveFaultCode; message: string } | undefined> {
+    let sentAt = Number.NaN;
     try {
-      await this.unit.writeCoil(this.coil, false, { onSend: () => this.noteOffSent() });
+      await this.unit.writeCoil(this.coil, false, {
+        onSend: () => {
+          this.noteOffSent();
+          sentAt = this.offSentAt;
+        },
+      });
     } catch (err) {
       return { code: 'VALVE_WRITE', message: `close: coil write failed: ${errorMessage(err)}` };
     }
     if (this.feedback && !(await this.waitForFeedback(false, () => false))) {
       return { code: 'VALVE_NOT_CONFIRMED', message: `close not confirmed within ${this.confirmTimeoutMs} ms` };
     }
+    // OFF on the wire → feedback closed: the valve's own closing lag, to within one feedback read.
+    if (Number.isFinite(sentAt)) this.closeTimings.emit(this.feedback ? { sentAt, closedAt: this.feedbackChangedAt(sentAt) } : { sentAt });
     return undefined;
+  }
+
+  /** Answer times (performance.now()) of the feedback reads of the running confirmation: before and after the change. */
+  private feedbackBefore = Number.NaN;
+  private feedbackAfter = Number.NaN;
+
+  /** When the feedback changed: midway between the last read before it and the first after (never before the command). */
+  private feedbackChangedAt(sentAt: number): number {
+    const before = Number.isFinite(this.feedbackBefore) ? Math.max(sentAt, this.feedbackBefore) : sentAt;
+    return (before + this.feedbackAfter) / 2;
   }
 
   /** Poll feedback until it shows the wanted position, the timeout passes, or `abort()` says stop. */
   private async waitForFeedback(wantOpen: boolean, abort: () => boolean): Promise<boolean> {
     const end = performance.now() + this.confirmTimeoutMs;
     const step = Math.max(5, Math.min(25, this.confirmTimeoutMs / 10));
+    this.feedbackBefore = Number.NaN;
     for (;;) {
       const open = await this.readFeedback().catch(() => undefined);
-      if (open === wantOpen) return true;
+      if (open === wantOpen) {
+        this.feedbackAfter = performance.now();
+        return true;
+      }
+      if (open !== undefined) this.feedbackBefore = performance.now();
       if (abort() || performance.now() >= end) return false;
       await new Promise((r) => setTimeout(r, step));
     }

@@ -115,12 +115,23 @@ export const fillSchema = z.object({
     })
     .default({ initialKg: 0.1, minKg: 0, maxKg: 1.5 })
     .describe('Cut-off ahead of the target by the mass still in flight, learned per cylinder model (domain.md 4)'),
+  cutoff: z
+    .object({
+      lagMaxMs: z.number().min(0).default(220).describe('Largest plausible valve closing lag (ms): cut-off of a first fill, a new cylinder model or a changed valve (domain.md 4: 50-200 ms, ±10 % per fill)'),
+      busMarginMs: z.number().min(0).default(50).describe('Room for the bus and the event loop between a close decision and the OFF on the wire (ms), added to the largest lag'),
+      singleShotKg: z.number().positive().optional().describe('A learned single cut-off is used while flow × twice the learned lag spread stays within this (kg); above it the fill ends with one measured top-up pulse. Default 0.8 division'),
+      changeMs: z.number().positive().default(40).describe('A close dead time this far (ms; or 4 × the learned spread) from the learned one means the valve changed: the next fill cuts off conservatively'),
+      learnGain: z.number().gt(0).max(1).default(0.3).describe('Weight of each new measurement in the learned valve timing'),
+    })
+    .default({ lagMaxMs: 220, busMarginMs: 50, changeMs: 40, learnGain: 0.3 })
+    .describe('Cut-off planned from the valve timing learned on the wire (weight curve and feedback input), per post and valve (issue 14)'),
   topUp: z
     .object({
-      pulseMs: z.number().min(20).default(150).describe('Length of one top-up pulse (ms)'),
-      maxPulses: z.number().int().min(0).default(3).describe('Top-up pulses at most; 0 = never top up'),
+      minPulseMs: z.number().min(20).default(50).describe('Shortest top-up pulse (ms): each pulse is sized from the measured flow and the valve timing'),
+      maxPulses: z.number().int().min(0).default(4).describe('Top-up pulses at most; 0 = never top up'),
+      toleranceKg: z.number().positive().optional().describe('Top up while the settled content is below target − this (kg); default half a division'),
     })
-    .default({ pulseMs: 150, maxPulses: 3 }),
+    .default({ minPulseMs: 50, maxPulses: 4 }),
   autoStart: z.boolean().default(false).describe("Start once the verified cylinder's weight is stable, instead of waiting for the start button"),
   maxFlowKgPerMin: z
     .number()

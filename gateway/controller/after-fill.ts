@@ -11,6 +11,7 @@ import type { WeightSample } from '../../devices/types.ts';
 import type { FillAttempt, FillOutcome } from '../records/types.ts';
 import { refuseOther } from './before-fill.ts';
 import { learnPreact, toleranceOf } from './preact.ts';
+import { closeMaxMs, learnTiming, measuredCloseMs, planPulse, topUpToleranceKg } from './cutoff-plan.ts';
 import { attemptRecord, journal, masses, roundKg } from './record.ts';
 import { trip } from './filling.ts';
 import { badgeProblem, checklist, freshSample, go, mean, samePerson, stay } from './steps.ts';
@@ -29,6 +30,8 @@ function afterCommon(ctx: PostContext, phase: After, input: PostInput, now: numb
   if (input.kind === 'code' && input.read.kind === 'cylinder' && input.read.code !== phase.run.code) {
     return refuseOther(ctx, phase, input.read, input.attemptId, now);
   }
+  // The filler's pre-fill confirmation no longer stands: no further top-up pulse opens the valve.
+  if (input.kind === 'badgeLapsed' && (phase.kind === 'cutOff' || phase.kind === 'settling')) return stay(ctx, { ...phase, run: { ...phase.run, badgeLapsed: true } });
   return undefined;
 }
 
@@ -50,53 +53,130 @@ export function onSettling(ctx: PostContext, phase: P<'settling'>, input: PostIn
   if (common) return common;
   const cfg = ctx.cfg;
   if (input.kind === 'tick' && now >= phase.since + cfg.settleTimeoutMs) {
-    return settle(ctx, phase, phase.readings.length > 0 ? mean(phase.readings) : (ctx.last?.grossKg ?? phase.run.startGrossKg), now);
+    return settle(ctx, phase, phase.readings.length > 0 ? mean(phase.readings) : (ctx.last?.grossKg ?? phase.run.startGrossKg), now, false);
   }
   if (input.kind !== 'sample' || input.sample.overload) return stay(ctx, phase);
   const s = input.sample;
   if (s.grossKg < cfg.emptyBelowKg) {
     // Lifted off before it settled (e.g. moved to the check scale): settle on what was read.
-    return settle(ctx, phase, phase.readings.length > 0 ? mean(phase.readings) : phase.run.lastGross ?? phase.run.startGrossKg, now);
+    return settle(ctx, phase, phase.readings.length > 0 ? mean(phase.readings) : phase.run.lastGross ?? phase.run.startGrossKg, now, false);
   }
   const run = { ...phase.run, lastGross: s.grossKg };
   if (!s.stable) return stay(ctx, { ...phase, run, readings: [] });
   const readings = [...phase.readings, s.grossKg];
-  if (readings.length >= cfg.settleSamples) return settle(ctx, { ...phase, run }, mean(readings), now);
+  if (readings.length >= cfg.settleSamples) return settle(ctx, { ...phase, run }, mean(readings), now, true);
   return stay(ctx, { ...phase, run, readings });
 }
 
 /**
- * The settled weight decides: learn the preact from the main fill, top up an
- * under-filled cylinder while pulses remain, else go to the check.
+ * The settled weight decides. After the main cut: this fill's close dead time from the weight
+ * curve (gas after the decision / flow), learned with the feedback lag into the valve's timing;
+ * after a pulse: the pulse's open dead time. Then a top-up pulse while the content is more than
+ * half a division under the target and every interlock allows a valve open (nextPulse), else
+ * the check. `stable`: settled on enough stable readings; a settle on a timeout or a lift neither
+ * teaches the timing nor opens the valve again.
  */
-function settle(ctx: PostContext, phase: P<'settling'>, grossKg: number, now: number): Step {
+function settle(ctx: PostContext, phase: P<'settling'>, grossKg: number, now: number, stable: boolean): Step {
   const cfg = ctx.cfg;
-  const run = phase.run;
+  let run = phase.run;
   const { contentKg } = masses(run, grossKg);
   const result: SettledResult = { grossKg: roundKg(grossKg), contentKg, tolerance: toleranceOf(contentKg, run.targetKg, run.cylinder.allowedFillKg, cfg.toleranceKg) };
   const commands: Command[] = [];
   let next = ctx;
   if (run.topUps === 0) {
     const overshootKg = roundKg(grossKg - run.targetGrossKg);
-    const entry = learnPreact(run.preactUsedKg, overshootKg, run.flowAtCutKgPerS, run.preact.fills, cfg);
+    const inFlightKg = run.cut ? grossKg - run.cut.gKg : undefined;
+    // The preact per model is the in-flight mass the weight curve measured (else the 920i rule on the overshoot).
+    const entry = stable && inFlightKg !== undefined && inFlightKg >= 0
+      ? { preactKg: roundKg(inFlightKg), ...(run.flowAtCutKgPerS ? { flowKgPerS: run.flowAtCutKgPerS } : {}), fills: run.preact.fills + 1 }
+      : learnPreact(run.preactUsedKg, overshootKg, run.flowAtCutKgPerS, run.preact.fills, cfg);
     next = { ...ctx, preacts: { ...ctx.preacts, [run.cylinder.model]: entry } };
     commands.push({ kind: 'learnPreact', model: run.cylinder.model, entry, overshootKg });
+    const byWeight = run.cut && stable ? measuredCloseMs(cfg, run.cut.gKg, grossKg, run.cut.flowKgPerMs) : undefined;
+    const closeMs = combineClose(cfg, byWeight, run.closeFbMs, run.cut?.flowKgPerMs);
+    if (closeMs !== undefined) run = { ...run, closeMsThis: closeMs };
+    if (closeMs !== undefined || run.feedbackMs !== undefined) {
+      const m = { ...(closeMs !== undefined ? { closeMs } : {}), ...(run.openMsThis !== undefined ? { openMs: run.openMsThis } : {}), ...(run.feedbackMs !== undefined ? { feedbackMs: run.feedbackMs } : {}) };
+      const learned = learnTiming(cfg, ctx.timing, m);
+      next = { ...next, timing: learned.timing };
+      commands.push({ kind: 'learnTiming', timing: learned.timing, changed: learned.changed });
+    }
+  } else if (stable && run.pulse?.closeAt !== undefined && run.cut && run.closeMsThis !== undefined) {
+    // A pulse of P ms gave flow × (P + close − open): its open dead time, for the next pulse and fill;
+    // less the ON's wait on the bus, the valve's own opening (unbiased, unlike the 25 ms feedback reads).
+    const gainedMs = (grossKg - run.pulse.fromKg) / run.cut.flowKgPerMs;
+    const openMs = run.closeMsThis + (run.pulse.closeAt - run.pulse.openAt) - gainedMs;
+    if (Number.isFinite(openMs) && openMs >= 0 && openMs <= closeMaxMs(cfg) + 500) {
+      const sent = run.pulse.sentAfterMs;
+      run = { ...run, openMsThis: openMs, openFromPulse: true };
+      // Its variance: two settled weights (a third of a division each) over the flow, plus this fill's close dead time.
+      const openLagVar = 2 * (cfg.divisionKg / 3 / (run.cut?.flowKgPerMs ?? 1)) ** 2 + 25;
+      const learned = learnTiming(cfg, next.timing, { openMs, ...(sent !== undefined && openMs >= sent ? { openLagMs: openMs - sent, openLagVar } : {}) });
+      next = { ...next, timing: learned.timing };
+      commands.push({ kind: 'learnTiming', timing: learned.timing, changed: false });
+    }
   }
-  const onScale = ctx.last !== undefined && ctx.last.grossKg >= cfg.emptyBelowKg;
-  if (result.tolerance === 'under' && run.topUps < cfg.topUp.maxPulses && onScale && next.locks.length === 0 && freshSample(next, now)) {
+  const pulseMs = stable && contentKg < run.targetKg - topUpToleranceKg(cfg) ? nextPulse(next, run, grossKg, now) : undefined;
+  if (typeof pulseMs === 'number') {
     const g = ctx.last?.grossKg ?? grossKg;
     const flow = { window: [], maxGrossKg: g, flowRef: { at: now, g }, valveConfirmed: false };
-    const topped: FillRun = { ...run, topUps: run.topUps + 1 };
-    const known = attemptRecord(ctx, run, 'interrupted', now, { netFilledKg: roundKg(result.grossKg - run.startGrossKg), deviationKg: roundKg(contentKg - run.targetKg), toleranceState: result.tolerance });
-    commands.push(journal(known, 'topUp'), { kind: 'openValve', limitGrossKg: topped.limitGrossKg });
-    return go(next, phase, { kind: 'toppingUp', run: topped, flow, pulseEndsAt: now + cfg.topUp.pulseMs }, commands);
+    const flowMs = (run.targetKg - contentKg) / (run.cut?.flowKgPerMs ?? 1);
+    const topped: FillRun = { ...run, topUps: run.topUps + 1, openFromWire: false, pulse: { openAt: now, fromKg: grossKg, ms: pulseMs, flowMs } };
+    const known = attemptRecord(ctx, topped, 'interrupted', now, { netFilledKg: roundKg(result.grossKg - run.startGrossKg), deviationKg: roundKg(contentKg - run.targetKg), toleranceState: result.tolerance });
+    // The journal gates the open, as at the main open: a failed write keeps the valve closed.
+    commands.push(journal(known, 'topUp', true), { kind: 'openValve', limitGrossKg: topped.limitGrossKg });
+    return go(next, phase, { kind: 'toppingUp', run: topped, flow, pulseEndsAt: now + pulseMs }, commands);
   }
+  if (pulseMs === 'swapped') return trip(next, { ...phase, run }, 'CYLINDER_SWAPPED', now, `settled gross ${roundKg(grossKg)} kg is not the cylinder filled (highest ${run.cut?.highKg} kg)`);
   const checked: P<'checked'> = { kind: 'checked', run, result };
   // Without a check-weigh scale the re-weigh is the post scale's settled reading.
   if (!cfg.checkScale) checked.reweigh = { grossKg: result.grossKg, scale: cfg.scaleDevice };
   if (result.tolerance === 'over') commands.push({ kind: 'display', reason: 'OVERFILLED_MUST_DECANT' });
   commands.push(journal(finalRecord(next, run, result, checked.reweigh, {}, now), 'settled'));
   return go(next, phase, checked, commands);
+}
+
+/**
+ * This fill's close dead time from the weight curve and, where the module has a feedback input,
+ * from the wire (decision → feedback closed), weighted by how well each is known: the weight by a
+ * third of a division over the flow, the feedback by its read period (25 ms: ±12.5 ms, σ ≈ 7 ms).
+ */
+function combineClose(cfg: PostContext['cfg'], byWeight: number | undefined, byFeedback: number | undefined, flowKgPerMs: number | undefined): number | undefined {
+  if (byFeedback === undefined || !(flowKgPerMs && flowKgPerMs > 0)) return byWeight;
+  if (byWeight === undefined) return byFeedback;
+  const vw = ((cfg.divisionKg / 3) / flowKgPerMs) ** 2;
+  const vf = 7.5 ** 2;
+  return (byWeight / vw + byFeedback / vf) / (1 / vw + 1 / vf);
+}
+
+/**
+ * A top-up pulse is a valve open like the main one: it needs every interlock the main open needed
+ * (no lock, a fresh sample that is not an overload, the cylinder still on the scale and still the
+ * one filled, the filler's session not lapsed) and a pulse left. Returns its length (ms), undefined
+ * when none may or can be given, 'swapped' when the weight says another cylinder stands there.
+ */
+function nextPulse(ctx: PostContext, run: FillRun, grossKg: number, now: number): number | 'swapped' | undefined {
+  const cfg = ctx.cfg;
+  const last = ctx.last;
+  if (run.topUps >= cfg.topUp.maxPulses || ctx.locks.length > 0 || run.badgeLapsed) return undefined;
+  if (!last || last.overload || last.grossKg < cfg.emptyBelowKg || !freshSample(ctx, now)) return undefined;
+  if (!run.cut) return undefined;
+  // Gas only rises: a settled weight below the highest weight of the fill, or above what the valve can have
+  // let in since, is not the cylinder that was filled (issue 10 point 4), nor is the last sample.
+  const ceiling = (from: number) => from + run.cut!.flowKgPerMs * 1.1 * (closeMaxMs(cfg) + (run.pulse?.ms ?? 0)) + cfg.stepChangeKg;
+  const floor = run.cut.highKg - cfg.stepChangeKg;
+  const from = run.pulse ? run.pulse.fromKg : run.cut.gKg;
+  if (grossKg < floor || grossKg > ceiling(from) || last.grossKg < floor || last.grossKg > ceiling(from)) return 'swapped';
+  const content = grossKg - run.cylinder.tareKg;
+  const learnedOpen = ctx.timing?.openMs !== undefined && ctx.timing.fills >= 2 ? ctx.timing.openMs : undefined;
+  const openMs = run.openFromPulse ? run.openMsThis : (learnedOpen ?? run.openMsThis);
+  return planPulse(cfg, {
+    gapKg: run.targetKg - content,
+    roomKg: run.cylinder.allowedFillKg - content,
+    flowKgPerMs: run.cut.flowKgPerMs,
+    closeMs: run.closeMsThis ?? ctx.timing?.closeMs ?? closeMaxMs(cfg),
+    openMs: openMs ?? 0,
+  });
 }
 
 export function onChecked(ctx: PostContext, phase: P<'checked'>, input: PostInput, now: number): Step {

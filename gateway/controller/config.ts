@@ -5,6 +5,7 @@
  * the default (domain.md: "make it configuration, never a constant").
  */
 import type { Medium } from '../records/types.ts';
+import type { CutoffConfig, TopUpConfig } from './cutoff-plan.ts';
 
 export interface ControllerConfig {
   station: string;
@@ -38,7 +39,9 @@ export interface ControllerConfig {
   preactLearnGain: number;
   /** Scale the learned preact by the flow measured at cut-off (in-flight mass = flow × closing time). */
   preactScalesWithFlow: boolean;
-  topUp: { pulseMs: number; maxPulses: number };
+  /** How the cut-off is planned from the valve's learned timing (cutoff-plan.ts, issue 14 point 2). */
+  cutoff: CutoffConfig;
+  topUp: TopUpConfig;
   /** Start by itself once the verified cylinder's weight is stable, instead of waiting for the start button. */
   autoStart: boolean;
   /** Gross below this = nothing on the scale (smallest tare, YSP4.7, is 3.4 kg: domain.md 2). */
@@ -119,7 +122,8 @@ export const controllerDefaults: Omit<ControllerConfig, 'station' | 'unit' | 'po
   preact: { initialKg: 0.1, minKg: 0, maxKg: 1.5 },
   preactLearnGain: 0.5,
   preactScalesWithFlow: true,
-  topUp: { pulseMs: 150, maxPulses: 3 },
+  cutoff: { lagMaxMs: 220, busMarginMs: 50, changeMs: 40, learnGain: 0.3 },
+  topUp: { minPulseMs: 50, maxPulses: 4 },
   autoStart: false,
   emptyBelowKg: 1,
   tareMatchKg: 0.5,
@@ -151,7 +155,8 @@ export function controllerConfig(id: ControllerIdentity, fill: Partial<Omit<Cont
     ...controllerDefaults,
     ...stripUndefined(fill),
     preact: { ...controllerDefaults.preact, ...fill.preact },
-    topUp: { ...controllerDefaults.topUp, ...fill.topUp },
+    cutoff: { ...controllerDefaults.cutoff, ...stripUndefined(fill.cutoff ?? {}) },
+    topUp: { ...controllerDefaults.topUp, ...stripUndefined(fill.topUp ?? {}) },
     station: id.station,
     unit: id.unit,
     post: id.post,

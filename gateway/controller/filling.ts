@@ -10,7 +10,8 @@ import type { TripCode } from '../reasons.ts';
 import type { FillAttempt } from '../records/types.ts';
 import { refuseOther } from './before-fill.ts';
 import { fitLine, pushWindow, type Line } from './flow.ts';
-import { cutoffGross, preactAt } from './preact.ts';
+import { cutoffGross } from './preact.ts';
+import { closeMaxMs, planCut, type CutPlan } from './cutoff-plan.ts';
 import { attemptRecord, journal, masses, wallIso } from './record.ts';
 import { go, staleLimitMs, stay } from './steps.ts';
 import type { CloseReason, Command, FillRun, FlowTrack, Phase, PostContext, PostInput, Step } from './types.ts';
@@ -48,9 +49,11 @@ export function onOpen(ctx: PostContext, phase: Open, input: PostInput, now: num
       if (input.read.kind === 'cylinder' && input.read.code !== phase.run.code) return refuseOther(ctx, phase, input.read, input.attemptId, now);
       if (input.read.kind === 'badge' || input.read.code === phase.run.code) return stay(ctx, phase);
       return trip(ctx, phase, 'UNEXPECTED_INPUT', now, 'code');
+    case 'badgeLapsed':
+      // The filler's session lapsing does not stop a fill under way, but no top-up opens after it.
+      return stay(ctx, { ...phase, run: { ...phase.run, badgeLapsed: true } });
     case 'checkweigh':
     case 'start':
-    case 'badgeLapsed': // the filler's session lapsing does not stop a fill under way
       return stay(ctx, phase);
     case 'verified':
     case 'refused':
@@ -79,23 +82,31 @@ function onSample(ctx: PostContext, phase: Open, s: WeightSample, now: number): 
   const flowRef = g >= f.flowRef.g + ctx.cfg.noFlowMinKg ? { at: s.at, g } : f.flowRef;
   const flow: FlowTrack = { ...f, window, flowRef, maxGrossKg: Math.max(f.maxGrossKg, g) };
   const line = fitLine(window);
-  const cut = cutLevel(ctx, run, line);
-  if (g >= cut.level) return cutOff(ctx, phase, cut.reason, now, cut.flowKgPerS);
+  const cut = cutLevel(ctx, phase, line);
+  if (g >= cut.level) return cutOff(withFlow(phase, flow), ctx, cut.reason, now, line);
   const minSlope = ctx.cfg.noFlowMinKg / ctx.cfg.noFlowMs;
   const predictedAt = line && line.slope > minSlope ? s.at + (cut.level - line.at(s.at)) / line.slope : undefined;
-  if (predictedAt !== undefined && predictedAt <= now) return cutOff(ctx, phase, cut.reason, now, cut.flowKgPerS);
+  if (predictedAt !== undefined && predictedAt <= now) return cutOff(withFlow(phase, flow), ctx, cut.reason, now, line);
   const next: FlowTrack = predictedAt === undefined ? { ...flow, predictedAt: undefined } : { ...flow, predictedAt };
   return stay(ctx, withFlow(phase, next));
 }
 
-/** The cut-off level now: target − preact (scaled by the measured flow), never past the allowed mass. */
-function cutLevel(ctx: PostContext, run: FillRun, line: Line | undefined): { level: number; reason: CloseReason; flowKgPerS?: number } {
-  const flowKgPerS = line && line.slope > 0 ? line.slope * 1000 : undefined;
-  let preact = preactAt(run.preact, flowKgPerS, ctx.cfg);
-  // A top-up exists because the preact overestimated the gas in flight; its pulse is short, so
-  // aim into the tolerance band instead: at most half the tolerance early (the hard limit still applies).
-  if (run.topUps > 0) preact = Math.min(preact, ctx.cfg.toleranceKg / 2);
-  return { level: cutoffGross(run.targetGrossKg, run.limitGrossKg, preact), reason: 'TARGET', flowKgPerS };
+/**
+ * The cut-off level now (cutoff-plan.ts): target − the planned preact at the measured flow, never
+ * past the allowed mass. Before the flow is measured, the highest flow counts (the safe side). While
+ * a pulse runs the pulse's timer ends it; the level is a net: this fill's measured in-flight.
+ */
+function cutLevel(ctx: PostContext, phase: Open, line: Line | undefined): { level: number; reason: CloseReason; plan: CutPlan; preactKg: number } {
+  const run = phase.run;
+  const maxFlow = ctx.cfg.maxFlowKgPerMin / 60_000;
+  if (phase.kind === 'toppingUp') {
+    const f = run.cut?.flowKgPerMs ?? maxFlow;
+    const preactKg = f * (run.closeMsThis ?? closeMaxMs(ctx.cfg));
+    return { level: cutoffGross(run.targetGrossKg, run.limitGrossKg, preactKg), reason: 'TOP_UP_END', plan: run.plan ?? 'conservative', preactKg };
+  }
+  const flow = line && line.slope > 0 ? line.slope : maxFlow;
+  const p = planCut(ctx.cfg, ctx.timing, run.preact.fills > 0, flow);
+  return { level: cutoffGross(run.targetGrossKg, run.limitGrossKg, p.preactKg), reason: 'TARGET', plan: p.plan, preactKg: p.preactKg };
 }
 
 function onTick(ctx: PostContext, phase: Open, now: number): Step {
@@ -107,10 +118,10 @@ function onTick(ctx: PostContext, phase: Open, now: number): Step {
     if (now - run.fillStartedAt >= cfg.maxFillMs) return trip(ctx, phase, 'MAX_DURATION', now);
     if (now - phase.flow.flowRef.at >= cfg.noFlowMs) return trip(ctx, phase, 'NO_FLOW', now, `less than ${cfg.noFlowMinKg} kg in ${cfg.noFlowMs} ms`);
   } else if (now >= phase.pulseEndsAt) {
-    return cutOff(ctx, phase, 'TOP_UP_END', now);
+    return cutOff(phase, ctx, 'TOP_UP_END', now);
   }
   if (phase.flow.predictedAt !== undefined && now >= phase.flow.predictedAt) {
-    return cutOff(ctx, phase, 'TARGET', now, cutLevel(ctx, run, fitLine(phase.flow.window)).flowKgPerS);
+    return cutOff(phase, ctx, phase.kind === 'filling' ? 'TARGET' : 'TOP_UP_END', now, fitLine(phase.flow.window));
   }
   return stay(ctx, phase);
 }
@@ -125,13 +136,27 @@ export function openDeadline(ctx: PostContext, phase: Open): number {
   return Math.min(...times);
 }
 
-/** Normal end of flow: close, and wait for the gas in flight. */
-function cutOff(ctx: PostContext, phase: Open, reason: CloseReason, now: number, flowKgPerS?: number): Step {
+/**
+ * Normal end of flow: close, and wait for the gas in flight. The main cut keeps what the weight
+ * curve says at the decision (fitted gross, flow, and where the flow line meets the start weight:
+ * the open dead time), so the settled weight tells this fill's close dead time (cutoff-plan.ts).
+ */
+function cutOff(phase: Open, ctx: PostContext, reason: CloseReason, now: number, line?: Line): Step {
   const closed = { lastCloseAt: now, lastCloseWall: wallIso(ctx, now) };
   let run: FillRun = { ...phase.run, ...closed };
   if (phase.kind === 'filling') {
-    run = { ...run, preactUsedKg: preactAt(run.preact, flowKgPerS, ctx.cfg) };
-    if (flowKgPerS !== undefined) run.flowAtCutKgPerS = flowKgPerS;
+    const cut = cutLevel(ctx, phase, line);
+    run = { ...run, preactUsedKg: cut.preactKg, plan: cut.plan };
+    if (line && line.slope > 0) {
+      const gKg = line.at(now);
+      run.flowAtCutKgPerS = line.slope * 1000;
+      run.cut = { at: now, gKg, flowKgPerMs: line.slope, highKg: phase.flow.maxGrossKg };
+      // Where the flow line meets the start weight: the open dead time, unless the feedback told it.
+      const openMs = now - (gKg - run.startGrossKg) / line.slope - run.fillStartedAt;
+      if (!run.openFromWire && Number.isFinite(openMs) && openMs >= 0 && openMs <= 2000) run.openMsThis = openMs;
+    }
+  } else if (run.pulse) {
+    run = { ...run, pulse: { ...run.pulse, closeAt: now } };
   }
   // Journalled after the close has reached the driver (the runtime writes it after the step's commands).
   const known = attemptRecord(ctx, run, 'interrupted', now, { netFilledKg: masses(run, ctx.last?.grossKg ?? run.startGrossKg).netFilledKg });

@@ -6,3 +6,4 @@ export { fitLine, predictCrossing } from './flow.ts';
 export { learnPreact, preactAt, cutoffGross, targetContent, toleranceOf } from './preact.ts';
 export { VALVE_OPEN_PHASES } from './steps.ts';
 export type * from './types.ts';
+export { planCut, planPulse, learnTiming, measuredCloseMs, closeMaxMs } from './cutoff-plan.ts';

@@ -17,10 +17,12 @@ import { attemptRecord, wallIso } from './record.ts';
 import { VALVE_OPEN_PHASES, attemptIdOf, go, newAttemptId, refuseRead, stay } from './steps.ts';
 import type { FillAttempt } from '../records/types.ts';
 import type { TripCode } from '../reasons.ts';
-import type { Command, LockKind, Phase, PostContext, PostInput, PostState, PreactTable, Step } from './types.ts';
+import type { Command, LockKind, Phase, PostContext, PostInput, PostState, PreactTable, Step, ValveTiming } from './types.ts';
 
 export interface InitialOptions {
   preacts?: PreactTable;
+  /** The post valve's learned timing, persisted per post and valve (none: a first fill or another valve). */
+  timing?: ValveTiming;
   /** Wall clock (epoch ms) read at monotonic time `now`. */
   wall?: number;
   now?: number;
@@ -37,6 +39,7 @@ export function initialState(cfg: ControllerConfig, o: InitialOptions = {}): Pos
   const ctx: PostContext = {
     cfg,
     preacts: o.preacts ?? {},
+    ...(o.timing ? { timing: o.timing } : {}),
     locks: o.locks ?? [],
     stableRun: 0,
     awaitRemoval: false,
@@ -121,6 +124,7 @@ function withLock(ctx: PostContext, lock: LockKind, active: boolean): PostContex
 }
 
 function dispatch(ctx: PostContext, phase: Phase, input: PostInput, now: number): Step {
+  if (input.kind === 'valveTiming') return onValveTiming(ctx, phase, input);
   const unauthorised = unauthorisedFill(ctx, phase, input, now);
   if (unauthorised) return unauthorised;
   switch (phase.kind) {
@@ -149,6 +153,43 @@ function dispatch(ctx: PostContext, phase: Phase, input: PostInput, now: number)
     case 'fault':
       return onFault(ctx, phase, input, now);
   }
+}
+
+/**
+ * The wire's view of an open or a close (decision → frame sent → feedback), kept on the run: the
+ * main close's for the timing learned when it settles; an open's for the open dead time. While a
+ * top-up pulse runs, its end is moved so that gas flows for the planned time from the moment the
+ * feedback showed the valve open (the open waited its turn on the shared bus; the close does not).
+ */
+function onValveTiming(ctx: PostContext, phase: Phase, input: Extract<PostInput, { kind: 'valveTiming' }>): Step {
+  const ok = (x: number | undefined): x is number => x !== undefined && Number.isFinite(x) && x >= 0 && x < 5000;
+  if (!ok(input.sentAfterMs)) return stay(ctx, phase);
+  const sent = input.sentAfterMs;
+  if (input.event === 'open' && phase.kind === 'toppingUp' && phase.run.pulse && phase.run.pulse.closeAt === undefined) {
+    // Gas flows from ON on the wire + the valve's opening: learned from earlier pulses' weight, else the feedback.
+    const p = phase.run.pulse;
+    // The feedback is read every 25 ms: for a valve whose opening never changes its error never averages out,
+    // so it stands in only until pulses have measured the opening (to within ~10 ms).
+    const fb = ok(input.feedbackAfterMs) ? input.feedbackAfterMs : undefined;
+    const learned = ctx.timing?.openLagMs !== undefined && (ctx.timing.openLagVar ?? Infinity) < 100 ? ctx.timing.openLagMs : undefined;
+    const lag = learned ?? fb ?? (p.sentAfterMs === undefined ? ctx.timing?.openLagMs : undefined);
+    if (lag === undefined && p.sentAfterMs === undefined) return stay(ctx, { ...phase, run: { ...phase.run, pulse: { ...p, sentAfterMs: sent } } });
+    const closeMs = phase.run.closeMsThis ?? ctx.timing?.closeMs;
+    const run = { ...phase.run, pulse: { ...p, sentAfterMs: sent } };
+    if (lag === undefined || closeMs === undefined) return stay(ctx, { ...phase, run });
+    const pulseEndsAt = Math.max(p.openAt + ctx.cfg.topUp.minPulseMs, p.openAt + sent + lag + p.flowMs - closeMs);
+    return stay(ctx, { ...phase, pulseEndsAt, run: { ...run, openMsThis: sent + lag, openFromWire: true } });
+  }
+  const fb = input.feedbackAfterMs;
+  if (!ok(fb)) return stay(ctx, phase);
+  const total = sent + fb;
+  if (input.event === 'close' && (phase.kind === 'cutOff' || phase.kind === 'settling') && phase.run.topUps === 0 && phase.run.feedbackMs === undefined) {
+    return stay(ctx, { ...phase, run: { ...phase.run, feedbackMs: fb, closeFbMs: total } });
+  }
+  if (input.event === 'open' && phase.kind === 'filling') {
+    return stay(ctx, { ...phase, run: { ...phase.run, openMsThis: total, openFromWire: true } });
+  }
+  return stay(ctx, phase);
 }
 
 /**

@@ -60,6 +60,7 @@ export function attemptRecord(ctx: PostContext, a: AttemptBase, outcome: FillOut
     rec.preactKg = round(a.preactUsedKg);
     rec.startedAt = a.fillStartedWall;
     rec.topUps = a.topUps;
+    if (a.plan) rec.cutPlan = a.plan;
     const end = a.lastCloseAt ?? now;
     rec.endedAt = a.lastCloseWall ?? wallIso(ctx, end);
     rec.durationMs = Math.round(end - a.fillStartedAt);

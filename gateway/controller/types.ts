@@ -9,8 +9,10 @@ import type { CodeRead, WeightSample } from '../../devices/types.ts';
 import type { ReasonCode, RefusalCode, TripCode } from '../reasons.ts';
 import type { CheckItem, CheckRecord, FillAttempt, FillOutcome, Medium, Person, ToleranceState } from '../records/types.ts';
 import type { ControllerConfig } from './config.ts';
+import type { CutPlan, ValveTiming } from './cutoff-plan.ts';
 
 export type { ControllerConfig } from './config.ts';
+export type { CutPlan, ValveTiming } from './cutoff-plan.ts';
 
 /** What the registry knows about the scanned cylinder (fed back in the `verified` input). */
 export interface CylinderFacts {
@@ -70,6 +72,12 @@ type InputBody =
   | { kind: 'valveOpened' }
   | { kind: 'valveClosed' }
   | { kind: 'valveFault'; detail?: string }
+  /**
+   * Timing of the last open or close as the runtime saw it on the wire: decision → frame on the
+   * socket (`sentAfterMs`, the bus's onSend), and frame → the feedback input showing the new
+   * position (`feedbackAfterMs`), where the relay module has one.
+   */
+  | { kind: 'valveTiming'; event: 'open' | 'close'; sentAfterMs: number; feedbackAfterMs?: number }
   | { kind: 'valveMismatch'; detail?: string }
   /** The scale's setpoint (the independent overfill limit) could not be programmed, or read back differently: the valve was not opened. */
   | { kind: 'limitFault'; detail?: string }
@@ -103,6 +111,8 @@ export type Command =
   | { kind: 'markInProgress'; attempt: FillAttempt; stage: JournalStage; opens?: boolean }
   | { kind: 'clearInProgress'; attemptId: string }
   | { kind: 'learnPreact'; model: string; entry: PreactEntry; overshootKg: number }
+  /** The valve's timing learned at this fill (persisted per post and valve); `changed`: it no longer matched, start over. */
+  | { kind: 'learnTiming'; timing: ValveTiming; changed: boolean }
   | { kind: 'status'; phase: PhaseKind; attemptId?: string; reason?: ReasonCode }
   /**
    * Something the station must raise as an alarm and keep as an open exception until a supervisor
@@ -153,6 +163,27 @@ export interface FillRun extends ReadyAttempt {
   preactUsedKg: number;
   flowAtCutKgPerS?: number;
   topUps: number;
+  /** How the main cut-off was planned (cutoff-plan.ts); set at the cut. */
+  plan?: CutPlan;
+  /** The main cut: decision time, fitted gross then, flow (kg/ms) and the highest gross so far. */
+  cut?: { at: number; gKg: number; flowKgPerMs: number; highKg: number };
+  /** This fill's close dead time (ms), from the weight curve after the main cut. */
+  closeMsThis?: number;
+  /** This fill's open dead time (ms): from the main fill's flow line, then from each pulse. */
+  openMsThis?: number;
+  openFromPulse?: boolean;
+  /** At the main cut, where the module has a feedback input: OFF on the wire → feedback closed (the valve's lag), and decision → feedback closed (ms). */
+  feedbackMs?: number;
+  closeFbMs?: number;
+  /** The open dead time came from the wire (decision → feedback open), not from the weight curve. */
+  openFromWire?: boolean;
+  /**
+   * The running or last top-up pulse: open decision, close decision, settled gross before it, planned
+   * length, and the time gas should flow (ms) so that the pulse's end can follow the feedback's open.
+   */
+  pulse?: { openAt: number; closeAt?: number; fromKg: number; ms: number; flowMs: number; sentAfterMs?: number };
+  /** The filler's badge session lapsed during the fill: no further top-up opens the valve. */
+  badgeLapsed?: boolean;
   /** Monotonic ms and wall label of the last valve close. */
   lastCloseAt?: number;
   lastCloseWall?: string;
@@ -203,6 +234,8 @@ export type PhaseKind = Phase['kind'];
 export interface PostContext {
   readonly cfg: ControllerConfig;
   preacts: PreactTable;
+  /** The post valve's learned timing (undefined: not learned, or another valve). */
+  timing?: ValveTiming;
   locks: readonly LockKind[];
   /** Last sample from the post's scale. */
   last?: { grossKg: number; stable: boolean; overload: boolean; at: number };

@@ -51,6 +51,7 @@ export interface FillRecordV1 {
   postFillCheckMissing?: boolean;
   scanGrossG?: number;
   topUps?: number;
+  cutPlan?: 'conservative' | 'single' | 'twoStage';
   preFillCheck?: CheckRecord;
   postFillCheck?: CheckRecord;
   startedAt?: string;
@@ -94,6 +95,7 @@ const optional = {
   tareKg: kg, residualKg: kg, allowedFillKg: kg, targetKg: kg, preactKg: kg, netFilledKg: kg,
   reweighedGrossKg: kg, reweighedNetKg: kg, reweighScale: text, deviationKg: kg,
   toleranceState: z.enum(['under', 'in', 'over']), mustDecant: z.boolean(), postFillCheckMissing: z.boolean(), scanGrossKg: kg, topUps: z.number().int().min(0).max(1000),
+  cutPlan: z.enum(['conservative', 'single', 'twoStage']),
   preFillCheck: check, postFillCheck: check,
   startedAt: isoTime, endedAt: isoTime, durationMs: z.number().min(0).max(1e10),
   fillCount: z.number().int().min(0).max(1e9), lastFillAt: isoTime, nextInspectionDue: isoDate,
@@ -148,7 +150,7 @@ export function buildRecord(a: FillAttempt, pos: ChainPosition, dataErrors: stri
     tareG: grams(a.tareKg), residualG: grams(a.residualKg), allowedFillG: grams(a.allowedFillKg),
     targetG: grams(a.targetKg), preactG: grams(a.preactKg), netFilledG: grams(a.netFilledKg),
     reweighedGrossG: grams(a.reweighedGrossKg), reweighedNetG: grams(a.reweighedNetKg), reweighScale: a.reweighScale,
-    deviationG: grams(a.deviationKg), toleranceState: a.toleranceState, mustDecant: a.mustDecant, topUps: a.topUps,
+    deviationG: grams(a.deviationKg), toleranceState: a.toleranceState, mustDecant: a.mustDecant, topUps: a.topUps, cutPlan: a.cutPlan,
     postFillCheckMissing: a.postFillCheckMissing, scanGrossG: grams(a.scanGrossKg),
     preFillCheck: a.preFillCheck, postFillCheck: a.postFillCheck,
     startedAt: a.startedAt, endedAt: a.endedAt, durationMs: a.durationMs === undefined ? undefined : Math.round(a.durationMs),

@@ -70,7 +70,14 @@ export interface FillAttempt {
   postFillCheckMissing?: boolean;
   /** Stable gross on the post scale when the code was read: the cylinder's weight is compared with it until the valve closes. */
   scanGrossKg?: number;
+  /** Top-up pulses after the main cut-off (each a valve open under every interlock of the main open). */
   topUps?: number;
+  /**
+   * How the main cut-off was planned (issue 14 point 2): `conservative` (valve timing or cylinder model
+   * not learned yet: cut early, finish with top-ups), `single` (one learned cut), `twoStage` (learned,
+   * cut short and finished with one measured pulse).
+   */
+  cutPlan?: 'conservative' | 'single' | 'twoStage';
   preFillCheck?: CheckRecord;
   postFillCheck?: CheckRecord;
   /** ISO 8601 with offset (wall clock, for people). */

@@ -11,7 +11,7 @@ import { errorMessage } from '../../protocols/errors.ts';
 import { Signal, type Unsubscribe } from '../../protocols/signal.ts';
 import type { CodeRead } from '../../devices/types.ts';
 import { initialState, transition, valveMayBeOpen } from '../controller/index.ts';
-import type { Command, CylinderFacts, OperatorFacts, PostInput, PostState, PreactEntry, PreactTable, ControllerConfig, LockKind, InitialOptions } from '../controller/index.ts';
+import type { Command, CylinderFacts, OperatorFacts, PostInput, PostState, PreactEntry, PreactTable, ControllerConfig, LockKind, InitialOptions, ValveTiming } from '../controller/index.ts';
 import type { FillAttempt } from '../records/types.ts';
 import type { Logger } from '../log.ts';
 import type { PostDevices } from './devices.ts';
@@ -32,6 +32,8 @@ export interface PostEnv {
   markInProgress(post: string, attempt: FillAttempt, opts?: { stage?: string; opens?: boolean }): void;
   clearInProgress(post: string): void;
   savePreact(post: string, model: string, entry: PreactEntry): void;
+  /** Persists the valve's learned timing for this post (the station keys it by the valve's wire address). */
+  saveTiming?(post: string, timing: ValveTiming): void;
   /** A commit or journal write failed: the station must lock (store). */
   storeFailed(err: unknown): void;
   /** The controller accepted this badge as the attempt's filler (BadgeSessions: badge-in at this post). */
@@ -64,8 +66,11 @@ export type StationEventCode = 'LEFT_UNCHECKED' | 'UNAUTHORISED_FILL' | 'DECANT_
 /** Phases before a fill opens the valve, or at rest (with ctx.awaitRemoval: the valve was open for the cylinder still there). */
 const VALVE_NOT_OPENED: ReadonlySet<string> = new Set(['idle', 'closedOut', 'aborted', 'identified', 'verified', 'cylinderReady']);
 
+/** Phases with the valve open: a close decided in them is timed on the wire. */
+const VALVE_OPEN_KINDS: ReadonlySet<string> = new Set(['filling', 'toppingUp']);
+
 /** Store writes that wait for the close's request to be on the socket when their step closes the valve. */
-const STORE_AFTER_CLOSE = new Set<Command['kind']>(['record', 'clearInProgress', 'learnPreact']);
+const STORE_AFTER_CLOSE = new Set<Command['kind']>(['record', 'clearInProgress', 'learnPreact', 'learnTiming']);
 /** The longest a closing step's disk writes wait for its OFF to reach the wire (one default request timeout). */
 const CLOSE_SENT_WAIT_MS = 300;
 
@@ -98,10 +103,16 @@ export class PostRuntime {
     locks: readonly LockKind[],
     /** The fault the previous run left this post in (persisted latch): it starts there. */
     fault?: InitialOptions['fault'],
+    /** The valve's learned timing (issue 14 point 2), none for a first fill or another valve. */
+    timing?: ValveTiming,
   ) {
     this.id = cfg.post;
-    this.state = initialState(cfg, { preacts, locks, now: env.clock.now(), wall: env.clock.wall(), ...(fault ? { fault } : {}) });
+    this.state = initialState(cfg, { preacts, locks, now: env.clock.now(), wall: env.clock.wall(), ...(fault ? { fault } : {}), ...(timing ? { timing } : {}) });
   }
+
+  /** performance.now() of the last close decision: the wire timing of the close that follows it is the controller's. */
+  private closeDecidedAt = Number.NaN;
+  private openDecidedAt = Number.NaN;
 
   get snapshot(): PostState {
     return this.state;
@@ -113,6 +124,23 @@ export class PostRuntime {
       d.scale.samples.on((sample) => this.input({ kind: 'sample', sample })),
       d.reader.reads.on((read) => this.onRead(read)),
       d.valve.faults.on((f) => this.onValveFault(f)),
+      // Decision → OFF on the socket → feedback closed, for the controller's valve timing.
+      ...(d.valve.closeTimings
+        ? [d.valve.closeTimings.on((t) => {
+            const decided = this.closeDecidedAt;
+            if (!(t.sentAt >= decided)) return;
+            this.closeDecidedAt = Number.NaN; // one report per decision
+            this.input({ kind: 'valveTiming', event: 'close', sentAfterMs: t.sentAt - decided, ...(t.closedAt !== undefined && Number.isFinite(t.closedAt) ? { feedbackAfterMs: t.closedAt - t.sentAt } : {}) });
+          })]
+        : []),
+      ...(d.valve.openTimings
+        ? [d.valve.openTimings.on((t) => {
+            const decided = this.openDecidedAt;
+            if (!(t.sentAt >= decided)) return;
+            if (t.openedAt !== undefined) this.openDecidedAt = Number.NaN; // the confirmation is the last report of this open
+            this.input({ kind: 'valveTiming', event: 'open', sentAfterMs: t.sentAt - decided, ...(t.openedAt !== undefined && Number.isFinite(t.openedAt) ? { feedbackAfterMs: t.openedAt - t.sentAt } : {}) });
+          })]
+        : []),
       // The module answers again: the next outage is worth its own warning.
       d.valve.health.on((h) => {
         if (h.state === 'online') this.unreachableLogged = this.closeWarned = false;
@@ -219,6 +247,7 @@ export class PostRuntime {
     // committed before its OFF left, so on a busy bus the OFF waited behind the disk).
     const closes = step.commands.some((c) => c.kind === 'closeValve');
     const closeDecidedAt = performance.now();
+    if (closes && VALVE_OPEN_KINDS.has(before)) this.closeDecidedAt = closeDecidedAt;
     for (const cmd of step.commands) {
       if (failed && (cmd.kind === 'openValve' || cmd.kind === 'clearInProgress')) continue;
       if (cmd.kind === 'markInProgress' && !cmd.opens) {
@@ -257,6 +286,7 @@ export class PostRuntime {
         this.closeValve(cmd.reason);
         return true;
       case 'openValve':
+        this.openDecidedAt = performance.now();
         this.openValve(cmd.limitGrossKg);
         return true;
       case 'verify':
@@ -292,6 +322,10 @@ export class PostRuntime {
         return true;
       case 'learnPreact':
         this.tryStore(() => env.savePreact(this.id, cmd.model, cmd.entry));
+        return true;
+      case 'learnTiming':
+        if (cmd.changed) env.log.warn({ closeMs: Math.round(cmd.timing.closeMs) }, 'valve timing changed: the next fill cuts off conservatively and is finished with top-ups');
+        this.tryStore(() => env.saveTiming?.(this.id, cmd.timing));
         return true;
       case 'status':
         return true;

@@ -307,6 +307,8 @@ export class Station {
       { ...fill, pollHz, checkScale: !!cfg.checkScale, utcOffsetMinutes: this.utcOffsetMinutes },
     );
     const log = this.logs(`post.${id}`);
+    // The valve's timing is learned per post and valve: another relay coil (or module) starts over.
+    const valveKey = `${p.valve.bus ?? ''}/${p.valve.unit ?? ''}/${p.valve.coil}`;
     const env: PostEnv = {
       clock: this.clock,
       log,
@@ -357,6 +359,7 @@ export class Station {
       markInProgress: (post, attempt, opts) => void this.store.markInProgress(post, attempt, opts),
       clearInProgress: (post) => this.store.clearInProgress(post),
       savePreact: (post, model, entry: PreactEntry) => this.preacts.save(post, model, entry),
+      saveTiming: (post, timing) => this.preacts.saveTiming(post, valveKey, timing),
       supervisorReset: (badge) => {
         const leak = this.leak;
         // One badge, one reset: the leak lock first, then a store lock; a post fault is the post's own.
@@ -375,7 +378,7 @@ export class Station {
         this.setLock('store', true, errorMessage(err));
       },
     };
-    const rt = new PostRuntime(ccfg, devices, env, this.preacts.load(id) as PreactTable, [...this.locks], savedFault(this.latches, id));
+    const rt = new PostRuntime(ccfg, devices, env, this.preacts.load(id) as PreactTable, [...this.locks], savedFault(this.latches, id), this.preacts.loadTiming(id, valveKey));
     trackPostFault(this.latches, rt, log);
     rt.events.on((e) => this.onPostEvent(e));
     devices.scale.samples.on((s) => this.lastSample.set(id, s));

@@ -45,6 +45,16 @@ export const checkweigh = (grossKg: number, at: number, stable = true): PostInpu
   sample: { device: 'check.scale', grossKg, stable, overload: false, at },
 });
 
+/**
+ * What a post knows after some fills with the builders' valve (30 kg/min, 100 ms closing): its
+ * timing and the YSP35.5's in-flight. Tests of a first fill start from `fresh(cfg)` instead.
+ */
+export const LEARNED = {
+  timing: { closeMs: 100, spreadMs: 3, openMs: 50, fills: 5 },
+  preacts: { 'YSP35.5': { preactKg: 0.05, flowKgPerS: 0.5, fills: 5 } },
+};
+export const fresh = (cfg: ControllerConfig) => initialState(cfg, { wall: Date.UTC(2026, 0, 1), now: 0 });
+
 /** Feeds inputs; `t` is the virtual monotonic clock; the valve follows open/close commands. */
 export class Driver {
   state: PostState;
@@ -54,8 +64,9 @@ export class Driver {
   valveOpen = false;
   physics?: CylinderOnScale;
 
+  /** `state` default: a post that has learned its valve and the YSP35.5 (LEARNED); `fresh()` for a first fill. */
   constructor(public cfg: ControllerConfig = makeConfig(), state?: PostState) {
-    this.state = state ?? initialState(cfg, { wall: Date.UTC(2026, 0, 1), now: 0 });
+    this.state = state ?? initialState(cfg, { wall: Date.UTC(2026, 0, 1), now: 0, ...LEARNED });
     this.last = { state: this.state, commands: [] };
   }
 
@@ -107,36 +118,36 @@ export class Driver {
 }
 
 /** Builders: each reaches its phase through real transitions. */
-export function toIdentified(cfg = makeConfig()): Driver {
-  const d = new Driver(cfg);
+export function toIdentified(cfg = makeConfig(), learned = true): Driver {
+  const d = new Driver(cfg, learned ? undefined : fresh(cfg));
   d.physics = new CylinderOnScale({ tareKg: 16.5, residualKg: 1, flowKgPerMin: 30, openDelayMs: 50, closeDelayMs: 100 });
   d.run(400);
   d.feed(cylinderCode('C1', d.t, 'A1'));
   return d;
 }
-export function toVerified(cfg = makeConfig()): Driver {
-  const d = toIdentified(cfg);
+export function toVerified(cfg = makeConfig(), learned = true): Driver {
+  const d = toIdentified(cfg, learned);
   d.feed({ kind: 'verified', attemptId: 'A1', cylinder });
   return d;
 }
-export function toReady(cfg = makeConfig()): Driver {
-  const d = toVerified(cfg);
+export function toReady(cfg = makeConfig(), learned = true): Driver {
+  const d = toVerified(cfg, learned);
   d.feed(badge(filler));
   return d;
 }
-export function toFilling(cfg = makeConfig()): Driver {
-  const d = toReady(cfg);
+export function toFilling(cfg = makeConfig(), learned = true): Driver {
+  const d = toReady(cfg, learned);
   d.feed({ kind: 'start' });
   d.run(1000);
   return d;
 }
-export function toCutOff(cfg = makeConfig()): Driver {
-  const d = toFilling(cfg);
+export function toCutOff(cfg = makeConfig(), learned = true): Driver {
+  const d = toFilling(cfg, learned);
   d.run(60_000, undefined, () => d.phase === 'cutOff');
   return d;
 }
-export function toSettling(cfg = makeConfig()): Driver {
-  const d = toCutOff(cfg);
+export function toSettling(cfg = makeConfig(), learned = true): Driver {
+  const d = toCutOff(cfg, learned);
   d.t = d.last.wakeAt ?? d.t;
   d.feed({ kind: 'tick' });
   return d;
@@ -167,10 +178,9 @@ export function toAborted(cfg = makeConfig()): Driver {
   d.feed({ kind: 'stop' });
   return d;
 }
-/** Under-filled on purpose (a large preact), so the settle starts a top-up pulse. */
+/** A first fill: cut off conservatively, so the settle starts a top-up pulse. */
 export function toToppingUp(): Driver {
-  const cfg = makeConfig({ preact: { initialKg: 0.4, minKg: 0, maxKg: 1.5 }, preactScalesWithFlow: false });
-  const d = toSettling(cfg);
+  const d = toSettling(makeConfig(), false);
   d.run(5000, undefined, () => d.phase === 'toppingUp');
   return d;
 }

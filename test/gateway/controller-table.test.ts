@@ -218,7 +218,7 @@ const rows: Record<string, Row> = {
   'filling: valve confirmation is expected': { from: toFilling, act: (d) => d.feed({ kind: 'valveOpened' }), phase: 'filling', kinds: [] },
   'filling: a sample at the cut-off closes (TARGET)': { from: toFilling, act: (d) => d.feed(sampleOf(31.25, at(d, 30_000))), phase: 'cutOff', kinds: ['closeValve', 'markInProgress', 'status'], code: 'TARGET' },
   // toppingUp
-  'toppingUp: pulse over → closed (TOP_UP_END) or target reached': { from: toToppingUp, act: (d) => (d.t = (d.state.phase as { pulseEndsAt: number }).pulseEndsAt, d.feed({ kind: 'tick' })), phase: 'cutOff', kinds: ['closeValve', 'markInProgress', 'status'], code: 'TOP_UP_END' },
+  'toppingUp: pulse over → closed (TOP_UP_END) or target reached': { from: toToppingUp, act: (d) => (d.run(2000, undefined, () => d.phase !== 'toppingUp'), d.last), phase: 'cutOff', kinds: ['closeValve', 'markInProgress', 'status'], code: 'TOP_UP_END' },
   'toppingUp: hard limit still applies → OVERFILL': { from: toToppingUp, act: (d) => d.feed(sampleOf(31.4, at(d, 20))), phase: 'fault', kinds: TRIP, code: 'OVERFILL' },
   'toppingUp: stop → aborted': { from: toToppingUp, act: (d) => d.feed({ kind: 'stop' }), phase: 'aborted', kinds: TRIP, code: 'OPERATOR_STOP' },
   // cutOff
@@ -228,7 +228,8 @@ const rows: Record<string, Row> = {
   'cutOff: valve fault → fault': { from: toCutOff, act: (d) => d.feed({ kind: 'valveFault' }), phase: 'fault', kinds: ['closeValve', 'record', 'clearInProgress', 'status'], code: 'VALVE_FAULT' },
   'cutOff: stop is ignored (valve already closed)': { from: toCutOff, act: (d) => d.feed({ kind: 'stop' }), phase: 'cutOff', kinds: [] },
   // settling
-  'settling: stable weight → checked, preact learned': { from: toSettling, act: (d) => (d.run(2000, undefined, () => d.phase !== 'settling'), d.last), phase: 'checked', kinds: ['learnPreact', 'markInProgress', 'status'] },
+  'settling: stable weight → checked, preact learned': { from: toSettling, act: (d) => (d.run(2000, undefined, () => d.phase !== 'settling'), d.last), phase: 'checked', kinds: ['learnPreact', 'learnTiming', 'markInProgress', 'status'] },
+  // Settled without stable readings: no valve timing is learned from it (and no top-up opens).
   'settling: never stable → checked on timeout': { from: toSettling, act: (d) => (at(d, 10_000), d.feed({ kind: 'tick' })), phase: 'checked', kinds: ['learnPreact', 'markInProgress', 'status'] },
   'settling: lifted before stable → checked on what was read': { from: toSettling, act: (d) => (d.feed(sampleOf(31.2, at(d, 100), false)), d.feed(sampleOf(0, at(d, 100)))), phase: 'checked', kinds: ['learnPreact', 'markInProgress', 'status'] },
   'settling: valve mismatch after close → fault with the record': { from: toSettling, act: (d) => d.feed({ kind: 'valveMismatch' }), phase: 'fault', kinds: ['closeValve', 'record', 'clearInProgress', 'status'], code: 'VALVE_FEEDBACK' },

@@ -53,7 +53,7 @@ function rig(env: Partial<PostEnv>, setpointLimit?: { programLimit(grossKg: numb
     storeFailed: () => void calls.push('storeFailed'),
     ...env,
   };
-  const rt = new PostRuntime(controllerConfig({ station: 'S', unit: 'U', post: 'P1', medium: 'LPG' }, { autoStart: true, maxFlowKgPerMin: 1e6 /* samples jump here: not a swap */ }), { scale, reader, valve, ...(setpointLimit ? { setpointLimit } : {}) }, full, {}, []);
+  const rt = new PostRuntime(controllerConfig({ station: 'S', unit: 'U', post: 'P1', medium: 'LPG' }, { autoStart: true, stepChangeKg: 10 /* samples jump here: not a swap (a huge maxFlowKgPerMin would make the first, conservative cut-off absurd) */ }), { scale, reader, valve, ...(setpointLimit ? { setpointLimit } : {}) }, full, {}, []);
   rt.start();
   const sample = (grossKg: number) => scale.samples.emit({ device: 'P1.scale', grossKg, stable: true, overload: false, at: performance.now() });
   const read = (code: string, kind: 'cylinder' | 'badge') => reader.reads.emit({ device: 'P1.reader', raw: code, code, kind, at: performance.now() });
@@ -115,7 +115,7 @@ test('the cut-off is journalled, but only after the close has gone out: not in t
   };
   await toReady(r);
   assert.is(r.valve.opens, 1, 'filling');
-  r.sample(11.35); // YSP12: cut-off at tare 6.5 + target 4.9 − preact 0.1
+  r.sample(11.35); // YSP12, a first fill: cut-off at tare 6.5 + target 4.9 − 30 kg/min × the largest plausible lag and room for a pulse (≈ 0.3 kg)
   assert.is(r.rt.snapshot.phase.kind, 'cutOff');
   assert.is(r.calls.at(-1), 'close:TARGET', 'nothing written in the step that closed the valve');
   await new Promise((res) => setTimeout(res, 5));
