@@ -17,10 +17,11 @@
  * mosquitto and the median of `reps` is printed.
  * Run: `node --import tsx test/bench/mqtt.ts [messages] [reps]` (or `npm run bench -- mqtt`).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir, loadavg } from 'node:os';
 import { join } from 'node:path';
-import mqtt, { type MqttClient } from 'mqtt';
+import { fork } from 'node:child_process';
+import mqtt from 'mqtt';
 import Database from '../../gateway/sqlite.ts';
 import { startStationBroker } from '../../gateway/mqtt/broker.ts';
 import { brokerSchema, outboxSchema, upstreamSchema } from '../../gateway/mqtt/config.ts';
@@ -35,6 +36,7 @@ const DEVICES = 4;
 /** Unacknowledged messages per device (QoS 1), or messages per write burst (QoS 0). */
 const WINDOW = 100;
 const TIMEOUT_MS = 120_000;
+const loadPath = new URL('./mqtt-load.ts', import.meta.url).pathname;
 
 type Kind = 'aedes' | 'mosquitto';
 interface Run {
@@ -46,40 +48,29 @@ interface Run {
   relayedPerSec: number;
   committed: number;
   relayed: number;
+  /** CPU of the station side per 1,000 messages, ms: the gateway process plus, on the mosquitto side, mosquitto's. */
+  stationCpuMsPer1k: number;
 }
 
 /** The outbox the runtime builds, counting rows as their group commit resolves (the bench's clock for "ingested"). */
 class CountingOutbox extends Outbox {
   committedRows = 0;
+  private goal = Infinity;
+  private onGoal = () => {};
   override add(msg: OutboxMessage): Promise<number> {
     const p = super.add(msg);
-    p.then(() => this.committedRows++, () => undefined);
+    p.then(() => ++this.committedRows === this.goal && this.onGoal(), () => undefined);
     return p;
   }
+  /** Resolves when `n` rows are committed, or at the deadline. */
+  reached(n: number, timeoutMs: number): Promise<void> {
+    this.goal = n;
+    return new Promise((r) => {
+      const timer = setTimeout(r, timeoutMs);
+      this.onGoal = () => (clearTimeout(timer), r());
+    });
+  }
 }
-
-/** Each device publishes its share with at most WINDOW unacknowledged (QoS 1) or in bursts of WINDOW (QoS 0). */
-async function publishAll(clients: MqttClient[], perDevice: number, qos: 0 | 1, ids: string[]): Promise<void> {
-  await Promise.all(
-    clients.map(async (c, i) => {
-      const topic = `fillgate/ST1/dev/${ids[i]}/state`;
-      for (let k = 0; k < perDevice; k += WINDOW) {
-        const batch: Promise<unknown>[] = [];
-        for (let j = k; j < Math.min(perDevice, k + WINDOW); j++) {
-          batch.push(c.publishAsync(topic, JSON.stringify({ lel: j % 20, level: 0, fault: false, ts: j }), { qos }));
-        }
-        await Promise.all(batch);
-        if (qos === 0) await new Promise((r) => setImmediate(r));
-      }
-    }),
-  );
-}
-
-const until = (cond: () => boolean, deadline: number) =>
-  new Promise<void>((resolve) => {
-    const tick = () => (cond() || Date.now() > deadline ? resolve() : setTimeout(tick, 1));
-    tick();
-  });
 
 export async function runOnce(kind: Kind, qos: 0 | 1, total: number, upstreamUrl: string): Promise<Run> {
   const ids = Array.from({ length: DEVICES }, (_, i) => `ld${i}`);
@@ -93,6 +84,7 @@ export async function runOnce(kind: Kind, qos: 0 | 1, total: number, upstreamUrl
 
   let url: string;
   let teardown: () => Promise<void>;
+  let brokerCpuMs = () => 0;
   if (kind === 'aedes') {
     const broker = await startStationBroker({ station: 'ST1', broker: brokerSchema.parse({ host: '127.0.0.1', port: 0, devices }) });
     const unwire = wireStationMqtt({ broker, relay });
@@ -105,6 +97,7 @@ export async function runOnce(kind: Kind, qos: 0 | 1, total: number, upstreamUrl
     // mosquitto in the embedded broker's place: the gateway is its client and validates and commits the same way.
     const local = new Mosquitto(await freePort(), false);
     await local.start();
+    brokerCpuMs = () => processCpuMs(local.pid);
     const topics = new TopicMap('ST1');
     const gw = mqtt.connect(local.url, { clientId: 'gw-local' });
     gw.on('message', (topic, payload) => {
@@ -121,28 +114,41 @@ export async function runOnce(kind: Kind, qos: 0 | 1, total: number, upstreamUrl
       await local.dispose();
     };
   }
-  const sink = mqtt.connect(upstreamUrl, { clientId: `sink-${kind}-${qos}` });
-  let relayed = 0;
-  sink.on('message', (topic) => topic.endsWith('/state') && !topic.includes('/gateway/') && relayed++);
-  await new Promise((r) => sink.once('connect', r));
-  await sink.subscribeAsync('fillgate/ST1/dev/+/state', { qos: 1 });
   await new Promise<void>((r) => (relay.status().connected ? r() : relay.connection.once(() => r())));
 
-  const clients = await Promise.all(
-    ids.map(async (id) => {
-      const c = mqtt.connect(url, kind === 'aedes' ? { username: id, password: passwords[id], clientId: `${id}:b` } : { clientId: `b-${id}` });
-      await new Promise((r) => c.once('connect', r));
-      return c;
-    }),
-  );
+  // The devices and the upstream subscriber run in their own process (mqtt-load.ts), as at a station.
+  const load = fork(loadPath, [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const next = <T>(pick: (m: unknown) => T | undefined) =>
+    new Promise<T>((resolve) => {
+      const on = (m: unknown) => {
+        const v = pick(m);
+        if (v !== undefined) (load.off('message', on), resolve(v));
+      };
+      load.on('message', on);
+    });
+  const ready = next((m) => (m === 'ready' ? true : undefined));
+  load.send({
+    devices: ids.map((id) => (kind === 'aedes' ? { id, username: id, password: passwords[id], clientId: `${id}:b` } : { id, clientId: `b-${id}` })),
+    url,
+    upstreamUrl,
+    qos,
+    total,
+    window: WINDOW,
+    timeoutMs: TIMEOUT_MS,
+  });
+  await ready;
+  const relayedCount = next((m) => (m && typeof m === 'object' && 'relayed' in m ? (m as { relayed: number }).relayed : undefined));
+  const ingested = outbox.reached(total, TIMEOUT_MS);
+  const cpu0 = process.cpuUsage();
+  const brokerCpu0 = brokerCpuMs();
   const started = performance.now();
-  const deadline = Date.now() + TIMEOUT_MS;
-  let ingestAt = 0;
-  const ingested = until(() => outbox.committedRows >= total, deadline).then(() => (ingestAt = performance.now()));
-  await publishAll(clients, total / DEVICES, qos, ids);
+  load.send('go');
   await ingested;
-  await until(() => relayed >= total, deadline);
+  const ingestAt = performance.now();
+  const relayed = await relayedCount;
   const relayedAt = performance.now();
+  const cpu = process.cpuUsage(cpu0);
+  const stationCpuMs = (cpu.user + cpu.system) / 1000 + (brokerCpuMs() - brokerCpu0);
   const run: Run = {
     broker: kind,
     qos,
@@ -150,15 +156,24 @@ export async function runOnce(kind: Kind, qos: 0 | 1, total: number, upstreamUrl
     relayedPerSec: relayed / ((relayedAt - started) / 1000),
     committed: outbox.committedRows,
     relayed,
+    stationCpuMsPer1k: Number(((stationCpuMs / total) * 1000).toFixed(1)),
   };
   if (run.committed < total || relayed < total) console.log(`  warning: ${kind} QoS ${qos}: ${run.committed}/${total} committed, ${relayed}/${total} relayed`);
-  await Promise.all(clients.map((c) => c.endAsync(true)));
-  await sink.endAsync(true);
+  const exited = new Promise((r) => load.once('exit', r));
+  load.send('bye');
+  await exited;
   await relay.stop();
   await teardown();
   db.close();
   rmSync(dir, { recursive: true, force: true });
   return run;
+}
+
+/** utime + stime of another process, ms (/proc/<pid>/stat fields 14 and 15, in clock ticks of 10 ms). */
+function processCpuMs(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -170,7 +185,17 @@ export interface MqttBench {
   load: number[];
   runs: Run[];
   /** Medians per QoS, with aedes/mosquitto ratios (goal: ingest ratio >= 1 at both QoS). */
-  summary: { qos: 0 | 1; aedesIngest: number; mosquittoIngest: number; ingestRatio: number; aedesRelayed: number; mosquittoRelayed: number; relayedRatio: number }[];
+  summary: {
+    qos: 0 | 1;
+    aedesIngest: number;
+    mosquittoIngest: number;
+    ingestRatio: number;
+    aedesRelayed: number;
+    mosquittoRelayed: number;
+    relayedRatio: number;
+    aedesCpuMsPer1k: number;
+    mosquittoCpuMsPer1k: number;
+  }[];
 }
 
 export async function runMqttBench(total = 8000, reps = 3): Promise<MqttBench | { skipped: string }> {
@@ -183,6 +208,8 @@ export async function runMqttBench(total = 8000, reps = 3): Promise<MqttBench | 
   await upstream.start();
   const runs: Run[] = [];
   try {
+    // Warm-up, not counted: the first run in a process pays for loading and JIT, whoever it is.
+    for (const kind of ['aedes', 'mosquitto'] as const) await runOnce(kind, 0, Math.min(total, 2000), upstream.url);
     for (let i = 0; i < reps; i++) {
       for (const qos of [0, 1] as const) {
         // Alternate who goes first, so a drift in the machine's load does not favour one side.
@@ -208,16 +235,19 @@ export async function runMqttBench(total = 8000, reps = 3): Promise<MqttBench | 
       aedesRelayed: Math.round(aedesRelayed),
       mosquittoRelayed: Math.round(mosquittoRelayed),
       relayedRatio: r2(aedesRelayed / mosquittoRelayed),
+      aedesCpuMsPer1k: pick('aedes', (r) => r.stationCpuMsPer1k),
+      mosquittoCpuMsPer1k: pick('mosquitto', (r) => r.stationCpuMsPer1k),
     };
   });
   console.log(`\nMQTT: ${total} messages from ${DEVICES} devices → station broker → gateway outbox (SQLite file, group commit) → upstream mosquitto`);
   console.log(`medians of ${reps} alternating runs, msg/s; load average before: ${load.join(' ')}`);
-  console.log('QoS  ingest aedes  ingest mosquitto  ratio   relayed aedes  relayed mosquitto  ratio   (goal: ingest ratio >= 1)');
+  console.log('QoS  ingest aedes  ingest mosquitto  ratio   relayed aedes  relayed mosquitto  ratio   station CPU ms/1k msg aedes  mosquitto');
   for (const s of summary) {
     console.log(
-      `${s.qos}    ${String(s.aedesIngest).padStart(12)}  ${String(s.mosquittoIngest).padStart(16)}  ${s.ingestRatio.toFixed(2).padStart(5)}   ${String(s.aedesRelayed).padStart(13)}  ${String(s.mosquittoRelayed).padStart(17)}  ${s.relayedRatio.toFixed(2).padStart(5)}`,
+      `${s.qos}    ${String(s.aedesIngest).padStart(12)}  ${String(s.mosquittoIngest).padStart(16)}  ${s.ingestRatio.toFixed(2).padStart(5)}   ${String(s.aedesRelayed).padStart(13)}  ${String(s.mosquittoRelayed).padStart(17)}  ${s.relayedRatio.toFixed(2).padStart(5)}   ${String(s.aedesCpuMsPer1k).padStart(27)}  ${String(s.mosquittoCpuMsPer1k).padStart(9)}`,
     );
   }
+  console.log('goal (issue 14 point 5): ingest ratio >= 1 at QoS 0 and QoS 1; station CPU = the gateway process, plus mosquitto on its side');
   return { messages: total, devices: DEVICES, reps, load, runs, summary };
 }
 
