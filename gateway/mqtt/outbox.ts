@@ -73,6 +73,8 @@ interface Batch {
 }
 
 export const DEFAULT_MAX_BATCH = 500;
+/** Rows kept in memory for the relay (about 1 MB of 200-byte messages); beyond it, rows are read back. */
+const FRESH_CAP = 5_000;
 
 export class Outbox {
   private insert;
@@ -86,6 +88,12 @@ export class Outbox {
   private countDropped;
   private telemetryCount: number;
   private open?: Batch;
+  /**
+   * Rows this process committed and the upstream has not acked yet, by id (at most FRESH_CAP):
+   * next() takes the order from the index and the row from here when it can. Rows never change
+   * once written, so this is a copy of the table, never a second truth; a miss reads the table.
+   */
+  private fresh = new Map<number, OutboxRow>();
   private readonly maxBatch: number;
   private readonly schedule: (flush: () => void) => void;
 
@@ -118,9 +126,9 @@ export class Outbox {
     this.strict = db.prepare('PRAGMA synchronous = FULL');
     this.remove = db.prepare('DELETE FROM mqtt_outbox WHERE id = ? RETURNING class');
     this.countDropped = db.prepare("UPDATE mqtt_outbox_meta SET value = value + ? WHERE key = 'telemetry_dropped'");
-    this.dropOldest = db.prepare(
-      "DELETE FROM mqtt_outbox WHERE id IN (SELECT id FROM mqtt_outbox WHERE class = 'telemetry' ORDER BY id LIMIT ?)",
-    );
+    this.dropOldest = db
+      .prepare("DELETE FROM mqtt_outbox WHERE id IN (SELECT id FROM mqtt_outbox WHERE class = 'telemetry' ORDER BY id LIMIT ?) RETURNING id")
+      .pluck();
     this.countTelemetry = db.prepare("SELECT COUNT(*) AS n FROM mqtt_outbox WHERE class = 'telemetry'");
     this.telemetryCount = (this.countTelemetry.get() as { n: number }).n;
   }
@@ -181,21 +189,30 @@ export class Outbox {
   private write(rows: PendingRow[]): number[] {
     // Telemetry may be lost in a power cut; it is not worth an fsync per row (engineering.md: 10× slower).
     const relaxed = rows.every((r) => r.class === 'telemetry');
+    // One timestamp per transaction: the rows are committed together.
+    const now = this.opts.clock.wall();
     try {
       if (relaxed) this.relax.run();
-      return this.db.transaction(() => {
+      const written = this.db.transaction(() => {
         const ids: number[] = [];
         for (const r of rows) {
-          const info = this.insert.run(r.priority, r.class, r.topic, r.payload, r.retain, this.opts.clock.wall());
+          const info = this.insert.run(r.priority, r.class, r.topic, r.payload, r.retain, now);
           ids.push(Number(info.lastInsertRowid));
           if (r.class === 'telemetry' && ++this.telemetryCount > this.opts.telemetryCap) {
-            const dropped = this.dropOldest.run(this.telemetryCount - this.opts.telemetryCap).changes;
-            this.telemetryCount -= dropped;
-            this.countDropped.run(dropped);
+            const dropped = this.dropOldest.all(this.telemetryCount - this.opts.telemetryCap) as number[];
+            for (const id of dropped) this.fresh.delete(id);
+            this.telemetryCount -= dropped.length;
+            this.countDropped.run(dropped.length);
           }
         }
         return ids;
       })();
+      // Committed: keep a copy for the relay (only now, so a rolled-back row is never sent).
+      for (let i = 0; i < rows.length && this.fresh.size < FRESH_CAP; i++) {
+        const r = rows[i];
+        this.fresh.set(written[i], { id: written[i], topic: r.topic, payload: r.payload, class: r.class, retain: r.retain === 1, createdAt: now });
+      }
+      return written;
     } catch (err) {
       // The transaction rolled back: recount, so the cap is not thrown off by rows that were never written.
       try {
@@ -211,14 +228,22 @@ export class Outbox {
 
   /** The next messages in send order (alarms first, then by id), skipping ids already in flight. */
   next(limit: number, skip: ReadonlySet<number> = new Set()): OutboxRow[] {
-    const out: OutboxRow[] = [];
-    for (const id of this.selectIds.all(limit + skip.size) as number[]) {
-      if (out.length === limit) break;
-      if (skip.has(id)) continue;
-      const r = this.selectRow.get(id) as { id: number; class: OutboxClass; topic: string; payload: Buffer; retain: number; createdAt: number };
-      out.push({ ...r, retain: r.retain === 1 });
-    }
-    return out;
+    // One read transaction for the ids and any row not in memory (a read each costs twice as much).
+    return this.db.transaction(() => {
+      const out: OutboxRow[] = [];
+      for (const id of this.selectIds.all(limit + skip.size) as number[]) {
+        if (out.length === limit) break;
+        if (skip.has(id)) continue;
+        const cached = this.fresh.get(id);
+        if (cached) {
+          out.push(cached);
+          continue;
+        }
+        const r = this.selectRow.get(id) as { id: number; class: OutboxClass; topic: string; payload: Buffer; retain: number; createdAt: number };
+        out.push({ ...r, retain: r.retain === 1 });
+      }
+      return out;
+    })();
   }
 
   /**
@@ -234,6 +259,7 @@ export class Outbox {
         for (const id of list) {
           const r = this.remove.get(id) as { class: OutboxClass } | undefined;
           if (r?.class === 'telemetry') this.telemetryCount--;
+          this.fresh.delete(id);
         }
       })();
     } finally {
