@@ -88,6 +88,7 @@ export class Outbox {
   private countDropped;
   private telemetryCount: number;
   private open?: Batch;
+  private lastDone?: Promise<void>;
   /**
    * Rows this process committed and the upstream has not acked yet, by id (at most FRESH_CAP):
    * next() takes the order from the index and the row from here when it can. Rows never change
@@ -147,13 +148,19 @@ export class Outbox {
   add(msg: OutboxMessage): Promise<number> {
     const batch = this.open ?? this.openBatch();
     const index = batch.rows.push(toRow(msg)) - 1;
+    this.lastDone = batch.done;
     if (batch.rows.length >= this.maxBatch) this.flush();
     return batch.done.then(() => batch.ids[index]);
   }
 
-  /** Settles when everything added so far is committed; undefined when nothing waits. */
+  /**
+   * Settles when the batch holding the most recently added row has committed (batches commit in
+   * order, so every earlier one has settled too); undefined once it has. A failed batch stays
+   * the answer until the next add(): the row that filled a batch (flushed at once) must still
+   * hear that its commit failed, and while the store fails nothing should be acknowledged.
+   */
   committed(): Promise<void> | undefined {
-    return this.open?.done;
+    return this.lastDone;
   }
 
   /** Rows added but not yet committed. */
@@ -168,6 +175,7 @@ export class Outbox {
     this.open = undefined;
     try {
       batch.ids = this.write(batch.rows);
+      if (this.lastDone === batch.done) this.lastDone = undefined;
       batch.settle();
     } catch (err) {
       batch.settle(err as Error);

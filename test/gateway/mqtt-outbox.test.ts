@@ -98,7 +98,7 @@ test('group commit: messages of one turn are invisible until their one commit, t
   const [r1, t1, a1] = await Promise.all(ids);
   assert.is(onDisk(), 3);
   assert.is(box.pending, 0);
-  assert.is(box.committed(), undefined);
+  assert.is(box.committed(), undefined, 'nothing left to wait for once committed');
   assert.equal(box.next(10).map((r) => r.id), [a1, r1, t1]);
   reader.close();
   db.close();
@@ -129,6 +129,19 @@ test('group commit: a failed batch writes none of its rows and every caller hear
     const err = await p.then(() => undefined, (e: Error & { code?: string }) => e);
     assert.is(err?.code, 'STORE_ERROR');
   }
+  db.close();
+});
+
+test('group commit: the row that fills a batch still hears that its commit failed (a PUBACK must not follow)', async () => {
+  const db = new Database(':memory:');
+  const box = new Outbox(db, { telemetryCap: 100, clock: new ManualClock(), maxBatch: 2 });
+  db.exec('DROP TABLE mqtt_outbox');
+  const first = box.add({ topic: 'r', payload: '1', class: 'record' });
+  const second = box.add({ topic: 'r', payload: '2', class: 'record' }); // fills the batch: written (and failed) at once
+  assert.is(box.pending, 0);
+  const barrier = box.committed();
+  assert.ok(barrier, 'the failed batch is still the answer');
+  for (const p of [first, second, barrier!]) assert.is(await p.then(() => 'ok', (e: { code?: string }) => e.code), 'STORE_ERROR');
   db.close();
 });
 
