@@ -5,6 +5,10 @@
  * with client and topic, counted, and feed the penalty box so a refused device cannot
  * reconnect-storm the broker. Valid device messages come out of `messages`; a bad payload is
  * refused with a reason and counted (point 2) without touching anything else.
+ *
+ * Messages are taken in `authorizePublish`, not on aedes' 'publish' event: aedes 1.2 writes a
+ * QoS 1 PUBACK before it publishes (lib/handlers/publish.js enqueuePublish), so that hook is
+ * the only place that can hold the PUBACK until the message's outbox rows are committed.
  */
 import { createServer as createNetServer, type AddressInfo, type Server } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
@@ -60,6 +64,12 @@ export interface StationBroker {
   readonly penalty: PenaltyBox;
   /** Publish as the gateway (bypasses the device ACL). */
   publish(topic: string, payload: string | Buffer | object, opts?: { qos?: 0 | 1; retain?: boolean }): Promise<void>;
+  /**
+   * Hold each device's QoS 1 PUBACK until `barrier()` settles: the wiring passes the outbox's
+   * group commit, so a message is acknowledged only once what it caused is on disk (issue 14
+   * point 5). A failed commit closes the device's connection unacknowledged: it sends again.
+   */
+  ackAfter(barrier: () => Promise<unknown> | undefined): void;
   /** Send a command envelope to one device's cmd topic, QoS 1. */
   command(device: string, envelope: CommandEnvelope): Promise<void>;
   /** Retained gateway state on the local broker. */
@@ -135,6 +145,28 @@ export async function startStationBroker(cfg: { station: string; broker: BrokerC
     rejections.emit(r);
   };
 
+  let ackBarrier: (() => Promise<unknown> | undefined) | undefined;
+  /** Validates and hands on one authorised device message; true when the device has just been banned for bad payloads. */
+  const take = (device: MqttDeviceConfig, client: Client, packet: PublishPacket): boolean => {
+    const parsed = topics.parseDeviceTopic(packet.topic);
+    if (!parsed) return false;
+    counters.messagesIn++;
+    const v = topics.validateInbound(device.kind as DeviceKind, device.id, parsed.channel, packet.payload as Buffer);
+    if (v.ok) {
+      messages.emit(v.message);
+      return false;
+    }
+    counters.payloadRejected++;
+    // A bad payload leaves the device connected, but a device that keeps sending them is put in
+    // the penalty box like one whose publishes are refused (issue 13): every PAYLOAD_STRIKE_EVERY-th
+    // refusal counts as one strike, so a single odd message never bans a detector.
+    const n = (payloadRefusals.get(device.id) ?? 0) + 1;
+    payloadRefusals.set(device.id, n);
+    const strike = n % PAYLOAD_STRIKE_EVERY === 0;
+    reject({ action: 'payload', clientId: client.id, device: device.id, topic: packet.topic, reason: v.reason }, strike);
+    return strike && penalty.bannedFor(deviceKey(device.id)) > 0;
+  };
+
   const aedes = await Aedes.createBroker({
     heartbeatInterval: 60_000,
     authenticate(client, username, password, done) {
@@ -185,14 +217,30 @@ export async function startStationBroker(cfg: { station: string; broker: BrokerC
       );
     },
     authorizePublish(client, packet, callback) {
-      const device = client ? deviceOf.get(client) : undefined;
       // client null: aedes re-publishing a stored will of a client that is gone; it was authorised then.
       if (!client) return callback(null);
+      const device = deviceOf.get(client);
       const decision = device ? canPublish(topics, device.id, packet.topic) : { allow: false as const, reason: 'not authenticated' };
-      if (decision.allow) return callback(null);
-      counters.publishRejected++;
-      reject({ action: 'publish', clientId: client.id, device: device?.id, topic: packet.topic, reason: decision.reason }, true);
-      callback(new Error(decision.reason));
+      if (!decision.allow) {
+        counters.publishRejected++;
+        reject({ action: 'publish', clientId: client.id, device: device?.id, topic: packet.topic, reason: decision.reason }, true);
+        return callback(new Error(decision.reason));
+      }
+      const banned = take(device!, client, packet);
+      // QoS 0 has no PUBACK to hold; a QoS 1 PUBACK waits for the group commit of what it caused.
+      const wait = packet.qos > 0 && !banned ? ackBarrier?.() : undefined;
+      if (!wait) {
+        callback(null);
+        if (banned) client.close();
+        return;
+      }
+      wait.then(
+        () => callback(null),
+        (err) => {
+          log.error({ clientId: cut(client.id, 64), topic: cut(packet.topic, 160), err: String(err) }, 'device message not acknowledged: outbox commit failed');
+          callback(new Error('outbox commit failed'));
+        },
+      );
     },
     authorizeSubscribe(client, sub, callback) {
       const device = deviceOf.get(client);
@@ -205,27 +253,6 @@ export async function startStationBroker(cfg: { station: string; broker: BrokerC
     },
   });
 
-  aedes.on('publish', (packet, client) => {
-    if (!client) return;
-    const device = deviceOf.get(client);
-    const parsed = topics.parseDeviceTopic(packet.topic);
-    if (!device || !parsed) return;
-    counters.messagesIn++;
-    const v = topics.validateInbound(device.kind as DeviceKind, device.id, parsed.channel, packet.payload as Buffer);
-    if (!v.ok) {
-      counters.payloadRejected++;
-      // A bad payload leaves the device connected, but a device that keeps sending them is put in
-      // the penalty box like one whose publishes are refused (issue 13): every PAYLOAD_STRIKE_EVERY-th
-      // refusal counts as one strike, so a single odd message never bans a detector.
-      const n = (payloadRefusals.get(device.id) ?? 0) + 1;
-      payloadRefusals.set(device.id, n);
-      const strike = n % PAYLOAD_STRIKE_EVERY === 0;
-      reject({ action: 'payload', clientId: client.id, device: device.id, topic: packet.topic, reason: v.reason }, strike);
-      if (strike && penalty.bannedFor(deviceKey(device.id)) > 0) client.close();
-      return;
-    }
-    messages.emit(v.message);
-  });
   aedes.on('clientError', (client, err) => log.debug({ clientId: client.id, err: err.message }, 'mqtt client error'));
   aedes.on('connectionError', (client, err) => log.debug({ clientId: client?.id, err: err.message }, 'mqtt connection error'));
 
@@ -269,6 +296,9 @@ export async function startStationBroker(cfg: { station: string; broker: BrokerC
     counters,
     penalty,
     publish,
+    ackAfter: (barrier) => {
+      ackBarrier = barrier;
+    },
     command: (device, envelope) => publish(topics.deviceTopic(device, 'cmd'), envelope, { qos: 1 }),
     setGatewayState: (state) => publish(topics.gatewayState, state, { qos: 1, retain: true }),
     connectedDevices() {

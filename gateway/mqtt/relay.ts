@@ -30,6 +30,8 @@ export interface RelayStatus {
   published: number;
   acked: number;
   publishErrors: number;
+  /** Group commits that failed (their messages were not queued; the callers were told). */
+  storeErrors: number;
   inFlight: number;
   lastError?: string;
   backlog: Backlog;
@@ -46,7 +48,7 @@ export class UpstreamRelay {
   private filters = new Set<string>();
   private pumpScheduled = false;
   private stopped = false;
-  private counters = { connects: 0, published: 0, acked: 0, publishErrors: 0 };
+  private counters = { connects: 0, published: 0, acked: 0, publishErrors: 0, storeErrors: 0 };
   private lastError?: string;
   private readonly log: Logger;
   private readonly clock: Clock;
@@ -120,11 +122,28 @@ export class UpstreamRelay {
     if (this.client?.connected) this.client.subscribe(filter, { qos: 1 });
   }
 
-  /** Write first, then send: the message is committed to the outbox before anything is published. */
-  send(msg: OutboxMessage): number {
-    const id = this.deps.outbox.enqueue(msg);
-    this.schedulePump();
-    return id;
+  /**
+   * Write first, then send: the message joins the outbox's group commit (written at the end of
+   * this event-loop turn) and is published only once committed. Resolves with the row id after
+   * the commit; a failed commit is logged and counted here (`storeErrors`), so a caller that does
+   * not wait cannot crash the process with an unhandled rejection, and one that waits hears it.
+   */
+  send(msg: OutboxMessage): Promise<number> {
+    const committed = this.deps.outbox.add(msg);
+    committed.then(
+      () => this.schedulePump(),
+      (err) => {
+        this.counters.storeErrors++;
+        this.lastError = errorMessage(err);
+        this.log.error({ err: this.lastError, topic: msg.topic, class: msg.class }, 'outbox commit failed: message NOT queued upstream');
+      },
+    );
+    return committed;
+  }
+
+  /** Settles when every message sent so far is committed (the broker holds its PUBACKs on it); undefined if none waits. */
+  committed(): Promise<void> | undefined {
+    return this.deps.outbox.committed();
   }
 
   private schedulePump(): void {
@@ -203,6 +222,8 @@ export class UpstreamRelay {
       `fillgate_upstream_connected ${s.connected ? 1 : 0}`,
       '# TYPE fillgate_upstream_acked_total counter',
       `fillgate_upstream_acked_total ${s.acked}`,
+      '# TYPE fillgate_outbox_store_errors_total counter',
+      `fillgate_outbox_store_errors_total ${s.storeErrors}`,
     ];
     return lines.join('\n') + '\n';
   }
@@ -210,6 +231,8 @@ export class UpstreamRelay {
   /** Graceful stop: says offline upstream (retained), then disconnects. Unacked rows stay in the outbox. */
   async stop(): Promise<void> {
     this.stopped = true;
+    // What was sent this turn is committed before we go: it leaves with the next run.
+    this.deps.outbox.flush();
     const client = this.client;
     if (!client) return;
     if (client.connected) {

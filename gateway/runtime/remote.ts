@@ -51,11 +51,10 @@ export function startRemoteCommands(station: RemoteTarget, cfg: RemoteConfig, db
   const publish = (reply: CommandReply) => {
     const relay = station.relay;
     if (!relay) return;
-    try {
-      relay.send({ topic: replyTopic(code), payload: JSON.stringify(reply), class: 'record' });
-    } catch (err) {
+    // Group commit (gateway/mqtt/outbox.ts): a failed write is heard when the batch commits.
+    relay.send({ topic: replyTopic(code), payload: JSON.stringify(reply), class: 'record' }).catch((err) => {
       log.error({ err: errorMessage(err), transaction: reply.transaction }, 'remote command reply not queued');
-    }
+    });
   };
   const handle = (payload: Buffer | string): CommandReply => {
     const reply = handler.handle(payload);

@@ -49,8 +49,11 @@ test('the restart re-weighs an interrupted fill, records 2.6 kg in a 2.0 kg cyli
   assert.is(r.mustDecant, true);
   assert.equal(r.trips.map((t) => t.code), ['PROCESS_INTERRUPTED']);
   assert.is(rig.station.registry.getCylinder(code)?.status, 'quarantined');
+  // The outbox's group commit writes the alarm at the end of the turn it was raised in (gateway/mqtt/README.md).
   const db = new Database(join(rig.dataDir, 'station.db'), { readonly: true });
-  const alarms = db.prepare("SELECT class, topic, payload FROM mqtt_outbox WHERE topic LIKE '%/alarm'").all() as { class: string; topic: string; payload: Buffer }[];
+  const read = () => db.prepare("SELECT class, topic, payload FROM mqtt_outbox WHERE topic LIKE '%/alarm'").all() as { class: string; topic: string; payload: Buffer }[];
+  await rig.until('the overfill alarm committed to the outbox', () => read().length > 0).catch(() => undefined);
+  const alarms = read();
   db.close();
   const overfill = alarms.map((a) => ({ ...a, body: JSON.parse(String(a.payload)) })).find((a) => a.body.kind === 'overfill');
   assert.ok(overfill, `an overfill alarm waits for the upstream: ${JSON.stringify(alarms)}`);

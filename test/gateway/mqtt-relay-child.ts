@@ -1,7 +1,7 @@
 /**
  * A gateway process for the relay tests: opens the outbox database, starts the relay to
- * the given upstream, and enqueues records seq = from..to (every 25th an alarm), printing
- * `enq <seq>` after each commit. The test SIGKILLs it mid-run and starts it again.
+ * the given upstream, and enqueues records seq = from..to (every 25th an alarm) in bursts that
+ * share a group commit, printing `enq <last seq>` after each commit. The test SIGKILLs it mid-run and starts it again.
  * Usage: node --import tsx mqtt-relay-child.ts <db> <upstreamUrl> <from> <to> <intervalMs> <protocolVersion>
  */
 import Database from '../../gateway/sqlite.ts';
@@ -19,14 +19,24 @@ const relay = new UpstreamRelay(
 relay.start();
 const from = Number(fromText);
 const to = Number(toText);
-for (let seq = from; seq <= to; seq++) {
-  const alarm = seq % 25 === 0;
-  relay.send({
-    topic: alarm ? relay.topics.alarm : relay.topics.fillOutcome('P1'),
-    payload: JSON.stringify({ seq, attemptId: `a-${seq}` }),
-    class: alarm ? 'alarm' : 'record',
-  });
-  process.stdout.write(`enq ${seq}\n`);
+// Bursts of BURST messages in one event-loop turn share one group commit; `enq` is printed only once
+// the commit has resolved, so the parent restarts a killed gateway after the last message on disk.
+const BURST = 4;
+for (let seq = from; seq <= to; seq += BURST) {
+  const burst: Promise<number>[] = [];
+  const last = Math.min(to, seq + BURST - 1);
+  for (let s = seq; s <= last; s++) {
+    const alarm = s % 25 === 0;
+    burst.push(
+      relay.send({
+        topic: alarm ? relay.topics.alarm : relay.topics.fillOutcome('P1'),
+        payload: JSON.stringify({ seq: s, attemptId: `a-${s}` }),
+        class: alarm ? 'alarm' : 'record',
+      }),
+    );
+  }
+  await Promise.all(burst);
+  process.stdout.write(`enq ${last}\n`);
   await new Promise((r) => setTimeout(r, Number(intervalText)));
 }
 // Drained: report and wait for the parent to stop us.

@@ -50,6 +50,10 @@ export class Mosquitto {
         `persistence ${persistence}`, `persistence_location ${this.dir}/`, 'autosave_interval 1', 'log_type none', ''].join('\n'),
     );
   }
+  /** The running broker's process id (the bench reads its CPU time). */
+  get pid(): number | undefined {
+    return this.proc?.pid;
+  }
   get url(): string {
     return `mqtt://127.0.0.1:${this.port}`;
   }

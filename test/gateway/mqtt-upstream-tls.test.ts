@@ -170,11 +170,13 @@ function makeRelay(station: string, upstream: Record<string, unknown>): Rig {
   return rig;
 }
 
-/** One alarm, three fill records, two telemetry rows: enqueued before start, so the send order is fixed. */
-function enqueueSample(relay: UpstreamRelay): void {
-  for (let i = 1; i <= 3; i++) relay.send({ topic: relay.topics.fillOutcome('P1'), payload: JSON.stringify({ seq: i }), class: 'record' });
-  relay.send({ topic: relay.topics.alarm, payload: JSON.stringify({ seq: 'alarm' }), class: 'alarm' });
-  for (let i = 1; i <= 2; i++) relay.send({ topic: relay.topics.postStatus('P1'), payload: JSON.stringify({ seq: `t${i}` }), class: 'telemetry' });
+/** One alarm, three fill records, two telemetry rows: committed (one group commit) before start, so the send order is fixed. */
+async function enqueueSample(relay: UpstreamRelay): Promise<void> {
+  const sent: Promise<number>[] = [];
+  for (let i = 1; i <= 3; i++) sent.push(relay.send({ topic: relay.topics.fillOutcome('P1'), payload: JSON.stringify({ seq: i }), class: 'record' }));
+  sent.push(relay.send({ topic: relay.topics.alarm, payload: JSON.stringify({ seq: 'alarm' }), class: 'alarm' }));
+  for (let i = 1; i <= 2; i++) sent.push(relay.send({ topic: relay.topics.postStatus('P1'), payload: JSON.stringify({ seq: `t${i}` }), class: 'telemetry' }));
+  await Promise.all(sent);
 }
 
 
@@ -210,7 +212,7 @@ for (const pv of [4, 5] as const) {
     await audit.open(url(), pv, `fillgate/${station}/#`);
     const rig = makeRelay(station, { url: url(), protocolVersion: pv, username: `gw-${station}`, password: `gw-${station}-secret`, caFile: CA });
     const { relay } = rig;
-    enqueueSample(relay);
+    await enqueueSample(relay);
     assert.is(relay.status().backlog.count, 6);
     relay.start();
     await eventually(() => relay.status().backlog.count === 0, 15_000, 'outbox drained');
@@ -250,7 +252,7 @@ for (const pv of [4, 5] as const) {
     const refusedBefore = upstream.count(/disconnected, not authorised/);
     const rig = makeRelay(station, { url: url(), protocolVersion: pv, username: `gw-${station}`, password: `gw-${station}-secret`, caFile: CA });
     const { relay } = rig;
-    enqueueSample(relay);
+    await enqueueSample(relay);
     relay.start();
     await eventually(() => /not authori[sz]ed|bad user ?name or password/i.test(relay.status().lastError ?? ''), 10_000, 'refusal in status()');
     // It keeps trying (an upstream operator may fix the credential at any time), and is refused each time.
@@ -281,7 +283,7 @@ it('untrusted server certificate (no CA, rejectUnauthorized true): no connection
   await audit.open(url(), 4, 'fillgate/SCA/#');
   const rig = makeRelay('SCA', { url: url(), username: 'gw-SCA', password: 'gw-SCA-secret' });
   const { relay } = rig;
-  enqueueSample(relay);
+  await enqueueSample(relay);
   relay.start();
   await eventually(() => /self[- ]signed certificate/i.test(relay.status().lastError ?? ''), 10_000, 'certificate error in status()');
   await eventually(() => rig.closes >= 2, 10_000, 'a second failed attempt');
@@ -297,7 +299,7 @@ it('untrusted server certificate (no CA, rejectUnauthorized true): no connection
 it('trusted CA but the certificate does not name the host (127.0.0.2): no connection, backlog kept', async () => {
   const rig = makeRelay('SNAME', { url: `mqtts://127.0.0.2:${upstream.otherNamePort}`, username: 'gw-SNAME', password: 'gw-SNAME-secret', caFile: CA });
   const { relay } = rig;
-  enqueueSample(relay);
+  await enqueueSample(relay);
   relay.start();
   await eventually(() => /127\.0\.0\.2 is not in the cert's list|altnames/i.test(relay.status().lastError ?? ''), 10_000, 'name mismatch in status()');
   await eventually(() => rig.closes >= 2, 10_000, 'a second failed attempt');
