@@ -17,6 +17,11 @@ export interface ModbusUnit {
    * writes to the same coil (which reject with SUPERSEDED). See README.md.
    */
   writeCoil(address: number, value: boolean, opts?: CoilWriteOptions): Promise<void>;
+  /**
+   * FC15, e.g. one keep-alive for every valve of a relay module. Dropped whole
+   * (SUPERSEDED) by an OFF to any coil it would set ON; all OFF is urgent.
+   */
+  writeCoils(address: number, values: boolean[], opts?: CoilWriteOptions): Promise<void>;
   writeRegister(address: number, value: number): Promise<void>;
   writeRegisters(address: number, values: number[]): Promise<void>;
   readonly health: Signal<DeviceHealth>;

@@ -1,8 +1,8 @@
 /**
  * How a driver sees one unit on a bus (ModbusUnit, types.ts). Each call checks
  * its arguments against the Modbus limits (Modbus Application Protocol v1.1b3,
- * section 6: at most 125 registers / 2000 bits per read, 123 registers per
- * write) and hands the request to the bus arbiter. Bad arguments reject with
+ * section 6: at most 125 registers / 2000 bits per read, 123 registers /
+ * 1968 coils per write) and hands the request to the bus arbiter. Bad arguments reject with
  * BAD_PAYLOAD without touching the wire or the unit's health.
  */
 import { FillgateError } from '../errors.ts';
@@ -23,6 +23,8 @@ export interface UnitRequest<T> {
   urgent?: boolean;
   /** A single-coil write (FC05): the bus drops queued writes to a coil an OFF supersedes (queue.ts). */
   coil?: { address: number; on: boolean };
+  /** A write-multiple-coils (FC15): dropped whole by an OFF to any coil it would set ON (queue.ts). */
+  coils?: { address: number; values: readonly boolean[] };
   /** Asked right before each attempt goes on the wire; false drops the request with SUPERSEDED. */
   stillWanted?: () => boolean;
   /** Told right before each attempt goes on the wire (after admission). */
@@ -76,6 +78,22 @@ export class BusUnit implements ModbusUnit {
       op: (c) => c.writeCoil(address, value).then(() => undefined),
       urgent: value === false,
       coil: { address, on: value },
+      stillWanted: opts.stillWanted,
+      onSend: opts.onSend,
+    });
+  }
+
+  writeCoils(address: number, values: boolean[], opts: CoilWriteOptions = {}): Promise<void> {
+    const bad = !Array.isArray(values)
+      ? 'values must be an array'
+      : (checkCount(values.length, 1968) ?? checkAddress(address, values.length) ?? (values.every((v) => typeof v === 'boolean') ? undefined : 'coil values must be booleans'));
+    const copy = Array.isArray(values) ? [...values] : [];
+    return this.send(bad, {
+      describe: `FC15 ${address}+${copy.length}=${copy.map((v) => (v ? 1 : 0)).join('')}`,
+      op: (c) => c.writeCoils(address, copy).then(() => undefined),
+      // All OFF de-energises: as urgent as a single OFF (README rule 2).
+      urgent: copy.length > 0 && copy.every((v) => !v),
+      coils: { address, values: copy },
       stillWanted: opts.stillWanted,
       onSend: opts.onSend,
     });

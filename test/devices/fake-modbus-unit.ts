@@ -14,6 +14,7 @@ export type FakeOp =
   | 'readCoils'
   | 'readDiscreteInputs'
   | 'writeCoil'
+  | 'writeCoils'
   | 'writeRegister'
   | 'writeRegisters';
 
@@ -94,6 +95,20 @@ export class FakeModbusUnit implements ModbusUnit {
     return this.run({ op: 'writeCoil', address, value }, () => {
       this.coils[address] = value;
       this.onWriteCoil?.(address, value);
+    });
+  }
+  /** FC15: one call, every coil applied together (stillWanted asked at call time, as writeCoil). */
+  writeCoils(address: number, values: boolean[], opts: CoilWriteOptions = {}): Promise<void> {
+    if (opts.stillWanted && !opts.stillWanted()) {
+      this.calls.push({ op: 'writeCoils', address, value: values.map(Number), t: performance.now(), dropped: true });
+      return Promise.reject(new FillgateError('SUPERSEDED', 'fake unit: write no longer wanted, not sent', { address }));
+    }
+    opts.onSend?.();
+    return this.run({ op: 'writeCoils', address, value: values.map(Number) }, () => {
+      values.forEach((v, i) => {
+        this.coils[address + i] = v;
+        this.onWriteCoil?.(address + i, v);
+      });
     });
   }
   writeRegister(address: number, value: number): Promise<void> {

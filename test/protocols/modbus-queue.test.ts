@@ -65,11 +65,12 @@ test('a second OFF to a coil shares the queued one; the ON on the wire gets no r
   taken.resolve('done');
   assert.equal([first.settled, second.settled], ['ok:done', 'ok:done']);
   const onWire = job('on', unitA, 'on', 0);
-  q.current = onWire;
+  q.inFlight.add(onWire);
   q.add(job('off3', unitA, 'off', 0));
   assert.ok(onWire.superseded, 'the ON on the wire is not retried');
   const offWire = job('off4', unitA, 'off', 1);
-  q.current = offWire;
+  q.inFlight.clear();
+  q.inFlight.add(offWire);
   q.add(job('off5', unitA, 'off', 1));
   assert.not.ok(offWire.superseded, 'an OFF on the wire keeps its retries');
 });
