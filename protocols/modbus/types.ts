@@ -10,8 +10,8 @@ export interface ModbusUnit {
   readonly busUrl: string;
   readHoldingRegisters(address: number, count: number): Promise<number[]>;
   readInputRegisters(address: number, count: number): Promise<number[]>;
-  readCoils(address: number, count: number): Promise<boolean[]>;
-  readDiscreteInputs(address: number, count: number): Promise<boolean[]>;
+  readCoils(address: number, count: number, opts?: ReadOptions): Promise<boolean[]>;
+  readDiscreteInputs(address: number, count: number, opts?: ReadOptions): Promise<boolean[]>;
   /**
    * FC05. An OFF is urgent: it goes ahead of queued polls and supersedes queued
    * writes to the same coil (which reject with SUPERSEDED). See README.md.
@@ -26,6 +26,11 @@ export interface ModbusUnit {
   writeRegisters(address: number, values: number[]): Promise<void>;
   readonly health: Signal<DeviceHealth>;
   getHealth(): DeviceHealth;
+}
+
+export interface ReadOptions {
+  /** Told right before each attempt goes on the wire (a batched read stops taking joiners then). */
+  onSend?: () => void;
 }
 
 export interface CoilWriteOptions {

@@ -9,7 +9,7 @@ import { FillgateError } from '../errors.ts';
 import type { Signal } from '../signal.ts';
 import type { ModbusClient } from './connection.ts';
 import type { UnitHealth } from './health.ts';
-import type { CoilWriteOptions, DeviceHealth, ModbusUnit } from './types.ts';
+import type { CoilWriteOptions, DeviceHealth, ModbusUnit, ReadOptions } from './types.ts';
 
 export interface UnitRequest<T> {
   /** e.g. "FC03 40+2", for errors and logs. */
@@ -62,13 +62,13 @@ export class BusUnit implements ModbusUnit {
     return this.read(4, address, count, 125, (c) => c.readInputRegisters(address, count).then((r) => r.data));
   }
 
-  readCoils(address: number, count: number): Promise<boolean[]> {
+  readCoils(address: number, count: number, opts: ReadOptions = {}): Promise<boolean[]> {
     // Replies carry whole bytes; the padding bits are not coils.
-    return this.read(1, address, count, 2000, (c) => c.readCoils(address, count).then((r) => r.data.slice(0, count)));
+    return this.read(1, address, count, 2000, (c) => c.readCoils(address, count).then((r) => r.data.slice(0, count)), opts.onSend);
   }
 
-  readDiscreteInputs(address: number, count: number): Promise<boolean[]> {
-    return this.read(2, address, count, 2000, (c) => c.readDiscreteInputs(address, count).then((r) => r.data.slice(0, count)));
+  readDiscreteInputs(address: number, count: number, opts: ReadOptions = {}): Promise<boolean[]> {
+    return this.read(2, address, count, 2000, (c) => c.readDiscreteInputs(address, count).then((r) => r.data.slice(0, count)), opts.onSend);
   }
 
   writeCoil(address: number, value: boolean, opts: CoilWriteOptions = {}): Promise<void> {
@@ -111,9 +111,9 @@ export class BusUnit implements ModbusUnit {
     return this.send(bad, { describe: `FC16 ${address}+${values?.length}`, op: (c) => c.writeRegisters(address, values).then(() => undefined) });
   }
 
-  private read<T>(fc: number, address: number, count: number, max: number, op: (c: ModbusClient) => Promise<T>): Promise<T> {
+  private read<T>(fc: number, address: number, count: number, max: number, op: (c: ModbusClient) => Promise<T>, onSend?: () => void): Promise<T> {
     const bad = checkCount(count, max) ?? checkAddress(address, count);
-    return this.send(bad, { describe: `FC0${fc} ${address}+${count}`, op });
+    return this.send(bad, { describe: `FC0${fc} ${address}+${count}`, op, ...(onSend ? { onSend } : {}) });
   }
 
   private send<T>(bad: string | undefined, request: UnitRequest<T>): Promise<T> {

@@ -6,7 +6,7 @@
  */
 import { Signal } from '../../protocols/signal.ts';
 import { FillgateError } from '../../protocols/errors.ts';
-import type { CoilWriteOptions, DeviceHealth, ModbusUnit } from '../../protocols/modbus/types.ts';
+import type { CoilWriteOptions, DeviceHealth, ModbusUnit, ReadOptions } from '../../protocols/modbus/types.ts';
 
 export type FakeOp =
   | 'readHoldingRegisters'
@@ -76,10 +76,12 @@ export class FakeModbusUnit implements ModbusUnit {
   readInputRegisters(address: number, count: number): Promise<number[]> {
     return this.run({ op: 'readInputRegisters', address, count }, () => this.input.slice(address, address + count));
   }
-  readCoils(address: number, count: number): Promise<boolean[]> {
+  readCoils(address: number, count: number, opts: ReadOptions = {}): Promise<boolean[]> {
+    opts.onSend?.();
     return this.run({ op: 'readCoils', address, count }, () => this.coils.slice(address, address + count));
   }
-  readDiscreteInputs(address: number, count: number): Promise<boolean[]> {
+  readDiscreteInputs(address: number, count: number, opts: ReadOptions = {}): Promise<boolean[]> {
+    opts.onSend?.();
     return this.run({ op: 'readDiscreteInputs', address, count }, () => this.discrete.slice(address, address + count));
   }
   /**
