@@ -106,7 +106,12 @@ export class ModbusConnection extends Reconnector<ClientHandle> {
     };
     // TcpPort does not relay a socket reset as 'close'; watch the OS object itself.
     const raw = portOf(client)?._client as { on?: (ev: string, fn: () => void) => void } | undefined;
-    if (raw instanceof net.Socket) raw.setKeepAlive(true, 5000);
+    if (raw instanceof net.Socket) {
+      raw.setKeepAlive(true, 5000);
+      // No Nagle: with several requests in flight (maxInFlight) a small request written while an
+      // earlier one is unacknowledged would otherwise wait for that ACK (RFC 896, delayed ACK).
+      raw.setNoDelay(true);
+    }
     const handle: Partial<ClientHandle> = { gates: new Map() };
     gateRaw(raw, handle.gates!, this.address.framing === 'mbap', this.tap);
     raw?.on?.('close', () => {
