@@ -103,7 +103,10 @@ export class RelayModule {
       const lo = Math.min(...all);
       const count = Math.max(...all) - lo + 1;
       const fresh: PendingRead = { address: lo, sent: false, bits: Promise.resolve([]) };
-      fresh.bits = this.read(kind, lo, count, () => (fresh.sent = true)).finally(() => {
+      // Handed to the bus a microtask later, so every valve asking in this same turn (the module's
+      // supervision tick asks them all at once) joins it: an idle bus would otherwise send the first
+      // caller's read at once and leave the others to a second one.
+      fresh.bits = Promise.resolve().then(() => this.read(kind, lo, count, () => (fresh.sent = true))).finally(() => {
         if (this.pending[kind] === fresh) this.pending[kind] = undefined;
       });
       this.pending[kind] = p = fresh;
