@@ -33,6 +33,8 @@ await section('records', async () => (await import('./records.ts')).run({ print:
 await section('reports', async () => (await import('./reports.ts')).run({ print: !json }));
 await section('parsers', async () => (await import('./parsers.ts')).run({ print: !json }));
 await section('event-loop', async () => (await import('./event-loop.ts')).run({ print: !json }));
+// Issue 14 point 3: 32 posts on one Modbus TCP connection, before and after sharing the relay module's requests (~80 s).
+await section('bus-rate', async () => (await import('./bus-rate.ts')).run({ print: !json }));
 await section('mqtt', async () => (await import('./mqtt.ts')).runMqttBench(json ? 8000 : 8000));
 // The long valve soak (issue 9 point 6): ~25 min for 2000 fills; alone: `npm run bench -- valve-soak` (VALVE_SOAK_FILLS=n).
 await section('valve-soak', async () => (await import('./valve-soak.ts')).run({ print: !json }));
