@@ -104,8 +104,11 @@ export function exchangeCost(address: ModbusAddress, bus: Obj | undefined, rttMs
   const parallel = address.framing === 'mbap' ? num(bus?.maxInFlight, 1) : 1;
   const measured = rttMs !== undefined;
   const rtt = rttMs ?? num(bus?.assumedRttMs, DEFAULT_TCP_RTT_MS);
+  // RTU through a device server keeps the RTU gap between exchanges (bus.ts default 5 ms).
+  const gap = address.framing === 'rtu' ? (bus && typeof bus.gapMs === 'number' ? bus.gapMs : 5) : 0;
   const what = address.framing === 'mbap' ? 'a Modbus TCP link' : 'RTU over TCP';
-  return { exchangeMs: rtt, parallel, basis: `${what} at a ${measured ? 'measured' : 'assumed'} ${rtt} ms round trip${parallel > 1 ? `, ${parallel} in flight` : ''}` };
+  const gapText = gap > 0 ? ` + ${gap} ms gap` : '';
+  return { exchangeMs: rtt + gap, parallel, basis: `${what} at a ${measured ? 'measured' : 'assumed'} ${rtt} ms round trip${gapText}${parallel > 1 ? `, ${parallel} in flight` : ''}` };
 }
 
 /** Exchanges per second the bus carries. */
