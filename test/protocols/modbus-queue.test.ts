@@ -84,4 +84,27 @@ test('a retry goes behind every urgent job and ahead of the jobs queued after it
   assert.equal(order(q), ['off', 'off-retry', 'p1-retry', 'p2']);
 });
 
+function multi(name: string, unit: BusUnit, address: number, values: boolean[]): Probe {
+  const j = job(name, unit, 'poll');
+  j.request = { ...j.request, coils: { address, values }, urgent: values.every((v) => !v) };
+  return j;
+}
+
+test('FC15: an OFF drops a queued write-multiple that sets its coil ON, not one that sets it OFF; all-OFF is urgent', () => {
+  const q = new BusQueue();
+  const keepAlive = multi('fc15-on0', unitA, 0, [true, false, true]);
+  const other = multi('fc15-off0', unitA, 0, [false, true]);
+  const otherUnit = multi('fc15-unitB', unitB, 0, [true]);
+  for (const j of [keepAlive, other, otherUnit]) q.add(j);
+  q.add(multi('all-off', unitB, 4, [false, false]));
+  q.add(job('off0', unitA, 'off', 0));
+  assert.is(keepAlive.settled, 'SUPERSEDED');
+  assert.is(other.settled, undefined);
+  assert.equal(order(q), ['all-off', 'off0', 'fc15-off0', 'fc15-unitB']);
+  const onWire = multi('fc15-wire', unitA, 0, [false, true]);
+  q.inFlight.add(onWire);
+  q.add(job('off1', unitA, 'off', 1));
+  assert.ok(onWire.superseded, 'an FC15 carrying ON for the coil, on the wire, is not retried');
+});
+
 test.run();
