@@ -49,6 +49,12 @@ export interface ScaleDriver extends Driver {
    * at this gross (kg), reads it back and resolves with the programmed kg; rejects on a mismatch.
    */
   programLimit?(grossKg: number): Promise<number>;
+  /**
+   * Present where the driver polls: 'fast' polls at the configured rate, 'idle' at the idle rate
+   * (issue 14 point 3). The station asks 'fast' as soon as a cylinder is placed or scanned; a
+   * switch to fast polls at once rather than at the next slow due time.
+   */
+  setPace?(pace: 'fast' | 'idle'): void;
 }
 
 export interface ReaderDriver extends Driver {

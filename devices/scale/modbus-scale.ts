@@ -32,6 +32,8 @@ export interface ModbusScaleOptions {
   map: ScaleRegisterMap;
   /** Polls per second; default 10, at most 50. */
   pollHz?: number;
+  /** Polls per second at the 'idle' pace (setPace); default pollHz. */
+  idlePollHz?: number;
   /** Stamps samples (`at`). Poll timing itself always uses real time. */
   clock?: Clock;
 }
@@ -54,7 +56,10 @@ export class ModbusScaleDriver implements ScaleDriver {
   readonly samples = new Signal<WeightSample>();
   readonly health = new Signal<DeviceHealth>();
   readonly map: ScaleRegisterMap;
+  /** The configured (fast) poll period. */
   readonly periodMs: number;
+  /** The poll period at the 'idle' pace. */
+  readonly idlePeriodMs: number;
   readonly blocks: readonly ReadBlock[];
 
   private readonly unit: ModbusUnit;
@@ -66,11 +71,16 @@ export class ModbusScaleDriver implements ScaleDriver {
   private lastPollRejected = false;
   private unsubscribeUnit: (() => void) | undefined;
   private currentPoll: Promise<void> | undefined;
+  private pace: 'fast' | 'idle' = 'fast';
 
   constructor(opts: ModbusScaleOptions) {
     const hz = opts.pollHz ?? DEFAULT_POLL_HZ;
     if (!(hz > 0) || hz > MAX_POLL_HZ) {
       throw new FillgateError('BAD_CONFIG', `${opts.id}: pollHz must be in (0, ${MAX_POLL_HZ}]`, { pollHz: hz });
+    }
+    const idleHz = opts.idlePollHz ?? hz;
+    if (!(idleHz > 0) || idleHz > hz) {
+      throw new FillgateError('BAD_CONFIG', `${opts.id}: idlePollHz must be in (0, pollHz]`, { idlePollHz: idleHz, pollHz: hz });
     }
     const errors = validateScaleMap(opts.map);
     if (errors.length) {
@@ -81,6 +91,7 @@ export class ModbusScaleDriver implements ScaleDriver {
     this.map = opts.map;
     this.clock = opts.clock ?? systemClock;
     this.periodMs = 1000 / hz;
+    this.idlePeriodMs = 1000 / idleHz;
     this.blocks = planReads(neededRanges(opts.map));
   }
 
@@ -135,10 +146,30 @@ export class ModbusScaleDriver implements ScaleDriver {
     return this.command('tare');
   }
 
+  get currentPace(): 'fast' | 'idle' {
+    return this.pace;
+  }
+
+  /**
+   * Fast (the configured rate) or idle (idlePollHz). To fast: a poll now if the next one was due
+   * later than one fast period from now, so a placed or scanned cylinder is read at once; a poll
+   * on the wire is not doubled (the next one follows it at the fast period).
+   */
+  setPace(pace: 'fast' | 'idle'): void {
+    if (pace === this.pace) return;
+    this.pace = pace;
+    if (pace !== 'fast' || !this.running || !this.timer) return;
+    const now = performance.now();
+    if (this.nextDue - now <= this.periodMs) return;
+    clearTimeout(this.timer);
+    this.nextDue = now;
+    this.timer = setTimeout(() => this.tick(), 0);
+  }
+
   private schedule(): void {
     if (!this.running) return;
     const now = performance.now();
-    this.nextDue += this.periodMs;
+    this.nextDue += this.pace === 'fast' ? this.periodMs : this.idlePeriodMs;
     // Overran (slow bus, busy CPU): start again from now rather than firing a burst.
     if (this.nextDue < now) this.nextDue = now;
     this.timer = setTimeout(() => this.tick(), this.nextDue - now);

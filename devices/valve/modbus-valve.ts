@@ -20,6 +20,7 @@ import { systemClock, type Clock } from '../../protocols/clock.ts';
 import type { DeviceHealth, ModbusUnit } from '../../protocols/modbus/types.ts';
 import type { ValveDriver, ValveState } from '../types.ts';
 import { repeat, type Repeater } from '../repeat.ts';
+import type { RelayMember, RelayModule } from './relay-module.ts';
 
 export interface ValveFeedback {
   /** Read with FC02 ('discrete') or FC01 ('coil'). */
@@ -41,6 +42,12 @@ export interface ModbusValveOptions {
   keepAliveMs?: number;
   /** How often feedback is checked while the valve is at rest; default 200 ms. */
   feedbackPollMs?: number;
+  /**
+   * The relay module this valve's coil is on, shared with the other valves on it: feedback in
+   * one read and keep-alive in one write per module (relay-module.ts). Without it the valve
+   * reads and keeps alive on its own.
+   */
+  module?: RelayModule;
   /** First delay between close retries, doubling up to 1 s; default 100 ms. */
   retryMs?: number;
   /** close() rejects after this long if still not confirmed (retries go on); default 2000 ms. */
@@ -52,7 +59,7 @@ export type ValveFaultCode = 'VALVE_NOT_CONFIRMED' | 'VALVE_WRITE' | 'VALVE_FEED
 
 const MAX_RETRY_MS = 1000;
 
-export class ModbusValveDriver implements ValveDriver {
+export class ModbusValveDriver implements ValveDriver, RelayMember {
   readonly id: string;
   readonly health = new Signal<DeviceHealth>();
   readonly stateChange = new Signal<{ state: ValveState; reason?: string }>();
@@ -61,11 +68,12 @@ export class ModbusValveDriver implements ValveDriver {
   readonly openTimings = new Signal<{ sentAt: number; openedAt?: number }>();
 
   private readonly unit: ModbusUnit;
-  private readonly coil: number;
+  readonly coil: number;
   private readonly feedback: ValveFeedback | undefined;
   private readonly confirmTimeoutMs: number;
-  private readonly keepAliveMs: number | undefined;
-  private readonly feedbackPollMs: number;
+  readonly keepAliveMs: number | undefined;
+  readonly feedbackPollMs: number;
+  private readonly module: RelayModule | undefined;
   private readonly retryMs: number;
   private readonly closeTimeoutMs: number;
   private readonly clock: Clock;
@@ -103,6 +111,13 @@ export class ModbusValveDriver implements ValveDriver {
     this.retryMs = opts.retryMs ?? 100;
     this.closeTimeoutMs = opts.closeTimeoutMs ?? 2000;
     this.clock = opts.clock ?? systemClock;
+    this.module = opts.module;
+    if (this.module && this.module.unit !== this.unit) throw bad('module must be the relay module of the valve\'s own unit');
+    if (this.module && this.feedback) this.module.declareFeedback(this.feedback.kind, this.feedback.address);
+  }
+
+  get hasFeedback(): boolean {
+    return this.feedback !== undefined;
   }
 
   get state(): ValveState {
@@ -121,8 +136,12 @@ export class ModbusValveDriver implements ValveDriver {
     this.unsubscribeUnit = this.unit.health.on(() => this.health.emit(this.getHealth()));
     // Resolves even if the module is unreachable: the state is 'fault' and retries go on.
     await this.close('driver start').catch(() => undefined);
-    if (this.keepAliveMs !== undefined) this.timers.push(repeat(this.keepAliveMs, () => this.keepAlive()));
-    if (this.feedback) this.timers.push(repeat(this.feedbackPollMs, () => this.superviseFeedback()));
+    // On a shared module, the module's timers keep this valve alive and supervise it (one write, one read).
+    if (this.module) this.module.attach(this);
+    else {
+      if (this.keepAliveMs !== undefined) this.timers.push(repeat(this.keepAliveMs, () => this.keepAlive()));
+      if (this.feedback) this.timers.push(repeat(this.feedbackPollMs, () => this.superviseFeedback()));
+    }
   }
 
   /** Close the valve, then stop timers and give up retrying (the module's watchdog is the last line). */
@@ -130,6 +149,7 @@ export class ModbusValveDriver implements ValveDriver {
     await this.close('driver stop').catch(() => undefined);
     for (const t of this.timers) t.cancel();
     this.timers = [];
+    this.module?.detach(this);
     this.abandoned = true;
     this.wakeRetry?.();
     this.unsubscribeUnit?.();
@@ -316,6 +336,7 @@ export class ModbusValveDriver implements ValveDriver {
   /** True when the feedback says open. */
   private async readFeedback(): Promise<boolean> {
     const fb = this.feedback!;
+    if (this.module) return (await this.module.readBit(fb.kind, fb.address)) !== fb.closedWhen;
     const values =
       fb.kind === 'discrete' ? await this.unit.readDiscreteInputs(fb.address, 1) : await this.unit.readCoils(fb.address, 1);
     if (values.length < 1) throw new FillgateError('BAD_PAYLOAD', 'feedback read returned no bits');
@@ -331,21 +352,38 @@ export class ModbusValveDriver implements ValveDriver {
    * be about to). An ON is only sent while this open is still current: a close
    * decided after the keep-alive was queued drops it (SUPERSEDED, no fault).
    */
-  private async keepAlive(): Promise<void> {
+  async keepAlive(): Promise<void> {
     if (this.busy()) return;
     const want = this.commanded;
     const gen = this.generation;
     try {
-      await this.unit.writeCoil(this.coil, want, want ? { stillWanted: () => this.commanded && gen === this.generation } : {});
+      await this.unit.writeCoil(this.coil, want, want ? { stillWanted: () => this.stillCommanded(true, gen) } : {});
     } catch (err) {
       if (isFillgateError(err, 'SUPERSEDED')) return;
-      this.emitFault('VALVE_KEEPALIVE', `keep-alive write failed: ${errorMessage(err)}`);
-      if (want && this.commanded) this.faultClose('keep-alive write failed');
+      this.keepAliveFailed(err, want);
     }
   }
 
+  /** For the module's FC15 keep-alive: what this coil should be now, in which open. */
+  keepAliveState(): { want: boolean; gen: number } {
+    return { want: this.commanded, gen: this.generation };
+  }
+
+  /**
+   * Still commanded as `want` in the open `gen`: an ON only while that very open is current
+   * (no close since), an OFF only while no open was commanded since (it would undo it).
+   */
+  stillCommanded(want: boolean, gen: number): boolean {
+    return this.commanded === want && this.generation === gen;
+  }
+
+  keepAliveFailed(err: unknown, want: boolean): void {
+    this.emitFault('VALVE_KEEPALIVE', `keep-alive write failed: ${errorMessage(err)}`);
+    if (want && this.commanded) this.faultClose('keep-alive write failed');
+  }
+
   /** At rest, the feedback must agree with the command; a mismatch is a fault and the valve is closed. */
-  private async superviseFeedback(): Promise<void> {
+  async superviseFeedback(): Promise<void> {
     if (this.busy()) return;
     const gen = this.generation;
     const want = this.commanded;

@@ -7,6 +7,7 @@
  */
 import { isFillgateError } from '../../protocols/errors.ts';
 import { parseLinkUrl, parseModbusUrl, type ModbusAddress } from '../../protocols/link/url.ts';
+import { busCapacity, busDemand, describeDemand } from './bus-load.ts';
 import { resolveScaleMap, scalePresets, type ScaleMapOverrides } from '../../devices/scale/presets/index.ts';
 import { controllerDefaults } from '../controller/config.ts';
 import { cylinderModels } from '../registry/models.ts';
@@ -357,34 +358,29 @@ function checkMedia(posts: unknown[], out: ConfigIssue[]): void {
 }
 
 /**
- * Rough load of each RTU line: every poll is a request and a reply of about 29
- * bytes at 11 bits a character, plus the gap. Over the line's capacity the
- * polls queue and samples go stale, which trips fills: warn before that.
+ * Whether the configured polling fits each bus (bus-load.ts): over the line's
+ * capacity the polls queue, samples go stale and fills trip (STALE_WEIGHT), so
+ * warn before that, with what the demand is made of. Also: maxInFlight > 1
+ * needs Modbus TCP transaction ids.
  */
 function checkBusLoad(raw: Obj, buses: Map<string, ModbusAddress | undefined>, out: ConfigIssue[]): void {
-  const rate = new Map<string, number>();
-  const add = (ref: unknown, hz: number) => {
-    if (isObj(ref) && typeof ref.bus === 'string') rate.set(ref.bus, (rate.get(ref.bus) ?? 0) + hz);
-  };
-  const scales = [...(Array.isArray(raw.posts) ? raw.posts : []).map((p) => (isObj(p) ? p.scale : undefined)), raw.checkScale];
-  for (const s of scales) if (isObj(s) && s.kind === 'modbus') add(s, typeof s.pollHz === 'number' ? s.pollHz : 10);
-  for (const p of Array.isArray(raw.posts) ? raw.posts : []) {
-    if (!isObj(p)) continue;
-    for (const inp of [p.startInput, p.stopInput]) if (isObj(inp)) add(inp, typeof inp.pollHz === 'number' ? inp.pollHz : 10);
-    if (isObj(p.valve) && typeof p.valve.keepAliveMs === 'number') add(p.valve, 1000 / p.valve.keepAliveMs);
-  }
-  // Leak devices: a detector reads %LEL (and status) per channel each poll; a cut-off valve reads its feedback.
-  for (const d of Array.isArray(raw.leakDetectors) ? raw.leakDetectors : []) {
-    if (isObj(d)) add(d, (1000 / (typeof d.pollMs === 'number' ? d.pollMs : 1000)) * (Array.isArray(d.channels) ? d.channels.length : 1) * (d.noStatus === true ? 1 : 2));
-  }
-  for (const c of Array.isArray(raw.cutoffValves) ? raw.cutoffValves : []) if (isObj(c)) add(c, 1000 / (typeof c.pollMs === 'number' ? c.pollMs : 500));
-  for (const [bus, hz] of rate) {
-    const a = buses.get(bus);
-    if (!a || a.link.kind !== 'serial') continue;
-    const exchangeMs = (29 * 11 * 1000) / a.link.baudRate + Math.max(5, (3.5 * 11 * 1000) / a.link.baudRate);
-    const capacity = Math.floor(1000 / exchangeMs);
-    if (hz > capacity) {
-      out.push(warn(['buses', bus], `the polls configured on bus ${bus} need about ${Math.round(hz)} exchanges/s; an RTU line at ${a.link.baudRate} baud carries about ${capacity}`, 'lower pollHz of inputs first, raise the baud rate on every device of the line, or split the posts over two lines'));
+  const cfgBuses = isObj(raw.buses) ? raw.buses : {};
+  for (const [bus, a] of buses) {
+    const b = cfgBuses[bus];
+    if (a && isObj(b) && typeof b.maxInFlight === 'number' && b.maxInFlight > 1 && a.framing !== 'mbap') {
+      out.push(err(['buses', bus, 'maxInFlight'], `maxInFlight ${b.maxInFlight} on ${a.scheme}: only Modbus TCP matches replies to requests`, 'RTU (also through a device server) has no transaction id: a second request before the reply collides on the line; remove maxInFlight'));
     }
+  }
+  for (const [bus, demand] of busDemand(raw)) {
+    const a = buses.get(bus);
+    if (!a) continue;
+    const b = cfgBuses[bus];
+    const cap = busCapacity(a, isObj(b) ? b : undefined);
+    if (demand.total <= cap.perSec) continue;
+    const hint =
+      a.link.kind === 'serial'
+        ? 'lower pollHz of inputs first, raise the baud rate on every device of the line, or split the posts over two lines'
+        : 'lower pollHz of inputs first, share keep-alives (relayModules: writeMultipleCoils), allow maxInFlight where the device takes pipelined requests, or split the devices over two connections; set assumedRttMs to what fillgate doctor measures';
+    out.push(warn(['buses', bus], `the polls configured on bus ${bus} need about ${Math.round(demand.total)} exchanges/s (${describeDemand(demand)}) with every post filling; ${cap.basis} carries about ${Math.floor(cap.perSec)}`, hint));
   }
 }

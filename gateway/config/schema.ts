@@ -22,6 +22,28 @@ export const busSchema = z.object({
   retries: z.number().int().min(0).max(5).default(1).describe('Retries after a timeout or a garbled reply (never after a Modbus exception)'),
   setAsideAfter: z.number().int().min(1).default(3).describe('Consecutive failures after which a unit is set aside so it cannot starve the bus (domain.md 7)'),
   setAsideMs: z.number().min(100).default(5000).describe('How long a set-aside unit is skipped before one probe (ms)'),
+  maxInFlight: z
+    .number()
+    .int()
+    .min(1)
+    .max(16)
+    .default(1)
+    .describe('Modbus TCP only: requests on the wire at once, matched by transaction id; only for devices or gateways that accept pipelined requests. A valve close still takes the next free slot'),
+  assumedRttMs: z
+    .number()
+    .positive()
+    .optional()
+    .describe('Modbus TCP: round trip of one request to the device (ms), for config check to size the polling against (default 5; fillgate doctor measures it)'),
+  relayModules: z
+    .array(
+      z.object({
+        unit: unitId,
+        writeMultipleCoils: z.boolean().default(false).describe("The module takes FC15: one keep-alive write for every run of adjacent valve coils instead of one per valve (devices.md 5: Moxa ioLogik E1214, Waveshare)"),
+        batchFeedback: z.boolean().default(true).describe("Read the feedback of every valve on the module in one request (FC02/FC01 over the span of their inputs)"),
+      }),
+    )
+    .optional()
+    .describe('Relay modules on this bus that carry several valves: how their keep-alives and feedback reads are shared (devices/valve/README.md). A module not listed reads feedback in one request and keeps every valve alive with its own FC05'),
 });
 
 const modbusScale = z.object({
@@ -31,6 +53,12 @@ const modbusScale = z.object({
   preset: z.string().default('generic').describe('Register map preset: generic, flintec-ft112, rinstrum-c500, minebea-pr5410, mettler-ind570, cas-ci600d (devices/scale/presets)'),
   overrides: z.record(z.string(), z.unknown()).optional().describe("Fields of the preset's register map to change (null removes one)"),
   pollHz: z.number().min(1).max(50).default(10).describe('Poll rate; the cut-off reacts within one poll period (issue 2: up to 50 Hz)'),
+  idlePollHz: z
+    .number()
+    .min(2)
+    .max(50)
+    .optional()
+    .describe("Poll rate while the post is idle with an empty scale; the scale goes back to pollHz as a cylinder is placed or scanned and stays there until the post is idle and empty again. Default: pollHz (no slowdown)"),
   setpointLimit: z
     .boolean()
     .optional()

@@ -16,9 +16,11 @@ import type { ScaleConfig } from '../config/schema.ts';
 import { inputTarget, probeBus, scaleTarget, valveTarget, type ModbusTarget } from './probe-modbus.ts';
 import { probeReader, probeStreamScale } from './probe-stream.ts';
 import { cutoffTarget, detectorTarget } from './probe-leak.ts';
-import type { DoctorDevice, DoctorOptions, DoctorReport } from './types.ts';
+import type { DoctorBus, DoctorDevice, DoctorOptions, DoctorReport } from './types.ts';
+import { busCapacity, busDemand, describeDemand } from '../config/bus-load.ts';
+import { parseModbusUrl } from '../../protocols/link/url.ts';
 
-export type { DoctorDevice, DoctorOptions, DoctorReport, DoctorStatus, DeviceRole } from './types.ts';
+export type { DoctorBus, DoctorDevice, DoctorOptions, DoctorReport, DoctorStatus, DeviceRole } from './types.ts';
 
 interface Plan {
   /** Device ids in config order, for the report. */
@@ -51,7 +53,38 @@ export async function runDoctor(cfg: DoctorConfig, opts: DoctorOptions = {}): Pr
   for (const probe of plan.probes) jobs.push(probe().then((d) => [d]));
   const devices = [...plan.refused, ...(await Promise.all(jobs)).flat()];
   devices.sort((a, b) => plan.order.indexOf(a.id) - plan.order.indexOf(b.id));
-  return { ok: devices.every((d) => d.status === 'ok'), devices, durationMs: Math.round(performance.now() - started) };
+  const buses = busLoads(cfg, plan, devices);
+  return { ok: devices.every((d) => d.status === 'ok'), devices, ...(buses.length ? { buses } : {}), durationMs: Math.round(performance.now() - started) };
+}
+
+/** Each probed bus: the configured polling against the round trip measured on it (bus-load.ts). */
+function busLoads(cfg: DoctorConfig, plan: Plan, devices: DoctorDevice[]): DoctorBus[] {
+  const demand = busDemand(cfg);
+  const out: DoctorBus[] = [];
+  for (const [name, targets] of plan.byBus) {
+    const busCfg = cfg.buses[name];
+    const d = demand.get(name);
+    if (!busCfg || !d) continue;
+    let address;
+    try {
+      address = parseModbusUrl(busCfg.url);
+    } catch {
+      continue;
+    }
+    const ids = new Set(targets.map((t) => t.id));
+    const rtts = devices.filter((x) => ids.has(x.id) && x.rttMs !== undefined).map((x) => x.rttMs!).sort((a, b) => a - b);
+    const rttMs = rtts.length ? rtts[Math.floor(rtts.length / 2)] : undefined;
+    const cap = busCapacity(address, busCfg as unknown as Record<string, unknown>, rttMs);
+    const utilisation = Math.round((d.total / cap.perSec) * 100) / 100;
+    const hints =
+      utilisation > 1
+        ? ['the configured polling does not fit this bus: samples will queue and go stale (STALE_WEIGHT trips); see fillgate config check for what to change']
+        : utilisation > 0.7
+          ? ['little headroom: a slow device or a retry makes the polls queue; consider lower input pollHz or shared keep-alives']
+          : [];
+    out.push({ name, url: busCfg.url, ...(rttMs !== undefined ? { rttMs } : {}), demandPerSec: Math.round(d.total), demand: describeDemand(d), capacityPerSec: Math.floor(cap.perSec), utilisation, basis: cap.basis, hints });
+  }
+  return out;
 }
 
 /** Which probes to run for this config; pure apart from resolving scale presets. */

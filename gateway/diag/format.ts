@@ -28,6 +28,12 @@ export function formatDoctorReport(report: DoctorReport): string {
     out.push(lines[i + 1]!);
     for (const h of d.hints) out.push(`    → ${h}`);
   });
+  if (report.buses?.length) out.push('');
+  for (const b of report.buses ?? []) {
+    const rtt = b.rttMs !== undefined ? `round trip ${b.rttMs} ms` : 'no answer, round trip assumed';
+    out.push(`bus ${b.name} (${b.url}): ${rtt}; the configured polling needs ~${b.demandPerSec} exchanges/s with every post filling (${b.demand}), the bus carries ~${b.capacityPerSec}: utilisation ${Math.round(b.utilisation * 100)} %`);
+    for (const h of b.hints) out.push(`    → ${h}`);
+  }
   const bad = report.devices.filter((d) => d.status !== 'ok').length;
   out.push('');
   out.push(

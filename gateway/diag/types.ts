@@ -43,7 +43,29 @@ export interface DoctorReport {
   /** True when every device is 'ok'. */
   ok: boolean;
   devices: DoctorDevice[];
+  /** Per Modbus bus: the load the configured polling puts on it at the round trip measured here. */
+  buses?: DoctorBus[];
   durationMs: number;
+}
+
+/**
+ * One bus's load (issue 14 point 3): the exchanges/s the configured polling needs with every
+ * post filling (gateway/config/bus-load.ts), what the bus carries at the round trip measured
+ * while probing, and the utilisation that makes. Over 1 the polls queue and weights go stale.
+ */
+export interface DoctorBus {
+  name: string;
+  url: string;
+  /** Median round trip of the good exchanges while probing (ms); absent when nothing answered. */
+  rttMs?: number;
+  demandPerSec: number;
+  /** "320 scale polls, 64 input polls, ..." */
+  demand: string;
+  capacityPerSec: number;
+  /** demandPerSec / capacityPerSec. */
+  utilisation: number;
+  basis: string;
+  hints: string[];
 }
 
 export interface DoctorOptions {

@@ -183,7 +183,28 @@ class MetricsImpl implements StationMetrics {
     gauge(registers, 'fillgate_leak_detector_lel_percent', 'Last gas reading of each leak detector (%LEL)', ['device'], (set) => {
       for (const [device, d] of Object.entries(st.leak?.interlock.state.detectors ?? {})) if (d.lel !== undefined) set({ device }, d.lel);
     });
+    this.busMetrics(registers);
     this.mqttMetrics(registers);
+  }
+
+  /** Per Modbus bus (issue 14 point 3): how busy the wire is, the request rate, how long requests queue. */
+  private busMetrics(registers: Registry[]): void {
+    const buses = () => [...(this.station.devices?.buses ?? new Map())].map(([bus, b]) => ({ bus, load: b.getLoad() }));
+    gauge(registers, 'fillgate_modbus_bus_utilisation', 'Share of wall time with a request on the wire, last 10-20 s (0..1)', ['bus'], (set) => {
+      for (const { bus, load } of buses()) set({ bus }, load.utilisation);
+    });
+    gauge(registers, 'fillgate_modbus_bus_requests_per_second', 'Requests put on the wire per second, last 10-20 s', ['bus'], (set) => {
+      for (const { bus, load } of buses()) set({ bus }, load.requestsPerSec);
+    });
+    gauge(registers, 'fillgate_modbus_bus_queue_wait_p99_seconds', 'p99 of the time a request waited in the bus queue, last 1,024 requests', ['bus'], (set) => {
+      for (const { bus, load } of buses()) set({ bus }, load.queueWaitP99Ms / 1000);
+    });
+    counter(registers, 'fillgate_modbus_bus_busy_seconds_total', 'Wire-busy time since start (rate() of it is the utilisation)', ['bus'], (add) => {
+      for (const { bus, load } of buses()) add({ bus }, load.busySecondsTotal);
+    });
+    counter(registers, 'fillgate_modbus_bus_requests_total', 'Requests put on the wire since start', ['bus'], (add) => {
+      for (const { bus, load } of buses()) add({ bus }, load.requestsTotal);
+    });
   }
 
   private mqttMetrics(registers: Registry[]): void {

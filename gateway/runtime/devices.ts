@@ -12,6 +12,7 @@ import { StreamScaleDriver } from '../../devices/scale/stream-scale.ts';
 import { resolveScaleMap, type ScaleMapOverrides } from '../../devices/scale/presets/index.ts';
 import { LineReaderDriver } from '../../devices/reader/line-reader.ts';
 import { ModbusValveDriver } from '../../devices/valve/modbus-valve.ts';
+import { RelayModule } from '../../devices/valve/relay-module.ts';
 import { ModbusInputDriver } from '../../devices/io/modbus-input.ts';
 import type { CodeRule } from '../../devices/codes.ts';
 import type { Driver, InputDriver, ReaderDriver, ScaleDriver, ValveDriver, DeviceHealth } from '../../devices/types.ts';
@@ -102,12 +103,29 @@ export class StationBuses {
     if (b) return b;
     const c = this.cfg.buses[name];
     if (!c) throw new Error(`bus "${name}" is not configured`);
-    b = new ModbusBus(c.url, { gapMs: c.gapMs, timeoutMs: c.timeoutMs, retries: c.retries, setAsideAfter: c.setAsideAfter, setAsideMs: c.setAsideMs, clock: this.clock, onFrame: this.tap(name) });
+    b = new ModbusBus(c.url, { gapMs: c.gapMs, timeoutMs: c.timeoutMs, retries: c.retries, setAsideAfter: c.setAsideAfter, setAsideMs: c.setAsideMs, maxInFlight: c.maxInFlight, clock: this.clock, onFrame: this.tap(name) });
     this.buses.set(name, b);
     return b;
   }
 
   unitOf: UnitOf = (bus, unit, name) => this.get(bus).unit(unit, { name });
+
+  private readonly modules = new Map<string, RelayModule>();
+
+  /**
+   * The relay module at bus/unit, shared by every valve on it (relay-module.ts): its feedback
+   * in one read, its keep-alives in one FC15 write where buses.<bus>.relayModules says so.
+   */
+  moduleOf(bus: string, unit: number, name: string): RelayModule {
+    const key = `${bus}#${unit}`;
+    let m = this.modules.get(key);
+    if (!m) {
+      const c = this.cfg.buses[bus]?.relayModules?.find((r) => r.unit === unit);
+      m = new RelayModule({ unit: this.unitOf(bus, unit, name), writeMultipleCoils: c?.writeMultipleCoils ?? false, batchFeedback: c?.batchFeedback ?? true });
+      this.modules.set(key, m);
+    }
+    return m;
+  }
 
   /**
    * Opens every bus built so far that was not opened yet; settles when each
@@ -139,7 +157,7 @@ export function buildValves(cfg: GatewayConfig, clock: Clock, logs?: LogFactory)
   const tap = (device: string) => (logs ? frameLogger(logs(`link.${device}`)) : undefined);
   const buses = new StationBuses(cfg, clock, tap);
   const valves = new Map<string, ValveDriver>();
-  for (const p of cfg.posts) valves.set(p.id, buildValve(p, buses.unitOf, clock));
+  for (const p of cfg.posts) valves.set(p.id, buildValve(p, buses, clock));
   return { buses, valves };
 }
 
@@ -237,10 +255,12 @@ function buildPost(p: PostConfig, unitOf: UnitOf, rules: CodeRule[], clock: Cloc
   return { scale, reader, ...(setpointLimit ? { setpointLimit } : {}), startInput: input('start', p.startInput), stopInput: input('stop', p.stopInput) };
 }
 
-function buildValve(p: PostConfig, unitOf: UnitOf, clock: Clock): ValveDriver {
+function buildValve(p: PostConfig, buses: StationBuses, clock: Clock): ValveDriver {
+  const unit = buses.unitOf(p.valve.bus, p.valve.unit, `${p.id}.valve`);
   return new ModbusValveDriver({
     id: `${p.id}.valve`,
-    unit: unitOf(p.valve.bus, p.valve.unit, `${p.id}.valve`),
+    unit,
+    module: buses.moduleOf(p.valve.bus, p.valve.unit, `${p.id}.valve`),
     coil: p.valve.coil,
     feedback: p.valve.feedback,
     confirmTimeoutMs: p.valve.confirmTimeoutMs,
@@ -260,5 +280,5 @@ function buildScale(id: string, s: ScaleConfig, unitOf: UnitOf, clock: Clock, ta
   } catch (err) {
     throw new Error(`${id}: ${errorMessage(err)}`);
   }
-  return new ModbusScaleDriver({ id, unit: unitOf(s.bus, s.unit, id), map, pollHz: s.pollHz, clock });
+  return new ModbusScaleDriver({ id, unit: unitOf(s.bus, s.unit, id), map, pollHz: s.pollHz, idlePollHz: s.idlePollHz, clock });
 }

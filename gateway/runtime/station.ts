@@ -4,6 +4,7 @@
  * starts the other devices and runs one PostRuntime per post with the
  * station-wide locks (leak, uploads behind, store near full) fed to all of them.
  */
+import { paceScale } from './scale-pace.ts';
 import { mkdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from '../sqlite.ts';
@@ -382,6 +383,7 @@ export class Station {
     trackPostFault(this.latches, rt, log);
     rt.events.on((e) => this.onPostEvent(e));
     devices.scale.samples.on((s) => this.lastSample.set(id, s));
+    paceScale(devices.scale, devices.reader, rt, this.clock);
     this.posts.set(id, rt);
     rt.start();
   }

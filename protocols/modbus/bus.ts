@@ -6,7 +6,9 @@
  * because each poll waits out its timeout (EdgeX device-modbus-go #685,
  * ThingsBoard gateway #905). So:
  *
- * - a single FIFO queue, exactly one request outstanding on the wire at a time;
+ * - a single FIFO queue, one request outstanding on the wire at a time (up to
+ *   `maxInFlight` on a Modbus TCP link that accepts several, matched by MBAP
+ *   transaction id; an OFF still takes the next free slot);
  * - de-energising writes (coil OFF) first; an OFF supersedes queued writes to
  *   its coil; retries are separate queue entries behind urgent jobs, so a close
  *   waits for at most the one attempt on the wire (queue.ts, README.md);
@@ -35,6 +37,7 @@ import { type ModbusClient, ModbusConnection } from './connection.ts';
 import { type AttemptOutcome, UnitHealth } from './health.ts';
 import type { DeviceHealth, UnitOptions } from './types.ts';
 import { BusQueue, type Job, supersededError } from './queue.ts';
+import { type BusLoad, BusStats } from './bus-stats.ts';
 import { BusUnit, type UnitRequest } from './unit.ts';
 
 export interface ModbusBusOptions {
@@ -62,6 +65,13 @@ export interface ModbusBusOptions {
   clock?: Clock;
   /** Sees every byte sent and received on the wire (frame logs at trace); must be cheap. */
   onFrame?: FrameTap;
+  /**
+   * Modbus TCP only: requests on the wire at once, matched by MBAP transaction
+   * id (Modbus Messaging on TCP/IP v1.0b section 4.2.1: a server may accept
+   * several); default 1. Only for devices (or gateways) that accept pipelined
+   * requests. Urgent jobs still go first: the next free slot is theirs.
+   */
+  maxInFlight?: number;
 }
 
 /** One request on the wire and how it ended (for poll-latency metrics). */
@@ -91,6 +101,8 @@ export class ModbusBus {
   private readonly setAsideAfter: number;
   private readonly setAsideMs: number;
   private readonly reconnectAfterSilent: number;
+  readonly maxInFlight: number;
+  private readonly load = new BusStats();
   /** Silent attempts in a row across all units (any answer resets it). */
   private silentStreak = 0;
   /** Every attempt on the wire, after it ended. */
@@ -108,6 +120,15 @@ export class ModbusBus {
     this.retries = opts.retries ?? 1;
     this.setAsideAfter = Math.max(1, opts.setAsideAfter ?? 3);
     this.setAsideMs = opts.setAsideMs ?? 5000;
+    const maxInFlight = opts.maxInFlight ?? 1;
+    if (!Number.isInteger(maxInFlight) || maxInFlight < 1 || maxInFlight > 16) {
+      throw new FillgateError('BAD_CONFIG', `maxInFlight ${maxInFlight} on ${url} must be 1..16`, { url, maxInFlight });
+    }
+    if (maxInFlight > 1 && this.address.framing !== 'mbap') {
+      // RTU has no transaction id: a second request before the reply would collide on the line.
+      throw new FillgateError('BAD_CONFIG', `maxInFlight > 1 needs Modbus TCP (MBAP transaction ids); ${url} is ${this.address.scheme}`, { url, maxInFlight });
+    }
+    this.maxInFlight = maxInFlight;
     this.reconnectAfterSilent = this.address.link.kind === 'tcp' ? Math.max(1, opts.reconnectAfterSilent ?? 5) : Infinity;
     this.conn = new ModbusConnection(url, this.address, { backoff: opts.reconnect, connectTimeoutMs: opts.connectTimeoutMs, onFrame: opts.onFrame });
     this.conn.stateChange.on(({ state, error }) => this.onLinkState(state, error));
@@ -157,6 +178,11 @@ export class ModbusBus {
     return unit;
   }
 
+  /** Utilisation, request rate and queue wait of this bus (doctor, /metrics). */
+  getLoad(): BusLoad {
+    return this.load.snapshot(this.queue.length);
+  }
+
   getHealth(): DeviceHealth[] {
     return [...this.units.values()].map(({ tracker }) => tracker.snapshot());
   }
@@ -175,31 +201,45 @@ export class ModbusBus {
     });
   }
 
-  /** Runs queued attempts one at a time; never throws, so the queue can never stall. */
+  /**
+   * Puts queued attempts on the wire while a slot is free (one, or maxInFlight
+   * on Modbus TCP); never throws, so the queue can never stall. Each attempt's
+   * end settles its job, frees its slot and picks the next job in the same
+   * synchronous run, so an OFF queued meanwhile is the next thing sent.
+   */
   private async pump(): Promise<void> {
     if (this.pumping) return;
     this.pumping = true;
     try {
-      while (this.queue.length > 0) {
+      while (this.queue.length > 0 && this.queue.inFlight.size < this.maxInFlight) {
         // The gap comes before the pick, so a close queued during it goes next.
         // Wire timing is real time even when tests inject a clock for health stamps.
         const wait = this.lastDoneAt + this.gapMs - performance.now();
-        if (wait > 0) await sleep(wait);
+        if (wait > 0) {
+          await sleep(wait);
+          continue;
+        }
         const job = this.queue.next();
         if (!job) break;
-        this.queue.current = job;
-        try {
-          job.resolve(await this.run(job));
-        } catch (err) {
-          if (this.retryLater(job, err)) this.queue.retry(job);
-          else job.reject(err);
-        } finally {
-          this.queue.current = undefined;
-        }
+        this.launch(job);
       }
     } finally {
       this.pumping = false;
     }
+  }
+
+  private launch(job: Job): void {
+    this.queue.inFlight.add(job);
+    this.run(job).then(
+      (value) => this.settle(job, () => job.resolve(value)),
+      (err) => this.settle(job, () => (this.retryLater(job, err) ? this.queue.retry(job) : job.reject(err))),
+    );
+  }
+
+  private settle(job: Job, outcome: () => void): void {
+    this.queue.inFlight.delete(job);
+    outcome();
+    void this.pump();
   }
 
   /** One attempt of a job (admission on the first). Retries are new queue entries (queue.ts rule 3). */
@@ -240,6 +280,7 @@ export class ModbusBus {
     if (this.conn.takeStaleBytes() > 0) this.lastUnit?.noteDiscarded();
     this.lastUnit = tracker;
     const started = performance.now();
+    this.load.started(started - (job.queuedAt ?? started));
     try {
       const value = await this.conn.exchange(job.unit.unitId, job.unit.timeoutMs, job.request.op as (c: ModbusClient) => Promise<unknown>, job.request.stillWanted);
       const rttMs = Math.round((performance.now() - started) * 10) / 10;
@@ -258,6 +299,7 @@ export class ModbusBus {
       this.exchanges.emit({ unitId: job.unit.unitId, device: tracker.device, describe: job.request.describe, outcome: outcome.kind, rttMs });
       throw e;
     } finally {
+      this.load.ended();
       this.lastDoneAt = performance.now();
     }
   }

@@ -1,8 +1,10 @@
 /**
  * One physical Modbus connection (a TCP socket or a serial port) driven by the
  * modbus-serial client, kept open with backoff like every link, and one
- * request/response exchange at a time. The arbiter in bus.ts decides what is
- * sent and when; this file only knows modbus-serial.
+ * request/response exchange at a time (several on Modbus TCP when the bus
+ * allows them: modbus-serial matches replies by MBAP transaction id). The
+ * arbiter in bus.ts decides what is sent and when; this file only knows
+ * modbus-serial.
  *
  * modbus-serial 8.0.25 transports by URL scheme:
  *   modbus-tcp      connectTCP         MBAP header, transaction ids
@@ -28,12 +30,12 @@ export interface ModbusConnectionOptions extends ReconnectOptions {
 interface ClientHandle extends Closeable {
   client: ModbusClient;
   /**
-   * Asked as the request's bytes reach the OS (the raw socket or port write); false drops them
+   * By MBAP transaction id (0 for RTU, one request at a time): asked as the request's bytes reach the OS (the raw socket or port write); false drops them
    * unsent and calls `onVeto`. modbus-serial's TcpPort writes a microtask (or a drain) after it is
    * called, so a question asked when the request was started can be answered differently by then:
    * a valve's close decided in between must keep its ON off the wire (protocols/modbus/README.md).
    */
-  gate?: { stillWanted: () => boolean; onVeto: () => void };
+  gates: Map<number, { stillWanted: () => boolean; onVeto: () => void }>;
   /**
    * Calls `fn` once, with LINK_CLOSED, when this connection drops, so a request
    * in flight ends at once; returns the function that removes it. An exchange
@@ -104,9 +106,14 @@ export class ModbusConnection extends Reconnector<ClientHandle> {
     };
     // TcpPort does not relay a socket reset as 'close'; watch the OS object itself.
     const raw = portOf(client)?._client as { on?: (ev: string, fn: () => void) => void } | undefined;
-    if (raw instanceof net.Socket) raw.setKeepAlive(true, 5000);
-    const handle: Partial<ClientHandle> = {};
-    gateRaw(raw, () => handle.gate, this.tap);
+    if (raw instanceof net.Socket) {
+      raw.setKeepAlive(true, 5000);
+      // No Nagle: with several requests in flight (maxInFlight) a small request written while an
+      // earlier one is unacknowledged would otherwise wait for that ACK (RFC 896, delayed ACK).
+      raw.setNoDelay(true);
+    }
+    const handle: Partial<ClientHandle> = { gates: new Map() };
+    gateRaw(raw, handle.gates!, this.address.framing === 'mbap', this.tap);
     raw?.on?.('close', () => {
       rejectDropped(new FillgateError('LINK_CLOSED', `${this.url} dropped during the request`, { url: this.url }));
       session.dropped('connection closed');
@@ -160,8 +167,11 @@ export class ModbusConnection extends Reconnector<ClientHandle> {
       this.drop('port is not open');
       throw new FillgateError('LINK_CLOSED', `${this.url} is not open`, { url: this.url });
     }
+    // setID, setTimeout and the op's write run in one synchronous run: with several exchanges in
+    // flight (Modbus TCP), each request takes its unit id, timeout and transaction id here.
     handle.client.setID(unitId);
     handle.client.setTimeout(timeoutMs);
+    const tid = this.address.framing === 'mbap' ? (portOf(handle.client) as { _transactionIdWrite?: number } | undefined)?._transactionIdWrite ?? 0 : 0;
     let guard: NodeJS.Timeout | undefined;
     let unwatch: () => void = () => undefined;
     // Ends the exchange early: the link dropped, or modbus-serial never settled
@@ -171,10 +181,10 @@ export class ModbusConnection extends Reconnector<ClientHandle> {
       guard = setTimeout(() => reject(timeoutError(this.url, unitId, timeoutMs)), timeoutMs + 250);
       unwatch = handle.onDrop(reject);
       if (stillWanted) {
-        handle.gate = {
+        handle.gates.set(tid, {
           stillWanted,
           onVeto: () => reject(new FillgateError('SUPERSEDED', `unit ${unitId} on ${this.url}: no longer wanted as it went out, not sent`, { url: this.url, unitId })),
-        };
+        });
       }
     });
     try {
@@ -184,7 +194,7 @@ export class ModbusConnection extends Reconnector<ClientHandle> {
     } finally {
       clearTimeout(guard);
       unwatch();
-      handle.gate = undefined;
+      if (stillWanted) handle.gates.delete(tid);
     }
   }
 
@@ -212,13 +222,15 @@ export class ModbusConnection extends Reconnector<ClientHandle> {
  * modbus-serial's internal form (which adds a fake CRC to Modbus TCP frames).
  * Only done when a tap is configured; one wrapper per connection object.
  */
-function gateRaw(raw: unknown, gateOf: () => ClientHandle['gate'], tap: FrameTap | undefined): void {
+function gateRaw(raw: unknown, gates: ClientHandle['gates'], mbap: boolean, tap: FrameTap | undefined): void {
   const os = raw as { on?: (ev: string, fn: (b: Buffer) => void) => void; write?: (...args: unknown[]) => boolean } | undefined;
   if (!os?.on || typeof os.write !== 'function') return;
   if (tap) os.on('data', (b: Buffer) => tap('rx', b));
   const write = os.write.bind(os);
   os.write = (...args: unknown[]) => {
-    const gate = gateOf();
+    // Which request these bytes are: its MBAP transaction id (bytes 0-1), or the one RTU request.
+    const tid = mbap && Buffer.isBuffer(args[0]) && args[0].length >= 2 ? args[0].readUInt16BE(0) : 0;
+    const gate = gates.size > 0 ? gates.get(tid) : undefined;
     if (gate && !gate.stillWanted()) {
       // Dropped unsent; "written" for modbus-serial, whose request the exchange ends with SUPERSEDED.
       gate.onVeto();

@@ -4,17 +4,20 @@
  *
  * 1. Urgent jobs (de-energising writes: a coil OFF) go behind earlier urgent
  *    jobs and ahead of every other job.
- * 2. An urgent OFF supersedes every queued write to the same coil (same unit,
- *    same address): a queued ON is dropped and rejects with SUPERSEDED instead
- *    of reaching the module after the OFF; a queued OFF already does what the
- *    new one asks, so the new caller shares its outcome. An ON to that coil
- *    on the wire right now cannot be recalled, but gets no retry.
+ * 2. An urgent OFF supersedes every queued write that would set one of its
+ *    coils ON (same unit, same address): a queued ON, or a write-multiple
+ *    (FC15, a module's keep-alive) carrying ON for that coil, is dropped and
+ *    rejects with SUPERSEDED instead of reaching the module after the OFF; a
+ *    queued single OFF to that coil already does what the new one asks, so the
+ *    new caller shares its outcome. An ON to that coil on the wire right now
+ *    (one of several in flight on a pipelined Modbus TCP link) cannot be
+ *    recalled, but gets no retry.
  * 3. A retry is a new entry, not a loop inside one job: it goes behind every
  *    urgent job and ahead of the jobs queued after its first attempt, so a
- *    close waits for at most the one attempt already on the wire.
+ *    close waits for at most the attempts already on the wire.
  *
- * Single-coil writes are FC05 (Modbus Application Protocol v1.1b3, 6.5); the
- * bus exposes no FC15, so a coil is named by unit and address alone.
+ * Coil writes are FC05 (single) and FC15 (multiple), Modbus Application
+ * Protocol v1.1b3 sections 6.5 and 6.11; a coil is named by unit and address.
  */
 import { FillgateError } from '../errors.ts';
 import type { BusUnit, UnitRequest } from './unit.ts';
@@ -26,14 +29,16 @@ export interface Job {
   reject(err: unknown): void;
   /** Attempts still allowed; set when the first attempt is admitted. */
   attemptsLeft?: number;
-  /** A later OFF to the same coil came while this ON was on the wire: no retry. */
+  /** A later OFF to one of its coils came while this ON was on the wire: no retry. */
   superseded?: boolean;
+  /** performance.now() when it (or its retry) joined the queue: for the queue-wait figure. */
+  queuedAt?: number;
 }
 
 export class BusQueue {
   private readonly jobs: Job[] = [];
-  /** The job whose attempt is on the wire (or about to be); set by the bus. */
-  current: Job | undefined;
+  /** The jobs whose attempts are on the wire (or about to be); kept by the bus. At most maxInFlight. */
+  readonly inFlight = new Set<Job>();
 
   get length(): number {
     return this.jobs.length;
@@ -41,11 +46,12 @@ export class BusQueue {
 
   /** A new request, placed by rules 1 and 2. */
   add(job: Job): void {
-    const coil = job.request.coil;
-    if (coil && !coil.on) {
-      if (this.current && sameCoil(this.current, job) && this.current.request.coil!.on) this.current.superseded = true;
-      const queuedOff = this.jobs.find((j) => sameCoil(j, job) && !j.request.coil!.on && !j.request.stillWanted && !job.request.stillWanted);
-      for (const on of this.jobs.filter((j) => sameCoil(j, job) && j.request.coil!.on)) {
+    job.queuedAt = performance.now();
+    const off = offCoils(job);
+    if (off) {
+      for (const j of this.inFlight) if (setsOn(j, job.unit, off)) j.superseded = true;
+      const queuedOff = isSingleOff(job) ? this.jobs.find((j) => isSingleOff(j) && sameCoil(j, job) && !j.request.stillWanted && !job.request.stillWanted) : undefined;
+      for (const on of this.jobs.filter((j) => setsOn(j, job.unit, off))) {
         this.jobs.splice(this.jobs.indexOf(on), 1);
         on.reject(supersededError(on));
       }
@@ -57,6 +63,7 @@ export class BusQueue {
 
   /** The next attempt of a job that failed in a way worth retrying (rule 3). */
   retry(job: Job): void {
+    job.queuedAt = performance.now();
     this.jobs.splice(this.firstNormal(), 0, job);
   }
 
@@ -77,11 +84,37 @@ export class BusQueue {
 
 export function supersededError(job: Job): FillgateError {
   const { unit, request } = job;
+  const w = coilWrite(job);
   return new FillgateError('SUPERSEDED', `${request.describe} to unit ${unit.unitId} on ${unit.busUrl} was not sent: superseded`, {
     unitId: unit.unitId,
     busUrl: unit.busUrl,
-    coil: request.coil?.address,
+    coil: w?.address,
   });
+}
+
+/** The coils a request writes, FC05 or FC15 alike. */
+function coilWrite(job: Job): { address: number; values: readonly boolean[] } | undefined {
+  const r = job.request;
+  if (r.coil) return { address: r.coil.address, values: [r.coil.on] };
+  return r.coils;
+}
+
+/** The addresses an urgent all-OFF write de-energises, or undefined. */
+function offCoils(job: Job): number[] | undefined {
+  const w = coilWrite(job);
+  if (!w || w.values.some(Boolean)) return undefined;
+  return w.values.map((_, i) => w.address + i);
+}
+
+/** Whether `job` would set any of `addresses` of `unit` ON. */
+function setsOn(job: Job, unit: BusUnit, addresses: number[]): boolean {
+  const w = coilWrite(job);
+  if (!w || job.unit !== unit) return false;
+  return addresses.some((a) => w.values[a - w.address] === true);
+}
+
+function isSingleOff(job: Job): boolean {
+  return job.request.coil !== undefined && !job.request.coil.on;
 }
 
 function sameCoil(a: Job, b: Job): boolean {

@@ -10,17 +10,27 @@ export interface ModbusUnit {
   readonly busUrl: string;
   readHoldingRegisters(address: number, count: number): Promise<number[]>;
   readInputRegisters(address: number, count: number): Promise<number[]>;
-  readCoils(address: number, count: number): Promise<boolean[]>;
-  readDiscreteInputs(address: number, count: number): Promise<boolean[]>;
+  readCoils(address: number, count: number, opts?: ReadOptions): Promise<boolean[]>;
+  readDiscreteInputs(address: number, count: number, opts?: ReadOptions): Promise<boolean[]>;
   /**
    * FC05. An OFF is urgent: it goes ahead of queued polls and supersedes queued
    * writes to the same coil (which reject with SUPERSEDED). See README.md.
    */
   writeCoil(address: number, value: boolean, opts?: CoilWriteOptions): Promise<void>;
+  /**
+   * FC15, e.g. one keep-alive for every valve of a relay module. Dropped whole
+   * (SUPERSEDED) by an OFF to any coil it would set ON; all OFF is urgent.
+   */
+  writeCoils(address: number, values: boolean[], opts?: CoilWriteOptions): Promise<void>;
   writeRegister(address: number, value: number): Promise<void>;
   writeRegisters(address: number, values: number[]): Promise<void>;
   readonly health: Signal<DeviceHealth>;
   getHealth(): DeviceHealth;
+}
+
+export interface ReadOptions {
+  /** Told right before each attempt goes on the wire (a batched read stops taking joiners then). */
+  onSend?: () => void;
 }
 
 export interface CoilWriteOptions {

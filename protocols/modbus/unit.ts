@@ -1,15 +1,15 @@
 /**
  * How a driver sees one unit on a bus (ModbusUnit, types.ts). Each call checks
  * its arguments against the Modbus limits (Modbus Application Protocol v1.1b3,
- * section 6: at most 125 registers / 2000 bits per read, 123 registers per
- * write) and hands the request to the bus arbiter. Bad arguments reject with
+ * section 6: at most 125 registers / 2000 bits per read, 123 registers /
+ * 1968 coils per write) and hands the request to the bus arbiter. Bad arguments reject with
  * BAD_PAYLOAD without touching the wire or the unit's health.
  */
 import { FillgateError } from '../errors.ts';
 import type { Signal } from '../signal.ts';
 import type { ModbusClient } from './connection.ts';
 import type { UnitHealth } from './health.ts';
-import type { CoilWriteOptions, DeviceHealth, ModbusUnit } from './types.ts';
+import type { CoilWriteOptions, DeviceHealth, ModbusUnit, ReadOptions } from './types.ts';
 
 export interface UnitRequest<T> {
   /** e.g. "FC03 40+2", for errors and logs. */
@@ -23,6 +23,8 @@ export interface UnitRequest<T> {
   urgent?: boolean;
   /** A single-coil write (FC05): the bus drops queued writes to a coil an OFF supersedes (queue.ts). */
   coil?: { address: number; on: boolean };
+  /** A write-multiple-coils (FC15): dropped whole by an OFF to any coil it would set ON (queue.ts). */
+  coils?: { address: number; values: readonly boolean[] };
   /** Asked right before each attempt goes on the wire; false drops the request with SUPERSEDED. */
   stillWanted?: () => boolean;
   /** Told right before each attempt goes on the wire (after admission). */
@@ -60,13 +62,13 @@ export class BusUnit implements ModbusUnit {
     return this.read(4, address, count, 125, (c) => c.readInputRegisters(address, count).then((r) => r.data));
   }
 
-  readCoils(address: number, count: number): Promise<boolean[]> {
+  readCoils(address: number, count: number, opts: ReadOptions = {}): Promise<boolean[]> {
     // Replies carry whole bytes; the padding bits are not coils.
-    return this.read(1, address, count, 2000, (c) => c.readCoils(address, count).then((r) => r.data.slice(0, count)));
+    return this.read(1, address, count, 2000, (c) => c.readCoils(address, count).then((r) => r.data.slice(0, count)), opts.onSend);
   }
 
-  readDiscreteInputs(address: number, count: number): Promise<boolean[]> {
-    return this.read(2, address, count, 2000, (c) => c.readDiscreteInputs(address, count).then((r) => r.data.slice(0, count)));
+  readDiscreteInputs(address: number, count: number, opts: ReadOptions = {}): Promise<boolean[]> {
+    return this.read(2, address, count, 2000, (c) => c.readDiscreteInputs(address, count).then((r) => r.data.slice(0, count)), opts.onSend);
   }
 
   writeCoil(address: number, value: boolean, opts: CoilWriteOptions = {}): Promise<void> {
@@ -76,6 +78,22 @@ export class BusUnit implements ModbusUnit {
       op: (c) => c.writeCoil(address, value).then(() => undefined),
       urgent: value === false,
       coil: { address, on: value },
+      stillWanted: opts.stillWanted,
+      onSend: opts.onSend,
+    });
+  }
+
+  writeCoils(address: number, values: boolean[], opts: CoilWriteOptions = {}): Promise<void> {
+    const bad = !Array.isArray(values)
+      ? 'values must be an array'
+      : (checkCount(values.length, 1968) ?? checkAddress(address, values.length) ?? (values.every((v) => typeof v === 'boolean') ? undefined : 'coil values must be booleans'));
+    const copy = Array.isArray(values) ? [...values] : [];
+    return this.send(bad, {
+      describe: `FC15 ${address}+${copy.length}=${copy.map((v) => (v ? 1 : 0)).join('')}`,
+      op: (c) => c.writeCoils(address, copy).then(() => undefined),
+      // All OFF de-energises: as urgent as a single OFF (README rule 2).
+      urgent: copy.length > 0 && copy.every((v) => !v),
+      coils: { address, values: copy },
       stillWanted: opts.stillWanted,
       onSend: opts.onSend,
     });
@@ -93,9 +111,9 @@ export class BusUnit implements ModbusUnit {
     return this.send(bad, { describe: `FC16 ${address}+${values?.length}`, op: (c) => c.writeRegisters(address, values).then(() => undefined) });
   }
 
-  private read<T>(fc: number, address: number, count: number, max: number, op: (c: ModbusClient) => Promise<T>): Promise<T> {
+  private read<T>(fc: number, address: number, count: number, max: number, op: (c: ModbusClient) => Promise<T>, onSend?: () => void): Promise<T> {
     const bad = checkCount(count, max) ?? checkAddress(address, count);
-    return this.send(bad, { describe: `FC0${fc} ${address}+${count}`, op });
+    return this.send(bad, { describe: `FC0${fc} ${address}+${count}`, op, ...(onSend ? { onSend } : {}) });
   }
 
   private send<T>(bad: string | undefined, request: UnitRequest<T>): Promise<T> {

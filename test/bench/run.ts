@@ -36,6 +36,8 @@ await section('event-loop', async () => (await import('./event-loop.ts')).run({ 
 await section('receiver', async () => (await import('./receiver.ts')).run({ print: !json }));
 // Devices in their own process, a real SQLite file, shipped defaults; medians of 5 alternating runs (issue 14 point 5).
 await section('mqtt', async () => (await import('./mqtt.ts')).runMqttBench(8000, 5));
+// Issue 14 point 3: 32 posts on one Modbus TCP connection, before and after sharing the relay module's requests (~80 s).
+await section('bus-rate', async () => (await import('./bus-rate.ts')).run({ print: !json }));
 // The long valve soak (issue 9 point 6): ~25 min for 2000 fills; alone: `npm run bench -- valve-soak` (VALVE_SOAK_FILLS=n).
 await section('valve-soak', async () => (await import('./valve-soak.ts')).run({ print: !json }));
 

@@ -6,7 +6,7 @@
  */
 import { Signal } from '../../protocols/signal.ts';
 import { FillgateError } from '../../protocols/errors.ts';
-import type { CoilWriteOptions, DeviceHealth, ModbusUnit } from '../../protocols/modbus/types.ts';
+import type { CoilWriteOptions, DeviceHealth, ModbusUnit, ReadOptions } from '../../protocols/modbus/types.ts';
 
 export type FakeOp =
   | 'readHoldingRegisters'
@@ -14,6 +14,7 @@ export type FakeOp =
   | 'readCoils'
   | 'readDiscreteInputs'
   | 'writeCoil'
+  | 'writeCoils'
   | 'writeRegister'
   | 'writeRegisters';
 
@@ -75,10 +76,12 @@ export class FakeModbusUnit implements ModbusUnit {
   readInputRegisters(address: number, count: number): Promise<number[]> {
     return this.run({ op: 'readInputRegisters', address, count }, () => this.input.slice(address, address + count));
   }
-  readCoils(address: number, count: number): Promise<boolean[]> {
+  readCoils(address: number, count: number, opts: ReadOptions = {}): Promise<boolean[]> {
+    opts.onSend?.();
     return this.run({ op: 'readCoils', address, count }, () => this.coils.slice(address, address + count));
   }
-  readDiscreteInputs(address: number, count: number): Promise<boolean[]> {
+  readDiscreteInputs(address: number, count: number, opts: ReadOptions = {}): Promise<boolean[]> {
+    opts.onSend?.();
     return this.run({ op: 'readDiscreteInputs', address, count }, () => this.discrete.slice(address, address + count));
   }
   /**
@@ -94,6 +97,20 @@ export class FakeModbusUnit implements ModbusUnit {
     return this.run({ op: 'writeCoil', address, value }, () => {
       this.coils[address] = value;
       this.onWriteCoil?.(address, value);
+    });
+  }
+  /** FC15: one call, every coil applied together (stillWanted asked at call time, as writeCoil). */
+  writeCoils(address: number, values: boolean[], opts: CoilWriteOptions = {}): Promise<void> {
+    if (opts.stillWanted && !opts.stillWanted()) {
+      this.calls.push({ op: 'writeCoils', address, value: values.map(Number), t: performance.now(), dropped: true });
+      return Promise.reject(new FillgateError('SUPERSEDED', 'fake unit: write no longer wanted, not sent', { address }));
+    }
+    opts.onSend?.();
+    return this.run({ op: 'writeCoils', address, value: values.map(Number) }, () => {
+      values.forEach((v, i) => {
+        this.coils[address + i] = v;
+        this.onWriteCoil?.(address + i, v);
+      });
     });
   }
   writeRegister(address: number, value: number): Promise<void> {

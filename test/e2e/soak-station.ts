@@ -20,7 +20,8 @@ export interface SoakStationOptions {
   flowKgPerMin?: number;
 }
 
-export const RELAY_UNIT = 20;
+// Above any scale unit (1..posts), so a 32- or 128-post bus-rate run fits too (issue 14).
+export const RELAY_UNIT = 200;
 export const TARE_KG = 3.4; // YSP4.7, allowed fill 2 kg (examples/cylinders.csv)
 export const postIds = (n: number) => Array.from({ length: n }, (_, i) => `P${i + 1}`);
 

@@ -48,7 +48,12 @@ test('every device of a healthy station is reachable, Modbus ones with a round-t
   assert.is(a9.framesDiscarded, 0);
   const reader = device(report, 'P1.reader');
   assert.ok(reader.hints.some((h) => /until a tag is presented/.test(h)));
+  // Per bus (issue 14 point 3): the configured polling against the round trip measured here.
+  const relays = report.buses?.find((b) => b.name === 'mb');
+  assert.ok(relays && relays.rttMs !== undefined && relays.demandPerSec > 0 && relays.capacityPerSec > 0, JSON.stringify(report.buses));
+  assert.ok(relays.utilisation > 0 && relays.utilisation < 1, JSON.stringify(relays));
   const table = formatDoctorReport(report);
+  assert.match(table, /bus mb \(modbus-tcp:\/\/127\.0\.0\.1:\d+\): round trip [\d.]+ ms; the configured polling needs ~\d+ exchanges\/s/);
   assert.match(table, /all 9 devices ok/);
   assert.match(table, /P1\.scale\s+ok\s+[\d.]+ ms/);
 });

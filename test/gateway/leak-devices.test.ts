@@ -61,6 +61,7 @@ function fakeUnit(): ModbusUnit & { regs: number[]; inputs: boolean[]; coils: bo
     async readCoils(a: number, n: number) { if (u.failing) throw new Error('timeout'); return u.coils.slice(a, a + n); },
     async readDiscreteInputs(a: number, n: number) { if (u.failing) throw new Error('timeout'); return u.inputs.slice(a, a + n); },
     async writeCoil(a: number, v: boolean) { if (u.failing) throw new Error('timeout'); u.coils[a] = v; if (a === 0 && v) u.inputs[0] = true; },
+    async writeCoils(a: number, v: boolean[]) { if (u.failing) throw new Error('timeout'); v.forEach((x, i) => (u.coils[a + i] = x)); },
     async writeRegister(a: number, v: number) { u.regs[a] = v; },
     async writeRegisters(a: number, v: number[]) { v.forEach((x, i) => (u.regs[a + i] = x)); },
   };

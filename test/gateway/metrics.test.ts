@@ -71,6 +71,13 @@ test('after a fill and a refusal the scrape counts both, with poll latency and b
   assert.ok((value(text, 'fillgate_poll_latency_seconds_count{bus="relays",device="P1.valve"}') ?? 0) > 0, 'relay module polls timed');
   assert.ok((value(text, 'fillgate_modbus_exchanges_total{bus="p1-scale",device="P1.scale",outcome="ok"}') ?? 0) > 10);
   assert.match(text, /fillgate_poll_latency_seconds_bucket\{le="0.3",bus="p1-scale",device="P1.scale"\} \d+/);
+  // Per bus (issue 14 point 3): how busy the wire is, the request rate and the queue wait.
+  const util = value(text, 'fillgate_modbus_bus_utilisation{bus="p1-scale"}');
+  assert.ok(util !== undefined && util > 0 && util <= 1, `p1-scale utilisation ${util}`);
+  assert.ok((value(text, 'fillgate_modbus_bus_requests_per_second{bus="p1-scale"}') ?? 0) > 1);
+  assert.ok((value(text, 'fillgate_modbus_bus_requests_total{bus="relays"}') ?? 0) > 0);
+  assert.ok((value(text, 'fillgate_modbus_bus_busy_seconds_total{bus="p1-scale"}') ?? 0) > 0);
+  assert.ok(value(text, 'fillgate_modbus_bus_queue_wait_p99_seconds{bus="relays"}') !== undefined);
   // The streaming scale by the spacing of its frames.
   assert.ok((value(text, 'fillgate_stream_frame_interval_seconds_count{device="P2.scale"}') ?? 0) > 5, 'P2 frames timed');
   // Backlog: both records committed, none uploaded (no upload configured).

@@ -65,11 +65,12 @@ test('a second OFF to a coil shares the queued one; the ON on the wire gets no r
   taken.resolve('done');
   assert.equal([first.settled, second.settled], ['ok:done', 'ok:done']);
   const onWire = job('on', unitA, 'on', 0);
-  q.current = onWire;
+  q.inFlight.add(onWire);
   q.add(job('off3', unitA, 'off', 0));
   assert.ok(onWire.superseded, 'the ON on the wire is not retried');
   const offWire = job('off4', unitA, 'off', 1);
-  q.current = offWire;
+  q.inFlight.clear();
+  q.inFlight.add(offWire);
   q.add(job('off5', unitA, 'off', 1));
   assert.not.ok(offWire.superseded, 'an OFF on the wire keeps its retries');
 });
@@ -81,6 +82,29 @@ test('a retry goes behind every urgent job and ahead of the jobs queued after it
   q.retry(job('p1-retry', unitB, 'poll'));
   q.retry(job('off-retry', unitB, 'off', 4));
   assert.equal(order(q), ['off', 'off-retry', 'p1-retry', 'p2']);
+});
+
+function multi(name: string, unit: BusUnit, address: number, values: boolean[]): Probe {
+  const j = job(name, unit, 'poll');
+  j.request = { ...j.request, coils: { address, values }, urgent: values.every((v) => !v) };
+  return j;
+}
+
+test('FC15: an OFF drops a queued write-multiple that sets its coil ON, not one that sets it OFF; all-OFF is urgent', () => {
+  const q = new BusQueue();
+  const keepAlive = multi('fc15-on0', unitA, 0, [true, false, true]);
+  const other = multi('fc15-off0', unitA, 0, [false, true]);
+  const otherUnit = multi('fc15-unitB', unitB, 0, [true]);
+  for (const j of [keepAlive, other, otherUnit]) q.add(j);
+  q.add(multi('all-off', unitB, 4, [false, false]));
+  q.add(job('off0', unitA, 'off', 0));
+  assert.is(keepAlive.settled, 'SUPERSEDED');
+  assert.is(other.settled, undefined);
+  assert.equal(order(q), ['all-off', 'off0', 'fc15-off0', 'fc15-unitB']);
+  const onWire = multi('fc15-wire', unitA, 0, [false, true]);
+  q.inFlight.add(onWire);
+  q.add(job('off1', unitA, 'off', 1));
+  assert.ok(onWire.superseded, 'an FC15 carrying ON for the coil, on the wire, is not retried');
 });
 
 test.run();

@@ -153,7 +153,9 @@ export function postTile(post: string, snap: PostState, memoryIn: PostMemory = {
   };
   if (last && at.now !== undefined) {
     const ageMs = Math.max(0, at.now - last.at);
-    const limit = snap.ctx.cfg ? staleLimitMs(snap.ctx) : 1000;
+    // With no attempt the scale may poll at its idle rate (idlePollHz ≥ 2): 1 s is stale then.
+    const idleLike = ph.kind === 'idle' || ph.kind === 'closedOut' || ph.kind === 'aborted';
+    const limit = snap.ctx.cfg ? (idleLike ? Math.max(1000, staleLimitMs(snap.ctx)) : staleLimitMs(snap.ctx)) : 1000;
     if (ageMs >= 1000) tile.weightAgeS = Math.floor(ageMs / 1000);
     tile.weightStale = ageMs >= limit;
   }
