@@ -71,4 +71,16 @@ test('maxInFlight > 1 on RTU (also through a device server) is an error at its p
   assert.ok(!r.ok && r.errors.some((e) => e.path === 'buses.line.maxInFlight' && /only Modbus TCP/.test(e.message)), JSON.stringify(!r.ok && r.errors));
 });
 
+
+test('gas detector controllers and cut-off valves on the line count in its demand', () => {
+  const raw = station(2, 'modbus-rtu:///dev/ttyUSB0?baud=9600') as Record<string, unknown>;
+  const before = busDemand(raw).get('line')!;
+  raw.leakDetectors = [{ id: 'ld1', bus: 'line', unit: 30, pollMs: 500, channels: [{ id: 'g1' }, { id: 'g2' }] }];
+  raw.cutoffValves = [{ id: 'cv1', bus: 'line', unit: 31, pollMs: 250 }];
+  const after = busDemand(raw).get('line')!;
+  // 2 channels x (LEL + status) at 2 Hz, and the cut-off's feedback at 4 Hz.
+  assert.is(after.leak, 2 * 2 * 2 + 4);
+  assert.ok(Math.abs(after.total - before.total - after.leak) < 1e-9);
+});
+
 test.run();
