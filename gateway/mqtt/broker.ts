@@ -53,15 +53,17 @@ export interface BrokerCounters {
   messagesIn: number;
 }
 
-export interface StationBroker {
-  readonly aedes: Aedes;
+/**
+ * What the station needs of its broker, whichever thread runs it: `startStationBroker` (this
+ * file, on the calling thread) or `startBrokerWorker` (broker-thread.ts, aedes in a worker).
+ */
+export interface StationBrokerPort {
   readonly topics: TopicMap;
   /** Bound ports (useful when the config says 0). */
   readonly ports: { tcp: number; tls?: number; ws?: number };
   readonly messages: Signal<DeviceMessage>;
   readonly rejections: Signal<Rejection>;
   readonly counters: BrokerCounters;
-  readonly penalty: PenaltyBox;
   /** Publish as the gateway (bypasses the device ACL). */
   publish(topic: string, payload: string | Buffer | object, opts?: { qos?: 0 | 1; retain?: boolean }): Promise<void>;
   /**
@@ -74,8 +76,15 @@ export interface StationBroker {
   command(device: string, envelope: CommandEnvelope): Promise<void>;
   /** Retained gateway state on the local broker. */
   setGatewayState(state: GatewayState): Promise<void>;
+  /** Everything published on the broker under `pattern` (MQTT wildcards), as the gateway sees it; resolves to an unsubscribe. */
+  tap(pattern: string, onMessage: (topic: string, payload: Buffer) => void): Promise<() => void>;
   connectedDevices(): string[];
   close(): Promise<void>;
+}
+
+export interface StationBroker extends StationBrokerPort {
+  readonly aedes: Aedes;
+  readonly penalty: PenaltyBox;
 }
 
 const deviceOf = new WeakMap<Client, MqttDeviceConfig>();
@@ -301,6 +310,11 @@ export async function startStationBroker(cfg: { station: string; broker: BrokerC
     },
     command: (device, envelope) => publish(topics.deviceTopic(device, 'cmd'), envelope, { qos: 1 }),
     setGatewayState: (state) => publish(topics.gatewayState, state, { qos: 1, retain: true }),
+    tap: (pattern, onMessage) =>
+      new Promise((resolve) => {
+        const deliver = (packet: PublishPacket, cb: () => void) => (onMessage(packet.topic, packet.payload as Buffer), cb());
+        aedes.subscribe(pattern, deliver, () => resolve(() => aedes.unsubscribe(pattern, deliver, () => undefined)));
+      }),
     connectedDevices() {
       const ids: string[] = [];
       for (const c of Object.values((aedes as unknown as { clients: Record<string, Client> }).clients)) {

@@ -37,6 +37,11 @@ export const brokerSchema = z.object({
   tls: z.object({ port: z.number().int().min(0).max(65535).default(8883), certFile: z.string(), keyFile: z.string(), caFile: z.string().optional() }).optional(),
   ws: z.object({ port: z.number().int().min(0).max(65535).default(8080) }).optional(),
   devices: z.array(mqttDeviceSchema).default([]),
+  /**
+   * Where aedes runs (issue 14 point 5): `worker` = its own thread, so MQTT parsing, routing and
+   * validation stay off the posts' event loop (broker-thread.ts); `main` = on the posts' thread.
+   */
+  thread: z.enum(['worker', 'main']).default('worker'),
   penalty: penaltySchema.default({ maxRejections: 3, windowMs: 60_000, baseMs: 5_000, maxMs: 600_000 }),
 });
 export type BrokerConfig = z.infer<typeof brokerSchema>;

@@ -6,7 +6,7 @@
  * outbox's group commit of what its message caused. Returns a function that undoes it.
  */
 import type { CommandEnvelope } from './topics.ts';
-import type { StationBroker } from './broker.ts';
+import type { StationBrokerPort as StationBroker } from './broker.ts';
 import type { UpstreamRelay } from './relay.ts';
 import type { LeakService, CutoffActuator } from '../leak/service.ts';
 import type { AngleValveMonitor } from '../leak/angle-valve.ts';

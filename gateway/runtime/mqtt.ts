@@ -8,7 +8,8 @@ import type Database from 'better-sqlite3';
 import type { Clock } from '../../protocols/clock.ts';
 import type { LogFactory } from '../log.ts';
 import type { GatewayConfig } from '../config/config.ts';
-import { startStationBroker, type StationBroker } from '../mqtt/broker.ts';
+import { startStationBroker, type StationBrokerPort } from '../mqtt/broker.ts';
+import { startBrokerWorker } from '../mqtt/broker-thread.ts';
 import { Outbox } from '../mqtt/outbox.ts';
 import { UpstreamRelay } from '../mqtt/relay.ts';
 import { wireStationMqtt, mqttCutoffActuator } from '../mqtt/wiring.ts';
@@ -16,7 +17,7 @@ import { LeakService } from '../leak/service.ts';
 import { AngleValveMonitor, type QuarantinePort } from '../leak/angle-valve.ts';
 
 export interface StationMqtt {
-  broker: StationBroker;
+  broker: StationBrokerPort;
   relay?: UpstreamRelay;
   leak: LeakService;
   valves: AngleValveMonitor;
@@ -28,7 +29,9 @@ export async function startStationMqtt(cfg: GatewayConfig, deps: { db: Database.
   if (!m) return undefined;
   if (!deps.leak) throw new Error('the leak interlock must be started before MQTT (runtime/leak.ts)');
   const { clock, logs } = deps;
-  const broker = await startStationBroker({ station: cfg.station.code, broker: m.broker }, { clock, log: logs('mqtt.broker') });
+  const brokerCfg = { station: cfg.station.code, broker: m.broker };
+  // In a worker thread unless the config says main (mqtt.broker.thread; gateway/mqtt/README.md).
+  const broker = m.broker.thread === 'main' ? await startStationBroker(brokerCfg, { clock, log: logs('mqtt.broker') }) : await startBrokerWorker(brokerCfg, { log: logs('mqtt.broker') });
   let relay: UpstreamRelay | undefined;
   if (m.upstream) {
     const outbox = new Outbox(deps.db, { telemetryCap: m.outbox.telemetryCap, clock });

@@ -89,14 +89,9 @@ test('leak level 2 mid-fill: valve closed, LEAK_ALARM recorded, cut-off valve cl
 
 test('post status is published on the station broker as the phase changes', async () => {
   const seen: { topic: string; body: { locked?: boolean; state?: string; post?: string } }[] = [];
-  const aedes = rig.station.mqtt!.broker.aedes;
   const root = `fillgate/${rig.config.station.code}`;
-  await new Promise<void>((r) =>
-    aedes.subscribe(`${root}/#`, (packet, cb) => {
-      seen.push({ topic: packet.topic, body: JSON.parse(packet.payload.toString()) });
-      cb();
-    }, () => r()),
-  );
+  // A tap on the station broker (in its worker thread by default): what a local subscriber would get.
+  await rig.station.mqtt!.broker.tap(`${root}/#`, (topic, payload) => seen.push({ topic, body: JSON.parse(payload.toString()) }));
   rig.sim.place('P2', 'E2000017A1B20002');
   await rig.until('P2 loaded', () => simPost('P2').scale.grossKg > 1);
   rig.sim.scan('P2', 'E2000017A1B20002');
