@@ -11,7 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import Database from '../../gateway/sqlite.ts';
-import { startStationBroker, type StationBroker } from '../../gateway/mqtt/broker.ts';
+import { startStationBroker, type StationBrokerPort } from '../../gateway/mqtt/broker.ts';
+import { startBrokerWorker } from '../../gateway/mqtt/broker-thread.ts';
 import { Outbox } from '../../gateway/mqtt/outbox.ts';
 import { UpstreamRelay } from '../../gateway/mqtt/relay.ts';
 import { wireStationMqtt } from '../../gateway/mqtt/wiring.ts';
@@ -24,7 +25,7 @@ const { devices, passwords } = deviceConfigs([['ld1', 'leak-detector', 'P1']]);
 const state = (lel: number) => JSON.stringify({ lel, level: 0, fault: false });
 
 interface Rig {
-  broker: StationBroker;
+  broker: StationBrokerPort;
   db: Database.Database;
   reader: Database.Database;
   device: MqttClient;
@@ -37,7 +38,7 @@ interface Rig {
   close(): Promise<void>;
 }
 
-async function rig(name: string): Promise<Rig> {
+async function rig(name: string, thread: 'main' | 'worker'): Promise<Rig> {
   const file = join(dir, `${name}.db`);
   const db = new Database(file);
   const held: (() => void)[] = [];
@@ -47,7 +48,7 @@ async function rig(name: string): Promise<Rig> {
     { station: 'ST1', upstream: { url: 'mqtt://127.0.0.1:1', protocolVersion: 4, keepaliveSec: 30, reconnectMs: 1000, window: 10, rejectUnauthorized: true } },
     { outbox },
   );
-  const broker = await startStationBroker({ station: 'ST1', broker: brokerConfig(devices) });
+  const broker = thread === 'main' ? await startStationBroker({ station: 'ST1', broker: brokerConfig(devices) }) : await startBrokerWorker({ station: 'ST1', broker: brokerConfig(devices) });
   const seen: DeviceMessage[] = [];
   broker.messages.on((m) => seen.push(m));
   const unwire = wireStationMqtt({ broker, relay });
@@ -76,70 +77,73 @@ async function rig(name: string): Promise<Rig> {
   };
 }
 
-test('a QoS 1 device message is not acknowledged before its outbox row is committed', async () => {
-  const r = await rig('held');
-  try {
-    let acked = false;
-    const sent = r.device.publishAsync('fillgate/ST1/dev/ld1/state', state(3), { qos: 1 }).then(() => (acked = true));
-    await eventually(() => r.seen.length === 1 && r.held.length === 1, 10_000, 'message taken, commit pending');
-    // Held well past a loopback round trip (< 1 ms): the PUBACK must not come while the row is not on disk.
-    await new Promise((res) => setTimeout(res, 300));
-    assert.equal(r.pubacks, [], 'no PUBACK on the wire before the commit');
-    assert.not.ok(acked);
-    assert.is(r.onDisk(), 0);
-    r.held.shift()!();
-    assert.is(r.onDisk(), 1, 'committed');
-    await sent;
-    assert.is(r.pubacks.length, 1);
-  } finally {
-    // Release whatever is still held, so a failed assertion cannot leave the broker running.
-    r.held.splice(0).forEach((f) => f());
-    await r.close();
-  }
-});
+// Both places the broker can run (mqtt.broker.thread): on this thread, and in its worker (broker-thread.ts).
+for (const thread of ['main', 'worker'] as const) {
+  test(`[${thread}] a QoS 1 device message is not acknowledged before its outbox row is committed`, async () => {
+    const r = await rig(`held-${thread}`, thread);
+    try {
+      let acked = false;
+      const sent = r.device.publishAsync('fillgate/ST1/dev/ld1/state', state(3), { qos: 1 }).then(() => (acked = true));
+      await eventually(() => r.seen.length === 1 && r.held.length === 1, 10_000, 'message taken, commit pending');
+      // Held well past a loopback round trip (< 1 ms): the PUBACK must not come while the row is not on disk.
+      await new Promise((res) => setTimeout(res, 300));
+      assert.equal(r.pubacks, [], 'no PUBACK on the wire before the commit');
+      assert.not.ok(acked);
+      assert.is(r.onDisk(), 0);
+      r.held.shift()!();
+      assert.is(r.onDisk(), 1, 'committed');
+      await sent;
+      assert.is(r.pubacks.length, 1);
+    } finally {
+      // Release whatever is still held, so a failed assertion cannot leave the broker running.
+      r.held.splice(0).forEach((f) => f());
+      await r.close();
+    }
+  });
 
-test('messages of one turn share one commit and are all acknowledged after it; QoS 0 is never held', async () => {
-  const r = await rig('burst');
-  try {
-    const sent = Array.from({ length: 20 }, (_, i) => r.device.publishAsync('fillgate/ST1/dev/ld1/state', state(i), { qos: 1 }));
-    await eventually(() => r.seen.length === 20, 10_000, 'all taken');
-    await new Promise((res) => setTimeout(res, 100));
-    assert.is(r.pubacks.length, 0);
-    // mqtt.js writes them in one go, so they arrive in one or a few socket reads: a handful of commits, not 20.
-    assert.ok(r.held.length >= 1 && r.held.length < 20, `${r.held.length} group commits for 20 messages`);
-    while (r.held.length) r.held.shift()!();
-    await Promise.all(sent);
-    assert.is(r.pubacks.length, 20);
-    assert.is(r.onDisk(), 20);
-    // QoS 0: nothing to acknowledge, so nothing waits for the held commit.
-    await r.device.publishAsync('fillgate/ST1/dev/ld1/state', state(1), { qos: 0 });
-    await eventually(() => r.seen.length === 21, 10_000, 'QoS 0 taken');
-    assert.is(r.held.length, 1);
-    r.held.shift()!();
-  } finally {
-    // Release whatever is still held, so a failed assertion cannot leave the broker running.
-    r.held.splice(0).forEach((f) => f());
-    await r.close();
-  }
-});
+  test(`[${thread}] messages of one turn share one commit and are all acknowledged after it; QoS 0 is never held`, async () => {
+    const r = await rig(`burst-${thread}`, thread);
+    try {
+      const sent = Array.from({ length: 20 }, (_, i) => r.device.publishAsync('fillgate/ST1/dev/ld1/state', state(i), { qos: 1 }));
+      await eventually(() => r.seen.length === 20, 10_000, 'all taken');
+      await new Promise((res) => setTimeout(res, 100));
+      assert.is(r.pubacks.length, 0);
+      // mqtt.js writes them in one go, so they arrive in one or a few socket reads: a handful of commits, not 20.
+      assert.ok(r.held.length >= 1 && r.held.length < 20, `${r.held.length} group commits for 20 messages`);
+      while (r.held.length) r.held.shift()!();
+      await Promise.all(sent);
+      assert.is(r.pubacks.length, 20);
+      assert.is(r.onDisk(), 20);
+      // QoS 0: nothing to acknowledge, so nothing waits for the held commit.
+      await r.device.publishAsync('fillgate/ST1/dev/ld1/state', state(1), { qos: 0 });
+      await eventually(() => r.seen.length === 21, 10_000, 'QoS 0 taken');
+      assert.is(r.held.length, 1);
+      r.held.shift()!();
+    } finally {
+      // Release whatever is still held, so a failed assertion cannot leave the broker running.
+      r.held.splice(0).forEach((f) => f());
+      await r.close();
+    }
+  });
 
-test('a commit that fails is never acknowledged: the device is disconnected and will send again', async () => {
-  const r = await rig('failed');
-  try {
-    let acked = false;
-    void r.device.publishAsync('fillgate/ST1/dev/ld1/state', state(5), { qos: 1 }).then(() => (acked = true), () => undefined);
-    await eventually(() => r.held.length === 1, 10_000, 'commit pending');
-    r.db.exec('DROP TABLE mqtt_outbox');
-    r.held.shift()!();
-    await eventually(() => !r.device.connected, 10_000, 'device disconnected');
-    assert.equal(r.pubacks, []);
-    assert.not.ok(acked);
-  } finally {
-    // Release whatever is still held, so a failed assertion cannot leave the broker running.
-    r.held.splice(0).forEach((f) => f());
-    await r.close();
-  }
-});
+  test(`[${thread}] a commit that fails is never acknowledged: the device is disconnected and will send again`, async () => {
+    const r = await rig(`failed-${thread}`, thread);
+    try {
+      let acked = false;
+      void r.device.publishAsync('fillgate/ST1/dev/ld1/state', state(5), { qos: 1 }).then(() => (acked = true), () => undefined);
+      await eventually(() => r.held.length === 1, 10_000, 'commit pending');
+      r.db.exec('DROP TABLE mqtt_outbox');
+      r.held.shift()!();
+      await eventually(() => !r.device.connected, 10_000, 'device disconnected');
+      assert.equal(r.pubacks, []);
+      assert.not.ok(acked);
+    } finally {
+      // Release whatever is still held, so a failed assertion cannot leave the broker running.
+      r.held.splice(0).forEach((f) => f());
+      await r.close();
+    }
+  });
 
-test.after(() => rmSync(dir, { recursive: true, force: true }));
+  test.after(() => rmSync(dir, { recursive: true, force: true }));
+}
 test.run();
