@@ -23,7 +23,9 @@ import { join } from 'node:path';
 import { fork } from 'node:child_process';
 import mqtt from 'mqtt';
 import Database from '../../gateway/sqlite.ts';
+import { monitorEventLoopDelay, performance as perf } from 'node:perf_hooks';
 import { startStationBroker } from '../../gateway/mqtt/broker.ts';
+import { startBrokerWorker } from '../../gateway/mqtt/broker-thread.ts';
 import { brokerSchema, outboxSchema, upstreamSchema } from '../../gateway/mqtt/config.ts';
 import { Outbox, type OutboxMessage } from '../../gateway/mqtt/outbox.ts';
 import { UpstreamRelay } from '../../gateway/mqtt/relay.ts';
@@ -37,6 +39,8 @@ const DEVICES = 4;
 const WINDOW = 100;
 const TIMEOUT_MS = 120_000;
 const loadPath = new URL('./mqtt-load.ts', import.meta.url).pathname;
+/** Where aedes runs: its worker thread as shipped (mqtt.broker.thread), or `MQTT_BENCH_THREAD=main` for the posts' thread. */
+const THREAD: 'worker' | 'main' = process.env.MQTT_BENCH_THREAD === 'main' ? 'main' : 'worker';
 
 type Kind = 'aedes' | 'mosquitto';
 interface Run {
@@ -52,6 +56,13 @@ interface Run {
   stationCpuMsPer1k: number;
   /** Of which the local mosquitto's own (0 on the aedes side): the rest ran on the gateway's one thread. */
   brokerCpuMsPer1k: number;
+  /** Event-loop lag of the gateway's (the posts') thread during the run, ms (monitorEventLoopDelay, 1 ms resolution). */
+  loopLagP99Ms: number;
+  loopLagMaxMs: number;
+  /** Event-loop utilisation of the gateway's thread during the run (0-1): how much of it the MQTT load took. */
+  loopUtil: number;
+  /** CPU of the gateway's own thread (the posts' event loop) per 1,000 messages, ms; stationCpuMsPer1k counts all threads. */
+  gatewayThreadCpuMsPer1k: number;
 }
 
 /** The outbox the runtime builds, counting rows as their group commit resolves (the bench's clock for "ingested"). */
@@ -88,7 +99,8 @@ export async function runOnce(kind: Kind, qos: 0 | 1, total: number, upstreamUrl
   let teardown: () => Promise<void>;
   let brokerCpuMs = () => 0;
   if (kind === 'aedes') {
-    const broker = await startStationBroker({ station: 'ST1', broker: brokerSchema.parse({ host: '127.0.0.1', port: 0, devices }) });
+    const cfg = { station: 'ST1', broker: brokerSchema.parse({ host: '127.0.0.1', port: 0, devices }) };
+    const broker = THREAD === 'main' ? await startStationBroker(cfg) : await startBrokerWorker(cfg);
     const unwire = wireStationMqtt({ broker, relay });
     url = `mqtt://127.0.0.1:${broker.ports.tcp}`;
     teardown = async () => {
@@ -141,7 +153,11 @@ export async function runOnce(kind: Kind, qos: 0 | 1, total: number, upstreamUrl
   await ready;
   const relayedCount = next((m) => (m && typeof m === 'object' && 'relayed' in m ? (m as { relayed: number }).relayed : undefined));
   const ingested = outbox.reached(total, TIMEOUT_MS);
+  const lag = monitorEventLoopDelay({ resolution: 1 });
+  lag.enable();
+  const elu0 = perf.eventLoopUtilization();
   const cpu0 = process.cpuUsage();
+  const thread0 = threadCpuMs(process.pid);
   const brokerCpu0 = brokerCpuMs();
   const started = performance.now();
   load.send('go');
@@ -150,6 +166,9 @@ export async function runOnce(kind: Kind, qos: 0 | 1, total: number, upstreamUrl
   const relayed = await relayedCount;
   const relayedAt = performance.now();
   const cpu = process.cpuUsage(cpu0);
+  const elu = perf.eventLoopUtilization(elu0);
+  const threadMs = threadCpuMs(process.pid) - thread0;
+  lag.disable();
   const brokerMs = brokerCpuMs() - brokerCpu0;
   const stationCpuMs = (cpu.user + cpu.system) / 1000 + brokerMs;
   const run: Run = {
@@ -161,6 +180,10 @@ export async function runOnce(kind: Kind, qos: 0 | 1, total: number, upstreamUrl
     relayed,
     stationCpuMsPer1k: Number(((stationCpuMs / total) * 1000).toFixed(1)),
     brokerCpuMsPer1k: Number(((brokerMs / total) * 1000).toFixed(1)),
+    loopLagP99Ms: Number((lag.percentile(99) / 1e6).toFixed(1)),
+    loopLagMaxMs: Number((lag.max / 1e6).toFixed(1)),
+    loopUtil: Number(elu.utilization.toFixed(2)),
+    gatewayThreadCpuMsPer1k: Number(((threadMs / total) * 1000).toFixed(1)),
   };
   if (run.committed < total || relayed < total) console.log(`  warning: ${kind} QoS ${qos}: ${run.committed}/${total} committed, ${relayed}/${total} relayed`);
   const exited = new Promise((r) => load.once('exit', r));
@@ -177,6 +200,12 @@ export async function runOnce(kind: Kind, qos: 0 | 1, total: number, upstreamUrl
 function processCpuMs(pid: number | undefined): number {
   if (pid === undefined) return 0;
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+/** utime + stime of one thread of this process (its main thread's id is the pid), ms. */
+function threadCpuMs(tid: number): number {
+  const fields = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8').split(') ')[1].split(' ');
   return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
@@ -201,7 +230,19 @@ export interface MqttBench {
     mosquittoCpuMsPer1k: number;
     /** mosquitto's own share of mosquittoCpuMsPer1k. */
     mosquittoOwnCpuMsPer1k: number;
+    /** Gateway-thread event-loop lag p99 / max (ms) and utilisation, aedes side and mosquitto side. */
+    aedesLoopLagP99Ms: number;
+    aedesLoopLagMaxMs: number;
+    mosquittoLoopLagP99Ms: number;
+    mosquittoLoopLagMaxMs: number;
+    aedesLoopUtil: number;
+    mosquittoLoopUtil: number;
+    /** CPU ms per 1,000 messages of the gateway's own thread. */
+    aedesThreadCpuMsPer1k: number;
+    mosquittoThreadCpuMsPer1k: number;
   }[];
+  /** Where aedes ran. */
+  thread: 'worker' | 'main';
 }
 
 export async function runMqttBench(total = 8000, reps = 3): Promise<MqttBench | { skipped: string }> {
@@ -244,6 +285,14 @@ export async function runMqttBench(total = 8000, reps = 3): Promise<MqttBench | 
       aedesCpuMsPer1k: pick('aedes', (r) => r.stationCpuMsPer1k),
       mosquittoCpuMsPer1k: pick('mosquitto', (r) => r.stationCpuMsPer1k),
       mosquittoOwnCpuMsPer1k: pick('mosquitto', (r) => r.brokerCpuMsPer1k),
+      aedesLoopLagP99Ms: pick('aedes', (r) => r.loopLagP99Ms),
+      aedesLoopLagMaxMs: pick('aedes', (r) => r.loopLagMaxMs),
+      mosquittoLoopLagP99Ms: pick('mosquitto', (r) => r.loopLagP99Ms),
+      mosquittoLoopLagMaxMs: pick('mosquitto', (r) => r.loopLagMaxMs),
+      aedesLoopUtil: pick('aedes', (r) => r.loopUtil),
+      mosquittoLoopUtil: pick('mosquitto', (r) => r.loopUtil),
+      aedesThreadCpuMsPer1k: pick('aedes', (r) => r.gatewayThreadCpuMsPer1k),
+      mosquittoThreadCpuMsPer1k: pick('mosquitto', (r) => r.gatewayThreadCpuMsPer1k),
     };
   });
   console.log(`\nMQTT: ${total} messages from ${DEVICES} devices → station broker → gateway outbox (SQLite file, group commit) → upstream mosquitto`);
@@ -254,8 +303,14 @@ export async function runMqttBench(total = 8000, reps = 3): Promise<MqttBench | 
       `${s.qos}    ${String(s.aedesIngest).padStart(12)}  ${String(s.mosquittoIngest).padStart(16)}  ${s.ingestRatio.toFixed(2).padStart(5)}   ${String(s.aedesRelayed).padStart(13)}  ${String(s.mosquittoRelayed).padStart(17)}  ${s.relayedRatio.toFixed(2).padStart(5)}   ${String(s.aedesCpuMsPer1k).padStart(27)}  ${String(s.mosquittoCpuMsPer1k).padStart(9)} (${s.mosquittoOwnCpuMsPer1k})`,
     );
   }
-  console.log('goal (issue 14 point 5): ingest ratio >= 1 at QoS 0 and QoS 1; station CPU = the gateway process, plus mosquitto on its side');
-  return { messages: total, devices: DEVICES, reps, load, runs, summary };
+  console.log(`gateway thread (aedes in its ${THREAD === 'worker' ? 'worker thread' : 'main thread'}): event-loop lag p99 / max ms, utilisation, its CPU ms/1k msg`);
+  for (const s of summary) {
+    console.log(
+      `${s.qos}    aedes ${s.aedesLoopLagP99Ms} / ${s.aedesLoopLagMaxMs} ms, ${s.aedesLoopUtil}, ${s.aedesThreadCpuMsPer1k}   mosquitto side ${s.mosquittoLoopLagP99Ms} / ${s.mosquittoLoopLagMaxMs} ms, ${s.mosquittoLoopUtil}, ${s.mosquittoThreadCpuMsPer1k}`,
+    );
+  }
+  console.log('goal (issue 14 point 5): ingest ratio >= 1 at QoS 0 and QoS 1; station CPU = the gateway process (all its threads), plus mosquitto on its side');
+  return { messages: total, devices: DEVICES, reps, load, runs, summary, thread: THREAD };
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
