@@ -68,6 +68,8 @@ export async function startBrokerWorker(cfg: { station: string; broker: BrokerCo
   let lastState: GatewayState | undefined;
   let worker: Worker;
   let closing = false;
+  /** False between a crash and the restart: calls fail at once instead of waiting for a worker that is gone. */
+  let alive = false;
   let restarts = 0;
   let delay = backoff.base;
   let restartTimer: NodeJS.Timeout | undefined;
@@ -75,6 +77,7 @@ export async function startBrokerWorker(cfg: { station: string; broker: BrokerCo
   const send = (m: ToWorker) => worker.postMessage(m);
   const call = (m: WithoutId<Extract<ToWorker, { id: number }>>, id = nextId++) =>
     new Promise<void>((resolve, reject) => {
+      if (!alive) return reject(new Error('mqtt broker worker down'));
       pending.set(id, { resolve, reject });
       send({ ...m, id } as ToWorker);
     });
@@ -85,10 +88,12 @@ export async function startBrokerWorker(cfg: { station: string; broker: BrokerCo
         setCounters(m.counters);
         for (const msg of m.messages) messages.emit(msg);
         // Every message of the batch is in the outbox's open group commit by now (the wiring adds synchronously).
-        const upTo = m.from + m.messages.length - 1;
+        // Sequence numbers start again in a restarted worker: an answer is for the worker that asked, or dropped.
+        const from = worker;
+        const ack = (ok: boolean) => from === worker && from.postMessage({ t: 'ack', upTo: m.from + m.messages.length - 1, ok } satisfies ToWorker);
         const wait = barrier();
-        if (!wait) return send({ t: 'ack', upTo, ok: true });
-        wait.then(() => send({ t: 'ack', upTo, ok: true }), () => send({ t: 'ack', upTo, ok: false }));
+        if (!wait) return void ack(true);
+        wait.then(() => ack(true), () => ack(false));
         return;
       }
       case 'rej':
@@ -130,7 +135,7 @@ export async function startBrokerWorker(cfg: { station: string; broker: BrokerCo
       let up = false;
       w.on('message', (m: FromWorker) => {
         onMessage(m);
-        if (m.t === 'ready') (up = true), resolve();
+        if (m.t === 'ready') (up = true), (alive = true), resolve();
       });
       w.on('error', (err) => {
         if (!up) return reject(err);
@@ -145,6 +150,7 @@ export async function startBrokerWorker(cfg: { station: string; broker: BrokerCo
 
   /** The worker is gone: nothing more arrives from the devices (the leak interlock sees them go silent). */
   const lost = (code: number) => {
+    alive = false;
     devices = [];
     Object.assign(base, counters);
     for (const p of pending.values()) p.reject(new Error('mqtt broker worker lost'));
