@@ -84,18 +84,11 @@ export async function startBrokerWorker(cfg: { station: string; broker: BrokerCo
 
   const onMessage = (m: FromWorker) => {
     switch (m.t) {
-      case 'msgs': {
+      case 'msgs':
         setCounters(m.counters);
-        for (const msg of m.messages) messages.emit(msg);
-        // Every message of the batch is in the outbox's open group commit by now (the wiring adds synchronously).
-        // Sequence numbers start again in a restarted worker: an answer is for the worker that asked, or dropped.
-        const from = worker;
-        const ack = (ok: boolean) => from === worker && from.postMessage({ t: 'ack', upTo: m.from + m.messages.length - 1, ok } satisfies ToWorker);
-        const wait = barrier();
-        if (!wait) return void ack(true);
-        wait.then(() => ack(true), () => ack(false));
+        inbox.push({ from: worker, first: m.from, messages: m.messages });
+        if (!draining) (draining = true), setImmediate(drain);
         return;
-      }
       case 'rej':
         setCounters(m.counters);
         rejections.emit(m.r);
@@ -124,6 +117,34 @@ export async function startBrokerWorker(cfg: { station: string; broker: BrokerCo
         Object.assign(ports, m.ports);
         return;
     }
+  };
+
+  /**
+   * Device messages wait here and are handed on at most DRAIN_MAX per turn: a backlog from the
+   * worker (a burst of QoS 0) must not hold the posts' thread in one go. A batch's PUBACKs are
+   * answered once all its messages are handed on and the barrier (the outbox commit) settles.
+   */
+  const DRAIN_MAX = 128;
+  const inbox: { from: Worker; first: number; messages: DeviceMessage[]; next?: number }[] = [];
+  let draining = false;
+  const drain = () => {
+    let budget = DRAIN_MAX;
+    while (inbox.length > 0 && budget > 0) {
+      const b = inbox[0];
+      let i = b.next ?? 0;
+      for (; i < b.messages.length && budget > 0; i++, budget--) messages.emit(b.messages[i]);
+      b.next = i;
+      if (i < b.messages.length) break;
+      inbox.shift();
+      // Every message of the batch is in the outbox's open group commit by now (the wiring adds synchronously).
+      // Sequence numbers start again in a restarted worker: an answer is for the worker that asked, or dropped.
+      const ack = (ok: boolean) => b.from === worker && b.from.postMessage({ t: 'ack', upTo: b.first + b.messages.length - 1, ok } satisfies ToWorker);
+      const wait = barrier();
+      if (!wait) ack(true);
+      else wait.then(() => ack(true), () => ack(false));
+    }
+    if (inbox.length > 0) setImmediate(drain);
+    else draining = false;
   };
 
   /** Starts a worker and waits for its listeners (a failure to bind rejects, as startStationBroker does). */

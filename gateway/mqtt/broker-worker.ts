@@ -37,13 +37,27 @@ const flush = () => {
   batch = [];
   post({ t: 'msgs', from: firstSeq, messages, counters: broker.counters });
 };
+/**
+ * A batch goes at the end of the turn, or at once at BATCH_MAX: aedes can parse a whole socket
+ * backlog (thousands of QoS 0 messages) in one turn, and one such batch would hold the posts'
+ * thread for tens of ms.
+ */
+const BATCH_MAX = 64;
+let flushScheduled = false;
 broker.messages.on((m) => {
   if (batch.length === 0) {
     firstSeq = seq + 1;
-    setImmediate(flush);
+    if (!flushScheduled) {
+      flushScheduled = true;
+      setImmediate(() => {
+        flushScheduled = false;
+        if (batch.length > 0) flush();
+      });
+    }
   }
   seq++;
   batch.push(m);
+  if (batch.length >= BATCH_MAX) flush();
 });
 // Called by startStationBroker's authorizePublish right after the message was emitted: the
 // PUBACK waits for the main thread's answer for this message's sequence number.
