@@ -30,8 +30,8 @@ export async function startStationMqtt(cfg: GatewayConfig, deps: { db: Database.
   if (!deps.leak) throw new Error('the leak interlock must be started before MQTT (runtime/leak.ts)');
   const { clock, logs } = deps;
   const brokerCfg = { station: cfg.station.code, broker: m.broker };
-  // In a worker thread unless the config says main (mqtt.broker.thread; gateway/mqtt/README.md).
-  const broker = m.broker.thread === 'main' ? await startStationBroker(brokerCfg, { clock, log: logs('mqtt.broker') }) : await startBrokerWorker(brokerCfg, { log: logs('mqtt.broker') });
+  // On this thread unless the config says worker (mqtt.broker.thread; gateway/mqtt/README.md).
+  const broker = m.broker.thread === 'worker' ? await startBrokerWorker(brokerCfg, { log: logs('mqtt.broker') }) : await startStationBroker(brokerCfg, { clock, log: logs('mqtt.broker') });
   let relay: UpstreamRelay | undefined;
   if (m.upstream) {
     const outbox = new Outbox(deps.db, { telemetryCap: m.outbox.telemetryCap, clock });

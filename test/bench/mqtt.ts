@@ -39,8 +39,8 @@ const DEVICES = 4;
 const WINDOW = 100;
 const TIMEOUT_MS = 120_000;
 const loadPath = new URL('./mqtt-load.ts', import.meta.url).pathname;
-/** Where aedes runs: its worker thread as shipped (mqtt.broker.thread), or `MQTT_BENCH_THREAD=main` for the posts' thread. */
-const THREAD: 'worker' | 'main' = process.env.MQTT_BENCH_THREAD === 'main' ? 'main' : 'worker';
+/** Where aedes runs: the posts' thread as shipped (mqtt.broker.thread), or `MQTT_BENCH_THREAD=worker` for its worker thread. */
+const THREAD: 'worker' | 'main' = process.env.MQTT_BENCH_THREAD === 'worker' ? 'worker' : 'main';
 
 type Kind = 'aedes' | 'mosquitto';
 interface Run {

@@ -90,7 +90,7 @@ test('leak level 2 mid-fill: valve closed, LEAK_ALARM recorded, cut-off valve cl
 test('post status is published on the station broker as the phase changes', async () => {
   const seen: { topic: string; body: { locked?: boolean; state?: string; post?: string } }[] = [];
   const root = `fillgate/${rig.config.station.code}`;
-  // A tap on the station broker (in its worker thread by default): what a local subscriber would get.
+  // A tap on the station broker (on this thread or in its worker, mqtt.broker.thread): what a local subscriber would get.
   await rig.station.mqtt!.broker.tap(`${root}/#`, (topic, payload) => seen.push({ topic, body: JSON.parse(payload.toString()) }));
   rig.sim.place('P2', 'E2000017A1B20002');
   await rig.until('P2 loaded', () => simPost('P2').scale.grossKg > 1);

@@ -91,7 +91,7 @@ export function deviceConfigs(list: [string, DeviceKind, string?][]): { devices:
 }
 
 export function brokerConfig(devices: BrokerConfig['devices'], extra: Partial<BrokerConfig> = {}): BrokerConfig {
-  return { host: '127.0.0.1', port: 0, devices, thread: 'worker', penalty: { maxRejections: 3, windowMs: 60_000, baseMs: 2_000, maxMs: 60_000 }, ...extra };
+  return { host: '127.0.0.1', port: 0, devices, thread: 'main', penalty: { maxRejections: 3, windowMs: 60_000, baseMs: 2_000, maxMs: 60_000 }, ...extra };
 }
 
 /** A TCP proxy whose link can be cut (every socket destroyed, new ones refused) and restored: a WAN outage. */
