@@ -1,18 +1,16 @@
 /**
  * Starts the station's MQTT side from the config: the embedded broker, the
  * upstream relay over its SQLite outbox, the leak interlock and the angle-valve
- * monitor, wired together (gateway/mqtt/wiring.ts). Absent config = none of it.
+ * monitor, wired together (gateway/mqtt/wiring.ts). Absent config = none of it, not even loaded.
  */
 import type Database from 'better-sqlite3';
 import type { Clock } from '../../protocols/clock.ts';
 import type { LogFactory } from '../log.ts';
 import type { GatewayConfig } from '../config/config.ts';
-import { startStationBroker, type StationBroker } from '../mqtt/broker.ts';
-import { Outbox } from '../mqtt/outbox.ts';
-import { UpstreamRelay } from '../mqtt/relay.ts';
-import { wireStationMqtt, mqttCutoffActuator } from '../mqtt/wiring.ts';
-import { LeakService } from '../leak/service.ts';
-import { AngleValveMonitor, type QuarantinePort } from '../leak/angle-valve.ts';
+import type { StationBroker } from '../mqtt/broker.ts';
+import type { UpstreamRelay } from '../mqtt/relay.ts';
+import type { LeakService } from '../leak/service.ts';
+import type { AngleValveMonitor, QuarantinePort } from '../leak/angle-valve.ts';
 
 export interface StationMqtt {
   broker: StationBroker;
@@ -25,6 +23,16 @@ export interface StationMqtt {
 export async function startStationMqtt(cfg: GatewayConfig, deps: { db: Database.Database; clock: Clock; logs: LogFactory; registry: QuarantinePort }): Promise<StationMqtt | undefined> {
   const m = cfg.mqtt;
   if (!m) return undefined;
+  // Loaded only when configured: the broker (aedes, ws) and the client (mqtt.js) cost ~0.2 s of start and
+  // several MB that a station without MQTT would carry for nothing (issue 14).
+  const [{ startStationBroker }, { Outbox }, { UpstreamRelay }, { wireStationMqtt, mqttCutoffActuator }, { LeakService }, { AngleValveMonitor }] = await Promise.all([
+    import('../mqtt/broker.ts'),
+    import('../mqtt/outbox.ts'),
+    import('../mqtt/relay.ts'),
+    import('../mqtt/wiring.ts'),
+    import('../leak/service.ts'),
+    import('../leak/angle-valve.ts'),
+  ]);
   const { clock, logs } = deps;
   const broker = await startStationBroker({ station: cfg.station.code, broker: m.broker }, { clock, log: logs('mqtt.broker') });
   let relay: UpstreamRelay | undefined;

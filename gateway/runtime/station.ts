@@ -181,6 +181,9 @@ export class Station {
     mkdirSync(cfg.dataDir, { recursive: true });
     this.startStep = `opening ${join(cfg.dataDir, 'station.db')}`;
     this.db = new Database(join(cfg.dataDir, 'station.db'));
+    // WAL (as records.db): a commit is one WAL append + fsync instead of a rollback journal's several,
+    // on the posts' loop (issue 14 point 6), and the registry import worker's reads never wait for it.
+    this.db.pragma('journal_mode = WAL');
     this.registry = openRegistry(this.db, { clock: this.clock });
     this.preacts = new PreactStore(this.db);
     this.exceptions = new ExceptionStore(this.db, this.clock);
