@@ -21,8 +21,9 @@ export abstract class PolledUnitDriver implements Driver {
     return this.unit.health;
   }
 
+  /** Under this driver's id: drivers sharing a unit (a cut-off valve on the fill valves' relay module) each show up. */
   getHealth(): DeviceHealth {
-    return this.unit.getHealth();
+    return { ...this.unit.getHealth(), device: this.id };
   }
 
   async start(): Promise<void> {

@@ -16,7 +16,9 @@ import { SimReader } from './devices/reader.ts';
 import { SimRelayModule } from './devices/relay.ts';
 import type { WireLog } from './wire/wire-log.ts';
 import type { SimPost } from './post.ts';
-import type { BusSpec, ScaleSpec, Station } from './station.ts';
+import { SimGasDetector } from './devices/gas-detector.ts';
+import { SimCutoffValve } from './devices/cutoff.ts';
+import type { BusSpec, CutoffValveSpec, ScaleSpec, Station } from './station.ts';
 
 export interface BuildOptions {
   portsFromZero: boolean;
@@ -46,6 +48,9 @@ export interface Built {
   scaleUnits: Map<string, ModbusScaleUnit>;
   devices: Map<string, DeviceEndpoint>;
   endpoints: Endpoint[];
+  /** Gas detector controllers and emergency cut-off valves by id. */
+  gas: Map<string, SimGasDetector>;
+  cutoffs: Map<string, SimCutoffValve>;
 }
 
 async function streamEndpoint(
@@ -100,44 +105,65 @@ async function buildScale(
   b.devices.set(id, { url: endpoint.url, endpoint });
 }
 
-function buildRelays(posts: SimPost[], b: Built, o: BuildOptions): void {
-  const groups = new Map<string, SimPost[]>();
-  for (const p of posts) {
-    const key = `${p.spec.valve.bus}#${p.spec.valve.unitId}`;
-    groups.set(key, [...(groups.get(key) ?? []), p]);
-  }
-  for (const group of groups.values()) {
-    const v0 = group[0]!.spec.valve;
-    const used = group.flatMap((p) => [p.spec.valve.coil, p.spec.valve.feedbackInput ?? 0, p.spec.valve.startInput ?? 0, p.spec.valve.stopInput ?? 0]);
-    const watchdogs = group.map((p) => p.spec.valve.watchdogMs).filter((w): w is number => w !== undefined);
+/** Relay modules: the posts' valves and the cut-off valves with the same bus and unit id share one module. */
+function buildRelays(posts: SimPost[], cutoffs: CutoffValveSpec[], b: Built, o: BuildOptions): void {
+  const groups = new Map<string, { bus: string; unitId: number; posts: SimPost[]; cutoffs: CutoffValveSpec[] }>();
+  const group = (bus: string, unitId: number) => {
+    const key = `${bus}#${unitId}`;
+    let g = groups.get(key);
+    if (!g) groups.set(key, (g = { bus, unitId, posts: [], cutoffs: [] }));
+    return g;
+  };
+  for (const p of posts) group(p.spec.valve.bus, p.spec.valve.unitId).posts.push(p);
+  for (const c of cutoffs) group(c.bus, c.unitId).cutoffs.push(c);
+  for (const g of groups.values()) {
+    const used = [
+      ...g.posts.flatMap((p) => [p.spec.valve.coil, p.spec.valve.feedbackInput ?? 0, p.spec.valve.startInput ?? 0, p.spec.valve.stopInput ?? 0]),
+      ...g.cutoffs.flatMap((c) => [c.coil, c.feedbackInput]),
+    ];
+    const watchdogs = g.posts.map((p) => p.spec.valve.watchdogMs).filter((w): w is number => w !== undefined);
+    const valves = new Map<number, SimCutoffValve>();
+    for (const c of g.cutoffs) {
+      const v = new SimCutoffValve(c, (closed, t, source) =>
+        o.wire.add({ kind: 'cutoff', bus: g.bus, unitId: g.unitId, devices: [`${c.id}.cutoff`], coil: c.coil, on: closed, source, t }),
+      );
+      valves.set(c.coil, v);
+      b.cutoffs.set(c.id, v);
+    }
     const relay = new SimRelayModule({
-      unitId: v0.unitId,
-      deviceIds: group.map((p) => `${p.spec.id}.valve`),
+      unitId: g.unitId,
+      deviceIds: [...g.posts.map((p) => `${p.spec.id}.valve`), ...g.cutoffs.map((c) => `${c.id}.cutoff`)],
       channels: Math.max(8, Math.max(...used) + 1),
       // One watchdog per module, as on real modules: the shortest any of its valves asks for.
       watchdogMs: watchdogs.length ? Math.min(...watchdogs) : undefined,
       onCoil: (coil, on, t, source) => {
-        const post = group.find((p) => p.spec.valve.coil === coil);
-        o.wire.add({ kind: 'coil', bus: v0.bus, unitId: v0.unitId, devices: post ? [`${post.spec.id}.valve`] : [], coil, on, source });
+        const post = g.posts.find((p) => p.spec.valve.coil === coil);
+        const cutoff = g.cutoffs.find((c) => c.coil === coil);
+        const devices = post ? [`${post.spec.id}.valve`] : cutoff ? [`${cutoff.id}.cutoff`] : [];
+        o.wire.add({ kind: 'coil', bus: g.bus, unitId: g.unitId, devices, coil, on, source });
         post?.commandValve(on, t);
+        valves.get(coil)?.command(on, t);
       },
     });
-    for (const p of group) {
+    for (const p of g.posts) {
       const v = p.spec.valve;
       if (v.feedbackInput !== undefined) relay.setInput(v.feedbackInput, (t) => !p.valveOpenAt(t));
       if (v.startInput !== undefined) relay.setInput(v.startInput, (t) => p.pressed('start', t));
       if (v.stopInput !== undefined) relay.setInput(v.stopInput, (t) => p.pressed('stop', t));
     }
-    const slave = b.slaves.get(v0.bus)!;
+    for (const c of g.cutoffs) relay.setInput(c.feedbackInput, (t) => valves.get(c.coil)!.isClosed(t));
+    const slave = b.slaves.get(g.bus)!;
     slave.addUnit(relay);
     b.relays.push(relay);
-    for (const p of group) b.devices.set(`${p.spec.id}.valve`, { url: deviceUrl(slave.endpoint, v0.unitId), unitId: v0.unitId, endpoint: slave.endpoint });
+    const at = { url: deviceUrl(slave.endpoint, g.unitId), unitId: g.unitId, endpoint: slave.endpoint };
+    for (const p of g.posts) b.devices.set(`${p.spec.id}.valve`, at);
+    for (const c of g.cutoffs) b.devices.set(`${c.id}.cutoff`, at);
   }
 }
 
 /** Everything that listens; on failure, what was opened is closed again. */
 export async function buildStation(station: Station, posts: SimPost[], checkLoad: (t: number) => number, o: BuildOptions): Promise<Built> {
-  const b: Built = { slaves: new Map(), relays: [], streams: [], readers: new Map(), scales: new Map(), scaleUnits: new Map(), devices: new Map(), endpoints: [] };
+  const b: Built = { slaves: new Map(), relays: [], streams: [], readers: new Map(), scales: new Map(), scaleUnits: new Map(), devices: new Map(), endpoints: [], gas: new Map(), cutoffs: new Map() };
   try {
     for (const [name, spec] of Object.entries(station.buses)) {
       const { endpoint, framing } = await busEndpoint(name, spec, o);
@@ -159,7 +185,14 @@ export async function buildStation(station: Station, posts: SimPost[], checkLoad
       b.readers.set('check', new SimReader('check.reader', station.checkReader, endpoint, o.faults, o.wire));
       b.devices.set('check.reader', { url: endpoint.url, endpoint });
     }
-    buildRelays(posts, b, o);
+    buildRelays(posts, station.cutoffValves, b, o);
+    for (const g of station.gasDetectors) {
+      const slave = b.slaves.get(g.bus)!;
+      const unit = new SimGasDetector({ id: g.id, unitId: g.unitId, registerMap: g.registerMap, sensors: g.sensors, level1Lel: g.level1Lel, level2Lel: g.level2Lel });
+      slave.addUnit(unit);
+      b.gas.set(g.id, unit);
+      b.devices.set(`${g.id}.detector`, { url: deviceUrl(slave.endpoint, g.unitId), unitId: g.unitId, endpoint: slave.endpoint });
+    }
     return b;
   } catch (err) {
     await closeBuilt(b);

@@ -4,6 +4,7 @@
  *   place P1 CYL0001 [tareKg residualKg]   remove P1
  *   scan P1 [code]   badge P1 B0001   press P1 start|stop
  *   to-check P1      check-remove
+ *   gas ld-P1 lel=60 fault=0      reopen cv-main
  *   fault P1.scale late ms=300   fault P1.valve stuck-open   clear [device [kind]]
  *   help
  */
@@ -22,6 +23,8 @@ export const consoleHelp = `commands:
   to-check <post>               move the cylinder to the check-weigh scale
   check-remove                  take it off the check scale
   bypass <post> <kg/min>        gas into the cylinder past the closed fill valve (0 closes it)
+  gas <sensor> [lel=60] [fault=1]  gas (%LEL) or a fault at a gas detector's sensor
+  reopen <cutoff>               reopen an emergency cut-off valve by hand
   fault <device> <kind> [k=v…]  e.g. fault P1.scale late ms=300, fault P1.valve slow-valve closeDelayMs=800
                                 kinds: no-answer late corrupt garbage link-drop frozen stuck-open slow-valve
                                 welded-relay ignore-setpoint
@@ -86,6 +89,12 @@ function dispatch(sim: SimulatorCore, verb: string, a: string[]): unknown {
       return sim.bypass(need(a[0], 'post'), Number(need(a[1], 'kg/min')));
     case 'check-remove':
       return sim.removeCheck() ?? 'nothing on the check scale';
+    case 'gas': {
+      const p = params(a.slice(1));
+      return sim.gas(need(a[0], 'sensor'), { lel: typeof p.lel === 'number' ? p.lel : undefined, fault: p.fault === undefined ? undefined : p.fault === 1 || p.fault === 'true' });
+    }
+    case 'reopen':
+      return sim.reopenCutoff(need(a[0], 'cut-off valve'));
     case 'fault':
       return sim.setFault({ device: need(a[0], 'device'), kind: need(a[1], 'kind'), ...params(a.slice(2)) });
     case 'clear':

@@ -35,6 +35,9 @@ const routes: [string, RegExp, Handler][] = [
   ['POST', /^\/check\/scan$/, (sim, _p, b) => ({ delivered: sim.scanCheck(str(b.code)) })],
   ['POST', /^\/check\/badge$/, (sim, _p, b) => ({ delivered: sim.badgeCheck(str(b.badge) ?? '') })],
   ['POST', /^\/faults$/, (sim, _p, b) => ({ fault: sim.setFault(b) })],
+  // Gas at a detector's sensor: {"lel": 60} and/or {"fault": true}; a silent detector is the no-answer fault on <id>.detector.
+  ['POST', /^\/gas\/([^/]+)$/, (sim, [id], b) => ({ sensor: sim.gas(id!, { lel: num(b.lel), fault: typeof b.fault === 'boolean' ? b.fault : undefined }) })],
+  ['POST', /^\/cutoffs\/([^/]+)\/reopen$/, (sim, [id]) => sim.reopenCutoff(id!)],
   // The wire log (sim/wire/wire-log.ts): ?since=SEQ&kind=request,coil&bus=&unit=&fc=&device=&limit=
   ['GET', /^\/wire-log$/, (sim, _p, _b, q) => ({ lastSeq: sim.wire.lastSeq, dropped: sim.wire.dropped, entries: sim.wire.entries(wireQuery(q)) })],
   ['POST', /^\/watchdog$/, (sim, _p, b) => (sim.setWatchdog(b.enabled !== false), { enabled: b.enabled !== false })],

@@ -1,6 +1,6 @@
 /**
  * Faults on demand, per device ('P1.scale', 'P1.reader', 'P1.valve',
- * 'check.scale'). A fault stays until cleared. Devices ask the book what is
+ * 'check.scale', 'GD1.detector', 'cv-main.cutoff'). A fault stays until cleared. Devices ask the book what is
  * active each time they answer, so a fault takes effect on the next frame.
  *
  * Kinds (what the gateway sees on the wire):
@@ -44,6 +44,9 @@ const allowed: Record<string, FaultKind[]> = {
   scale: ['no-answer', 'late', 'corrupt', 'garbage', 'link-drop', 'frozen', 'ignore-setpoint'],
   reader: ['no-answer', 'late', 'corrupt', 'garbage', 'link-drop'],
   valve: ['no-answer', 'late', 'corrupt', 'garbage', 'link-drop', 'stuck-open', 'slow-valve', 'welded-relay'],
+  // A gas detector controller ('no-answer' = the detector goes silent) and a cut-off valve's relay module.
+  detector: ['no-answer', 'late', 'corrupt', 'garbage', 'link-drop'],
+  cutoff: ['no-answer', 'late', 'corrupt', 'garbage', 'link-drop'],
 };
 
 export function parseFault(input: unknown): Fault {

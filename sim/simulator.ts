@@ -11,6 +11,7 @@ import { type Button, type CylinderInHand, SimPost } from './post.ts';
 import type { SimReading } from './devices/scale.ts';
 import type { CylinderSpec, Station } from './station.ts';
 import { WireLog } from './wire/wire-log.ts';
+import { type LeakSimState, leakState, reopenCutoff, setGas } from './leak.ts';
 
 export interface SimulatorOptions {
   /** Ignore the station file's ports and take free ones (tests). */
@@ -51,6 +52,8 @@ export interface SimState {
   check: { cylinder: CylinderState | null; scale: SimReading } | null;
   faults: Fault[];
   relays: { unitId: number; coils: boolean[]; watchdogMs?: number; watchdogEnabled: boolean; watchdogTrips: number }[];
+  /** Gas detectors (sensors' %LEL, level, fault) and emergency cut-off valves (coil, closed). */
+  leak: LeakSimState;
   warnings: string[];
 }
 
@@ -82,6 +85,8 @@ export class SimulatorCore {
     for (const id of this.posts.keys()) for (const d of ['scale', 'reader', 'valve']) devices.add(`${id}.${d}`);
     if (station.checkScale) devices.add('check.scale');
     if (station.checkReader) devices.add('check.reader');
+    for (const g of station.gasDetectors) devices.add(`${g.id}.detector`);
+    for (const c of station.cutoffValves) devices.add(`${c.id}.cutoff`);
     this.faults = new FaultBook(devices);
     this.faults.onChange = (device, fault, kind) => this.applyFault(device, fault, kind);
   }
@@ -108,6 +113,8 @@ export class SimulatorCore {
       for (const r of this.built?.relays ?? []) r.checkWatchdog(now);
       // Setpoint outputs follow the indicators' gross as often (issue 9 point 7).
       for (const u of this.built?.scaleUnits.values() ?? []) u.checkSetpoint(now);
+      // Cut-off valves finish closing on time (and log it) whether or not anyone reads their feedback.
+      for (const v of this.built?.cutoffs.values() ?? []) v.isClosed(now);
     }, 10);
   }
 
@@ -240,6 +247,16 @@ export class SimulatorCore {
     return this.cylinderState(c.spec, c.gasKg);
   }
 
+  /** Gas (%LEL) and/or a fault at a detector's sensor; `no-answer` on `<detector>.detector` makes it silent. */
+  gas(sensor: string, change: { lel?: number; fault?: boolean }) {
+    return setGas(this.b, sensor, change);
+  }
+
+  /** Reopens an emergency cut-off valve by hand (refused while its trip coil is energised). */
+  reopenCutoff(id: string): { closed: boolean } {
+    return reopenCutoff(this.b, id, this.clock.now());
+  }
+
   /** Turns every relay module's comms watchdog on or off (tests of the gateway's own writes turn it off). */
   setWatchdog(enabled: boolean): void {
     for (const r of this.b.relays) r.watchdogEnabled = enabled;
@@ -268,6 +285,7 @@ export class SimulatorCore {
         : null,
       faults: this.faults.list(),
       relays: b.relays.map((r) => ({ unitId: r.unitId, coils: [...r.coils], watchdogMs: r.watchdogMs, watchdogEnabled: r.watchdogEnabled, watchdogTrips: r.watchdogTrips })),
+      leak: leakState(b, t),
       warnings: [...this.warnings],
     };
   }

@@ -115,6 +115,32 @@ export const postSchema = z.strictObject({
   valve: valveSchema,
 });
 
+/** A gas detector controller on a Modbus bus (sim/devices/gas-detector.ts). */
+export const gasDetectorSchema = z.strictObject({
+  id: z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ and - only'),
+  bus: z.string().min(1),
+  unitId,
+  registerMap: z.enum(['generic', 'igd-toc635']).default('generic'),
+  /** Sensor ids, channel 1, 2, …; each starts clear (0 %LEL). */
+  sensors: z.array(z.string().regex(/^[A-Za-z0-9_-]+$/)).min(1),
+  /** GB/T 50493: first alarm ≤ 25 %LEL, second ≤ 50 %LEL. */
+  level1Lel: z.number().min(1).max(100).default(25),
+  level2Lel: z.number().min(1).max(100).default(50),
+});
+
+/** An emergency cut-off valve on a relay module's coil (sim/devices/cutoff.ts); may share the fill valves' module. */
+export const cutoffValveSchema = z.strictObject({
+  id: z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ and - only'),
+  bus: z.string().min(1),
+  unitId,
+  /** Trip coil: ON closes the valve, which then stays closed until reopened by hand. */
+  coil: address,
+  /** Discrete input ON while the valve is closed. */
+  feedbackInput: address,
+  /** CJ/T 394 valves close in seconds at most. */
+  closeDelayMs: z.number().min(0).default(300),
+});
+
 export const cylinderSchema = z.strictObject({
   code: z.string().min(1),
   tareKg: z.number().positive(),
@@ -136,6 +162,8 @@ export const stationSchema = z
     checkReader: readerSchema.optional(),
     cylinders: z.array(cylinderSchema).default([]),
     badges: z.array(z.string().min(1)).default([]),
+    gasDetectors: z.array(gasDetectorSchema).default([]),
+    cutoffValves: z.array(cutoffValveSchema).default([]),
     /** Passed through untouched for sim/mqtt. */
     mqttDevices: z.unknown().optional(),
   })
@@ -152,6 +180,8 @@ export type ReaderSpec = z.output<typeof readerSchema>;
 export type ValveSpec = z.output<typeof valveSchema>;
 export type PostSpec = z.output<typeof postSchema>;
 export type CylinderSpec = z.output<typeof cylinderSchema>;
+export type GasDetectorSpec = z.output<typeof gasDetectorSchema>;
+export type CutoffValveSpec = z.output<typeof cutoffValveSchema>;
 
 type Ctx = z.core.$RefinementCtx<z.output<z.ZodObject>>;
 
@@ -200,6 +230,20 @@ function checkReferences(s: z.output<z.ZodObject> & Record<string, any>, ctx: Ct
   });
   if (s.checkScale) checkScale(s.checkScale as ScaleSpec, ['checkScale']);
   if (s.checkReader) usePort((s.checkReader as ReaderSpec).port, ['checkReader', 'port']);
+  const sensors = new Map<string, string>();
+  (s.gasDetectors as GasDetectorSpec[]).forEach((g, i) => {
+    checkBus(g.bus, ['gasDetectors', i, 'bus']);
+    duplicate(ctx, units, `${g.bus}#${g.unitId}`, ['gasDetectors', i, 'unitId'], `unit ${g.unitId} on bus ${g.bus}`);
+    duplicate(ctx, ids, g.id, ['gasDetectors', i, 'id'], `device id ${g.id}`);
+    g.sensors.forEach((id, j) => duplicate(ctx, sensors, id, ['gasDetectors', i, 'sensors', j], `sensor id ${id}`));
+  });
+  (s.cutoffValves as CutoffValveSpec[]).forEach((c, i) => {
+    checkBus(c.bus, ['cutoffValves', i, 'bus']);
+    duplicate(ctx, ids, c.id, ['cutoffValves', i, 'id'], `device id ${c.id}`);
+    relayUnits.add(`${c.bus}#${c.unitId}`);
+    duplicate(ctx, coils, `${c.bus}#${c.unitId}#${c.coil}`, ['cutoffValves', i, 'coil'], `coil ${c.coil} of unit ${c.unitId}`);
+    duplicate(ctx, inputs, `${c.bus}#${c.unitId}#${c.feedbackInput}`, ['cutoffValves', i, 'feedbackInput'], `input ${c.feedbackInput} of unit ${c.unitId}`);
+  });
   for (const key of relayUnits) {
     if (units.has(key)) ctx.addIssue({ code: 'custom', path: ['posts'], message: `relay module ${key} is also a scale (${units.get(key)})` });
   }

@@ -8,6 +8,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { INITDB } from './fixtures/postgres.ts';
 
 /** Debian package → a file it installs that the tests use. */
 export const TEST_PACKAGES: Record<string, string> = {
@@ -18,6 +19,9 @@ export const TEST_PACKAGES: Record<string, string> = {
   chromium: '/usr/bin/chromium', // the dashboard's browser tests (playwright-core drives it)
   'fonts-wqy-microhei': '/usr/share/fonts/truetype/wqy/wqy-microhei.ttc', // the panel's Chinese text
   openssl: 'openssl', // a self-signed certificate for the TLS listener test
+  // The receiver on a real PostgreSQL (test/fixtures/postgres.ts): initdb in Debian's
+  // /usr/lib/postgresql/<major>/bin, or on PATH (findPgBin).
+  postgresql: INITDB,
 };
 
 function present(probe: string): boolean {

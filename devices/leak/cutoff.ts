@@ -40,6 +40,15 @@ export class ModbusCutoffValve extends PolledUnitDriver {
     await this.pollOnce();
   }
 
+  /**
+   * De-energises a held trip coil after a supervisor's reset, so the valve can be reopened by
+   * hand (a latching CJ/T 394 valve cannot be reset while its trip coil is held). Never opens
+   * the valve itself. A no-op for pulsed coils, which are released already.
+   */
+  async release(): Promise<void> {
+    if (this.o.closePulseMs === undefined) await this.o.unit.writeCoil(this.o.closeCoil, false);
+  }
+
   /** Reads the feedback; emits every reading (the interlock wants repeated "closed" as acks). Never throws. */
   async pollOnce(): Promise<void> {
     const f = this.o.feedback;

@@ -1,8 +1,8 @@
 /**
  * Gas detector controllers on Modbus RTU/TCP (issue 4 point 2: "polled through the drivers of
- * the station-in-a-box issue and feed the same events"). No published map of a Chinese
- * controller was found (devices.md 6), so the map is configuration: one register per channel
- * for %LEL (× lelScale), and optionally a status register whose bits say level 1, level 2
+ * the station-in-a-box issue and feed the same events"). The map is configuration, with
+ * presets in presets.ts (none verified on a device): one register per channel for %LEL
+ * (× lelScale + lelOffset), and optionally a status register whose bits say level 1, level 2
  * and fault. Without a status register the level comes from the set-points (GB/T 50493:
  * first alarm ≤ 25 %LEL, second ≤ 50 %LEL). A failed poll emits nothing: the interlock's
  * silence timer turns a detector that stops answering into an alarm.
@@ -27,6 +27,8 @@ export interface ModbusLeakDetectorOptions {
   registerType?: 'holding' | 'input';
   /** %LEL per raw count (0.1 when the controller reports tenths). */
   lelScale?: number;
+  /** Added after scaling (a controller whose 0 count is −10 %LEL: -10). */
+  lelOffset?: number;
   level1Lel?: number;
   level2Lel?: number;
   /** Status bit numbers (0 = least significant). */
@@ -44,8 +46,8 @@ export interface LeakReading {
 }
 
 /** Pure decode of one channel, exported for tests and the simulator's own checks. */
-export function decodeLeakChannel(raw: number, status: number | undefined, o: Pick<ModbusLeakDetectorOptions, 'lelScale' | 'level1Lel' | 'level2Lel' | 'bits'>): Omit<LeakReading, 'device' | 'at'> {
-  const lel = Math.round(raw * (o.lelScale ?? 1) * 10) / 10;
+export function decodeLeakChannel(raw: number, status: number | undefined, o: Pick<ModbusLeakDetectorOptions, 'lelScale' | 'lelOffset' | 'level1Lel' | 'level2Lel' | 'bits'>): Omit<LeakReading, 'device' | 'at'> {
+  const lel = Math.round((raw * (o.lelScale ?? 1) + (o.lelOffset ?? 0)) * 10) / 10;
   if (status !== undefined) {
     const b = o.bits ?? { level1: 0, level2: 1, fault: 2 };
     const bit = (n: number) => ((status >> n) & 1) === 1;

@@ -106,8 +106,8 @@ export async function demoCommand(args: string[]): Promise<number> {
   await runScenario(station, sim, demoScript, (post, step) => console.log(`   ${post}: ${step.note}`));
   // Give the uploader a moment to deliver the last records, then show what the regulator holds.
   const total = station.store.counts().total;
-  for (let i = 0; i < 100 && receiver.store.report(config.station.code).accepted < total; i++) await new Promise((r) => setTimeout(r, 100));
-  const rep = receiver.store.report(config.station.code);
+  for (let i = 0; i < 100 && (await receiver.store.report(config.station.code)).accepted < total; i++) await new Promise((r) => setTimeout(r, 100));
+  const rep = await receiver.store.report(config.station.code);
   const check = verifyRecords(station.store.db, pub);
   const verify = t(check.ok ? 'cli.demo.verifyOk' : 'cli.demo.verifyFail', lang);
   console.log('\n' + t('cli.demo.summary', lang, { total, secs: ((Date.now() - t0) / 1000).toFixed(0), verify, accepted: rep.accepted, gaps: rep.gaps.length, late: rep.late }));

@@ -74,10 +74,13 @@ Valves are only ever commanded closed here.`,
     run: async (a) => (await import('./registry.ts')).registryCommand(a),
   },
   keys: {
-    summary: 'keys init [--dir <dataDir>]: create the station signing key, print the public key',
+    summary: 'keys init [--dir <dataDir>]: create the station signing key, print the public key | keys rotate --config <file>',
     help: `usage: fillgate keys init [--dir <dataDir> | --config <file>]
   --dir <dataDir>      where the key pair is written (default ./data)
-  -c, --config <file>  use the config's dataDir`,
+  -c, --config <file>  use the config's dataDir
+       fillgate keys rotate --config <file> [--at <ISO 8601>]
+  a new station key, handed over by the old one to the receiver at upload.url; the new key is used only
+  once the receiver accepted it (else nothing changes and running it again resends). Stop the gateway first.`,
     run: async (a) => (await import('./records.ts')).keysCommand(a),
   },
   records: {
@@ -92,10 +95,13 @@ Valves are only ever commanded closed here.`,
     run: async (a) => (await import('./records.ts')).syncCommand(a),
   },
   receiver: {
-    summary: "receiver --port <p> --db <file> --station CODE=pubkey.pem [--user NAME:ROLE:HASH]: the regulator's receiver and the inspector's reports (/reports)",
-    help: `usage: fillgate receiver --port <p> --db <file> --station CODE=public.pem [--station ...] [--host <h>] [--late-after-ms <n>] [--threads <n>]
+    summary: "receiver --port <p> --db <file|postgres://…> --station CODE=pubkey.pem [--user NAME:ROLE:HASH]: the regulator's receiver and the inspector's reports (/reports); doctor, station …",
+    help: `usage: fillgate receiver --port <p> --db <file|postgres://…> --station CODE=public.pem [--station ...] [--host <h>] [--late-after-ms <n>] [--threads <n>]
+                        [--pool <n>] [--node-name <name>] [--admin-token-file <file>] [--retain-months <n≥24>]
                         [--user NAME:inspector|admin:HASH ...] [--users <file.json>] [--session-secret <s>] [--lang zh|en] [--refill-interval-min <n>]
-  --user, --users      logins for the inspector's reports at /reports (hash: fillgate mqtt hash-password)`,
+  --user, --users      logins for the inspector's reports at /reports (hash: fillgate mqtt hash-password)
+       fillgate receiver doctor --db <url> [--json]
+       fillgate receiver station add CODE public.pem | revoke CODE --after ISO [--fp F] | handover handover.json | keys CODE  --db <url>`,
     run: async (a) => (await import('./records.ts')).receiverCommand(a),
   },
   doctor: {

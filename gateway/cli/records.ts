@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { errorMessage } from '../../protocols/errors.ts';
 import { stationIso } from '../station-time.ts';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, readFileSync } from 'node:fs';
 import { parse, requireConfig, untilSignal, UsageError } from './args.ts';
 import { keysInit, loadPrivateKey, publicKeyPemOf } from '../records/keys.ts';
 import { parseTimeBound, type ExportFormat } from '../records/export.ts';
@@ -18,14 +18,44 @@ const recordsDb = (dataDir: string) => join(dataDir, 'records.db');
 
 /** `fillgate keys init [--dir <dataDir>] [--config <file>]`: create the station key pair, print the public key. */
 export async function keysCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, { dir: { type: 'string' }, config: { type: 'string', short: 'c' } });
+  const { values, positionals } = parse(args, { dir: { type: 'string' }, config: { type: 'string', short: 'c' }, at: { type: 'string' } });
+  if (positionals[0] === 'rotate') return keysRotate(values.config, typeof values.at === 'string' ? values.at : undefined);
   if (positionals[0] !== 'init') {
-    console.error('usage: fillgate keys init [--dir <dataDir> | --config <file>]');
+    console.error('usage: fillgate keys init [--dir <dataDir> | --config <file>]\n       fillgate keys rotate --config <file> [--at <ISO 8601>]   (with the gateway stopped)');
     return 2;
   }
   const dir = typeof values.dir === 'string' ? values.dir : values.config ? requireConfig(values.config).dataDir : './data';
   const r = keysInit(dir);
   console.log(`private key: ${r.privateKeyPath} (keep it on this PC, mode 0600)\npublic key for the regulator: ${r.publicKeyPath}\n\n${r.publicKeyPem}`);
+  return 0;
+}
+
+/**
+ * `fillgate keys rotate --config <file>`: a new station key, handed over by the old one to the
+ * receiver at upload.url (gateway/records/key-rotation.ts). Run with the gateway stopped.
+ */
+async function keysRotate(configFile: unknown, at: string | undefined): Promise<number> {
+  const config = requireConfig(configFile as string | undefined);
+  if (!config.upload) {
+    console.error('keys rotate needs upload.url in the config: the receiver must accept the new key before the station uses it');
+    return 1;
+  }
+  const atMs = at === undefined ? Date.now() : Date.parse(at);
+  if (!Number.isFinite(atMs)) throw new UsageError(`--at wants an ISO 8601 instant, got "${at}"`);
+  const { prepareRotation, sendHandover, installRotation, handoverUrlFor, HANDOVER_FILE } = await import('../records/key-rotation.ts');
+  const p = prepareRotation(config.dataDir, config.station.code, atMs);
+  const url = handoverUrlFor(config.upload.url, config.station.code);
+  const sent = await sendHandover(url, p.handover, { allowInsecure: config.upload.allowInsecure, ca: config.upload.caFile ? readFileSync(config.upload.caFile) : undefined, timeoutMs: config.upload.timeoutMs });
+  if (!sent.ok) {
+    console.error(
+      `the receiver did not accept the handover (${sent.status ?? 'no answer'}: ${sent.message}).\n` +
+        `Nothing changed at the station: it still signs with key ${p.oldFp}; the new key ${p.newFp} waits in ${config.dataDir} ` +
+        `and the handover in ${join(config.dataDir, HANDOVER_FILE)}. Run "fillgate keys rotate" again when ${url} answers.`,
+    );
+    return 1;
+  }
+  const done = installRotation(config.dataDir);
+  console.log(`key ${done.newFp} is now the station key (accepted by ${url}); records of key ${done.oldFp} made after ${p.handover.at} are refused.\nold private key kept as ${done.retiredPath}`);
   return 0;
 }
 
@@ -146,13 +176,15 @@ function openRegistryReadonly(db: InstanceType<typeof Database>, badge: string):
 
 /** `fillgate receiver --port 8443 --db receiver.db --station CODE=public.pem ...`: the regulator's receiver. */
 export async function receiverCommand(args: string[]): Promise<number> {
-  const { parseReceiverArgs } = await import('../receiver/main.ts');
+  const { parseReceiverArgs, receiverSubcommand } = await import('../receiver/main.ts');
   const { startReceiver } = await import('../receiver/server.ts');
+  const sub = await receiverSubcommand(args);
+  if (sub !== undefined) return sub;
   let opts;
   try {
     opts = parseReceiverArgs(args);
   } catch (err) {
-    throw new UsageError(`${errorMessage(err)}\nvalid options: --port <value>, --host <value>, --db <value>, --station <CODE=file.pem>, --late-after-ms <value>, --threads <value>, --help`);
+    throw new UsageError(`${errorMessage(err)}\nvalid options: --port <value>, --host <value>, --db <file|postgres://…>, --station <CODE=file.pem>, --late-after-ms <value>, --threads <value>, --pool <value>, --node-name <value>, --admin-token-file <file>, --retain-months <value>, --help; subcommands: doctor, station add|revoke|handover|keys`);
   }
   const rx = await startReceiver(opts);
   console.log(`listening ${rx.url}`);

@@ -1,7 +1,7 @@
 /**
  * Points a gateway config at a running simulator: bus URLs, stream-scale and
  * reader links are replaced by the simulator's endpoints (device ids such as
- * "P1.scale", "P1.valve", "check.scale"). Used by the demo and the end-to-end
+ * "P1.scale", "P1.valve", "check.scale", "GD1.detector", "cv-main.cutoff"). Used by the demo and the end-to-end
  * tests, so the simulator can bind ephemeral ports and never clash.
  */
 import type { GatewayConfig } from '../config/config.ts';
@@ -35,6 +35,9 @@ export function wireConfigToSim(cfg: GatewayConfig, endpoints: SimEndpoints): Ga
     if (p.startInput) p.startInput.unit = v.unit;
     if (p.stopInput) p.stopInput.unit = v.unit;
   }
+  // Gas detector controllers and cut-off valves: the simulator serves them as "<id>.detector" and "<id>.cutoff".
+  for (const d of out.leakDetectors ?? []) setBus(d.bus, `${d.id}.detector`, (u) => (d.unit = u));
+  for (const c of out.cutoffValves ?? []) setBus(c.bus, `${c.id}.cutoff`, (u) => (c.unit = u));
   if (out.checkReader && endpoints['check.reader']) out.checkReader.link = need('check.reader').url;
   if (out.checkScale) {
     const c = out.checkScale;

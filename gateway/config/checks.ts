@@ -11,6 +11,7 @@ import { resolveScaleMap, scalePresets, type ScaleMapOverrides } from '../../dev
 import { controllerDefaults } from '../controller/config.ts';
 import { cylinderModels } from '../registry/models.ts';
 import type { ScaleConfig } from './schema.ts';
+import { checkLeakDevices } from './leak-checks.ts';
 
 /**
  * Whether a post uses its scale's setpoint as the independent limit: `scale.setpointLimit`
@@ -95,6 +96,7 @@ export function stationChecks(raw: unknown): ConfigIssue[] {
   }
   if (isObj(raw.checkReader)) checkStreamUrl(raw.checkReader.link, ['checkReader', 'link'], out);
   checkScaleRoles(raw, posts, out);
+  checkLeakDevices(raw, out, (ref, path) => checkUnitRef(ref, path, refs));
   checkBusLoad(raw, refs.buses, out);
   checkRecordKeeping(raw, out);
   return out;
@@ -371,6 +373,11 @@ function checkBusLoad(raw: Obj, buses: Map<string, ModbusAddress | undefined>, o
     for (const inp of [p.startInput, p.stopInput]) if (isObj(inp)) add(inp, typeof inp.pollHz === 'number' ? inp.pollHz : 10);
     if (isObj(p.valve) && typeof p.valve.keepAliveMs === 'number') add(p.valve, 1000 / p.valve.keepAliveMs);
   }
+  // Leak devices: a detector reads %LEL (and status) per channel each poll; a cut-off valve reads its feedback.
+  for (const d of Array.isArray(raw.leakDetectors) ? raw.leakDetectors : []) {
+    if (isObj(d)) add(d, (1000 / (typeof d.pollMs === 'number' ? d.pollMs : 1000)) * (Array.isArray(d.channels) ? d.channels.length : 1) * (d.noStatus === true ? 1 : 2));
+  }
+  for (const c of Array.isArray(raw.cutoffValves) ? raw.cutoffValves : []) if (isObj(c)) add(c, 1000 / (typeof c.pollMs === 'number' ? c.pollMs : 500));
   for (const [bus, hz] of rate) {
     const a = buses.get(bus);
     if (!a || a.link.kind !== 'serial') continue;

@@ -15,6 +15,7 @@ import { recordsConfigSchema, uploadConfigSchema } from '../records/config.ts';
 import { mqttSchema, leakSchema } from '../mqtt/config.ts';
 import { httpSchema } from '../http/config.ts';
 import { remoteConfigSchema } from '../remote/command.ts';
+import { cutoffValveSchema, leakDetectorSchema } from './leak-devices.ts';
 
 const levels = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
 
@@ -50,6 +51,14 @@ export const configSchema = z
     upload: uploadConfigSchema.optional().describe("The regulator's traceability platform; absent = records are kept locally only (gateway/records/config.ts)"),
     mqtt: mqttSchema.optional().describe('Embedded broker for station devices and the relay upstream; absent = no MQTT (gateway/mqtt/config.ts)'),
     leak: leakSchema.default(leakSchema.parse({})).describe('Leak interlock timing: detector silence, cut-off acknowledgement (gateway/mqtt/config.ts)'),
+    leakDetectors: z
+      .array(leakDetectorSchema)
+      .default([])
+      .describe('Gas detector controllers polled over Modbus (gateway/config/leak-devices.ts): level 1, a fault or silence locks the station, level 2 also closes every cut-off valve; the same interlock as MQTT detectors'),
+    cutoffValves: z
+      .array(cutoffValveSchema)
+      .default([])
+      .describe('Emergency cut-off valves driven through a Modbus relay coil with a closed-position feedback input (CJ/T 394): closed on a level-2 alarm, reopened only by hand'),
     remote: remoteConfigSchema.optional().describe('Signed remote commands on gateway/cmd (lock, unlock, quarantine, release, status) and the keys trusted to sign them; absent = commands are not handled (gateway/remote/)'),
     http: httpSchema.default(httpSchema.parse({})).describe('Status endpoint and station dashboard: listen address, users and roles, screen language (gateway/http/config.ts)'),
   });

@@ -24,6 +24,10 @@ export function hintFor(issue: SchemaIssue, value: unknown): string | undefined 
   const key = String(issue.path[issue.path.length - 1] ?? '');
   const parent = String(issue.path[issue.path.length - 2] ?? '');
   const text = typeof value === 'string' ? value : '';
+  if (issue.path[0] === 'cutoffValves' && key === 'feedback' && value === undefined) {
+    return 'feedback: { kind: discrete, address: N, closedWhen: true }: the interlock counts a cut-off valve closed only when its closed-position switch says so (CJ/T 394)';
+  }
+  if (issue.path[0] === 'leakDetectors' && key === 'channels') return 'channels: [{ id: ld-P1, channel: 1, location: P1 }]: one entry per sensor the interlock watches';
   if (issue.code === 'invalid_type' && value === undefined) return `${key || 'this'} is required`;
   if (key === 'link' && /^modbus-/i.test(text)) return MODBUS_IN_LINK;
   if (issue.path[0] === 'buses' && key === 'url') return busUrlHint(text);

@@ -15,6 +15,7 @@ import type { GatewayConfig } from '../config/config.ts';
 import type { ScaleConfig } from '../config/schema.ts';
 import { inputTarget, probeBus, scaleTarget, valveTarget, type ModbusTarget } from './probe-modbus.ts';
 import { probeReader, probeStreamScale } from './probe-stream.ts';
+import { cutoffTarget, detectorTarget } from './probe-leak.ts';
 import type { DoctorDevice, DoctorOptions, DoctorReport } from './types.ts';
 
 export type { DoctorDevice, DoctorOptions, DoctorReport, DoctorStatus, DeviceRole } from './types.ts';
@@ -32,7 +33,7 @@ interface Plan {
  * What the doctor needs of a config: the buses and the devices. A station config is one; a
  * one-device config (one-device.ts) has no posts, only `scales` (issue 12 point 13).
  */
-export type DoctorConfig = Pick<GatewayConfig, 'buses' | 'posts' | 'checkScale'> & { scales?: { id: string; scale: ScaleConfig }[] };
+export type DoctorConfig = Pick<GatewayConfig, 'buses' | 'posts' | 'checkScale'> & Partial<Pick<GatewayConfig, 'leakDetectors' | 'cutoffValves'>> & { scales?: { id: string; scale: ScaleConfig }[] };
 
 /** Every device id the doctor would probe for this config, in report order. */
 export function doctorDeviceIds(cfg: DoctorConfig): string[] {
@@ -101,5 +102,7 @@ function planDoctor(cfg: DoctorConfig, opts: DoctorOptions): Plan {
   }
   if (cfg.checkScale) scale('check.scale', cfg.checkScale);
   for (const s of cfg.scales ?? []) scale(s.id, s.scale);
+  for (const d of cfg.leakDetectors ?? []) onBus(d.bus, detectorTarget(d));
+  for (const c of cfg.cutoffValves ?? []) onBus(c.bus, cutoffTarget(c));
   return plan;
 }

@@ -5,7 +5,7 @@
  * a table or JSON and a future dashboard can show the same thing.
  */
 
-export type DeviceRole = 'scale' | 'reader' | 'valve' | 'input';
+export type DeviceRole = 'scale' | 'reader' | 'valve' | 'input' | 'detector' | 'cutoff';
 
 /**
  * ok          - reachable and what it sent makes sense

@@ -176,6 +176,13 @@ class MetricsImpl implements StationMetrics {
       const on = new Set(st.lockState.map((l) => l.lock));
       for (const lock of ['leak', 'upload', 'store', 'remote'] as const) set({ lock }, on.has(lock) ? 1 : 0);
     });
+    // Every leak detector the interlock watches, MQTT or Modbus: alarm level (0-2; a silent or faulty one shows in the lock) and %LEL.
+    gauge(registers, 'fillgate_leak_detector_level', 'Alarm level of each leak detector (0 clear, 1, 2)', ['device'], (set) => {
+      for (const [device, d] of Object.entries(st.leak?.interlock.state.detectors ?? {})) set({ device }, d.level);
+    });
+    gauge(registers, 'fillgate_leak_detector_lel_percent', 'Last gas reading of each leak detector (%LEL)', ['device'], (set) => {
+      for (const [device, d] of Object.entries(st.leak?.interlock.state.detectors ?? {})) if (d.lel !== undefined) set({ device }, d.lel);
+    });
     this.mqttMetrics(registers);
   }
 

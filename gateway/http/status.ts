@@ -2,6 +2,11 @@
 import type { Station } from '../runtime/station.ts';
 import { reasonText } from '../i18n/index.ts';
 import { stationIso } from '../station-time.ts';
+import type { LeakState } from '../leak/interlock.ts';
+
+function leakStatus(s: LeakState) {
+  return { locked: s.latched, level: s.latchedLevel, detectors: s.detectors, cutoffs: Object.fromEntries(Object.entries(s.cutoffs).map(([id, c]) => [id, { phase: c.phase, sends: c.sends, noAck: c.noAckAlarm }])) };
+}
 
 export function stationStatus(station: Station) {
   const posts = [...station.posts.values()].map((rt) => {
@@ -37,5 +42,7 @@ export function stationStatus(station: Station) {
     events: station.eventLog ? { ...station.eventLog.counts(), upload: station.eventUploader ? { ...station.eventUploader.stats, lastError: station.eventUploader.lastError } : undefined } : undefined,
     remote: station.remote ? station.remote.handler.stats : undefined,
     mqtt: station.mqtt ? { broker: station.mqtt.broker.counters, connected: station.mqtt.broker.connectedDevices(), relay: station.mqtt.relay?.status(), leakLocked: station.mqtt.leak.locked } : undefined,
+    // The leak interlock, MQTT and Modbus detectors alike: each detector's level, %LEL, fault, silence; each cut-off valve's phase.
+    leak: station.leak ? leakStatus(station.leak.interlock.state) : undefined,
   };
 }

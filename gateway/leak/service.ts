@@ -52,6 +52,11 @@ export class LeakService {
     return this.interlock.locked;
   }
 
+  /** An actuator that exists only later (an MQTT cut-off valve once the broker is up). */
+  addActuator(device: string, actuator: CutoffActuator): void {
+    this.deps.actuators[device] = actuator;
+  }
+
   start(): void {
     const tick = () => {
       this.apply({ type: 'tick', at: this.deps.clock.now() });

@@ -6,15 +6,15 @@
  * an outage can reach the 5,000 records/s goal (issue 5 §6).
  * threads = 0 works inline; a worker failure falls back to inline.
  */
-import { createPublicKey, type KeyObject } from 'node:crypto';
+import { createPublicKey } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
-import { prepareLine, type Prepared } from './prepare.ts';
+import { prepareLine, type Prepared, type StationKey } from './prepare.ts';
 
 export class PreparePool {
   private workers: Worker[] = [];
   private pending = new Map<number, { resolve: (r: Prepared[]) => void; reject: (err: Error) => void }>();
   private nextId = 1;
-  private keys = new Map<string, KeyObject>();
+  private keys = new Map<string, StationKey[]>();
   workerErrors = 0;
   /** Resolves when every worker has loaded (or the pool fell back to inline). */
   readonly ready: Promise<void>;
@@ -42,8 +42,9 @@ export class PreparePool {
     this.ready = Promise.all(loaded).then(() => undefined);
   }
 
-  setKeys(keys: Record<string, string>): void {
-    for (const [code, pem] of Object.entries(keys)) this.keys.set(code, createPublicKey(pem));
+  /** Replace the keys of the stations named (current key first). */
+  setKeys(keys: Record<string, { fp: string; pem: string }[]>): void {
+    for (const [code, list] of Object.entries(keys)) this.keys.set(code, list.map((k) => ({ fp: k.fp, key: createPublicKey(k.pem) })));
     for (const w of this.workers) w.postMessage({ type: 'keys', keys });
   }
 

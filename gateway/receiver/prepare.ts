@@ -21,6 +21,14 @@ export interface PreparedRecord {
   outcome?: string;
   /** The record as JSON text, stored as received. */
   body: string;
+  /** Fingerprint of the station key that verified it (keys.ts), when one did. */
+  keyFp?: string;
+}
+
+/** A station's registered keys, current first (a rotated-out key stays for its older records). */
+export interface StationKey {
+  fp: string;
+  key: KeyObject;
 }
 
 export interface BadRecord {
@@ -35,7 +43,7 @@ export interface BadRecord {
 
 export type Prepared = PreparedRecord | BadRecord;
 
-export function prepareLine(line: string, keyOf: (station: string) => KeyObject | undefined): Prepared {
+export function prepareLine(line: string, keysOf: (station: string) => StationKey[] | undefined): Prepared {
   let rec: FillRecordV1;
   try {
     rec = JSON.parse(line) as FillRecordV1;
@@ -45,22 +53,22 @@ export function prepareLine(line: string, keyOf: (station: string) => KeyObject 
   const id = typeof rec?.id === 'string' ? rec.id : '';
   const shape = recordShapeError(rec);
   if (shape) return { ok: false, id, reason: 'BAD_FORMAT', message: shape };
-  const key = keyOf(rec.station);
-  if (!key) return { ok: false, id, seq: rec.seq, station: rec.station, reason: 'UNKNOWN_STATION', retryable: true, message: `station ${rec.station} has no registered key` };
+  const keys = keysOf(rec.station);
+  if (!keys || keys.length === 0) return { ok: false, id, seq: rec.seq, station: rec.station, reason: 'UNKNOWN_STATION', retryable: true, message: `station ${rec.station} has no registered key` };
   // Fast path: the uploader sends the stored canonical text, so the signed
   // bytes are the line minus its "sig" member. If the signature verifies over
   // them, the station signed exactly those bytes, and it signs only canonical
   // form: no need to rebuild it. Otherwise rebuild and verify properly.
   const cut = withoutSig(line, rec.sig);
-  if (cut !== undefined && verifyBytes(cut, rec.sig, key)) return accepted(rec, id, cut, line);
+  if (cut !== undefined) for (const k of keys) if (verifyBytes(cut, rec.sig, k.key)) return { ...accepted(rec, id, cut, line), keyFp: k.fp };
   let bytes: string;
   try {
     bytes = signedBytes(rec);
   } catch (err) {
     return { ok: false, id, seq: rec.seq, station: rec.station, reason: 'BAD_FORMAT', message: (err as Error).message };
   }
-  const sigOk = bytes !== cut && verifyBytes(bytes, rec.sig, key);
-  return { ...accepted(rec, id, bytes, line), sigOk };
+  const by = bytes === cut ? undefined : keys.find((k) => verifyBytes(bytes, rec.sig, k.key));
+  return { ...accepted(rec, id, bytes, line), sigOk: by !== undefined, keyFp: by?.fp };
 }
 
 function accepted(rec: FillRecordV1, id: string, bytes: string, line: string): PreparedRecord {

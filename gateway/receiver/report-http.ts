@@ -50,7 +50,7 @@ export class ReportHttp {
   readonly auth: ReceiverAuth;
   private readonly lang: Lang;
 
-  constructor(private readonly src: ReportSource, private readonly overview: () => StationReport[], private readonly opts: ReportHttpOptions = {}) {
+  constructor(private readonly src: ReportSource, private readonly overview: () => Promise<StationReport[]>, private readonly opts: ReportHttpOptions = {}) {
     this.auth = new ReceiverAuth(opts.users ?? [], { secret: opts.sessionSecret, ttlMs: (opts.sessionHours ?? 12) * 3_600_000 });
     this.lang = opts.lang ?? 'zh';
   }
@@ -169,7 +169,7 @@ ${error ? `<p class="error" id="login-error">${esc(error)}</p>` : ''}
 
   private async api(parts: string[], url: URL, res: ServerResponse): Promise<void> {
     const name = parts[0];
-    if (parts.length === 1 && name === 'stations') return sendJson(res, 200, { stations: this.overview() });
+    if (parts.length === 1 && name === 'stations') return sendJson(res, 200, { stations: await this.overview() });
     if (parts.length !== 1 || !(PAGES as readonly string[]).includes(name)) throw new HttpError(404, `no report ${parts.join('/')}: ${PAGES.join(', ')}, stations`);
     const format = url.searchParams.get('format') ?? 'json';
     if (format !== 'json' && format !== 'csv') throw new HttpError(400, 'format must be json or csv');
@@ -193,13 +193,13 @@ ${error ? `<p class="error" id="login-error">${esc(error)}</p>` : ''}
     const name = parts[0] ?? 'index';
     if (parts.length > 1 || (name !== 'index' && !(PAGES as readonly string[]).includes(name))) throw new HttpError(404, `no page ${parts.join('/')}`);
     let body: string;
-    if (name === 'index') body = this.indexBody(lang, url);
+    if (name === 'index') body = await this.indexBody(lang, url);
     else if (name === 'cylinder') {
-      body = this.filterForm(lang, url, 'cylinder');
+      body = await this.filterForm(lang, url, 'cylinder');
       if (url.searchParams.get('code')) body += cylinderHtml(lang, (await this.run('cylinder', url)) as CylinderReport) + this.downloads(lang, url, 'cylinder');
       else body += `<p>${esc(t('report.cylinder.enter', lang))}</p>`;
     } else {
-      body = this.filterForm(lang, url, name);
+      body = await this.filterForm(lang, url, name);
       if (url.searchParams.get('station')) {
         const r = await this.run(name as StationReportName, url);
         body += periodLine(lang, r as { from?: string; to?: string });
@@ -234,14 +234,14 @@ ${error ? `<p class="error" id="login-error">${esc(error)}</p>` : ''}
     return document(lang, title, head + `<main data-report="${esc(current)}">${body}</main>`);
   }
 
-  private filterForm(lang: Lang, url: URL, name: string): string {
+  private async filterForm(lang: Lang, url: URL, name: string): Promise<string> {
     const v = (k: string) => esc(url.searchParams.get(k) ?? '');
     let fields: string;
     if (name === 'cylinder') {
       // The station chosen on the other pages is kept for them.
       fields = `${url.searchParams.get('station') ? `<input type="hidden" name="station" value="${v('station')}">` : ''}<label>${esc(t('report.cylinder.code', lang))} <input name="code" id="f-code" value="${v('code')}" required></label>`;
     } else {
-      const stations = this.overview().map((s) => s.station);
+      const stations = await this.src.stationList();
       const cur = url.searchParams.get('station') ?? '';
       fields = `<label>${esc(t('report.station', lang))} <select name="station" id="f-station">${['', ...stations].map((s) => `<option value="${esc(s)}"${s === cur ? ' selected' : ''}>${esc(s || '—')}</option>`).join('')}</select></label>`;
     }
@@ -257,8 +257,8 @@ ${error ? `<p class="error" id="login-error">${esc(error)}</p>` : ''}
     return `<p class="downloads">${esc(t('report.download', lang))}: ${link('csv')} ${link('json')}</p>`;
   }
 
-  private indexBody(lang: Lang, url: URL): string {
-    const rows = this.overview()
+  private async indexBody(lang: Lang, url: URL): Promise<string> {
+    const rows = (await this.overview())
       .map((s) => {
         const links = STATION_REPORTS.map((p) => `<a href="/reports/${p}${esc(this.keep(url, { station: s.station }))}">${esc(t(`report.nav.${p}`, lang))}</a>`).join(' · ');
         return `<tr data-station="${esc(s.station)}"><td>${esc(s.station)}</td><td class="n">${s.accepted}</td><td>${esc(s.lastRecordAt ?? '')}</td><td class="n">${s.missing}</td><td class="n">${s.late}</td><td class="n">${s.rejected}</td><td>${links}</td></tr>`;

@@ -1,9 +1,10 @@
 /**
  * The SQLite receiver store's answers to the inspector's reports (reports.ts,
- * `ReportSource`). Plain SQL only (no json_extract, no SQLite-only syntax
- * except the `sqlite_master` probe), so the PostgreSQL store of issue 11 runs
- * the same statements with `$n` placeholders. Each call is one indexed query;
- * records are read a page at a time by the caller.
+ * `ReportSource`); PostgreSQL's are in pg-report-source.ts (the same queries, with
+ * the body's fields read through expression indexes instead of the `cylinder` and
+ * `outcome` columns kept here). Each call is one short indexed query, run
+ * synchronously by better-sqlite3: records are read a page at a time by the caller,
+ * which yields to the event loop between pages.
  */
 import type Database from '../sqlite.ts';
 import type { CrossFillRow, ReportEventRow, ReportRecordRow, ReportRejectionRow, ReportSource } from './reports.ts';

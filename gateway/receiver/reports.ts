@@ -12,8 +12,9 @@
  * station cannot see).
  *
  * Every database access goes through `ReportSource`, a handful of plain
- * queries (no JSON functions), so the PostgreSQL store (issue 11) implements
- * the same interface and every report runs unchanged on it. The reports read
+ * async queries that each store implements (report-source.ts for SQLite,
+ * pg-report-source.ts for PostgreSQL: `store.reportSource()`), so every report
+ * runs unchanged on both. The reports read
  * records page by page and yield to the event loop between pages, so a month
  * of a busy station does not hold up uploads.
  *

@@ -1,17 +1,45 @@
 /**
- * The regulator's side (issue 5 §3): verify each record against the station's
- * registered key and hash chain, store accepted records exactly once, and say
- * per record accepted | duplicate | rejected(reason). A seq gap means records
- * were removed at the station: it is reported, and what verifies is still
- * stored (regulators want to know of gaps and keep what is genuine).
+ * The regulator's side (issue 5 §3, issue 11): verify each record against the station's
+ * registered key and hash chain, store accepted records exactly once, and say per record
+ * accepted | duplicate | rejected(reason). A seq gap means records were removed at the
+ * station: it is reported, and what verifies is still stored.
+ *
+ * `ReceiverStore` is the one interface the HTTP server, the CLI and the tests use; two
+ * implementations hold the same tables, keys and semantics:
+ *   - `SqliteReceiverStore` (sqlite-store.ts): one file, the embedded default (`--db rx.db`);
+ *   - `PgReceiverStore` (pg-store.ts): PostgreSQL through a `pg` pool (`--db postgres://…`),
+ *     for any number of stateless receiver nodes on one database.
+ * `openReceiverStore` picks one by the URL. The shared work lives here (`BaseReceiverStore`):
+ * the verify workers, the station key cache (a hint, reloaded from the database when a
+ * record does not verify or names an unknown station, and every `keysMaxAgeMs`), the
+ * revocation check; the verdicts are `chain.ts`'s pure `decide`, run inside each store's
+ * transaction over the rows it loaded (on PostgreSQL with the station locked), so two nodes
+ * that get the same station's batches at once still keep one copy and a verified chain.
+ *
+ * Tables (both stores; the inspector's reports query these names):
+ *   stations(code, public_key, registered_ms)                         current key per station
+ *   station_keys(station, fp, public_key, added_ms, revoked_after_ms, via)
+ *   received(station, seq, id, hash, prev_hash, recorded_ms, received_ms, lag_ms, body)
+ *       PK (station, seq), UNIQUE (station, id); index (station, recorded_ms)
+ *       (PostgreSQL: partitioned by month of recorded_ms; the keys live in received_index)
+ *       For the reports, the cylinder code and outcome: SQLite keeps them as columns
+ *       `cylinder`, `outcome` (indexed); PostgreSQL indexes the expressions on the body.
+ *   rejections(station, id, seq, reason, message, at_ms)
+ *   received_events(station, seq, id, hash, prev_hash, kind, recorded_ms, received_ms, body); index (kind, recorded_ms)
+ *   event_rejections(station, id, seq, reason, message, at_ms)
+ *   schema_migrations(version, name, applied_ms)
  */
-import Database from '../sqlite.ts';
 import type { FillRecordV1 } from '../records/record.ts';
-import { toPublicKey, publicKeyPemOf } from '../records/keys.ts';
+import type { StationEventV1 } from '../records/event.ts';
+import { toPublicKey } from '../records/keys.ts';
+import { admit, decide, EVENT_NOUNS, RECORD_NOUNS, type Candidate, type ChainRow, type ChainView } from './chain.ts';
+import { prepareEventLine, type EventReport } from './events.ts';
+import { handoverError, keyFingerprint, normalPem, revokedMessage, type KeyHandover, type KeyInfo } from './keys.ts';
 import { PreparePool } from './prepare-pool.ts';
-import type { Prepared, PreparedRecord } from './prepare.ts';
+import type { Prepared } from './prepare.ts';
+import type { ReportSource } from './reports.ts';
 
-export type RejectReason = 'BAD_FORMAT' | 'UNKNOWN_STATION' | 'BAD_SIGNATURE' | 'CONFLICT' | 'BROKEN_CHAIN';
+export type RejectReason = 'BAD_FORMAT' | 'UNKNOWN_STATION' | 'BAD_SIGNATURE' | 'CONFLICT' | 'BROKEN_CHAIN' | 'KEY_REVOKED';
 
 export interface RecordResult {
   id: string;
@@ -19,7 +47,7 @@ export interface RecordResult {
   status: 'accepted' | 'duplicate' | 'rejected';
   reason?: RejectReason;
   message?: string;
-  /** Send again later (the station is not registered yet): not a verdict on the record. */
+  /** Send again later (the station is not registered yet, the database is away): not a verdict on the record. */
   retryable?: boolean;
   /** Accepted after a hole: these seqs are missing. */
   gap?: { from: number; to: number };
@@ -39,212 +67,307 @@ export interface StationReport {
   rejected: number;
 }
 
+/** What `fillgate receiver doctor` prints: every problem as a line in `problems`. */
+export interface DoctorReport {
+  store: 'sqlite' | 'postgres';
+  schemaVersion: number;
+  codeSchemaVersion: number;
+  server?: string;
+  connections?: { total: number; receivers: number; max: number };
+  /** Replication lag of each standby (PostgreSQL), seconds. */
+  replicationLagS?: Record<string, number>;
+  /** Ingest lag: the oldest "last upload" among stations, and stations silent for more than a day. */
+  lastReceivedAgeS?: number;
+  silentStations: string[];
+  partitions?: { months: number; first?: string; last?: string; defaultRows: number };
+  stations: number;
+  records: number;
+  problems: string[];
+}
+
 export interface ReceiverStoreOptions {
+  /** A file path or `:memory:` (SQLite), or `postgres://…` / `postgresql://…`. */
   dbPath: string;
   stations?: Record<string, string>;
   /** An upload later than this after the record was made counts as late (default 1 h, the station's warn age). */
   lateAfterMs?: number;
   verifyThreads?: number;
   now?: () => number;
+  /** PostgreSQL pool size per node (default 10). */
+  poolSize?: number;
+  /** How long a node trusts its cached station keys (default 10 s): revocations made through another node reach it within this. */
+  keysMaxAgeMs?: number;
+  /** PostgreSQL: drop monthly partitions older than this many months (at least 24; default: keep everything). */
+  retainMonths?: number;
 }
 
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS stations (code TEXT PRIMARY KEY, public_key TEXT NOT NULL, registered_ms INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS received (
-  station TEXT NOT NULL, seq INTEGER NOT NULL, id TEXT NOT NULL, hash TEXT NOT NULL, prev_hash TEXT NOT NULL,
-  recorded_ms INTEGER NOT NULL, received_ms INTEGER NOT NULL, lag_ms INTEGER NOT NULL, body TEXT NOT NULL,
-  cylinder TEXT, outcome TEXT,
-  PRIMARY KEY (station, seq), UNIQUE (station, id)
-);
-CREATE INDEX IF NOT EXISTS received_time ON received(station, recorded_ms);
-CREATE TABLE IF NOT EXISTS rejections (station TEXT, id TEXT, seq INTEGER, reason TEXT NOT NULL, message TEXT NOT NULL, at_ms INTEGER NOT NULL);
-`;
-
-/**
- * The inspector's reports (reports.ts) look a cylinder up across all stations:
- * its code and the outcome are columns beside the body, indexed. A database
- * made before them gets the columns and is backfilled once from the bodies.
- */
-function migrateReportColumns(db: Database.Database): void {
-  const cols = new Set((db.prepare('PRAGMA table_info(received)').all() as { name: string }[]).map((c) => c.name));
-  db.transaction(() => {
-    if (!cols.has('cylinder')) {
-      db.exec('ALTER TABLE received ADD COLUMN cylinder TEXT');
-      db.exec("UPDATE received SET cylinder = json_extract(body, '$.cylinderCode')");
-    }
-    if (!cols.has('outcome')) {
-      db.exec('ALTER TABLE received ADD COLUMN outcome TEXT');
-      db.exec("UPDATE received SET outcome = json_extract(body, '$.outcome')");
-    }
-    db.exec('CREATE INDEX IF NOT EXISTS received_cylinder ON received(cylinder, recorded_ms)');
-  })();
+/** The one interface of both stores. Every method may be called from any node at any time. */
+export interface ReceiverStore {
+  readonly kind: 'sqlite' | 'postgres';
+  /** Resolves once the verify workers are loaded and the schema is migrated. */
+  ready(): Promise<void>;
+  /** Fill records as JSON texts, one per record (the uploader's NDJSON body), stored byte for byte. */
+  ingestLines(lines: string[]): Promise<RecordResult[]>;
+  /** Records as parsed JSON values (tests, other clients). */
+  ingest(records: unknown[]): Promise<RecordResult[]>;
+  /** Station events as JSON texts (events.ts). */
+  ingestEvents(lines: string[]): Promise<RecordResult[]>;
+  /** Register (or re-key by an administrator) a station; the old key stays for its records unless revoked. */
+  registerStation(code: string, publicKey: string, via?: KeyInfo['via']): Promise<void>;
+  /** Rotate a station's key by a handover the current key signed (keys.ts); throws with the reason if it does not verify. */
+  handover(h: KeyHandover): Promise<KeyInfo>;
+  /** Revoke a station key (default: the current one): its records made after `afterMs` are refused. */
+  revokeKey(code: string, afterMs: number, fp?: string): Promise<KeyInfo>;
+  stationKeys(code: string): Promise<KeyInfo[]>;
+  stationCodes(): Promise<string[]>;
+  report(station: string): Promise<StationReport>;
+  /** Accepted records of one station, in seq order, made in [fromMs, toMs). */
+  records(station: string, fromMs?: number, toMs?: number): Promise<FillRecordV1[]>;
+  eventReport(station: string): Promise<EventReport>;
+  events(station: string, fromMs?: number, toMs?: number, kind?: string): Promise<StationEventV1[]>;
+  /** Readiness: one round trip to the database; throws when it cannot serve. */
+  check(): Promise<void>;
+  doctor(): Promise<DoctorReport>;
+  /** What the inspector's reports read (reports.ts): the same queries on both stores. */
+  reportSource(): ReportSource;
+  close(): Promise<void>;
 }
 
-export class ReceiverStore {
-  readonly db: Database.Database;
-  private pool: PreparePool;
-  /** Highest accepted seq and its hash per station: the in-order fast path skips two lookups. */
-  private tips = new Map<string, { seq: number; hash: string }>();
-  readonly lateAfterMs: number;
-  private readonly now: () => number;
+/** A prepared record or event, as the stores' commit takes it. */
+export type Item =
+  | { ok: true; cand: Omit<Candidate, 'revoked'>; body: string; keyFp?: string; kind?: string; cylinder?: string; outcome?: string }
+  | { ok: false; station?: string; result: RecordResult };
 
-  constructor(opts: ReceiverStoreOptions) {
-    this.db = new Database(opts.dbPath);
-    if (opts.dbPath !== ':memory:') this.db.pragma('journal_mode = WAL');
-    // An acknowledgement is a promise to keep the record: commit durably first.
-    this.db.pragma('synchronous = FULL');
-    this.db.pragma('busy_timeout = 5000');
-    this.db.exec(SCHEMA);
-    migrateReportColumns(this.db);
+export type Chain = 'records' | 'events';
+
+/** What `judge` decided for one station's items. */
+export interface Judged {
+  verdicts: { index: number; result: RecordResult }[];
+  inserts: { item: Item & { ok: true }; index: number }[];
+  rejections: { station?: string; result: RecordResult }[];
+}
+
+const MIN_MS = -8.64e15;
+const MAX_MS = 8.64e15;
+export const ALL_TIME = { from: MIN_MS, to: MAX_MS };
+
+const safeFp = (pem: string): string | undefined => {
+  try {
+    return keyFingerprint(pem);
+  } catch {
+    return undefined;
+  }
+};
+
+/** Open the store the URL names: PostgreSQL for postgres:// URLs, SQLite otherwise. */
+export async function openReceiverStore(opts: ReceiverStoreOptions): Promise<ReceiverStore> {
+  const store = /^postgres(ql)?:\/\//.test(opts.dbPath)
+    ? new (await import('./pg-store.ts')).PgReceiverStore(opts)
+    : new (await import('./sqlite-store.ts')).SqliteReceiverStore(opts);
+  try {
+    await store.ready();
+  } catch (err) {
+    await store.close().catch(() => undefined);
+    throw err;
+  }
+  return store;
+}
+
+/** What both stores share: verification, the key cache and revocation, the ingest orchestration. */
+export abstract class BaseReceiverStore implements ReceiverStore {
+  abstract readonly kind: 'sqlite' | 'postgres';
+  protected readonly pool: PreparePool;
+  protected readonly lateAfterMs: number;
+  protected readonly now: () => number;
+  private keyInfo = new Map<string, KeyInfo[]>();
+  private keysLoadedAt = -Infinity;
+  private readonly keysMaxAgeMs: number;
+  private started?: Promise<void>;
+
+  constructor(protected readonly opts: ReceiverStoreOptions) {
     this.lateAfterMs = opts.lateAfterMs ?? 3_600_000;
     this.now = opts.now ?? Date.now;
+    this.keysMaxAgeMs = opts.keysMaxAgeMs ?? 10_000;
     this.pool = new PreparePool(opts.verifyThreads ?? 0);
-    for (const [code, key] of Object.entries(opts.stations ?? {})) this.registerStation(code, key);
-    const rows = this.stmt('SELECT code, public_key FROM stations').all() as { code: string; public_key: string }[];
-    this.pool.setKeys(Object.fromEntries(rows.map((r) => [r.code, r.public_key])));
   }
 
-  private stmts = new Map<string, Database.Statement>();
-  /** Prepared statements are compiled once (the ingest path runs per record). */
-  private stmt(sql: string): Database.Statement {
-    let st = this.stmts.get(sql);
-    if (!st) this.stmts.set(sql, (st = this.db.prepare(sql)));
-    return st;
-  }
+  /** Migrate the schema (refusing one newer than the code). */
+  protected abstract migrate(): Promise<void>;
+  /** Every station key (or those of `stations`), current key first per station. */
+  protected abstract loadKeys(stations?: string[]): Promise<KeyInfo[]>;
+  protected abstract saveKey(k: KeyInfo, current: boolean): Promise<void>;
+  protected abstract setRevoked(station: string, fp: string, afterMs: number | null): Promise<void>;
+  /** One transaction: load the rows around the items, decide (chain.ts), insert the accepted, log the rejections. */
+  protected abstract commit(chain: Chain, items: Item[]): Promise<RecordResult[]>;
+  abstract stationCodes(): Promise<string[]>;
+  abstract report(station: string): Promise<StationReport>;
+  abstract records(station: string, fromMs?: number, toMs?: number): Promise<FillRecordV1[]>;
+  abstract eventReport(station: string): Promise<EventReport>;
+  abstract events(station: string, fromMs?: number, toMs?: number, kind?: string): Promise<StationEventV1[]>;
+  abstract check(): Promise<void>;
+  abstract doctor(): Promise<DoctorReport>;
+  abstract reportSource(): ReportSource;
+  protected abstract closeDb(): Promise<void>;
 
-  /** Register (or re-key) a station; the PEM is normalised so equal keys compare equal. */
-  registerStation(code: string, key: string): void {
-    const pem = publicKeyPemOf(toPublicKey(key));
-    this.stmt('INSERT INTO stations (code, public_key, registered_ms) VALUES (?, ?, ?) ON CONFLICT(code) DO UPDATE SET public_key = excluded.public_key').run(code, pem, this.now());
-    this.pool?.setKeys({ [code]: pem });
-  }
-
-  /** Resolves once the verify workers are loaded (the first batch should not pay for it). */
   ready(): Promise<void> {
-    return this.pool.ready;
+    this.started ??= (async () => {
+      await this.migrate();
+      for (const [code, key] of Object.entries(this.opts.stations ?? {})) await this.registerStation(code, key, 'config');
+      await this.refreshKeys();
+      await this.pool.ready;
+    })();
+    return this.started;
   }
 
-  /** Records as parsed JSON values (tests, other clients). */
+  /** Reload station keys from the database (all, or some stations) into the cache and the workers. */
+  protected async refreshKeys(stations?: string[]): Promise<boolean> {
+    const rows = await this.loadKeys(stations);
+    const next = new Map<string, KeyInfo[]>();
+    for (const s of stations ?? []) next.set(s, []);
+    for (const k of rows) {
+      const list = next.get(k.station) ?? [];
+      list.push(k);
+      next.set(k.station, list);
+    }
+    let changed = false;
+    const forPool: Record<string, { fp: string; pem: string }[]> = {};
+    for (const [s, list] of next) {
+      const before = this.keyInfo.get(s) ?? [];
+      const sig = (l: KeyInfo[]) => l.map((k) => `${k.fp}:${k.revokedAfterMs ?? ''}`).join(',');
+      if (sig(before) === sig(list)) continue;
+      changed = true;
+      this.keyInfo.set(s, list);
+      forPool[s] = list.map((k) => ({ fp: k.fp, pem: k.pem }));
+    }
+    // Only what changed goes to the workers (thousands of stations, reloaded every keysMaxAgeMs).
+    if (changed) this.pool.setKeys(forPool);
+    if (!stations) this.keysLoadedAt = this.now();
+    return changed;
+  }
+
+  private keyOf(station: string, fp: string | undefined): KeyInfo | undefined {
+    return fp === undefined ? undefined : this.keyInfo.get(station)?.find((k) => k.fp === fp);
+  }
+
   ingest(records: unknown[]): Promise<RecordResult[]> {
     return this.ingestLines(records.map((r) => JSON.stringify(r) ?? 'null'));
   }
 
   /**
-   * Records as JSON texts, one per record (the uploader's NDJSON body). Each
-   * chunk is committed as soon as it is verified, in order; the caller
-   * answers only after all are committed. A crash in between loses nothing:
-   * unanswered records are resent and the committed ones come back "duplicate".
+   * Each chunk is committed as soon as it is verified, in order; the caller answers only
+   * after all are committed. A crash in between loses nothing: unanswered records are
+   * resent and the committed ones come back "duplicate".
    */
   async ingestLines(lines: string[]): Promise<RecordResult[]> {
+    await this.ready();
+    if (this.now() - this.keysLoadedAt > this.keysMaxAgeMs) await this.refreshKeys();
     const results: RecordResult[] = [];
+    let offset = 0;
     for (const chunk of this.pool.prepareChunks(lines)) {
-      const prepared = await chunk;
-      results.push(...this.commit(prepared));
+      let prepared = await chunk;
+      const n = prepared.length;
+      prepared = await this.retryWithFreshKeys(lines.slice(offset, offset + n), prepared);
+      offset += n;
+      results.push(...(await this.commit('records', prepared.map((p) => this.toItem(p)))));
     }
     return results;
   }
 
-  private commit(prepared: Prepared[]): RecordResult[] {
-    try {
-      return this.db.transaction(() =>
-        prepared.map((p) => {
-          const r: RecordResult = p.ok ? this.store(p) : { id: p.id, seq: p.seq, status: 'rejected', reason: p.reason, message: p.message, retryable: p.retryable };
-          if (r.status === 'rejected' && !r.retryable) this.logRejection(p.station, r);
-          return r;
-        }),
-      )();
-    } catch (err) {
-      this.tips.clear(); // rolled back: the cached tips may be ahead of the database
-      throw err;
+  /** A station unknown here, or a record that does not verify, may mean a key registered through another node: reload and verify again. */
+  private async retryWithFreshKeys(lines: string[], prepared: Prepared[]): Promise<Prepared[]> {
+    const doubt = new Set<string>();
+    for (const p of prepared) if ((!p.ok && p.reason === 'UNKNOWN_STATION') || (p.ok && !p.sigOk)) doubt.add(p.station!);
+    if (doubt.size === 0 || !(await this.refreshKeys([...doubt]))) return prepared;
+    const again = await this.pool.prepareAll(lines);
+    return again;
+  }
+
+  private toItem(p: Prepared): Item {
+    if (!p.ok) return { ok: false, station: p.station, result: { id: p.id, seq: p.seq, status: 'rejected', reason: p.reason, message: p.message, retryable: p.retryable } };
+    return { ok: true, keyFp: p.keyFp, body: p.body, cylinder: p.cylinder, outcome: p.outcome, cand: { station: p.station, seq: p.seq, id: p.id, hash: p.hash, prevHash: p.prevHash, recordedMs: p.recordedMs, sigOk: p.sigOk } };
+  }
+
+  /** The revocation message of an item, if the key that verified it was revoked before the item was made. */
+  protected revoked(item: Item & { ok: true }, noun: string): string | undefined {
+    return revokedMessage(this.keyOf(item.cand.station, item.keyFp), item.cand.recordedMs, noun);
+  }
+
+  /**
+   * The verdicts on one station's items (in batch order) against the rows loaded around
+   * them: what to insert and what to log as rejected. Pure apart from the key cache.
+   */
+  protected judge(chain: Chain, group: { item: Item; index: number }[], view: ChainView): Judged {
+    const nouns = chain === 'records' ? RECORD_NOUNS : EVENT_NOUNS;
+    const out: Judged = { verdicts: [], inserts: [], rejections: [] };
+    const accepted: ChainRow[] = [];
+    for (const { item, index } of group) {
+      let r: RecordResult;
+      if (!item.ok) r = item.result;
+      else {
+        r = decide({ ...item.cand, revoked: this.revoked(item, nouns.item) }, view, nouns, accepted);
+        if (r.status === 'accepted') {
+          admit(item.cand, view, accepted);
+          out.inserts.push({ item, index });
+        }
+      }
+      if (r.status === 'rejected' && !r.retryable) out.rejections.push({ station: item.ok ? item.cand.station : item.station, result: r });
+      out.verdicts.push({ index, result: r });
     }
+    return out;
   }
 
-  private store(p: PreparedRecord): RecordResult {
-    const base = { id: p.id, seq: p.seq };
-    const same = this.stmt('SELECT seq, hash FROM received WHERE station = ? AND id = ?').get(p.station, p.id) as { seq: number; hash: string } | undefined;
-    if (same) {
-      if (same.hash === p.hash && same.seq === p.seq) return { ...base, status: 'duplicate' };
-      return { ...base, status: 'rejected', reason: 'CONFLICT', message: `id ${p.id} was already accepted (seq ${same.seq}) with different content` };
-    }
-    if (!p.sigOk) return { ...base, status: 'rejected', reason: 'BAD_SIGNATURE', message: `signature does not verify with the registered key of station ${p.station}: record forged or altered` };
-    const tip = this.tip(p.station);
-    const inOrder = p.seq === tip.seq + 1 && p.prevHash === tip.hash;
-    if (!inOrder) {
-      const at = this.stmt('SELECT id FROM received WHERE station = ? AND seq = ?').get(p.station, p.seq) as { id: string } | undefined;
-      if (at) return { ...base, status: 'rejected', reason: 'CONFLICT', message: `seq ${p.seq} already holds record ${at.id}: a second chain for station ${p.station}` };
-    }
-    const chain = inOrder ? {} : this.chainCheck(p);
-    if (chain.error) return { ...base, status: 'rejected', reason: 'BROKEN_CHAIN', message: chain.error };
-    const receivedMs = this.now();
-    this.stmt('INSERT INTO received (station, seq, id, hash, prev_hash, recorded_ms, received_ms, lag_ms, body, cylinder, outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').run(
-      p.station, p.seq, p.id, p.hash, p.prevHash, p.recordedMs, receivedMs, Math.max(0, receivedMs - p.recordedMs), p.body, p.cylinder ?? null, p.outcome ?? null,
-    );
-    if (p.seq > tip.seq) this.tips.set(p.station, { seq: p.seq, hash: p.hash });
-    return { ...base, status: 'accepted', gap: chain.gap };
+  async ingestEvents(lines: string[]): Promise<RecordResult[]> {
+    await this.ready();
+    if (this.now() - this.keysLoadedAt > this.keysMaxAgeMs) await this.refreshKeys();
+    const keysOf = (s: string) => this.keyInfo.get(s)?.map((k) => ({ fp: k.fp, key: toPublicKey(k.pem) }));
+    let items = lines.map((l) => prepareEventLine(l, keysOf));
+    const doubt = new Set<string>();
+    for (const it of items) if ((!it.ok && it.result.reason === 'UNKNOWN_STATION') || (it.ok && !it.cand.sigOk)) doubt.add(it.ok ? it.cand.station : it.station!);
+    if (doubt.size > 0 && (await this.refreshKeys([...doubt]))) items = lines.map((l) => prepareEventLine(l, keysOf));
+    return this.commit('events', items);
   }
 
-  private tip(station: string): { seq: number; hash: string } {
-    let t = this.tips.get(station);
-    if (!t) {
-      const row = this.stmt('SELECT seq, hash FROM received WHERE station = ? ORDER BY seq DESC LIMIT 1').get(station) as { seq: number; hash: string } | undefined;
-      t = row ?? { seq: 0, hash: '0'.repeat(64) };
-      this.tips.set(station, t);
-    }
-    return t;
+  async registerStation(code: string, publicKey: string, via: KeyInfo['via'] = 'register'): Promise<void> {
+    const pem = normalPem(publicKey);
+    const fp = keyFingerprint(pem);
+    await this.saveKey({ station: code, fp, pem, addedMs: this.now(), via }, true);
+    await this.refreshKeys([code]);
   }
 
-  /** The record must link to its stored neighbours; a missing neighbour is a gap, reported not fatal. */
-  private chainCheck(p: PreparedRecord): { error?: string; gap?: { from: number; to: number } } {
-    const before = this.stmt('SELECT seq, hash FROM received WHERE station = ? AND seq < ? ORDER BY seq DESC LIMIT 1').get(p.station, p.seq) as { seq: number; hash: string } | undefined;
-    const after = this.stmt('SELECT seq, prev_hash FROM received WHERE station = ? AND seq = ?').get(p.station, p.seq + 1) as { seq: number; prev_hash: string } | undefined;
-    if (before && before.seq === p.seq - 1 && before.hash !== p.prevHash) {
-      return { error: `prevHash does not match accepted record seq ${before.seq}: the station's chain was altered or forked` };
-    }
-    if (!before && p.seq === 1 && !/^0{64}$/.test(p.prevHash)) return { error: 'seq 1 must carry the genesis prevHash (64 zeros)' };
-    if (after && after.prev_hash !== p.hash) return { error: `accepted record seq ${after.seq} does not link to this record: it is not the original seq ${p.seq}` };
-    const lastSeq = before?.seq ?? 0;
-    return p.seq > lastSeq + 1 ? { gap: { from: lastSeq + 1, to: p.seq - 1 } } : {};
+  async handover(h: KeyHandover): Promise<KeyInfo> {
+    const station = typeof h?.station === 'string' ? h.station : '';
+    await this.refreshKeys([station]);
+    const current = this.keyInfo.get(station)?.[0];
+    // The same handover again (the station's answer was lost on the way, it sends it again): already done.
+    const again = this.keyInfo.get(station)?.find((k) => k.via === 'handover' && k === current && typeof h?.newPublicKey === 'string' && safeFp(h.newPublicKey) === k.fp);
+    if (again && this.keyInfo.get(station)!.some((k) => k !== again && handoverError(h, k) === undefined)) return again;
+    const err = handoverError(h, current);
+    if (err) throw new Error(err);
+    const atMs = Date.parse(h.at);
+    const pem = normalPem(h.newPublicKey);
+    const next: KeyInfo = { station, fp: keyFingerprint(pem), pem, addedMs: this.now(), via: 'handover' };
+    if (next.fp === current!.fp) throw new Error('the new key is the current key');
+    await this.saveKey(next, true);
+    await this.setRevoked(station, current!.fp, atMs);
+    await this.refreshKeys([station]);
+    return next;
   }
 
-  private logRejection(station: string | undefined, r: RecordResult): void {
-    this.stmt('INSERT INTO rejections (station, id, seq, reason, message, at_ms) VALUES (?, ?, ?, ?, ?, ?)').run(station ?? null, r.id, r.seq ?? null, r.reason ?? '', r.message ?? '', this.now());
+  async revokeKey(code: string, afterMs: number, fp?: string): Promise<KeyInfo> {
+    await this.refreshKeys([code]);
+    const k = fp ? this.keyInfo.get(code)?.find((x) => x.fp === fp) : this.keyInfo.get(code)?.[0];
+    if (!k) throw new Error(`station ${code} has no key ${fp ?? ''}`.trim());
+    await this.setRevoked(code, k.fp, afterMs);
+    await this.refreshKeys([code]);
+    return { ...k, revokedAfterMs: afterMs };
   }
 
-  stationCodes(): string[] {
-    const rows = this.stmt('SELECT code FROM stations UNION SELECT DISTINCT station FROM received ORDER BY 1').all() as { code: string }[];
-    return rows.map((r) => r.code);
-  }
-
-  report(station: string): StationReport {
-    const s = this.stmt('SELECT COUNT(*) AS n, MIN(seq) AS first, MAX(seq) AS last, SUM(lag_ms > ?) AS late, MAX(lag_ms) AS maxLag, MAX(received_ms) AS lastRx FROM received WHERE station = ?')
-      .get(this.lateAfterMs, station) as { n: number; first: number | null; last: number | null; late: number | null; maxLag: number | null; lastRx: number | null };
-    const lastRow = s.last === null ? undefined : (this.stmt('SELECT body FROM received WHERE station = ? AND seq = ?').get(station, s.last) as { body: string });
-    const gaps = this.stmt('SELECT prev + 1 AS "from", seq - 1 AS "to" FROM (SELECT seq, LAG(seq, 1, 0) OVER (ORDER BY seq) AS prev FROM received WHERE station = ?) WHERE seq > prev + 1')
-      .all(station) as { from: number; to: number }[];
-    const rejected = (this.stmt('SELECT COUNT(*) AS n FROM rejections WHERE station = ?').get(station) as { n: number }).n;
-    return {
-      station,
-      accepted: s.n,
-      firstSeq: s.first ?? undefined,
-      lastSeq: s.last ?? undefined,
-      lastRecordAt: lastRow ? (JSON.parse(lastRow.body) as FillRecordV1).recordedAt : undefined,
-      lastReceivedAt: s.lastRx === null ? undefined : new Date(s.lastRx).toISOString(),
-      gaps,
-      missing: gaps.reduce((n, g) => n + g.to - g.from + 1, 0),
-      late: s.late ?? 0,
-      maxLagMs: s.maxLag ?? 0,
-      rejected,
-    };
-  }
-
-  /** Accepted records of one station, in seq order, made in [fromMs, toMs). */
-  records(station: string, fromMs = -8.64e15, toMs = 8.64e15): FillRecordV1[] {
-    const rows = this.stmt('SELECT body FROM received WHERE station = ? AND recorded_ms >= ? AND recorded_ms < ? ORDER BY seq').all(station, fromMs, toMs) as { body: string }[];
-    return rows.map((r) => JSON.parse(r.body) as FillRecordV1);
+  async stationKeys(code: string): Promise<KeyInfo[]> {
+    return this.loadKeys([code]);
   }
 
   async close(): Promise<void> {
     await this.pool.close();
-    if (this.db.open) this.db.close();
+    await this.closeDb();
   }
 }

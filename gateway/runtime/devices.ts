@@ -23,6 +23,7 @@ import type { FrameTap } from '../../protocols/link/reconnecting.ts';
 import type { LogFactory, Logger } from '../log.ts';
 import { stationIso, type StationTimeSettings } from '../station-time.ts';
 import { t } from '../i18n/index.ts';
+import { buildLeakDrivers, type LeakDrivers } from './leak-devices.ts';
 
 export interface PostDevices {
   scale: ScaleDriver;
@@ -40,6 +41,8 @@ export interface StationDevices {
   checkScale?: ScaleDriver;
   /** The reader at the check-weigh scale, when configured (issue 10 point 3). */
   checkReader?: ReaderDriver;
+  /** Modbus gas detector controllers and cut-off valves (leak-devices.ts); the interlock is leak.ts's. */
+  leak: LeakDrivers;
   /** Every driver, valves first so that start() closes them before anything else moves. */
   drivers: Driver[];
   start(): Promise<void>;
@@ -157,8 +160,9 @@ export function buildDevices(cfg: GatewayConfig, clock: Clock, logs?: LogFactory
     ? new LineReaderDriver({ id: 'check.reader', link: createLink(cr.link, { onFrame: tap('check.reader') }), rules, prefix: cr.prefix, suffix: cr.suffix, dedupMs: cr.dedupMs, clock })
     : undefined;
 
+  const leak = buildLeakDrivers(cfg, buses.unitOf, clock);
   const valves = [...valveMap.values()];
-  const others: Driver[] = [];
+  const others: Driver[] = [...leak.cutoffs, ...leak.detectors];
   for (const d of posts.values()) others.push(d.scale, d.reader, ...(d.startInput ? [d.startInput] : []), ...(d.stopInput ? [d.stopInput] : []));
   if (checkScale) others.push(checkScale);
   if (checkReader) others.push(checkReader);
@@ -169,6 +173,7 @@ export function buildDevices(cfg: GatewayConfig, clock: Clock, logs?: LogFactory
     posts,
     checkScale,
     ...(checkReader ? { checkReader } : {}),
+    leak,
     drivers,
     async start() {
       // A bus that cannot open now keeps retrying by itself; its devices report offline meanwhile.

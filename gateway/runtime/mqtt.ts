@@ -1,7 +1,9 @@
 /**
  * Starts the station's MQTT side from the config: the embedded broker, the
- * upstream relay over its SQLite outbox, the leak interlock and the angle-valve
- * monitor, wired together (gateway/mqtt/wiring.ts). Absent config = none of it, not even loaded.
+ * upstream relay over its SQLite outbox and the angle-valve monitor, wired
+ * together with the station's leak interlock (leak.ts; MQTT cut-off valves
+ * become its actuators here) (gateway/mqtt/wiring.ts). Absent config = none of it, not even
+ * loaded (the broker, ws and mqtt.js cost ~0.2 s of start: issue 14).
  */
 import type Database from 'better-sqlite3';
 import type { Clock } from '../../protocols/clock.ts';
@@ -20,17 +22,17 @@ export interface StationMqtt {
   stop(): Promise<void>;
 }
 
-export async function startStationMqtt(cfg: GatewayConfig, deps: { db: Database.Database; clock: Clock; logs: LogFactory; registry: QuarantinePort }): Promise<StationMqtt | undefined> {
+export async function startStationMqtt(cfg: GatewayConfig, deps: { db: Database.Database; clock: Clock; logs: LogFactory; registry: QuarantinePort; leak: LeakService | undefined }): Promise<StationMqtt | undefined> {
   const m = cfg.mqtt;
   if (!m) return undefined;
+  if (!deps.leak) throw new Error('the leak interlock must be started before MQTT (runtime/leak.ts)');
   // Loaded only when configured: the broker (aedes, ws) and the client (mqtt.js) cost ~0.2 s of start and
   // several MB that a station without MQTT would carry for nothing (issue 14).
-  const [{ startStationBroker }, { Outbox }, { UpstreamRelay }, { wireStationMqtt, mqttCutoffActuator }, { LeakService }, { AngleValveMonitor }] = await Promise.all([
+  const [{ startStationBroker }, { Outbox }, { UpstreamRelay }, { wireStationMqtt, mqttCutoffActuator }, { AngleValveMonitor }] = await Promise.all([
     import('../mqtt/broker.ts'),
     import('../mqtt/outbox.ts'),
     import('../mqtt/relay.ts'),
     import('../mqtt/wiring.ts'),
-    import('../leak/service.ts'),
     import('../leak/angle-valve.ts'),
   ]);
   const { clock, logs } = deps;
@@ -41,16 +43,8 @@ export async function startStationMqtt(cfg: GatewayConfig, deps: { db: Database.
     relay = new UpstreamRelay({ station: cfg.station.code, upstream: m.upstream }, { outbox, clock, log: logs('mqtt.relay') });
     relay.start();
   }
-  const devicesOf = (kind: string) => m.broker.devices.filter((d) => d.kind === kind);
-  const cutoffs = devicesOf('cutoff-valve').map((d) => d.id);
-  const leak = new LeakService({
-    clock,
-    settings: { detectors: devicesOf('leak-detector').map((d) => d.id), cutoffs, ...cfg.leak },
-    actuators: Object.fromEntries(cutoffs.map((id) => [id, mqttCutoffActuator(broker, id)])),
-    locations: Object.fromEntries(m.broker.devices.filter((d) => d.location).map((d) => [d.id, d.location as string])),
-    log: logs('leak'),
-  });
-  leak.start();
+  const leak: LeakService = deps.leak;
+  for (const d of m.broker.devices) if (d.kind === 'cutoff-valve') leak.addActuator(d.id, mqttCutoffActuator(broker, d.id));
   const valves = new AngleValveMonitor({ clock, registry: deps.registry });
   const unwire = wireStationMqtt({ broker, relay, leak, valves });
   await broker.setGatewayState({ state: 'online', station: cfg.station.code, at: new Date(clock.wall()).toISOString() }).catch(() => undefined);
@@ -61,7 +55,6 @@ export async function startStationMqtt(cfg: GatewayConfig, deps: { db: Database.
     valves,
     async stop() {
       unwire();
-      leak.stop();
       await relay?.stop().catch(() => undefined);
       await broker.close().catch(() => undefined);
     },

@@ -26,6 +26,7 @@ import { closeValvesAgain, closeValvesFirst, stopValves } from './valves-first.t
 import { PostRuntime, type PostEnv, type PostEvent } from './post.ts';
 import { operatorFacts, verifyCylinder } from './verify.ts';
 import { startStationMqtt, type StationMqtt } from './mqtt.ts';
+import { startStationLeak, type StationLeak } from './leak.ts';
 import { PreactStore } from './preacts.ts';
 import { LatchStore } from './latches.ts';
 import { attachLeakLatch, resetLeakLatch, savedFault, trackPostFault } from './latch-wiring.ts';
@@ -91,6 +92,11 @@ export class Station {
   private offEvents?: () => void;
   private readonly configFile?: string;
   mqtt?: StationMqtt;
+  private leakRun?: StationLeak;
+  /** The leak interlock (MQTT and Modbus detectors and cut-off valves alike; leak.ts). */
+  get leak() {
+    return this.leakRun?.service;
+  }
   publicKeyPem?: string;
   /** Registry imports from the dashboard: in a worker, refused while a post fills (registry-imports.ts). */
   readonly imports: RegistryImports;
@@ -228,12 +234,13 @@ export class Station {
         off();
       }
     }
-    this.startStep = 'starting MQTT';
-    this.mqtt = await startStationMqtt(cfg, { db: this.db, clock: this.clock, logs: this.logs, registry: { quarantine: (code, reason, source) => this.registry.quarantine(code, reason, source) } });
+    this.startStep = 'starting the leak interlock and MQTT';
+    this.leakRun = startStationLeak(cfg, { clock: this.clock, logs: this.logs, drivers: this.devices.leak });
+    this.mqtt = await startStationMqtt(cfg, { db: this.db, clock: this.clock, logs: this.logs, leak: this.leak, registry: { quarantine: (code, reason, source) => this.registry.quarantine(code, reason, source) } });
     this.raiseOverfillAlarms(recovered.overfilled);
     this.restoreLatches();
-    this.mqtt?.leak.lock.on(({ on }) => this.setLock('leak', on, 'leak interlock'));
-    if (this.mqtt?.leak.locked) this.locks.add('leak');
+    this.leak?.lock.on(({ on }) => this.setLock('leak', on, 'leak interlock'));
+    if (this.leak?.locked) this.locks.add('leak');
     this.startStep = 'starting the posts';
     this.updateRecordLocks();
     for (const p of cfg.posts) this.startPost(p.id);
@@ -339,7 +346,7 @@ export class Station {
       clearInProgress: (post) => this.store.clearInProgress(post),
       savePreact: (post, model, entry: PreactEntry) => this.preacts.save(post, model, entry),
       supervisorReset: (badge) => {
-        const leak = this.mqtt?.leak;
+        const leak = this.leak;
         // One badge, one reset: the leak lock first, then a store lock; a post fault is the post's own.
         if (!leak?.locked) return this.latches.has('store') ? (this.resetStoreLatch(badge), true) : false;
         const r = resetLeakLatch(this.latches, leak, badge, log);
@@ -605,7 +612,7 @@ export class Station {
     const log = this.logs('station');
     this.latches = new LatchStore(this.db, this.clock);
     // Before anything sets or lifts a latch: every history line becomes a signed event.
-    this.offEvents = attachStationEvents({ log: this.eventLog, record: (e) => this.recordEvent(e), latches: this.latches, registry: this.registry, leak: this.mqtt?.leak, valves: this.mqtt?.valves, logger: log });
+    this.offEvents = attachStationEvents({ log: this.eventLog, record: (e) => this.recordEvent(e), latches: this.latches, registry: this.registry, leak: this.leak, valves: this.mqtt?.valves, logger: log });
     const remote = this.latches.get('remote');
     if (remote) {
       this.locks.add('remote');
@@ -618,11 +625,11 @@ export class Station {
       this.lockDetail.set('store', store.detail ?? store.reason);
       log.warn({ since: store.since, detail: store.detail }, 'store lock restored from the previous run: a supervisor must reset it once the cause is fixed');
     }
-    if (this.mqtt) attachLeakLatch(this.latches, this.mqtt.leak, this.clock, this.logs('leak'));
+    if (this.leak) attachLeakLatch(this.latches, this.leak, this.clock, this.logs('leak'));
     else if (this.latches.has('leak')) {
       // No interlock, so no detector can say the gas is gone: the lock stays (fail safe) until the MQTT config is back.
       this.locks.add('leak');
-      log.error('leak lock restored but no leak interlock is configured: restore the mqtt section so the detectors can confirm clear');
+      log.error('leak lock restored but no leak interlock is configured: configure the detectors again (mqtt or leakDetectors) so they can confirm clear');
     }
     for (const l of this.latches.active()) log.warn({ latch: l.latch, since: l.since, reason: l.reason }, 'latch restored');
   }
@@ -685,6 +692,7 @@ export class Station {
     this.remote?.stop();
     this.offEvents?.();
     await this.mqtt?.stop();
+    this.leakRun?.stop();
     this.store?.close();
     this.db?.close();
   }

@@ -25,7 +25,11 @@ export type WireKind =
   /** Bytes a continuous-output scale or a reader sent. */
   | 'stream'
   /** A setpoint output of a weighing indicator changed (see sim/devices/modbus-scale.ts). */
-  | 'setpoint';
+  | 'setpoint'
+  /** Gas at a detector's sensor was set from the control API (`reason` sensor id, `value` %LEL, `on` fault, `count` level). */
+  | 'gas'
+  /** An emergency cut-off valve closed (`on` true, `source` trip) or was reopened by hand (`on` false, `source` manual). */
+  | 'cutoff';
 
 export interface WireEntry {
   /** Position in the log since the simulator started (1, 2, ...). */

@@ -7,8 +7,7 @@
  * Run: `node --import tsx test/bench/reports.ts [records] [--json]` (or through `npm run bench`).
  */
 import { join } from 'node:path';
-import { ReceiverStore } from '../../gateway/receiver/store.ts';
-import { SqliteReportSource } from '../../gateway/receiver/report-source.ts';
+import { openReceiverStore } from '../../gateway/receiver/store.ts';
 import { alarmsReport, cylinderReport, exceptionsReport, personsReport, summaryReport } from '../../gateway/receiver/reports.ts';
 import { makeKeys, tempDir } from '../gateway/records/fixtures.ts';
 import { insertEvents, MIN, signedChain, T0, type Spec } from '../gateway/receiver/report-fixtures.ts';
@@ -47,8 +46,7 @@ export async function run(opts: { records?: number; print?: boolean } = {}): Pro
   const b = makeKeys();
   try {
     let now = T0;
-    const store = new ReceiverStore({ dbPath: join(tmp.dir, 'rx.db'), stations: { ST01: a.publicKeyPem, ST02: b.publicKeyPem }, verifyThreads: 2, now: () => now });
-    await store.ready();
+    const store = await openReceiverStore({ dbPath: join(tmp.dir, 'rx.db'), stations: { ST01: a.publicKeyPem, ST02: b.publicKeyPem }, verifyThreads: 2, now: () => now });
     // A month: one record every ~4 min, 1 in 50 a breach of some kind, codes cycling over 3,000 cylinders.
     const spacing = (30 * 24 * 60) / n;
     const spec = (i: number): Spec => {
@@ -69,10 +67,10 @@ export async function run(opts: { records?: number; print?: boolean } = {}): Pro
         await store.ingest(batch);
       }
     }
-    insertEvents(store.db, a.privateKey, 'ST01', Array.from({ length: 300 }, (_, i) => ({ min: i * 140, kind: i % 2 ? 'alarm.cleared' : 'alarm.raised', subject: 'ld-P1', reason: 'LEAK' })));
+    await insertEvents(store, a.privateKey, 'ST01', Array.from({ length: 300 }, (_, i) => ({ min: i * 140, kind: i % 2 ? 'alarm.cleared' : 'alarm.raised', subject: 'ld-P1', reason: 'LEAK' })));
     if (print) console.log(`set-up: ${n} + ${second.length} records signed and received in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 
-    const src = new SqliteReportSource(store.db, store.lateAfterMs);
+    const src = store.reportSource();
     const q = { station: 'ST01', fromMs: T0, toMs: T0 + 31 * 24 * 60 * MIN };
     const ms: Record<string, number> = {};
     const maxLoopStallMs: Record<string, number> = {};

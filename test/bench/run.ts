@@ -33,6 +33,7 @@ await section('records', async () => (await import('./records.ts')).run({ print:
 await section('reports', async () => (await import('./reports.ts')).run({ print: !json }));
 await section('parsers', async () => (await import('./parsers.ts')).run({ print: !json }));
 await section('event-loop', async () => (await import('./event-loop.ts')).run({ print: !json }));
+await section('receiver', async () => (await import('./receiver.ts')).run({ print: !json }));
 await section('mqtt', async () => (await import('./mqtt.ts')).runMqttBench(json ? 8000 : 8000));
 // The long valve soak (issue 9 point 6): ~25 min for 2000 fills; alone: `npm run bench -- valve-soak` (VALVE_SOAK_FILLS=n).
 await section('valve-soak', async () => (await import('./valve-soak.ts')).run({ print: !json }));

@@ -25,7 +25,7 @@ import * as assert from 'uvu/assert';
 import { join } from 'node:path';
 import { startRig, type Rig } from './rig.ts';
 import { startReceiver, type RunningReceiver } from '../../gateway/receiver/server.ts';
-import { SqliteReportSource } from '../../gateway/receiver/report-source.ts';
+import { eventuallyAsync } from '../fixtures/wait.ts';
 import { exceptionsReport } from '../../gateway/receiver/reports.ts';
 import { publicKeyPemOf, loadPrivateKey } from '../../gateway/records/keys.ts';
 import { uploadConfigSchema } from '../../gateway/records/config.ts';
@@ -128,7 +128,7 @@ test('a shift that breaks each rule once', async () => {
   await rig.until('P1 empty', () => gross('P1') < 1);
 
   // 3. Past inspection cannot be filled: refused at the scan. Its record is uploaded late.
-  await rig.until('everything so far uploaded', () => receiver.store.report(station).accepted === rig.station.store.counts().total, 20_000);
+  await eventuallyAsync(async () => (await receiver.store.report(station)).accepted === rig.station.store.counts().total, 20_000, 'everything so far uploaded');
   await rig.station.uploader!.stop();
   seen = rig.records.length;
   rig.sim.place('P1', 'E2000017A1B20008');
@@ -188,9 +188,9 @@ test('a shift that breaks each rule once', async () => {
 
   // Everything the station holds reaches the receiver.
   const total = () => rig.station.store.counts().total;
-  await rig.until('records uploaded', () => receiver.store.report(station).accepted === total(), 30_000);
+  await eventuallyAsync(async () => (await receiver.store.report(station)).accepted === total(), 30_000, 'records uploaded');
   const events = () => (rig.station.eventLog.db.prepare('SELECT COUNT(*) AS n FROM events').get() as { n: number }).n;
-  await rig.until('events uploaded', () => receiver.events.report(station).accepted === events(), 30_000);
+  await eventuallyAsync(async () => (await receiver.events.report(station)).accepted === events(), 30_000, 'events uploaded');
 
   // 8. Rejected upload: one of the station's records, altered after signing, posted to the receiver.
   const row = rig.station.store.db.prepare('SELECT seq, body FROM records WHERE id = ?').get(checked.attemptId) as { seq: number; body: string };
@@ -200,7 +200,7 @@ test('a shift that breaks each rule once', async () => {
   assert.is(reply.results[0]?.status, 'rejected', JSON.stringify(reply));
   seqOf.set('rejected', row.seq);
 
-  const src = new SqliteReportSource(receiver.store.db, receiver.store.lateAfterMs);
+  const src = receiver.reports;
   const rep = await exceptionsReport(src, { station });
   const listed = rep.exceptions.map((e) => `${e.kind}${e.cylinderCode ? ` ${e.cylinderCode}` : ''}`);
   console.log(`  exception report: ${JSON.stringify(listed)}`);

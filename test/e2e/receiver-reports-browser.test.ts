@@ -61,7 +61,7 @@ function browserTests(): void {
     }
     await rx.store.ingest([{ ...recs[0], seq: 12, id: 'tampered', netFilledG: 1 }]); // rejected: BAD_SIGNATURE
     await rx.store.ingest(signedChain(st02.privateKey, 'ST02', [{ min: 12, set: { cylinderCode: 'POCKET-1' } }], 'UNIT-YY-02'));
-    insertEvents(rx.store.db, st01.privateKey, 'ST01', [
+    await insertEvents(rx.store, st01.privateKey, 'ST01', [
       { min: 41, kind: 'alarm.raised', subject: 'ld-P1', reason: 'LEAK', post: 'P1', data: { alarmKind: 'leak', level: 2 } },
       { min: 42, kind: 'latch.set', subject: 'leak', by: 'condition', reason: 'LEAK_ALARM' },
       { min: 45, kind: 'alarm.cleared', subject: 'ld-P1', reason: 'LEAK' },

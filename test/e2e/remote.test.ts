@@ -48,7 +48,7 @@ test.before(async () => {
     dataDir,
     tweak: (cfg) => {
       station = cfg.station.code;
-      rx.store.registerStation(station, keys.publicKeyPem);
+      void rx.store.registerStation(station, keys.publicKeyPem); // SQLite: written at once; the receiver reloads keys for an unknown station
       cfg.fill.autoStart = true;
       cfg.eligibility.minRefillIntervalMs = 0;
       cfg.mqtt = mqttSchema.parse({ broker: { host: '127.0.0.1', port: brokerPort, devices: [] }, upstream: { url: upstream.url, reconnectMs: 200 } });

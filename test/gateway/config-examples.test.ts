@@ -49,6 +49,8 @@ test('the examples are what they say: one RTU line, 24 heads over Modbus TCP, a 
   const small = load('small-station.yaml');
   assert.is(small.posts.length, 2);
   assert.equal(Object.values(small.buses).map((b) => b.url.split(':')[0]), ['modbus-rtu']);
+  // Its gas detector controller and cut-off valve share the line with the relay module.
+  assert.equal([small.leakDetectors[0]?.bus, small.cutoffValves[0]?.bus, small.cutoffValves[0]?.unit], ['rs485', 'rs485', small.posts[0]!.valve.unit]);
   const carousel = load('carousel-24.yaml');
   assert.is(carousel.posts.length, 24);
   assert.ok(Object.values(carousel.buses).every((b) => b.url.startsWith('modbus-tcp://')));

@@ -77,7 +77,7 @@ export class LiveHub {
   }
 
   banner(): BannerView {
-    return bannerView(this.station.lockState, this.station.mqtt?.leak.interlock.state);
+    return bannerView(this.station.lockState, this.station.leak?.interlock.state);
   }
 
   /** Takes over the response as an event stream until the screen goes away or the session expires. */

@@ -191,7 +191,7 @@ export class Dashboard {
 
   /** The supervisor's reset of the latched leak lock: refused, with the reasons, while any detector is not clear (domain.md 5). */
   private resetLeak(c: Ctx): void {
-    const leak = this.station.mqtt?.leak;
+    const leak = this.station.leak;
     if (!leak) throw new ApiError(409, 'NO_LEAK_INTERLOCK', 'status.mqttOff');
     if (!leak.locked) throw new ApiError(409, 'NOT_LOCKED', 'banner.notLocked');
     const who = `web:${c.session!.name}`;

@@ -56,7 +56,7 @@ test('accepts an event chain once; a resend is duplicate; forged, altered and un
   assert.is((await post(rx, [other[3]]))[0].reason, 'BAD_SIGNATURE', 'signed by another key');
   assert.is((await post(rx, [{ ...evs[3], station: 'NOPE' }]))[0].reason, 'UNKNOWN_STATION');
   assert.is((await post(rx, [{ ...evs[3], type: undefined }]))[0].reason, 'BAD_FORMAT', 'a fill record is not an event');
-  const rep = rx.events.report('ST01');
+  const rep = (await rx.events.report('ST01'));
   assert.is(rep.accepted, 3);
   assert.is(rep.rejected >= 3, true);
   assert.equal(rep.byKind, { 'alarm.cleared': 1, 'alarm.raised': 2 });
@@ -70,11 +70,11 @@ test('a gap in the event chain is reported and filled when the original arrives;
   const r = await post(rx, [evs[4]]);
   assert.is(r[0].status, 'accepted');
   assert.equal(r[0].gap, { from: 3, to: 4 });
-  assert.equal(rx.events.report('ST01').gaps, [{ from: 3, to: 4 }]);
+  assert.equal((await rx.events.report('ST01')).gaps, [{ from: 3, to: 4 }]);
   const fork = chain(keys, 3)[2]; // another chain's seq 3: does not link to the stored seq 2
   assert.is((await post(rx, [fork]))[0].reason, 'BROKEN_CHAIN');
   assert.equal((await post(rx, [evs[2], evs[3]])).map((x) => x.status), ['accepted', 'accepted']);
-  assert.equal(rx.events.report('ST01').gaps, []);
+  assert.equal((await rx.events.report('ST01')).gaps, []);
   const res = await fetch(`${rx.url}/v1/stations/ST01/events?kind=alarm.raised`);
   const body = (await res.json()) as { events: StationEventV1[]; report: { accepted: number } };
   assert.is(body.report.accepted, 5);
@@ -93,12 +93,12 @@ test('the event uploader sends in order, marks events sent only on the answer, a
   const up = new EventUploader({ log, clock: new ManualClock(), config: { url: `${rx.url}/v1/records`, batchSize: 3 } });
   for (let i = 0; i < 3; i++) await up.uploadOnce();
   assert.is(log.counts().acked, 7);
-  assert.is(rx.events.report('ST01').lastSeq, 7);
+  assert.is((await rx.events.report('ST01')).lastSeq, 7);
   // The receiver's answer was lost: the station resends, the receiver answers duplicate, still one copy.
   log.db.prepare('UPDATE events SET status = 0').run();
   await up.uploadOnce();
   assert.is(up.stats.duplicates, 3);
-  assert.is(rx.events.report('ST01').accepted, 7);
+  assert.is((await rx.events.report('ST01')).accepted, 7);
   log.close();
 });
 

@@ -2,12 +2,12 @@
  * Records and events for the inspector's report tests: signed, chained v1
  * records built from plain bodies, so a test can write fields the station does
  * not produce yet (outcome `filled_unchecked`, `certificateExpires`, …), and
- * station events in the documented `received_events` shape.
+ * station events signed and chained as a station sends them.
  */
 import { sign, type KeyObject } from 'node:crypto';
 import { sha256Hex, canonicalJson } from '../../../gateway/records/canonical.ts';
 import { buildRecord, isoWithOffset, signRecord, type FillRecordV1 } from '../../../gateway/records/record.ts';
-import type Database from '../../../gateway/sqlite.ts';
+import type { ReceiverStore } from '../../../gateway/receiver/store.ts';
 import { makeAttempt } from '../records/fixtures.ts';
 
 /** 2026-03-01 00:00 UTC (08:00 at the station, +08:00). */
@@ -44,13 +44,6 @@ function stripUndefined(o: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
 }
 
-export const EVENTS_SCHEMA = `
-CREATE TABLE IF NOT EXISTS received_events (
-  station TEXT NOT NULL, seq INTEGER NOT NULL, id TEXT NOT NULL, hash TEXT NOT NULL, prev_hash TEXT NOT NULL,
-  kind TEXT NOT NULL, recorded_ms INTEGER NOT NULL, received_ms INTEGER NOT NULL, body TEXT NOT NULL,
-  PRIMARY KEY (station, seq), UNIQUE (station, id)
-);`;
-
 export interface EventSpec {
   min: number;
   kind: string;
@@ -62,22 +55,23 @@ export interface EventSpec {
   data?: Record<string, unknown>;
 }
 
-/**
- * Station events as the event chain (issue 10 point 6, wt-events) stores them at the receiver:
- * signed and chained like records, in `received_events`. Written straight into the table.
- */
-export function insertEvents(db: Database.Database, privateKey: KeyObject, station: string, specs: EventSpec[]): void {
-  db.exec(EVENTS_SCHEMA);
+/** Station events as the event chain (issue 10 point 6) signs and chains them: one JSON line each, seq 1…n. */
+export function signedEvents(privateKey: KeyObject, station: string, specs: EventSpec[]): string[] {
   let prevHash = '0'.repeat(64);
-  const ins = db.prepare('INSERT INTO received_events (station, seq, id, hash, prev_hash, kind, recorded_ms, received_ms, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
-  specs.forEach((e, i) => {
+  return specs.map((e, i) => {
     const seq = i + 1;
     const wall = T0 + e.min * MIN;
     const body = stripUndefined({ v: 1, type: 'event', id: `${station}-ev-${seq}`, station, seq, prevHash, recordedAt: isoWithOffset(wall, 480), monoMs: e.min * MIN, boot: 'boot-1', kind: e.kind, post: e.post, subject: e.subject, by: e.by, reason: e.reason, detail: e.detail, data: e.data });
     const bytes = canonicalJson(body);
     const sig = sign(null, Buffer.from(bytes), privateKey).toString('base64');
-    const hash = sha256Hex(bytes);
-    ins.run(station, seq, body.id, hash, prevHash, e.kind, wall, wall + 1000, canonicalJson({ ...body, sig }));
-    prevHash = hash;
+    prevHash = sha256Hex(bytes);
+    return canonicalJson({ ...body, sig });
   });
+}
+
+/** Upload station events to a receiver store (either kind) as a station would: every one must be accepted. */
+export async function insertEvents(store: ReceiverStore, privateKey: KeyObject, station: string, specs: EventSpec[]): Promise<void> {
+  const results = await store.ingestEvents(signedEvents(privateKey, station, specs));
+  const bad = results.filter((r) => r.status !== 'accepted');
+  if (bad.length > 0) throw new Error(`events not accepted: ${JSON.stringify(bad)}`);
 }

@@ -15,6 +15,7 @@ import { verifyRecords, formatVerifyReport } from '../../../gateway/records/veri
 import { Uploader } from '../../../gateway/sync/uploader.ts';
 import { ManualClock } from '../../../protocols/clock.ts';
 import { eventually, makeAttempt, makeKeys, tempDir } from '../records/fixtures.ts';
+import { eventuallyAsync } from '../../fixtures/wait.ts';
 import { ChaosProxy } from './helpers/chaos-proxy.ts';
 import { receivedChainProblems } from './helpers/check.ts';
 import { kill, spawnReceiver } from './helpers/rx-proc.ts';
@@ -50,7 +51,7 @@ test('a proxy that drops, stalls and resets connections: every record arrives on
   for (const f of ['drop', 'reset', 'stall', 'resetReply'] as const) assert.ok(proxy.counts[f] > 0, `fault ${f} happened`);
   assert.ok(up.stats.failures >= 4, `failures ${up.stats.failures}`);
   assert.ok(up.stats.duplicates > 0, 'a reply lost after the receiver committed came back as duplicate');
-  assert.equal(rx.store.report('ST01').gaps, []);
+  assert.equal((await rx.store.report('ST01')).gaps, []);
   assert.equal(receivedChainProblems(`${dir}/rx.db`, 'ST01', N, keys.publicKey), []);
   const local = verifyRecords(store.db, keys.publicKey);
   assert.ok(local.ok, formatVerifyReport(local));
@@ -112,12 +113,12 @@ test('the gateway killed with SIGKILL mid-upload and restarted: the cursor in SQ
     return child;
   };
   let gw = await startGateway();
-  await eventually(() => rx.store.report('ST01').accepted >= 1000, 40_000, 'upload under way');
+  await eventuallyAsync(async () => (await rx.store.report('ST01')).accepted >= 1000, 40_000, 'upload under way');
   await kill(gw);
-  const atKill = rx.store.report('ST01').accepted;
+  const atKill = (await rx.store.report('ST01')).accepted;
   assert.ok(atKill < N, `killed mid-upload (${atKill} of ${N})`);
   gw = await startGateway();
-  await eventually(() => rx.store.report('ST01').accepted === N, 50_000, 'every record after the restart');
+  await eventuallyAsync(async () => (await rx.store.report('ST01')).accepted === N, 50_000, 'every record after the restart');
   await kill(gw);
   assert.equal(receivedChainProblems(`${dir}/rx.db`, 'ST01', N, pub), []);
   const gwStore = new RecordStore({ db: `${dir}/gw.db`, clock: new ManualClock(), station: 'ST01', privateKey: loadPrivateKey(dir) });

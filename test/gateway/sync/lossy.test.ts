@@ -59,7 +59,7 @@ test('a lossy link with the default settings: 5,000 records drain exactly once i
 
   // Exactly once, in order, chains and signatures intact.
   assert.equal(receivedChainProblems(`${dir}/rx.db`, 'ST01', N, keys.publicKey), []);
-  assert.equal(rx.store.report('ST01').gaps, []);
+  assert.equal((await rx.store.report('ST01')).gaps, []);
   // The link really misbehaved in all three ways, and the uploader saw it.
   for (const f of ['reset', 'stall', 'close'] as const) assert.ok(proxy.linkFaults[f] > 0, `link fault ${f} happened`);
   assert.ok(up.stats.failures >= 10, `failures ${up.stats.failures}`);

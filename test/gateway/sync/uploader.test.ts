@@ -84,9 +84,9 @@ test('uploads every record in order in batches; marked sent only when acknowledg
   store.append(makeAttempt(21));
   await eventually(() => store.counts().pending === 0, 20_000, 'all acknowledged');
   await up2.stop();
-  assert.is(rx.store.report('ST01').accepted, 21);
+  assert.is((await rx.store.report('ST01')).accepted, 21);
   assert.is(up2.stats.duplicates, 0, 'nothing was sent twice');
-  assert.equal(rx.store.records('ST01').map((r) => r.seq), Array.from({ length: 21 }, (_, i) => i + 1));
+  assert.equal((await rx.store.records('ST01')).map((r) => r.seq), Array.from({ length: 21 }, (_, i) => i + 1));
   store.close();
 });
 
@@ -133,7 +133,7 @@ test('a record the platform rejects is marked rejected with its reason and the u
   assert.equal(status.rejectedRecords.map((r) => r.seq), [2]);
   assert.match(status.rejectedRecords[0].reason, /BAD_SIGNATURE/);
   assert.match(formatSyncStatus(status), /rejected seq 2: BAD_SIGNATURE/);
-  assert.equal(rx.store.report('ST01').gaps, [{ from: 2, to: 2 }], 'the regulator sees the hole');
+  assert.equal((await rx.store.report('ST01')).gaps, [{ from: 2, to: 2 }], 'the regulator sees the hole');
 });
 
 test('an unregistered station is retried with backoff, not given up; registration lets everything through', async () => {
@@ -153,7 +153,7 @@ test('an unregistered station is retried with backoff, not given up; registratio
   assert.match(st.lastError ?? '', /UNKNOWN_STATION/);
   assert.equal([st.pending, st.oldestUnacked?.seq, st.oldestUnacked?.ageMs], [3, 1, 5000]);
   assert.match(formatSyncStatus(st), /oldest unacknowledged: seq 1, made 2026-01-01T08:00:01\.000\+08:00, 5 s ago/);
-  rx.store.registerStation('ST01', keys.publicKeyPem);
+  await rx.store.registerStation('ST01', keys.publicKeyPem);
   await eventually(() => store.counts().pending === 0, 20_000, 'uploads after registration');
 });
 
