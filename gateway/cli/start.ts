@@ -1,7 +1,6 @@
 import { parse, requireConfig, untilSignal } from './args.ts';
 import { Station } from '../runtime/station.ts';
-import { bindHttp, startStatusServer, type BoundHttp } from '../http/server.ts';
-import { stationMetrics } from '../http/metrics.ts';
+import { bindHttp, type BoundHttp } from '../http/bind.ts';
 import { startWatchdog, stationProbes } from '../runtime/watchdog.ts';
 import { reportOutcomes } from './outcome-line.ts';
 
@@ -16,8 +15,18 @@ export async function startCommand(args: string[]): Promise<number> {
   closeValvesOnCrash(station);
   // The HTTP port is bound right after the valves are OFF, before any post starts: a port in use
   // fails the start (valves OFF again, exit 1) rather than a gateway filling without /status or /metrics.
+  // The dashboard and the metrics (prom-client) are loaded from then on, while the station opens its
+  // databases: not before the valves' OFF (issue 14, start-up time).
   let bound: BoundHttp | undefined;
-  const bindStep = { step: `binding the http port ${config.http.host}:${config.http.port}`, run: async () => void (bound = await bindHttp(config.http)) };
+  let later: Promise<[typeof import('../http/server.ts'), typeof import('../http/metrics.ts')]> | undefined;
+  const bindStep = {
+    step: `binding the http port ${config.http.host}:${config.http.port}`,
+    run: async () => {
+      bound = await bindHttp(config.http);
+      later = Promise.all([import('../http/server.ts'), import('../http/metrics.ts')]);
+      later.catch(() => undefined); // awaited below; a start that fails meanwhile must not leave it unhandled
+    },
+  };
   try {
     await station.start({ afterValvesOff: [bindStep] });
   } catch (err) {
@@ -27,6 +36,7 @@ export async function startCommand(args: string[]): Promise<number> {
     setTimeout(() => process.exit(1), 5000).unref();
     throw err;
   }
+  const [{ startStatusServer }, { stationMetrics }] = await later!;
   stationMetrics(station);
   // One line per fill outcome, refusal and trip: pretty for a person at a terminal, a JSON log line for journald.
   const fills = station.logs('fill');
