@@ -13,7 +13,7 @@
  * Usage: node --import tsx test/bench/memory.ts [--posts 32] [--minutes 2] [--sources]
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
@@ -95,8 +95,13 @@ export async function run(o: MemoryOptions = {}): Promise<Record<string, unknown
     proc.once('exit', (code) => reject(new Error(`gateway exited ${code}: ${out.slice(-2000)}`)));
   });
   const servedMs = performance.now() - t0;
-  // Keep only the tail of the output (a line per fill would otherwise grow this process).
-  const keep = (d: Buffer) => (out = (out + d).slice(-20_000));
+  // Keep only the tail of the output (a line per fill would otherwise grow this process); all of it
+  // in MEMBENCH_DIR/gateway.log when a directory was given (e.g. with MEMBENCH_NODE_FLAGS=--trace-gc).
+  const logFile = process.env.MEMBENCH_DIR ? createWriteStream(join(dir, 'gateway.log')) : undefined;
+  const keep = (d: Buffer) => {
+    logFile?.write(d);
+    out = (out + d).slice(-20_000);
+  };
   proc.stdout!.removeAllListeners('data').on('data', keep);
   proc.stderr!.removeAllListeners('data').on('data', keep);
 
@@ -216,6 +221,7 @@ export async function run(o: MemoryOptions = {}): Promise<Record<string, unknown
   proc.kill('SIGTERM');
   await new Promise((r) => (proc.exitCode !== null ? r(undefined) : proc.once('exit', r)));
   process.off('exit', reap);
+  logFile?.end();
   await sim.close();
   if (!process.env.MEMBENCH_DIR) rmSync(dir, { recursive: true, force: true });
 
