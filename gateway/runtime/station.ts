@@ -35,7 +35,7 @@ import { EventLog } from '../records/events.ts';
 import type { EventInput, StationEventV1 } from '../records/event.ts';
 import { EventUploader } from '../sync/event-uploader.ts';
 import { attachStationEvents, recordStart, registryEvent } from './event-wiring.ts';
-import { startRemoteCommands, type RemoteCommandsRuntime, type RemoteTarget } from './remote.ts';
+import { remoteTarget, startRemoteCommands, type RemoteCommandsRuntime } from './remote.ts';
 import { overfillAlarm, quarantineOverfilled, recoverJournal, type OverfillFinding } from './recovery.ts';
 import { RegistryImports } from './registry-imports.ts';
 import { LoopLag } from './loop-lag.ts';
@@ -65,6 +65,12 @@ const EVENT_KIND_OF: Partial<Record<StationEventCode, string>> = {
   UNAUTHORISED_FILL: 'fill.unauthorised',
   EXCEPTION_CLOSED: 'exception.closed',
 };
+
+/** A step of the caller's (fillgate start: bind the HTTP port) run right after the valves are OFF, before any post starts. */
+export interface StartStep {
+  step: string;
+  run(): Promise<void>;
+}
 
 export class Station {
   readonly events = new Signal<PostEvent>();
@@ -140,32 +146,6 @@ export class Station {
   }
 
   /** A remote lock (signed command): a latch, so a restart keeps it; only a remote unlock lifts it. */
-  /** What a signed remote command may do here (gateway/runtime/remote.ts): lock, unlock, quarantine, release, status. */
-  private remoteTarget(): RemoteTarget {
-    const code = this.config.station.code;
-    return {
-      code,
-      clock: this.clock,
-      recordEvent: (e) => this.recordEvent(e),
-      ...(this.mqtt?.relay ? { relay: this.mqtt.relay } : {}),
-      actions: {
-        lock: (by, reason) => ({ locked: true, changed: this.remoteLock(true, by, reason).changed }),
-        unlock: (by, reason) => ({ locked: false, changed: this.remoteLock(false, by, reason).changed }),
-        quarantine: (c, reason, by) => ({ code: c, status: this.registry.quarantine(c, reason, by).status }),
-        release: (c, reason, by) => ({ code: c, status: this.registry.release(c, reason, by).status }),
-        status: () => ({
-          station: code,
-          at: new Date(this.clock.wall()).toISOString(),
-          locks: this.lockState.map((l) => ({ lock: l.lock, ...(l.detail ? { detail: l.detail } : {}) })),
-          latches: this.latches.active().map((l) => ({ latch: l.latch, reason: l.reason, since: l.since })),
-          posts: Object.fromEntries([...this.posts].map(([id, rt]) => [id, rt.snapshot.phase.kind])),
-          records: this.store.counts(),
-          events: this.eventLog.counts(),
-        }),
-      },
-    };
-  }
-
   remoteLock(on: boolean, by: string, reason?: string): { changed: boolean } {
     if (on) this.latches.set('remote', 'STATION_LOCKED_REMOTE', reason, undefined, by);
     else this.latches.lift('remote', by, reason);
@@ -179,9 +159,10 @@ export class Station {
    * if the start fails (valves-first.ts; domain.md section 4): a restart after
    * a crash, or a crash loop on a corrupt database, never leaves a valve open.
    * A failed start rejects with the step that failed and whether the valves
-   * were confirmed closed, after stopping what it had started.
+   * were confirmed closed, after stopping what it had started. `afterValvesOff`:
+   * the caller's steps that must succeed before any post starts.
    */
-  async start(): Promise<void> {
+  async start(opts: { afterValvesOff?: StartStep[] } = {}): Promise<void> {
     const log = this.logs('station');
     this.loopLag.start();
     this.startStep = 'building the valves';
@@ -189,6 +170,10 @@ export class Station {
       this.valveSet = buildValves(this.config, this.clock, this.logs);
       this.startStep = 'writing every valve OFF';
       await closeValvesFirst(this.valveSet, log);
+      for (const s of opts.afterValvesOff ?? []) {
+        this.startStep = s.step;
+        await s.run();
+      }
       await this.startAfterValves(log);
     } catch (err) {
       throw await this.failedStart(err, log);
@@ -203,6 +188,9 @@ export class Station {
     mkdirSync(cfg.dataDir, { recursive: true });
     this.startStep = `opening ${join(cfg.dataDir, 'station.db')}`;
     this.db = new Database(join(cfg.dataDir, 'station.db'));
+    // WAL (as records.db): a commit is one WAL append + fsync instead of a rollback journal's several,
+    // on the posts' loop (issue 14 point 6), and the registry import worker's reads never wait for it.
+    this.db.pragma('journal_mode = WAL');
     this.registry = openRegistry(this.db, { clock: this.clock });
     this.preacts = new PreactStore(this.db);
     this.exceptions = new ExceptionStore(this.db, this.clock);
@@ -273,7 +261,7 @@ export class Station {
     }
     if (cfg.remote) {
       this.startStep = 'starting remote commands';
-      this.remote = startRemoteCommands(this.remoteTarget(), cfg.remote, this.db, this.logs('remote'));
+      this.remote = startRemoteCommands(remoteTarget(this), cfg.remote, this.db, this.logs('remote'));
     }
   }
 
