@@ -24,7 +24,7 @@ import type { KeyInfo } from './keys.ts';
 import { PgReportSource } from './pg-report-source.ts';
 import type { ReportSource } from './reports.ts';
 import { latestVersion, newerSchemaError, PG_MIGRATIONS } from './migrations.ts';
-import { ALL_TIME, BaseReceiverStore, type Chain, type DoctorReport, type Item, type ReceiverStoreOptions, type RecordResult, type StationReport } from './store.ts';
+import { ALL_TIME, BaseReceiverStore, type Chain, type DoctorReport, type Item, overviewReport, type OverviewRow, type ReceiverStoreOptions, type RecordResult, type StationReport } from './store.ts';
 
 /** BIGINT (int8) and COUNT come back as JS numbers: every value here is below 2^53. */
 const types = {
@@ -331,6 +331,26 @@ export class PgReceiverStore extends BaseReceiverStore {
       maxLagMs: s.maxlag ?? 0,
       rejected,
     };
+  }
+
+  /**
+   * Every station's report in one grouped query (the /reports index of 1,000 stations ran 4
+   * queries per station, ~2 s): the same figures as `report()`, through the same builder.
+   */
+  async stationReports(): Promise<StationReport[]> {
+    const r = await this.pg.query<OverviewRow>(
+      `WITH s AS (SELECT station, COUNT(*) AS n, MIN(seq) AS first, MAX(seq) AS last, COUNT(*) FILTER (WHERE lag_ms > $1) AS late, MAX(lag_ms) AS maxlag, MAX(received_ms) AS lastrx FROM received GROUP BY station),
+            g AS (SELECT station, json_agg(json_build_object('from', prev + 1, 'to', seq - 1) ORDER BY seq)::text AS gaps
+                    FROM (SELECT i.station, i.seq, LAG(i.seq, 1, COALESCE(st.pruned_before_seq - 1, 0::bigint)) OVER (PARTITION BY i.station ORDER BY i.seq) AS prev
+                            FROM received_index i JOIN stations st ON st.code = i.station) w
+                   WHERE seq > prev + 1 GROUP BY station),
+            rj AS (SELECT station, COUNT(*) AS n FROM rejections GROUP BY station)
+       SELECT c.code, s.n, s.first, s.last, s.late, s.maxlag, s.lastrx, g.gaps, rj.n AS rejected,
+              (SELECT body::json ->> 'recordedAt' FROM received r WHERE r.station = c.code AND r.seq = s.last) AS lastat
+         FROM stations c LEFT JOIN s ON s.station = c.code LEFT JOIN g ON g.station = c.code LEFT JOIN rj ON rj.station = c.code ORDER BY c.code`,
+      [this.lateAfterMs],
+    );
+    return r.rows.map(overviewReport);
   }
 
   private async gaps(table: string, station: string): Promise<{ from: number; to: number }[]> {

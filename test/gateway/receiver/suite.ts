@@ -123,6 +123,29 @@ export function receiverSuite(test: Test, register: Register, freshDb: (persiste
     void fresh;
   });
   
+  register("the overview of all stations (one grouped query) says what each station's own report says: gaps, late, rejected, empty", async () => {
+    const [k1, k2, k3] = [makeKeys(), makeKeys(), makeKeys()];
+    const station = (code: string, keys: Keys, n: number, at: number) => {
+      const { store } = makeStore(keys, { clock: new ManualClock(0, at), station: code });
+      const out = Array.from({ length: n }, (_, i) => store.append(makeAttempt(i + 1, { station: code })));
+      store.close();
+      return out;
+    };
+    const a = station('ST01', k1, 9, Date.now() - 3 * 3_600_000);
+    const b = station('ST02', k2, 4, Date.now());
+    const rx = await start({ stations: { ST01: k1.publicKeyPem, ST02: k2.publicKeyPem, ST03: k3.publicKeyPem }, verifyThreads: 0, lateAfterMs: 3_600_000 });
+    await post(rx, [a[0], a[2], a[5], a[8]]); // gaps 2, 4-5, 7-8; all late
+    await post(rx, [b[1], { ...b[2], netFilledG: 1 }, b[3]]); // gap 1; one altered
+    const all = await rx.store.stationReports();
+    assert.equal(all.map((r) => r.station), ['ST01', 'ST02', 'ST03']);
+    assert.equal(all, await Promise.all(['ST01', 'ST02', 'ST03'].map((c) => rx.store.report(c))));
+    assert.equal(all[0].gaps, [{ from: 2, to: 2 }, { from: 4, to: 5 }, { from: 7, to: 8 }]);
+    assert.equal([all[0].late, all[1].late, all[1].rejected, all[1].gaps, all[1].lastRecordAt], [4, 0, 1, [{ from: 1, to: 1 }, { from: 3, to: 3 }], b[3].recordedAt]);
+    assert.equal([all[2].accepted, all[2].gaps, all[2].lastSeq], [0, [], undefined]);
+    const http = (await (await fetch(`${rx.url}/v1/stations`)).json()) as { stations: unknown[] };
+    assert.equal(http.stations, JSON.parse(JSON.stringify(all)));
+  });
+
   register('HTTP: NDJSON batches through the worker pool, station report, CSV and JSON export per period', async () => {
     const keys = makeKeys();
     const recs = chain(keys, 120);
