@@ -111,6 +111,20 @@ export function receiverSuite(test: Test, register: Register, freshDb: (persiste
     assert.match(r[1].message ?? '', /seq 2 already holds record att-0000002: a second chain/);
   });
   
+  register('a batch whose seqs lie far apart (an old resend beside a new record) is judged like a contiguous one', async () => {
+    const keys = makeKeys();
+    const recs = chain(keys, 1300);
+    const fork = chain(keys, 1300, new ManualClock(7, Date.UTC(2026, 2, 2)), 5000);
+    const rx = await start({ stations: { ST01: keys.publicKeyPem }, verifyThreads: 0 });
+    assert.equal((await post(rx, recs.slice(0, 3))).map((r) => r.status), ['accepted', 'accepted', 'accepted']);
+    // PostgreSQL reads such a chunk seq by seq instead of as one range (pg-ingest.ts).
+    const r = await post(rx, [recs[1], recs[1299], fork[1297], recs[4], recs[1297], fork[1298]]);
+    assert.equal(r.map((x) => [x.status, x.reason]), [['duplicate', undefined], ['accepted', undefined], ['accepted', undefined], ['accepted', undefined], ['rejected', 'CONFLICT'], ['rejected', 'BROKEN_CHAIN']]);
+    assert.equal([r[1].gap, r[2].gap, r[3].gap], [{ from: 4, to: 1299 }, { from: 4, to: 1297 }, { from: 4, to: 4 }]);
+    const rep = await rx.store.report('ST01');
+    assert.equal([rep.accepted, rep.gaps], [6, [{ from: 4, to: 4 }, { from: 6, to: 1297 }, { from: 1299, to: 1299 }]]);
+  });
+
   register('late uploads are counted per station', async () => {
     const keys = makeKeys();
     const recs = chain(keys, 2, new ManualClock(0, Date.now() - 3 * 3_600_000));
