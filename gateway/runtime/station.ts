@@ -4,7 +4,7 @@
  * starts the other devices and runs one PostRuntime per post with the
  * station-wide locks (leak, uploads behind, store near full) fed to all of them.
  */
-import { mkdirSync, existsSync } from 'node:fs';
+import { mkdirSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from '../sqlite.ts';
 import { systemClock, type Clock } from '../../protocols/clock.ts';
@@ -18,7 +18,9 @@ import { openRegistry, type Registry } from '../registry/registry.ts';
 import { RecordStore } from '../records/store.ts';
 import { formatUtcOffset, resolveUtcOffset } from '../records/config.ts';
 import { isoWithOffset } from '../records/record.ts';
-import { keysInit, loadPrivateKey, PRIVATE_KEY_FILE } from '../records/keys.ts';
+import { keysInit, PRIVATE_KEY_FILE } from '../records/keys.ts';
+import { HANDOVER_FILE, HandoverGate, signingKey } from '../records/key-rotation.ts';
+import { dataDirBusy, tryLockDataDir, type DataDirLock } from '../records/data-lock.ts';
 import { recordFillLocks, stationTimeliness } from '../sync/timeliness.ts';
 import { Uploader } from '../sync/uploader.ts';
 import { buildDevices, buildValves, valveProblem, type StationDevices, type StationValves } from './devices.ts';
@@ -97,6 +99,7 @@ export class Station {
   private locks = new Set<LockKind>();
   private lockDetail = new Map<LockKind, string>();
   private lockTimer?: NodeJS.Timeout;
+  private dataLock?: DataDirLock;
   private checkQueue: string[] = [];
   /** Open exceptions (unchecked cylinders, unauthorised fills) until a supervisor closes them out. */
   exceptions!: ExceptionStore;
@@ -194,6 +197,10 @@ export class Station {
     const cfg = this.config;
     this.startStep = `creating the data dir ${cfg.dataDir}`;
     mkdirSync(cfg.dataDir, { recursive: true });
+    // One gateway per data dir: a second one would fork the record chain (data-lock.ts).
+    this.startStep = `locking the data dir ${cfg.dataDir}`;
+    this.dataLock = tryLockDataDir(cfg.dataDir);
+    if (!this.dataLock) throw new FillgateError('BAD_CONFIG', dataDirBusy(cfg.dataDir, 'not starting'), { dataDir: cfg.dataDir });
     this.startStep = `opening ${join(cfg.dataDir, 'station.db')}`;
     this.db = new Database(join(cfg.dataDir, 'station.db'));
     this.registry = openRegistry(this.db, { clock: this.clock });
@@ -211,7 +218,9 @@ export class Station {
       this.publicKeyPem = k.publicKeyPem;
       log.warn({ publicKeyFile: k.publicKeyPath }, 'created the station signing key: register its public key with the regulator');
     }
-    const privateKey = loadPrivateKey(cfg.dataDir);
+    // A key rotation the receiver has not answered yet: sign with the new key; the uploaders send its handover first.
+    const { key: privateKey, pending: rotating } = signingKey(cfg.dataDir);
+    if (rotating) log.warn({ handover: join(cfg.dataDir, HANDOVER_FILE) }, 'a key rotation is queued: signing with the new key; the uploads wait until the receiver accepts its handover');
     log.info(
       { utcOffset: formatUtcOffset(this.utcOffsetMinutes), source: cfg.records.utcOffsetMinutes === undefined ? "this PC's zone" : 'records.utcOffsetMinutes' },
       `record times carry UTC offset ${formatUtcOffset(this.utcOffsetMinutes)}`,
@@ -258,9 +267,12 @@ export class Station {
     this.lockTimer.unref();
     if (cfg.upload) {
       this.startStep = 'starting the uploader';
-      this.uploader = new Uploader({ store: this.store, clock: this.clock, config: cfg.upload, log: this.logs('sync') });
+      const up = cfg.upload;
+      const gate = new HandoverGate({ dir: cfg.dataDir, station: cfg.station.code, recordsUrl: up.url, allowInsecure: up.allowInsecure, ca: up.caFile ? readFileSync(up.caFile) : undefined, timeoutMs: up.timeoutMs, log: this.logs('sync') });
+      const before = () => gate.settle();
+      this.uploader = new Uploader({ store: this.store, clock: this.clock, config: cfg.upload, log: this.logs('sync'), before });
       this.uploader.start();
-      this.eventUploader = new EventUploader({ log: this.eventLog, clock: this.clock, config: cfg.upload, retentionDays: cfg.records.retentionDays, logger: this.logs('sync.events') });
+      this.eventUploader = new EventUploader({ log: this.eventLog, clock: this.clock, config: cfg.upload, retentionDays: cfg.records.retentionDays, logger: this.logs('sync.events'), before });
       this.eventUploader.start();
     }
     if (cfg.remote) {
@@ -699,5 +711,6 @@ export class Station {
     await this.mqtt?.stop();
     this.store?.close();
     this.db?.close();
+    this.dataLock?.release();
   }
 }
