@@ -7,7 +7,8 @@
  * run beside a gateway that signs with the key it replaces (key-rotation.ts).
  * The PID is written beside it (`gateway.pid`) only to name the holder in the message.
  */
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { FillgateError } from '../../protocols/errors.ts';
 import { join } from 'node:path';
 import Database from '../sqlite.ts';
 
@@ -55,4 +56,21 @@ export function lockHolder(dir: string): string {
 export function dataDirBusy(dir: string, what: string): string {
   const [pid, holder] = lockHolder(dir).split(' ');
   return `${what}: a fillgate ${holder ?? 'process'} (pid ${pid}) runs on the data dir ${dir} (${join(dir, LOCK_FILE)} is locked)`;
+}
+
+/**
+ * At the very start of the gateway, before any valve is written: the lock of a data dir that is
+ * already there. Throws (context.busy) when another gateway holds it; `undefined` when the dir is
+ * not there yet or cannot be locked now (the start then fails or locks after the valves are OFF).
+ */
+export function lockExistingDataDir(dir: string): DataDirLock | undefined {
+  let lock: DataDirLock | undefined;
+  try {
+    if (!statSync(dir).isDirectory()) return undefined;
+    lock = tryLockDataDir(dir);
+  } catch {
+    return undefined;
+  }
+  if (!lock) throw new FillgateError('BAD_CONFIG', dataDirBusy(dir, 'not starting'), { dataDir: dir, busy: true });
+  return lock;
 }

@@ -20,7 +20,7 @@ import { formatUtcOffset, resolveUtcOffset } from '../records/config.ts';
 import { isoWithOffset } from '../records/record.ts';
 import { keysInit, PRIVATE_KEY_FILE } from '../records/keys.ts';
 import { HANDOVER_FILE, HandoverGate, signingKey } from '../records/key-rotation.ts';
-import { dataDirBusy, tryLockDataDir, type DataDirLock } from '../records/data-lock.ts';
+import { dataDirBusy, lockExistingDataDir, tryLockDataDir, type DataDirLock } from '../records/data-lock.ts';
 import { recordFillLocks, stationTimeliness } from '../sync/timeliness.ts';
 import { Uploader } from '../sync/uploader.ts';
 import { buildDevices, buildValves, valveProblem, type StationDevices, type StationValves } from './devices.ts';
@@ -180,8 +180,12 @@ export class Station {
   async start(): Promise<void> {
     const log = this.logs('station');
     this.loopLag.start();
-    this.startStep = 'building the valves';
+    this.startStep = `locking the data dir ${this.config.dataDir}`;
     try {
+      // Another gateway on this data dir drives these valves: refuse before touching them (data-lock.ts).
+      // A data dir not made yet, or one that cannot be opened, is left to the step after the valves are OFF.
+      this.dataLock = lockExistingDataDir(this.config.dataDir);
+      this.startStep = 'building the valves';
       this.valveSet = buildValves(this.config, this.clock, this.logs);
       this.startStep = 'writing every valve OFF';
       await closeValvesFirst(this.valveSet, log);
@@ -199,7 +203,7 @@ export class Station {
     mkdirSync(cfg.dataDir, { recursive: true });
     // One gateway per data dir: a second one would fork the record chain (data-lock.ts).
     this.startStep = `locking the data dir ${cfg.dataDir}`;
-    this.dataLock = tryLockDataDir(cfg.dataDir);
+    this.dataLock ??= tryLockDataDir(cfg.dataDir);
     if (!this.dataLock) throw new FillgateError('BAD_CONFIG', dataDirBusy(cfg.dataDir, 'not starting'), { dataDir: cfg.dataDir });
     this.startStep = `opening ${join(cfg.dataDir, 'station.db')}`;
     this.db = new Database(join(cfg.dataDir, 'station.db'));
@@ -289,7 +293,9 @@ export class Station {
     const notClosed = this.valveSet ? await closeValvesAgain(this.valveSet, 'start failed', log) : undefined;
     await this.stop().catch((e) => log.error({ err: errorMessage(e) }, 'stopping after a failed start'));
     const valves = !notClosed
-      ? 'no valve could be built, none was written OFF'
+      ? isFillgateError(err) && err.context?.busy
+        ? 'no valve was touched: they belong to the gateway running on this data dir'
+        : 'no valve could be built, none was written OFF'
       : notClosed.length
         ? `NOT confirmed closed: ${notClosed.join(', ')}`
         : 'every valve was written OFF';
