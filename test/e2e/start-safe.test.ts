@@ -129,6 +129,32 @@ test('the http port is taken: start refuses (exit 1, step and reason printed), n
   }
 });
 
+test('a second gateway on a data dir another one holds: refuses before touching any valve, names the holder', async () => {
+  const { tryLockDataDir } = await import('../../gateway/records/data-lock.ts');
+  let lock: ReturnType<typeof tryLockDataDir>;
+  const file = configFile('held', (d) => {
+    mkdirSync(d, { recursive: true });
+    lock = tryLockDataDir(d, 'gateway'); // as the running gateway holds it (this process)
+  });
+  assert.ok(lock!, 'the test holds the lock');
+  await energiseEveryValve(); // a fill of the running gateway in progress on every post
+  const t0 = performance.now();
+  try {
+    const gw = spawnGateway(file);
+    const { code } = await gw.exited(40_000);
+    assert.ok(code !== 0 && code !== null, `exit code ${code}:\n${gw.output}`);
+    assert.match(gw.output, new RegExp(`not starting: a fillgate gateway \\(pid ${process.pid}\\) runs on the data dir`), gw.output);
+    assert.match(gw.output, /no valve was touched: they belong to the gateway running on this data dir/);
+    const log = sim.wire.entries();
+    for (const v of coils) {
+      assert.is(coilWrites(log, v).filter((w) => w.t >= t0).length, 0, `${v.post}: the refused gateway wrote the coil\n${dump(log, v)}`);
+      assert.ok(coilState(v), `${v.post}: still ON, the running gateway's`);
+    }
+  } finally {
+    lock!.release();
+  }
+});
+
 test('a normal start: the first write to every valve coil is OFF, and no ON follows', async () => {
   const file = configFile('normal', () => undefined);
   await energiseEveryValve();
