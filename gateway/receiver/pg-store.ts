@@ -20,7 +20,7 @@ import type { FillRecordV1 } from '../records/record.ts';
 import type { StationEventV1 } from '../records/event.ts';
 import { byStation, emptyView } from './chain.ts';
 import { beginLocked, loadView, writeChunk, type Insert, type Rejection } from './pg-ingest.ts';
-import type { EventReport } from './events.ts';
+import { eventReportOf, type EventReport } from './events.ts';
 import type { KeyInfo } from './keys.ts';
 import { PgReportSource } from './pg-report-source.ts';
 import type { ReportSource } from './reports.ts';
@@ -319,17 +319,7 @@ export class PgReceiverStore extends BaseReceiverStore {
     const gaps = await this.gaps('received_events', station);
     const rejected = (await this.pg.query<{ n: number }>('SELECT COUNT(*) AS n FROM event_rejections WHERE station = $1', [station])).rows[0].n;
     const kinds = (await this.pg.query<{ kind: string; n: number }>('SELECT kind, COUNT(*) AS n FROM received_events WHERE station = $1 GROUP BY kind ORDER BY kind', [station])).rows;
-    return {
-      station,
-      accepted: s.n,
-      firstSeq: s.first ?? undefined,
-      lastSeq: s.last ?? undefined,
-      lastEventAt: lastRow ? (JSON.parse(lastRow.body) as StationEventV1).recordedAt : undefined,
-      gaps,
-      missing: gaps.reduce((n, g) => n + g.to - g.from + 1, 0),
-      rejected,
-      byKind: Object.fromEntries(kinds.map((k) => [k.kind, k.n])),
-    };
+    return eventReportOf(station, s, lastRow?.body, gaps, rejected, kinds);
   }
 
   async events(station: string, fromMs = ALL_TIME.from, toMs = ALL_TIME.to, kind?: string): Promise<StationEventV1[]> {

@@ -9,7 +9,7 @@ import Database from '../sqlite.ts';
 import type { FillRecordV1 } from '../records/record.ts';
 import type { StationEventV1 } from '../records/event.ts';
 import { byStation, emptyView, seqsNeeded, type ChainRow, type ChainView } from './chain.ts';
-import type { EventReport } from './events.ts';
+import { eventReportOf, type EventReport } from './events.ts';
 import { keyFingerprint, normalPem, type KeyInfo } from './keys.ts';
 import { SqliteReportSource } from './report-source.ts';
 import type { ReportSource } from './reports.ts';
@@ -205,17 +205,7 @@ export class SqliteReceiverStore extends BaseReceiverStore {
     const gaps = this.gaps('received_events', station);
     const rejected = (this.stmt('SELECT COUNT(*) AS n FROM event_rejections WHERE station = ?').get(station) as { n: number }).n;
     const kinds = this.stmt('SELECT kind, COUNT(*) AS n FROM received_events WHERE station = ? GROUP BY kind ORDER BY kind').all(station) as { kind: string; n: number }[];
-    return {
-      station,
-      accepted: s.n,
-      firstSeq: s.first ?? undefined,
-      lastSeq: s.last ?? undefined,
-      lastEventAt: lastRow ? (JSON.parse(lastRow.body) as StationEventV1).recordedAt : undefined,
-      gaps,
-      missing: gaps.reduce((n, g) => n + g.to - g.from + 1, 0),
-      rejected,
-      byKind: Object.fromEntries(kinds.map((r) => [r.kind, r.n])),
-    };
+    return eventReportOf(station, s, lastRow?.body, gaps, rejected, kinds);
   }
 
   async events(station: string, fromMs = ALL_TIME.from, toMs = ALL_TIME.to, kind?: string): Promise<StationEventV1[]> {
