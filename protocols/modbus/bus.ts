@@ -8,7 +8,7 @@
  *
  * - a single FIFO queue, one request outstanding on the wire at a time (up to
  *   `maxInFlight` on a Modbus TCP link that accepts several, matched by MBAP
- *   transaction id; an OFF still takes the next free slot);
+ *   transaction id; on Modbus TCP an OFF is written at once, even with the window full);
  * - de-energising writes (coil OFF) first; an OFF supersedes queued writes to
  *   its coil; retries are separate queue entries behind urgent jobs, so a close
  *   waits for at most the one attempt on the wire (queue.ts, README.md);
