@@ -130,6 +130,8 @@ export class PostRuntime {
             const decided = this.closeDecidedAt;
             if (!(t.sentAt >= decided)) return;
             this.closeDecidedAt = Number.NaN; // one report per decision
+            // Decision → OFF on the socket: what the outside-in bench measures from outside (issue 14).
+            this.env.log.debug({ post: this.id, sentAfterMs: Math.round((t.sentAt - decided) * 10) / 10 }, 'valve close on the wire');
             this.input({ kind: 'valveTiming', event: 'close', sentAfterMs: t.sentAt - decided, ...(t.closedAt !== undefined && Number.isFinite(t.closedAt) ? { feedbackAfterMs: t.closedAt - t.sentAt } : {}) });
           })]
         : []),
