@@ -352,11 +352,22 @@ export class PostRuntime {
    */
   private openValve(limitGrossKg: number): void {
     this.events.emit({ kind: 'valve', post: this.id, command: 'open' });
-    const open = () =>
-      this.devices.valve.open().then(
+    const open = () => {
+      const closesAtOpen = this.closes;
+      return this.devices.valve.open().then(
         () => this.input({ kind: 'valveOpened' }),
-        (err) => this.input({ kind: 'valveFault', detail: errorMessage(err) }),
+        (err) => {
+          // The post closed the valve before the open was confirmed (a short top-up pulse, a
+          // trip, a stop): the driver rejects the open it overtook. That is the close working,
+          // not a valve fault; the close loop reports its own failures (faults signal).
+          if (this.closes !== closesAtOpen) {
+            this.env.log.debug({ err: errorMessage(err) }, 'open overtaken by a close this post commanded');
+            return;
+          }
+          this.input({ kind: 'valveFault', detail: errorMessage(err) });
+        },
       );
+    };
     const limit = this.devices.setpointLimit;
     if (!limit) {
       void open();
