@@ -22,8 +22,9 @@ import { hashPassword } from '../mqtt/password.ts';
 import { outcomeLine } from './outcome-line.ts';
 import { runScenario, type Step } from './demo-script.ts';
 import { cliLang, t } from '../i18n/index.ts';
+import { packageRoot } from '../paths.ts';
 
-const root = new URL('../..', import.meta.url).pathname;
+const root = packageRoot;
 
 /** Post P1 and P2 work side by side; each list runs in order. Codes are in examples/cylinders.csv. */
 export const demoScript: Record<string, Step[]> = {

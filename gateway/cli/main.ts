@@ -143,7 +143,7 @@ function usage(): string {
     '',
     ...Object.entries(commands).map(([k, c]) => `  ${k.padEnd(width)}  ${c.summary}`),
     '',
-    'fillgate <command> --help (or fillgate help <command>) shows a command\'s options.',
+    'fillgate <command> --help (or fillgate help <command>) shows a command\'s options; fillgate --version the version.',
   ].join('\n');
 }
 
@@ -153,8 +153,23 @@ const wantsHelp = (args: string[]) => {
   return (end < 0 ? args : args.slice(0, end)).some((a) => a === '--help' || a === '-h');
 };
 
+/** `fillgate --version`: the version, the Node line, the SQLite build in use and whether this runs compiled (dist/) or from the sources. */
+async function version(): Promise<string> {
+  const { readFileSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { packageRoot } = await import('../paths.ts');
+  const { sqlitePackage } = await import('../sqlite.ts');
+  const pkg = JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')) as { version: string };
+  const mode = import.meta.url.endsWith('.js') ? 'compiled (dist/)' : 'sources (tsx)';
+  return `fillgate ${pkg.version} (node ${process.version}, ${sqlitePackage}, ${mode})`;
+}
+
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
+  if (name === '--version' || name === '-V') {
+    console.log(await version());
+    return 0;
+  }
   if (!name || name === '-h' || name === '--help' || (name === 'help' && rest.length === 0)) {
     console.log(usage());
     return name ? 0 : 2;

@@ -32,7 +32,7 @@ export async function keysCommand(args: string[]): Promise<number> {
 
 /**
  * `fillgate keys rotate --config <file>`: a new station key, handed over by the old one to the
- * receiver at upload.url (gateway/records/key-rotation.ts). Run with the gateway stopped.
+ * receiver at upload.url (gateway/records/key-rotation.ts). Refused while a gateway runs on the data dir.
  */
 async function keysRotate(configFile: unknown, at: string | undefined): Promise<number> {
   const config = requireConfig(configFile as string | undefined);
@@ -43,20 +43,32 @@ async function keysRotate(configFile: unknown, at: string | undefined): Promise<
   const atMs = at === undefined ? Date.now() : Date.parse(at);
   if (!Number.isFinite(atMs)) throw new UsageError(`--at wants an ISO 8601 instant, got "${at}"`);
   const { prepareRotation, sendHandover, installRotation, handoverUrlFor, HANDOVER_FILE } = await import('../records/key-rotation.ts');
-  const p = prepareRotation(config.dataDir, config.station.code, atMs);
-  const url = handoverUrlFor(config.upload.url, config.station.code);
-  const sent = await sendHandover(url, p.handover, { allowInsecure: config.upload.allowInsecure, ca: config.upload.caFile ? readFileSync(config.upload.caFile) : undefined, timeoutMs: config.upload.timeoutMs });
-  if (!sent.ok) {
-    console.error(
-      `the receiver did not accept the handover (${sent.status ?? 'no answer'}: ${sent.message}).\n` +
-        `Nothing changed at the station: it still signs with key ${p.oldFp}; the new key ${p.newFp} waits in ${config.dataDir} ` +
-        `and the handover in ${join(config.dataDir, HANDOVER_FILE)}. Run "fillgate keys rotate" again when ${url} answers.`,
-    );
+  const { tryLockDataDir, dataDirBusy } = await import('../records/data-lock.ts');
+  // A running gateway signs with the key this replaces: its records after the handover would be refused.
+  const lock = tryLockDataDir(config.dataDir, 'keys-rotate');
+  if (!lock) {
+    console.error(`${dataDirBusy(config.dataDir, 'keys rotate refused')}.\nStop the gateway first, run "fillgate keys rotate" again, then start the gateway.`);
     return 1;
   }
-  const done = installRotation(config.dataDir);
-  console.log(`key ${done.newFp} is now the station key (accepted by ${url}); records of key ${done.oldFp} made after ${p.handover.at} are refused.\nold private key kept as ${done.retiredPath}`);
-  return 0;
+  try {
+    const p = prepareRotation(config.dataDir, config.station.code, atMs);
+    const url = handoverUrlFor(config.upload.url, config.station.code);
+    const sent = await sendHandover(url, p.handover, { allowInsecure: config.upload.allowInsecure, ca: config.upload.caFile ? readFileSync(config.upload.caFile) : undefined, timeoutMs: config.upload.timeoutMs });
+    if (!sent.ok) {
+      console.error(
+        `the receiver did not accept the handover (${sent.status ?? 'no answer'}: ${sent.message}).\n` +
+          `Nothing changed yet: the station key is still ${p.oldFp}; the new key ${p.newFp} waits in ${config.dataDir} ` +
+          `and the handover in ${join(config.dataDir, HANDOVER_FILE)}. Either start the gateway: it signs with the new key and sends ` +
+          `the handover before any upload, once ${url} answers; or run "fillgate keys rotate" again when it answers.`,
+      );
+      return 1;
+    }
+    const done = installRotation(config.dataDir);
+    console.log(`key ${done.newFp} is now the station key (accepted by ${url}); records of key ${done.oldFp} made after ${p.handover.at} are refused.\nold private key kept as ${done.retiredPath}`);
+    return 0;
+  } finally {
+    lock.release();
+  }
 }
 
 /** `fillgate records export|verify --config <file> [--from --to --format csv|json --out file]` */

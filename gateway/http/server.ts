@@ -4,10 +4,11 @@
  * metrics for machines, and the post reset. Loopback by default (config http);
  * 0.0.0.0 to reach the posts' touch panels.
  */
-import { createServer, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { Station } from '../runtime/station.ts';
 import { errorMessage } from '../../protocols/errors.ts';
+import { bindHttp, type BoundHttp } from './bind.ts';
 import { stationStatus } from './status.ts';
 import { serveMetrics } from './metrics.ts';
 import { httpSchema, type HttpConfig } from './config.ts';
@@ -19,18 +20,21 @@ export interface StatusServer {
   close(): Promise<void>;
 }
 
-/** `opts` is the config's `http` section; a partial one (tests: `{ host, port: 0 }`) takes the defaults for the rest. */
-export async function startStatusServer(station: Station, opts: Partial<HttpConfig> & { host: string; port: number }): Promise<StatusServer> {
+/**
+ * `opts` is the config's `http` section; a partial one (tests: `{ host, port: 0 }`) takes the defaults for the rest.
+ * `bound`: the port bound earlier by bindHttp (fillgate start); without it the port is bound here.
+ */
+export async function startStatusServer(station: Station, opts: Partial<HttpConfig> & { host: string; port: number }, bound?: BoundHttp): Promise<StatusServer> {
   const http = httpSchema.parse(opts);
   const log = station.logs('http');
+  const { server, sockets } = bound ?? (await bindHttp(http));
   const dashboard = new Dashboard(station, http, log);
   dashboard.start();
   const send = (res: ServerResponse, code: number, body: unknown, type = 'application/json') => {
     res.writeHead(code, { 'content-type': type });
     res.end(typeof body === 'string' ? body : JSON.stringify(body, null, 2));
   };
-  const sockets = new Set<Socket>();
-  const server = createServer((req, res) => {
+  const serve = (req: IncomingMessage, res: ServerResponse) => {
     let url: URL;
     try {
       url = new URL(req.url ?? '/', 'http://x');
@@ -55,20 +59,14 @@ export async function startStatusServer(station: Station, opts: Partial<HttpConf
         if (!res.headersSent) send(res, 500, { error: errorMessage(err) });
         else res.destroy();
       });
-  });
+  };
+  server.removeAllListeners('request');
+  server.on('request', serve);
   // Idle keep-alive connections stay open longer than clients wait between requests (a panel's
   // poll, Prometheus' scrape interval): a server closing an idle socket just as a client reuses it
   // makes the client's request fail with ECONNRESET (Node's default is 5 s).
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
-  server.on('connection', (s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(http.port, http.host, () => resolve());
-  });
   const a = server.address() as AddressInfo;
   const host = http.host.includes(':') ? `[${http.host}]` : http.host;
   return {

@@ -27,6 +27,28 @@ export interface EventReport {
   byKind: Record<string, number>;
 }
 
+/** What either store read for one station's event chain, as the report (one shape for SQLite and PostgreSQL). */
+export function eventReportOf(
+  station: string,
+  s: { n: number; first: number | null; last: number | null },
+  lastBody: string | undefined,
+  gaps: { from: number; to: number }[],
+  rejected: number,
+  kinds: { kind: string; n: number }[],
+): EventReport {
+  return {
+    station,
+    accepted: s.n,
+    firstSeq: s.first ?? undefined,
+    lastSeq: s.last ?? undefined,
+    lastEventAt: lastBody ? (JSON.parse(lastBody) as StationEventV1).recordedAt : undefined,
+    gaps,
+    missing: gaps.reduce((n, g) => n + g.to - g.from + 1, 0),
+    rejected,
+    byKind: Object.fromEntries(kinds.map((k) => [k.kind, k.n])),
+  };
+}
+
 /** Parse, check the shape, verify the signature of one event line: an item for the chain check. */
 export function prepareEventLine(line: string, keysOf: (station: string) => StationKey[] | undefined): Item {
   let ev: StationEventV1;

@@ -72,7 +72,7 @@ export async function startReceiver(opts: ReceiverOptions): Promise<RunningRecei
   const ctx: Ctx = { store, events: new ReceiverEvents(store), metrics: new ReceiverMetrics(store, node), maxBody: opts.maxBodyBytes ?? 32 * 1024 * 1024, adminToken: opts.adminToken, draining: false, node };
   const reports = store.reportSource();
   const { refillIntervalMs, ...reportOpts } = opts.reports ?? {};
-  const overview = async () => Promise.all((await store.stationCodes()).map((c) => store.report(c)));
+  const overview = () => store.stationReports();
   const reportHttp = new ReportHttp(reports, overview, { ...reportOpts, settings: refillIntervalMs === undefined ? undefined : { refillIntervalMs } });
   const handler = (req: IncomingMessage, res: ServerResponse) => {
     const report = reportHttp.handle(req, res);
@@ -129,7 +129,7 @@ async function route(ctx: Ctx, req: IncomingMessage, res: ServerResponse): Promi
   }
   if (parts[0] === 'v1' && parts[1] === 'stations') {
     const { store } = ctx;
-    if (parts.length === 2) return send(res, 200, { stations: await Promise.all((await store.stationCodes()).map((c) => store.report(c))) });
+    if (parts.length === 2) return send(res, 200, { stations: await store.stationReports() });
     if (parts.length === 3) return send(res, 200, await store.report(parts[2]));
     if (parts.length === 4 && parts[3] === 'records') return exportStation(store, parts[2], url, res);
     if (parts.length === 4 && parts[3] === 'events') return stationEvents(ctx, parts[2], url, res);

@@ -9,12 +9,12 @@ import Database from '../sqlite.ts';
 import type { FillRecordV1 } from '../records/record.ts';
 import type { StationEventV1 } from '../records/event.ts';
 import { byStation, emptyView, seqsNeeded, type ChainRow, type ChainView } from './chain.ts';
-import type { EventReport } from './events.ts';
+import { eventReportOf, type EventReport } from './events.ts';
 import { keyFingerprint, normalPem, type KeyInfo } from './keys.ts';
 import { SqliteReportSource } from './report-source.ts';
 import type { ReportSource } from './reports.ts';
 import { latestVersion, newerSchemaError, SQLITE_MIGRATIONS } from './migrations.ts';
-import { ALL_TIME, BaseReceiverStore, type Chain, type DoctorReport, type Item, type ReceiverStoreOptions, type RecordResult, type StationReport } from './store.ts';
+import { ALL_TIME, BaseReceiverStore, type Chain, type DoctorReport, type Item, overviewReport, type OverviewRow, type ReceiverStoreOptions, type RecordResult, type StationReport } from './store.ts';
 
 /**
  * The inspector's reports look a cylinder up across all stations: its code and the outcome
@@ -172,6 +172,24 @@ export class SqliteReceiverStore extends BaseReceiverStore {
     };
   }
 
+  /**
+   * Every station's report in one grouped query (the /reports index of 1,000 stations ran 4
+   * queries per station): the same figures as `report()`, through the same builder.
+   */
+  async stationReports(): Promise<StationReport[]> {
+    const rows = this.stmt(
+      `WITH codes AS (SELECT code FROM stations UNION SELECT DISTINCT station FROM received),
+            s AS (SELECT station, COUNT(*) AS n, MIN(seq) AS first, MAX(seq) AS last, SUM(lag_ms > ?) AS late, MAX(lag_ms) AS maxlag, MAX(received_ms) AS lastrx FROM received GROUP BY station),
+            g AS (SELECT station, json_group_array(json_object('from', prev + 1, 'to', seq - 1)) AS gaps
+                    FROM (SELECT station, seq, LAG(seq, 1, 0) OVER (PARTITION BY station ORDER BY seq) AS prev FROM received) WHERE seq > prev + 1 GROUP BY station),
+            rj AS (SELECT station, COUNT(*) AS n FROM rejections GROUP BY station)
+       SELECT c.code, s.n, s.first, s.last, s.late, s.maxlag, s.lastrx, g.gaps, rj.n AS rejected,
+              (SELECT json_extract(body, '$.recordedAt') FROM received r WHERE r.station = c.code AND r.seq = s.last) AS lastat
+         FROM codes c LEFT JOIN s ON s.station = c.code LEFT JOIN g ON g.station = c.code LEFT JOIN rj ON rj.station = c.code ORDER BY c.code`,
+    ).all(this.lateAfterMs) as OverviewRow[];
+    return rows.map(overviewReport);
+  }
+
   private gaps(table: string, station: string): { from: number; to: number }[] {
     return this.stmt(`SELECT prev + 1 AS "from", seq - 1 AS "to" FROM (SELECT seq, LAG(seq, 1, 0) OVER (ORDER BY seq) AS prev FROM ${table} WHERE station = ?) WHERE seq > prev + 1`).all(station) as { from: number; to: number }[];
   }
@@ -187,17 +205,7 @@ export class SqliteReceiverStore extends BaseReceiverStore {
     const gaps = this.gaps('received_events', station);
     const rejected = (this.stmt('SELECT COUNT(*) AS n FROM event_rejections WHERE station = ?').get(station) as { n: number }).n;
     const kinds = this.stmt('SELECT kind, COUNT(*) AS n FROM received_events WHERE station = ? GROUP BY kind ORDER BY kind').all(station) as { kind: string; n: number }[];
-    return {
-      station,
-      accepted: s.n,
-      firstSeq: s.first ?? undefined,
-      lastSeq: s.last ?? undefined,
-      lastEventAt: lastRow ? (JSON.parse(lastRow.body) as StationEventV1).recordedAt : undefined,
-      gaps,
-      missing: gaps.reduce((n, g) => n + g.to - g.from + 1, 0),
-      rejected,
-      byKind: Object.fromEntries(kinds.map((r) => [r.kind, r.n])),
-    };
+    return eventReportOf(station, s, lastRow?.body, gaps, rejected, kinds);
   }
 
   async events(station: string, fromMs = ALL_TIME.from, toMs = ALL_TIME.to, kind?: string): Promise<StationEventV1[]> {

@@ -67,6 +67,38 @@ export interface StationReport {
   rejected: number;
 }
 
+/** One station's row of the grouped overview query (both stores), made into its report exactly as `report()` makes it. */
+export interface OverviewRow {
+  code: string;
+  n: number | null;
+  first: number | null;
+  last: number | null;
+  late: number | null;
+  maxlag: number | null;
+  lastrx: number | null;
+  lastat: string | null;
+  /** JSON array of {from, to}, or null without gaps. */
+  gaps: string | null;
+  rejected: number | null;
+}
+
+export function overviewReport(r: OverviewRow): StationReport {
+  const gaps = r.gaps === null ? [] : (JSON.parse(r.gaps) as { from: number; to: number }[]).sort((a, b) => a.from - b.from);
+  return {
+    station: r.code,
+    accepted: r.n ?? 0,
+    firstSeq: r.first ?? undefined,
+    lastSeq: r.last ?? undefined,
+    lastRecordAt: r.lastat ?? undefined,
+    lastReceivedAt: r.lastrx === null ? undefined : new Date(r.lastrx).toISOString(),
+    gaps,
+    missing: gaps.reduce((n, g) => n + g.to - g.from + 1, 0),
+    late: r.late ?? 0,
+    maxLagMs: r.maxlag ?? 0,
+    rejected: r.rejected ?? 0,
+  };
+}
+
 /** What `fillgate receiver doctor` prints: every problem as a line in `problems`. */
 export interface DoctorReport {
   store: 'sqlite' | 'postgres';
@@ -121,6 +153,8 @@ export interface ReceiverStore {
   stationKeys(code: string): Promise<KeyInfo[]>;
   stationCodes(): Promise<string[]>;
   report(station: string): Promise<StationReport>;
+  /** Every station's report (the inspector's overview, `/v1/stations`), in code order: one grouped query, not one per station. */
+  stationReports(): Promise<StationReport[]>;
   /** Accepted records of one station, in seq order, made in [fromMs, toMs). */
   records(station: string, fromMs?: number, toMs?: number): Promise<FillRecordV1[]>;
   eventReport(station: string): Promise<EventReport>;
@@ -201,6 +235,7 @@ export abstract class BaseReceiverStore implements ReceiverStore {
   protected abstract commit(chain: Chain, items: Item[]): Promise<RecordResult[]>;
   abstract stationCodes(): Promise<string[]>;
   abstract report(station: string): Promise<StationReport>;
+  abstract stationReports(): Promise<StationReport[]>;
   abstract records(station: string, fromMs?: number, toMs?: number): Promise<FillRecordV1[]>;
   abstract eventReport(station: string): Promise<EventReport>;
   abstract events(station: string, fromMs?: number, toMs?: number, kind?: string): Promise<StationEventV1[]>;

@@ -2,19 +2,17 @@
  * Starts the station's MQTT side from the config: the embedded broker, the
  * upstream relay over its SQLite outbox and the angle-valve monitor, wired
  * together with the station's leak interlock (leak.ts; MQTT cut-off valves
- * become its actuators here) (gateway/mqtt/wiring.ts). Absent config = none of it.
+ * become its actuators here) (gateway/mqtt/wiring.ts). Absent config = none of it, not even
+ * loaded (the broker, ws and mqtt.js cost ~0.2 s of start: issue 14).
  */
 import type Database from 'better-sqlite3';
 import type { Clock } from '../../protocols/clock.ts';
 import type { LogFactory } from '../log.ts';
 import type { GatewayConfig } from '../config/config.ts';
-import { startStationBroker, type StationBrokerPort } from '../mqtt/broker.ts';
-import { startBrokerWorker } from '../mqtt/broker-thread.ts';
-import { Outbox } from '../mqtt/outbox.ts';
-import { UpstreamRelay } from '../mqtt/relay.ts';
-import { wireStationMqtt, mqttCutoffActuator } from '../mqtt/wiring.ts';
-import { LeakService } from '../leak/service.ts';
-import { AngleValveMonitor, type QuarantinePort } from '../leak/angle-valve.ts';
+import type { StationBrokerPort } from '../mqtt/broker.ts';
+import type { UpstreamRelay } from '../mqtt/relay.ts';
+import type { LeakService } from '../leak/service.ts';
+import type { AngleValveMonitor, QuarantinePort } from '../leak/angle-valve.ts';
 
 export interface StationMqtt {
   broker: StationBrokerPort;
@@ -28,10 +26,21 @@ export async function startStationMqtt(cfg: GatewayConfig, deps: { db: Database.
   const m = cfg.mqtt;
   if (!m) return undefined;
   if (!deps.leak) throw new Error('the leak interlock must be started before MQTT (runtime/leak.ts)');
+  // Loaded only when configured: the broker (aedes, ws) and the client (mqtt.js) cost ~0.2 s of start and
+  // several MB that a station without MQTT would carry for nothing (issue 14).
+  const [{ startStationBroker }, { Outbox }, { UpstreamRelay }, { wireStationMqtt, mqttCutoffActuator }, { AngleValveMonitor }] = await Promise.all([
+    import('../mqtt/broker.ts'),
+    import('../mqtt/outbox.ts'),
+    import('../mqtt/relay.ts'),
+    import('../mqtt/wiring.ts'),
+    import('../leak/angle-valve.ts'),
+  ]);
   const { clock, logs } = deps;
+  // The broker's worker module only when it is asked for (it starts the worker thread).
+  const startBrokerWorker = m.broker.thread === 'worker' ? (await import('../mqtt/broker-thread.ts')).startBrokerWorker : undefined;
   const brokerCfg = { station: cfg.station.code, broker: m.broker };
   // On this thread unless the config says worker (mqtt.broker.thread; gateway/mqtt/README.md).
-  const broker = m.broker.thread === 'worker' ? await startBrokerWorker(brokerCfg, { log: logs('mqtt.broker') }) : await startStationBroker(brokerCfg, { clock, log: logs('mqtt.broker') });
+  const broker = startBrokerWorker ? await startBrokerWorker(brokerCfg, { log: logs('mqtt.broker') }) : await startStationBroker(brokerCfg, { clock, log: logs('mqtt.broker') });
   let relay: UpstreamRelay | undefined;
   if (m.upstream) {
     const outbox = new Outbox(deps.db, { telemetryCap: m.outbox.telemetryCap, clock });

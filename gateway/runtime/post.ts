@@ -130,6 +130,8 @@ export class PostRuntime {
             const decided = this.closeDecidedAt;
             if (!(t.sentAt >= decided)) return;
             this.closeDecidedAt = Number.NaN; // one report per decision
+            // Decision → OFF on the socket: what the outside-in bench measures from outside (issue 14).
+            this.env.log.debug({ post: this.id, sentAfterMs: Math.round((t.sentAt - decided) * 10) / 10 }, 'valve close on the wire');
             this.input({ kind: 'valveTiming', event: 'close', sentAfterMs: t.sentAt - decided, ...(t.closedAt !== undefined && Number.isFinite(t.closedAt) ? { feedbackAfterMs: t.closedAt - t.sentAt } : {}) });
           })]
         : []),
@@ -350,11 +352,22 @@ export class PostRuntime {
    */
   private openValve(limitGrossKg: number): void {
     this.events.emit({ kind: 'valve', post: this.id, command: 'open' });
-    const open = () =>
-      this.devices.valve.open().then(
+    const open = () => {
+      const closesAtOpen = this.closes;
+      return this.devices.valve.open().then(
         () => this.input({ kind: 'valveOpened' }),
-        (err) => this.input({ kind: 'valveFault', detail: errorMessage(err) }),
+        (err) => {
+          // The post closed the valve before the open was confirmed (a short top-up pulse, a
+          // trip, a stop): the driver rejects the open it overtook. That is the close working,
+          // not a valve fault; the close loop reports its own failures (faults signal).
+          if (this.closes !== closesAtOpen) {
+            this.env.log.debug({ err: errorMessage(err) }, 'open overtaken by a close this post commanded');
+            return;
+          }
+          this.input({ kind: 'valveFault', detail: errorMessage(err) });
+        },
       );
+    };
     const limit = this.devices.setpointLimit;
     if (!limit) {
       void open();

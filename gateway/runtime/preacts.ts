@@ -46,12 +46,22 @@ export class PreactStore {
     return Object.fromEntries(rows.map((r) => [r.model, { preactKg: r.preact_kg, fills: r.fills, ...(r.flow_kg_per_s !== null ? { flowKgPerS: r.flow_kg_per_s } : {}) }]));
   }
 
+  private upsert?: Database.Statement;
+
+  /**
+   * Not synced (synchronous=NORMAL, WAL): a learned value is worth keeping across a restart, not an
+   * fsync on the posts' loop after every fill; a power cut loses at most the last fills' learning.
+   */
   save(post: string, model: string, e: PreactEntry): void {
-    this.db
-      .prepare(
-        `INSERT INTO preacts (post, model, preact_kg, flow_kg_per_s, fills) VALUES (?, ?, ?, ?, ?)
-         ON CONFLICT(post, model) DO UPDATE SET preact_kg = excluded.preact_kg, flow_kg_per_s = excluded.flow_kg_per_s, fills = excluded.fills, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ','now')`,
-      )
-      .run(post, model, e.preactKg, e.flowKgPerS ?? null, e.fills);
+    this.upsert ??= this.db.prepare(
+      `INSERT INTO preacts (post, model, preact_kg, flow_kg_per_s, fills) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT(post, model) DO UPDATE SET preact_kg = excluded.preact_kg, flow_kg_per_s = excluded.flow_kg_per_s, fills = excluded.fills, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ','now')`,
+    );
+    this.db.pragma('synchronous = NORMAL');
+    try {
+      this.upsert.run(post, model, e.preactKg, e.flowKgPerS ?? null, e.fills);
+    } finally {
+      this.db.pragma('synchronous = FULL');
+    }
   }
 }

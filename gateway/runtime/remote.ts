@@ -14,6 +14,7 @@ import type { UpstreamRelay } from '../mqtt/relay.ts';
 import type { EventInput } from '../records/event.ts';
 import { loadTrustedKeys, type RemoteConfig } from '../remote/command.ts';
 import { RemoteHandler, type CommandReply, type RemoteActions } from '../remote/handler.ts';
+import type { Station } from './station.ts';
 
 /** What remote commands act on: the station, seen through this much of it (station.ts builds it). */
 export interface RemoteTarget {
@@ -31,6 +32,32 @@ export interface RemoteCommandsRuntime {
   /** Handle one payload as if it arrived on gateway/cmd (tests, a local CLI); the reply is also published. */
   handle(payload: Buffer | string): CommandReply;
   stop(): void;
+}
+
+/** What a signed remote command may do at this station: lock, unlock, quarantine, release, status. */
+export function remoteTarget(st: Station): RemoteTarget {
+  const code = st.config.station.code;
+  return {
+    code,
+    clock: st.clock,
+    recordEvent: (e) => st.recordEvent(e),
+    ...(st.mqtt?.relay ? { relay: st.mqtt.relay } : {}),
+    actions: {
+      lock: (by, reason) => ({ locked: true, changed: st.remoteLock(true, by, reason).changed }),
+      unlock: (by, reason) => ({ locked: false, changed: st.remoteLock(false, by, reason).changed }),
+      quarantine: (c, reason, by) => ({ code: c, status: st.registry.quarantine(c, reason, by).status }),
+      release: (c, reason, by) => ({ code: c, status: st.registry.release(c, reason, by).status }),
+      status: () => ({
+        station: code,
+        at: new Date(st.clock.wall()).toISOString(),
+        locks: st.lockState.map((l) => ({ lock: l.lock, ...(l.detail ? { detail: l.detail } : {}) })),
+        latches: st.latches.active().map((l) => ({ latch: l.latch, reason: l.reason, since: l.since })),
+        posts: Object.fromEntries([...st.posts].map(([id, rt]) => [id, rt.snapshot.phase.kind])),
+        records: st.store.counts(),
+        events: st.eventLog.counts(),
+      }),
+    },
+  };
 }
 
 export function replyTopic(station: string): string {

@@ -5,7 +5,7 @@
  * station-wide locks (leak, uploads behind, store near full) fed to all of them.
  */
 import { paceScale } from './scale-pace.ts';
-import { mkdirSync, existsSync } from 'node:fs';
+import { mkdirSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from '../sqlite.ts';
 import { systemClock, type Clock } from '../../protocols/clock.ts';
@@ -19,7 +19,9 @@ import { openRegistry, type Registry } from '../registry/registry.ts';
 import { RecordStore } from '../records/store.ts';
 import { formatUtcOffset, resolveUtcOffset } from '../records/config.ts';
 import { isoWithOffset } from '../records/record.ts';
-import { keysInit, loadPrivateKey, PRIVATE_KEY_FILE } from '../records/keys.ts';
+import { keysInit, PRIVATE_KEY_FILE } from '../records/keys.ts';
+import { HANDOVER_FILE, HandoverGate, signingKey } from '../records/key-rotation.ts';
+import { dataDirBusy, lockExistingDataDir, tryLockDataDir, type DataDirLock } from '../records/data-lock.ts';
 import { recordFillLocks, stationTimeliness } from '../sync/timeliness.ts';
 import { Uploader } from '../sync/uploader.ts';
 import { buildDevices, buildValves, valveProblem, type StationDevices, type StationValves } from './devices.ts';
@@ -35,7 +37,7 @@ import { EventLog } from '../records/events.ts';
 import type { EventInput, StationEventV1 } from '../records/event.ts';
 import { EventUploader } from '../sync/event-uploader.ts';
 import { attachStationEvents, recordStart, registryEvent } from './event-wiring.ts';
-import { startRemoteCommands, type RemoteCommandsRuntime, type RemoteTarget } from './remote.ts';
+import { remoteTarget, startRemoteCommands, type RemoteCommandsRuntime } from './remote.ts';
 import { overfillAlarm, quarantineOverfilled, recoverJournal, type OverfillFinding } from './recovery.ts';
 import { RegistryImports } from './registry-imports.ts';
 import { LoopLag } from './loop-lag.ts';
@@ -65,6 +67,12 @@ const EVENT_KIND_OF: Partial<Record<StationEventCode, string>> = {
   UNAUTHORISED_FILL: 'fill.unauthorised',
   EXCEPTION_CLOSED: 'exception.closed',
 };
+
+/** A step of the caller's (fillgate start: bind the HTTP port) run right after the valves are OFF, before any post starts. */
+export interface StartStep {
+  step: string;
+  run(): Promise<void>;
+}
 
 export class Station {
   readonly events = new Signal<PostEvent>();
@@ -104,6 +112,7 @@ export class Station {
   private locks = new Set<LockKind>();
   private lockDetail = new Map<LockKind, string>();
   private lockTimer?: NodeJS.Timeout;
+  private dataLock?: DataDirLock;
   private checkQueue: string[] = [];
   /** Open exceptions (unchecked cylinders, unauthorised fills) until a supervisor closes them out. */
   exceptions!: ExceptionStore;
@@ -140,32 +149,6 @@ export class Station {
   }
 
   /** A remote lock (signed command): a latch, so a restart keeps it; only a remote unlock lifts it. */
-  /** What a signed remote command may do here (gateway/runtime/remote.ts): lock, unlock, quarantine, release, status. */
-  private remoteTarget(): RemoteTarget {
-    const code = this.config.station.code;
-    return {
-      code,
-      clock: this.clock,
-      recordEvent: (e) => this.recordEvent(e),
-      ...(this.mqtt?.relay ? { relay: this.mqtt.relay } : {}),
-      actions: {
-        lock: (by, reason) => ({ locked: true, changed: this.remoteLock(true, by, reason).changed }),
-        unlock: (by, reason) => ({ locked: false, changed: this.remoteLock(false, by, reason).changed }),
-        quarantine: (c, reason, by) => ({ code: c, status: this.registry.quarantine(c, reason, by).status }),
-        release: (c, reason, by) => ({ code: c, status: this.registry.release(c, reason, by).status }),
-        status: () => ({
-          station: code,
-          at: new Date(this.clock.wall()).toISOString(),
-          locks: this.lockState.map((l) => ({ lock: l.lock, ...(l.detail ? { detail: l.detail } : {}) })),
-          latches: this.latches.active().map((l) => ({ latch: l.latch, reason: l.reason, since: l.since })),
-          posts: Object.fromEntries([...this.posts].map(([id, rt]) => [id, rt.snapshot.phase.kind])),
-          records: this.store.counts(),
-          events: this.eventLog.counts(),
-        }),
-      },
-    };
-  }
-
   remoteLock(on: boolean, by: string, reason?: string): { changed: boolean } {
     if (on) this.latches.set('remote', 'STATION_LOCKED_REMOTE', reason, undefined, by);
     else this.latches.lift('remote', by, reason);
@@ -179,16 +162,25 @@ export class Station {
    * if the start fails (valves-first.ts; domain.md section 4): a restart after
    * a crash, or a crash loop on a corrupt database, never leaves a valve open.
    * A failed start rejects with the step that failed and whether the valves
-   * were confirmed closed, after stopping what it had started.
+   * were confirmed closed, after stopping what it had started. `afterValvesOff`:
+   * the caller's steps that must succeed before any post starts.
    */
-  async start(): Promise<void> {
+  async start(opts: { afterValvesOff?: StartStep[] } = {}): Promise<void> {
     const log = this.logs('station');
     this.loopLag.start();
-    this.startStep = 'building the valves';
+    this.startStep = `locking the data dir ${this.config.dataDir}`;
     try {
+      // Another gateway on this data dir drives these valves: refuse before touching them (data-lock.ts).
+      // A data dir not made yet, or one that cannot be opened, is left to the step after the valves are OFF.
+      this.dataLock = lockExistingDataDir(this.config.dataDir);
+      this.startStep = 'building the valves';
       this.valveSet = buildValves(this.config, this.clock, this.logs);
       this.startStep = 'writing every valve OFF';
       await closeValvesFirst(this.valveSet, log);
+      for (const s of opts.afterValvesOff ?? []) {
+        this.startStep = s.step;
+        await s.run();
+      }
       await this.startAfterValves(log);
     } catch (err) {
       throw await this.failedStart(err, log);
@@ -201,8 +193,15 @@ export class Station {
     const cfg = this.config;
     this.startStep = `creating the data dir ${cfg.dataDir}`;
     mkdirSync(cfg.dataDir, { recursive: true });
+    // One gateway per data dir: a second one would fork the record chain (data-lock.ts).
+    this.startStep = `locking the data dir ${cfg.dataDir}`;
+    this.dataLock ??= tryLockDataDir(cfg.dataDir);
+    if (!this.dataLock) throw new FillgateError('BAD_CONFIG', dataDirBusy(cfg.dataDir, 'not starting'), { dataDir: cfg.dataDir });
     this.startStep = `opening ${join(cfg.dataDir, 'station.db')}`;
     this.db = new Database(join(cfg.dataDir, 'station.db'));
+    // WAL (as records.db): a commit is one WAL append + fsync instead of a rollback journal's several,
+    // on the posts' loop (issue 14 point 6), and the registry import worker's reads never wait for it.
+    this.db.pragma('journal_mode = WAL');
     this.registry = openRegistry(this.db, { clock: this.clock });
     this.preacts = new PreactStore(this.db);
     this.exceptions = new ExceptionStore(this.db, this.clock);
@@ -218,7 +217,9 @@ export class Station {
       this.publicKeyPem = k.publicKeyPem;
       log.warn({ publicKeyFile: k.publicKeyPath }, 'created the station signing key: register its public key with the regulator');
     }
-    const privateKey = loadPrivateKey(cfg.dataDir);
+    // A key rotation the receiver has not answered yet: sign with the new key; the uploaders send its handover first.
+    const { key: privateKey, pending: rotating } = signingKey(cfg.dataDir);
+    if (rotating) log.warn({ handover: join(cfg.dataDir, HANDOVER_FILE) }, 'a key rotation is queued: signing with the new key; the uploads wait until the receiver accepts its handover');
     log.info(
       { utcOffset: formatUtcOffset(this.utcOffsetMinutes), source: cfg.records.utcOffsetMinutes === undefined ? "this PC's zone" : 'records.utcOffsetMinutes' },
       `record times carry UTC offset ${formatUtcOffset(this.utcOffsetMinutes)}`,
@@ -266,14 +267,17 @@ export class Station {
     this.lockTimer.unref();
     if (cfg.upload) {
       this.startStep = 'starting the uploader';
-      this.uploader = new Uploader({ store: this.store, clock: this.clock, config: cfg.upload, log: this.logs('sync') });
+      const up = cfg.upload;
+      const gate = new HandoverGate({ dir: cfg.dataDir, station: cfg.station.code, recordsUrl: up.url, allowInsecure: up.allowInsecure, ca: up.caFile ? readFileSync(up.caFile) : undefined, timeoutMs: up.timeoutMs, log: this.logs('sync') });
+      const before = () => gate.settle();
+      this.uploader = new Uploader({ store: this.store, clock: this.clock, config: cfg.upload, log: this.logs('sync'), before });
       this.uploader.start();
-      this.eventUploader = new EventUploader({ log: this.eventLog, clock: this.clock, config: cfg.upload, retentionDays: cfg.records.retentionDays, logger: this.logs('sync.events') });
+      this.eventUploader = new EventUploader({ log: this.eventLog, clock: this.clock, config: cfg.upload, retentionDays: cfg.records.retentionDays, logger: this.logs('sync.events'), before });
       this.eventUploader.start();
     }
     if (cfg.remote) {
       this.startStep = 'starting remote commands';
-      this.remote = startRemoteCommands(this.remoteTarget(), cfg.remote, this.db, this.logs('remote'));
+      this.remote = startRemoteCommands(remoteTarget(this), cfg.remote, this.db, this.logs('remote'));
     }
   }
 
@@ -285,7 +289,9 @@ export class Station {
     const notClosed = this.valveSet ? await closeValvesAgain(this.valveSet, 'start failed', log) : undefined;
     await this.stop().catch((e) => log.error({ err: errorMessage(e) }, 'stopping after a failed start'));
     const valves = !notClosed
-      ? 'no valve could be built, none was written OFF'
+      ? isFillgateError(err) && err.context?.busy
+        ? 'no valve was touched: they belong to the gateway running on this data dir'
+        : 'no valve could be built, none was written OFF'
       : notClosed.length
         ? `NOT confirmed closed: ${notClosed.join(', ')}`
         : 'every valve was written OFF';
@@ -712,5 +718,6 @@ export class Station {
     this.leakRun?.stop();
     this.store?.close();
     this.db?.close();
+    this.dataLock?.release();
   }
 }

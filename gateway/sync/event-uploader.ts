@@ -11,7 +11,7 @@ import type { Clock } from '../../protocols/clock.ts';
 import type { Logger } from '../log.ts';
 import type { EventLog } from '../records/events.ts';
 import { genericAdapter } from './adapters/generic.ts';
-import { Uploader, type UploadConfigInput, type UploadSource } from './uploader.ts';
+import { Uploader, type UploadConfigInput, type UploaderOptions, type UploadSource } from './uploader.ts';
 
 /** `…/records` → `…/events`; any other path gets `/v1/events` at the URL's root. */
 export function eventsUrlFor(recordsUrl: string): string {
@@ -34,7 +34,7 @@ export function eventSource(log: EventLog, retentionDays?: number): UploadSource
 export class EventUploader extends Uploader {
   readonly url: string;
 
-  constructor(opts: { log: EventLog; clock: Clock; config: UploadConfigInput; random?: () => number; retentionDays?: number; logger?: Logger }) {
+  constructor(opts: { log: EventLog; clock: Clock; config: UploadConfigInput; random?: () => number; retentionDays?: number; logger?: Logger; before?: UploaderOptions['before'] }) {
     const url = eventsUrlFor(opts.config.url);
     super({
       store: eventSource(opts.log, opts.retentionDays),
@@ -45,6 +45,7 @@ export class EventUploader extends Uploader {
       metaPrefix: 'events_sync',
       ...(opts.random ? { random: opts.random } : {}),
       ...(opts.logger ? { log: opts.logger } : {}),
+      ...(opts.before ? { before: opts.before } : {}),
     });
     this.url = url;
   }

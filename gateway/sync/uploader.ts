@@ -57,6 +57,11 @@ export interface UploaderOptions {
   random?: () => number;
   /** Failures (rate-limited) and recoveries are logged here; none by default. */
   log?: Logger;
+  /**
+   * Asked before each batch; a batch waits (a failed outcome, backed off) until it says ok.
+   * The station's queued key handover goes first this way (records/key-rotation.ts `HandoverGate`).
+   */
+  before?: () => Promise<{ ok: true } | { ok: false; error: string; cause: FailureCause }>;
 }
 
 /** Why a batch failed, a small fixed set (metric label, log field). */
@@ -170,6 +175,8 @@ export class Uploader {
     const rows = withinBytes(store.pending(this.batchLimit), this.config.batchBytes);
     if (rows.length === 0) return { kind: 'idle' };
     this.lastSize = rows.length;
+    const gate = await this.opts.before?.();
+    if (gate && !gate.ok) return { kind: 'failed', error: gate.error, cause: gate.cause, size: rows.length };
     const { contentType, body } = this.adapter.encodeBatch(rows.map((r) => ({ seq: r.seq, id: r.id, json: r.body })));
     this.stats.batches++;
     this.stats.sent += rows.length;

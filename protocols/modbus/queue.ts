@@ -67,6 +67,11 @@ export class BusQueue {
     this.jobs.splice(this.firstNormal(), 0, job);
   }
 
+  /** The job next() would return. */
+  peek(): Job | undefined {
+    return this.jobs[0];
+  }
+
   next(): Job | undefined {
     return this.jobs.shift();
   }

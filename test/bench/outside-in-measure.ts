@@ -122,10 +122,16 @@ export interface FillValve {
   reopensWithin1s: number;
   /** Epoch ms of the first close on the wire. */
   firstCloseAt?: number;
+  /**
+   * For a fill that faulted after its valve opened: the coil-OFF on the wire minus the moment the
+   * operator saw the fault on /status (ms). Positive: the coil was still ON when the fault showed (the
+   * first OFF after it; Infinity if none came); zero or negative: it was already OFF (the last close before it).
+   */
+  offAfterFaultMs?: number;
 }
 
 /** The coil's changes between two epoch times (a fill from its placement to its removal). */
-export function fillValve(w: WireCollector, coil: number, scaleUnit: number, fromAt: number, toAt: number): FillValve {
+export function fillValve(w: WireCollector, coil: number, scaleUnit: number, fromAt: number, toAt: number, faultAt?: number): FillValve {
   const writes = (w.coils.get(coil) ?? []).filter((x) => x.at >= fromAt && x.at <= toAt);
   let on = false;
   let opens = 0;
@@ -150,7 +156,30 @@ export function fillValve(w: WireCollector, coil: number, scaleUnit: number, fro
       }
     }
   }
-  return { opens, closes, closeLatencyMs, reopensWithin1s, firstCloseAt };
+  const v: FillValve = { opens, closes, closeLatencyMs, reopensWithin1s, firstCloseAt };
+  if (faultAt !== undefined) {
+    const d = offAfterFault(writes, faultAt);
+    if (d !== undefined) v.offAfterFaultMs = d;
+  }
+  return v;
+}
+
+/** See FillValve.offAfterFaultMs; undefined when the coil never went ON before the fault. */
+function offAfterFault(writes: CoilEdge[], faultAt: number): number | undefined {
+  let on = false;
+  let opened = false;
+  let lastClose: number | undefined;
+  for (const x of writes) {
+    if (x.at > faultAt) break;
+    if (x.on === on) continue;
+    on = x.on;
+    if (on) opened = true;
+    else lastClose = x.at;
+  }
+  if (!opened) return undefined;
+  if (!on) return lastClose! - faultAt;
+  const off = writes.find((x) => x.at > faultAt && !x.on);
+  return off ? off.at - faultAt : Infinity;
 }
 
 export function percentile(sorted: number[], p: number): number {

@@ -28,6 +28,8 @@ export interface FillRun {
   ignoredStarts: number;
   /** The phase (and reason) it ended in when not completed. */
   end?: string;
+  /** Date.now() when the operator first saw the post in fault on /status (polled every 200 ms), if it faulted. */
+  faultSeenAt?: number;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -56,9 +58,12 @@ export async function operate(ctx: OperatorContext, i: number): Promise<FillRun[
   const residual = mulberry32(ctx.seed * 31 + i);
   const st = () => ctx.posts.get(id);
   const phase = () => st()?.phase ?? 'none';
+  let faultSeenAt: number | undefined;
   const until = async (ok: () => boolean, ms: number) => {
     const t0 = Date.now();
-    while (!ok()) {
+    for (;;) {
+      if (phase() === 'fault') faultSeenAt ??= Date.now();
+      if (ok()) break;
       if (Date.now() - t0 > ms) return false;
       await sleep(30);
     }
@@ -72,6 +77,7 @@ export async function operate(ctx: OperatorContext, i: number): Promise<FillRun[
     const code = ctx.codes[i * ctx.fillsPerPost + k]!;
     const residualKg = Math.round((0.1 + 0.25 * residual()) * 1000) / 1000;
     const fromAt = Date.now();
+    faultSeenAt = undefined;
     const placed = await sim(ctx.simUrl, `/posts/${id}/place`, { code, tareKg: TARE_KG, residualKg });
     await until(() => (st()?.grossKg ?? 0) > 1, 5000);
     await sim(ctx.simUrl, `/posts/${id}/scan`, { code });
@@ -105,7 +111,7 @@ export async function operate(ctx: OperatorContext, i: number): Promise<FillRun[
       await sleep(600); // the gas still in flight (≤ 220 ms) and the display settling
     }
     const removed = await sim(ctx.simUrl, `/posts/${id}/remove`);
-    runs.push({ post: i, index: k, code, residualKg, drawn: placed.fill, fromAt, toAt: Date.now(), contentKg: removed.cylinder.gasKg, completed: end === undefined, end, ignoredStarts });
+    runs.push({ post: i, index: k, code, residualKg, drawn: placed.fill, fromAt, toAt: Date.now(), contentKg: removed.cylinder.gasKg, completed: end === undefined, end, ignoredStarts, faultSeenAt });
     if (ctx.kind === 'fillgate') {
       await until(() => IDLE.has(phase()) || phase() === 'fault', 5000);
       if (phase() === 'fault') await recover(ctx, id, until);

@@ -32,6 +32,12 @@ export interface Figures {
   closedAfterRemoval: number;
   /** How long after the removal those OFFs came (ms, max). */
   closedAfterRemovalMaxMs: number;
+  /** Faulted fills whose coil was still ON on the wire when the operator saw the fault on /status. */
+  offAfterFault: number;
+  /** Coil-OFF on the wire minus the fault showing on /status, over faulted fills that had opened (ms; ≤ 0: already OFF). */
+  offAfterFaultP50Ms: number;
+  offAfterFaultP99Ms: number;
+  offAfterFaultMaxMs: number;
   /** Cut-off of a completed fill (its first close): coil-OFF on the wire minus the last scale reply before it (ms, simulator clock). */
   closeLatencyP50Ms: number;
   closeLatencyP99Ms: number;
@@ -87,6 +93,7 @@ export function summarise(i: {
   // RSS slope over the second half, after start-up and the first fills.
   const half = p.slice(Math.floor(p.length / 2));
   const late = i.valves.flatMap((v, k) => (v.opens > 0 && (v.firstCloseAt === undefined || v.firstCloseAt > i.fills[k]!.toAt) ? [k] : []));
+  const fault = i.valves.map((v) => v.offAfterFaultMs).filter((x): x is number => x !== undefined).sort((a, b) => a - b);
   return {
     kind: i.kind,
     posts: i.posts,
@@ -106,6 +113,10 @@ export function summarise(i: {
     reopensWithin1s: i.valves.reduce((n, v) => n + v.reopensWithin1s, 0),
     closedAfterRemoval: late.length,
     closedAfterRemovalMaxMs: Math.round(Math.max(0, ...late.map((k) => (i.valves[k]!.firstCloseAt ?? Infinity) - i.fills[k]!.toAt))),
+    offAfterFault: fault.filter((x) => x > 0).length,
+    offAfterFaultP50Ms: r1(percentile(fault, 50)),
+    offAfterFaultP99Ms: r1(percentile(fault, 99)),
+    offAfterFaultMaxMs: r1(fault.at(-1) ?? NaN),
     closeLatencyP50Ms: r1(percentile(lat, 50)),
     closeLatencyP99Ms: r1(percentile(lat, 99)),
     closeLatencyMaxMs: r1(lat.at(-1) ?? NaN),
@@ -141,6 +152,10 @@ const ROWS: [keyof Figures, string][] = [
   ['reopensWithin1s', 're-opens within 1 s of a close'],
   ['closedAfterRemoval', 'first OFF only after the removal'],
   ['closedAfterRemovalMaxMs', '… by at most (ms)'],
+  ['offAfterFault', 'faults seen with the coil still ON'],
+  ['offAfterFaultP50Ms', 'fault on /status → coil-OFF p50 (ms)'],
+  ['offAfterFaultP99Ms', 'fault on /status → coil-OFF p99 (ms)'],
+  ['offAfterFaultMaxMs', 'fault on /status → coil-OFF max (ms)'],
   ['closeLatencyP50Ms', 'cut-off: last sample → coil-OFF p50 (ms)'],
   ['closeLatencyP99Ms', 'cut-off: last sample → coil-OFF p99 (ms)'],
   ['closeLatencyMaxMs', 'cut-off: last sample → coil-OFF max (ms)'],

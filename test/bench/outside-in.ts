@@ -109,7 +109,7 @@ export async function runOne(kind: Kind, o: RunOptions): Promise<RunResult> {
     // A fill owns its coil from its placement to the next placement at that post: an OFF that reaches the wire
     // only after the operator, seeing the fault on /status, took the cylinder off still belongs to it.
     const nextAt = (f: FillRun) => fills.find((g) => g.post === f.post && g.index === f.index + 1)?.fromAt ?? Infinity;
-    const valves = fills.map((f) => fillValve(wire, f.post, f.post + 1, f.fromAt, nextAt(f)));
+    const valves = fills.map((f) => fillValve(wire, f.post, f.post + 1, f.fromAt, nextAt(f), f.faultSeenAt));
     // Lag windows (10 s, gateway/runtime/loop-lag.ts) that began after the operators started: start-up is its own figure.
     const loop = status.loop.filter((l) => l.t >= runFrom + 20_000);
     const figures = summarise({

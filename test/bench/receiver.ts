@@ -212,18 +212,20 @@ async function inspectorReports(server: TestPostgres, sample: Station, n: number
     // 100th fill a code shared by two neighbour stations a second apart (what the cross-station check
     // must find); 1 in 40 overfilled; times spread over the month.
     await c.query(
-      `INSERT INTO received (station, seq, id, hash, prev_hash, recorded_ms, received_ms, lag_ms, body)
-       SELECT 'ST' || lpad(s::text, 4, '0'), q, 'att-' || q, md5(s || '/' || q), md5(s || '/' || (q - 1)), t, t + 5000, 5000,
-              regexp_replace(regexp_replace($2, '"cylinderCode":"[^"]*"', '"cylinderCode":"' || CASE WHEN q % 100 = 0 THEN 'P' || (s / 2) || '-' || q ELSE 'C' || ((s * 7919 + q * 104729) % ($4::int * 50)) END || '"'),
-                             '"outcome":"[^"]*"', CASE WHEN q % 40 = 0 THEN '"outcome":"overfilled"' ELSE '"outcome":"filled"' END)
-         FROM generate_series(1, $4::int) s, generate_series(1, $3::int) q, LATERAL (SELECT $1 + ((q * 2592000000::bigint) / ($3::int + 1)) + s * 997 AS t) tt`,
+      `INSERT INTO received (station, seq, id, hash, prev_hash, recorded_ms, received_ms, lag_ms, body, cylinder, outcome)
+       SELECT st, q, 'att-' || q, md5(s || '/' || q), md5(s || '/' || (q - 1)), t, t + 5000, 5000,
+              regexp_replace(regexp_replace($2, '"cylinderCode":"[^"]*"', '"cylinderCode":"' || cyl || '"'), '"outcome":"[^"]*"', '"outcome":"' || oc || '"'), cyl, oc
+         FROM (SELECT s, q, 'ST' || lpad(s::text, 4, '0') AS st, $1 + ((q * 2592000000::bigint) / ($3::int + 1)) + s * 997 AS t,
+                      CASE WHEN q % 100 = 0 THEN 'P' || (s / 2) || '-' || q ELSE 'C' || ((s * 7919 + q * 104729) % ($4::int * 50)) END AS cyl,
+                      CASE WHEN q % 40 = 0 THEN 'overfilled' ELSE 'filled' END AS oc
+                 FROM generate_series(1, $4::int) s, generate_series(1, $3::int) q) g`,
       [month, sample.lines[0], perStation, n],
     );
     await c.query('ANALYZE');
     const loadS = (performance.now() - t0) / 1000;
     const src = store.reportSource();
     const q = { station: `ST${String(Math.ceil(n / 2)).padStart(4, '0')}`, fromMs: month, toMs: Date.UTC(2026, 11, 1) };
-    const code = (await c.query<{ c: string }>("SELECT (body::jsonb) ->> 'cylinderCode' AS c FROM received WHERE station = $1 LIMIT 1", [q.station])).rows[0].c;
+    const code = (await c.query<{ c: string }>("SELECT cylinder AS c FROM received WHERE station = $1 LIMIT 1", [q.station])).rows[0].c;
     const ms: Record<string, number> = {};
     const time = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
       const t = performance.now();
@@ -237,10 +239,11 @@ async function inspectorReports(server: TestPostgres, sample: Station, n: number
     await time('alarms', () => alarmsReport(src, q));
     const cyl = await time('cylinder', () => cylinderReport(src, code, { fromMs: q.fromMs, toMs: q.toMs }));
     await time('stationList', () => src.stationList());
-    // The /reports index page: every station's report (counts, gaps, late, rejected), 1,000 of them.
-    await time('allStationsOverview', async () => Promise.all((await store.stationCodes()).map((s) => store.report(s))));
-    const plan = (await c.query<{ 'QUERY PLAN': string }>(`EXPLAIN SELECT seq FROM received r WHERE ((r.body::jsonb) ->> 'cylinderCode') = $1 AND recorded_ms >= $2 AND recorded_ms < $3`, [code, q.fromMs, q.toMs])).rows.map((r) => r['QUERY PLAN']).join('\n');
-    return { rows: n * perStation, stations: n, loadS, ms, filledElsewhere: exc.counts.filled_elsewhere, cylinderRows: cyl.history.length, cylinderIndexUsed: /Index|Bitmap/.test(plan) && /cylinderCode/.test(plan) };
+    // The /reports index page: every station's report (counts, gaps, late, rejected), 1,000 of them, in one grouped query.
+    const overview = await time('allStationsOverview', () => store.stationReports());
+    if (overview.length !== n || overview.some((s) => s.accepted !== perStation)) throw new Error('the overview does not count every station');
+    const plan = (await c.query<{ 'QUERY PLAN': string }>(`EXPLAIN SELECT seq FROM received r WHERE r.cylinder = $1 AND recorded_ms >= $2 AND recorded_ms < $3`, [code, q.fromMs, q.toMs])).rows.map((r) => r['QUERY PLAN']).join('\n');
+    return { rows: n * perStation, stations: n, loadS, ms, filledElsewhere: exc.counts.filled_elsewhere, cylinderRows: cyl.history.length, cylinderIndexUsed: /Index|Bitmap/.test(plan) && /cylinder/.test(plan) };
   } finally {
     await c.end();
     await store.close();
@@ -305,7 +308,7 @@ export async function run(opts: { stations?: number; records?: number; crowd?: n
       log(
         `  inspector's reports on PostgreSQL, one month of ${inspector.stations} stations (${inspector.rows} generated rows, loaded in ${inspector.loadS.toFixed(0)} s), one station's month: ` +
           Object.entries(inspector.ms).map(([k, v]) => `${k} ${v.toFixed(0)} ms`).join(', ') +
-          `; ${inspector.filledElsewhere} filled elsewhere, cylinder history ${inspector.cylinderRows} rows across stations (expression index used: ${inspector.cylinderIndexUsed ? 'yes' : 'NO'}); goal each < 2,000 ms: ${worst < 2000 ? 'met' : 'NOT met'}`,
+          `; ${inspector.filledElsewhere} filled elsewhere, cylinder history ${inspector.cylinderRows} rows across stations (cylinder index used: ${inspector.cylinderIndexUsed ? 'yes' : 'NO'}); goal each < 2,000 ms: ${worst < 2000 ? 'met' : 'NOT met'}`,
       );
     }
     log(`  load average at end ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);

@@ -42,6 +42,9 @@ await section('bus-rate', async () => (await import('./bus-rate.ts')).run({ prin
 await section('valve-soak', async () => (await import('./valve-soak.ts')).run({ print: !json }));
 
 // The kill soak (issue 13): 30 SIGKILLs of a child-process gateway during fills at 2 posts, ~6 min; alone: `npm run bench -- kill-soak` (KILL_SOAK_KILLS=n).
+// Issue 14 points 4 and 6: fillgate start as its own process at 32 posts (BENCH_MEMORY_MINUTES, default 3).
+await section('memory', async () => (await import('./memory.ts')).run({ posts: 32, durationMs: Number(process.env.BENCH_MEMORY_MINUTES ?? 3) * 60_000, print: !json }));
+
 await section('kill-soak', async () => (await import('./kill-soak.ts')).run({ print: !json }));
 
 // Outside-in (issue 14 point 1): gateway and simulator as their own processes, 32 posts on one Modbus TCP connection,

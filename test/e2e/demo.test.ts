@@ -1,5 +1,6 @@
 /**
- * The README's quick start stays true: `npm start` (fillgate demo) runs the
+ * The README's quick start stays true: `npm start` (fillgate demo, through the bin: the compiled
+ * build in dist/ when it is current, as `npm ci` leaves it) runs the
  * simulator, the gateway and a receiver, fills and refuses the scripted
  * cylinders, and exits 0 once the regulator holds every record.
  */
@@ -13,7 +14,7 @@ import { tmpdir } from 'node:os';
 const root = new URL('../..', import.meta.url).pathname;
 
 test('the demo prints one line per outcome and ends with every record delivered', async () => {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'gateway/cli/main.ts'), 'demo'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [join(root, 'gateway/cli/fillgate.js'), 'demo'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout.on('data', (d) => (out += d));
   child.stderr.on('data', (d) => (out += d));
@@ -47,7 +48,7 @@ test('the demo prints one line per outcome and ends with every record delivered'
 
 test('--keep stays up until SIGTERM, which shuts it down like Ctrl-C and removes its folders (and the key in them)', async () => {
   const tmp = mkdtempSync(join(tmpdir(), 'fg-demo-tmp-'));
-  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'gateway/cli/main.ts'), 'demo', '--keep'], {
+  const child = spawn(process.execPath, [join(root, 'gateway/cli/fillgate.js'), 'demo', '--keep'], {
     cwd: root,
     env: { ...process.env, TMPDIR: tmp },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -2,17 +2,19 @@
  * The inspector's report pages in a real headless browser (Debian chromium
  * driven by playwright-core) against a real receiver: refused until logged in,
  * log in, open each report from the navigation, see each breach listed, switch
- * to English. Nothing is fetched from another host.
+ * to English. Nothing is fetched from another host. Run on both stores: SQLite,
+ * then a real PostgreSQL (test/fixtures/postgres.ts).
  *
  * Screenshots go to $DASHBOARD_SHOTS or the OS temp dir, never into the repository.
  */
-import { test } from 'uvu';
+import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { missing, skipIf } from '../fixtures/needs.ts';
+import { INITDB, startPostgres, type TestPostgres } from '../fixtures/postgres.ts';
 import { startReceiver, type RunningReceiver } from '../../gateway/receiver/server.ts';
 import { hashPassword } from '../../gateway/mqtt/password.ts';
 import { makeKeys } from '../gateway/records/fixtures.ts';
@@ -20,16 +22,19 @@ import { insertEvents, MIN, signedChain, T0 } from '../gateway/receiver/report-f
 
 const CHROMIUM = '/usr/bin/chromium';
 
-if (!existsSync(CHROMIUM)) {
-  skipIf(test, missing(CHROMIUM))("the inspector's report pages in a real browser", () => undefined);
-  test.run();
-} else {
-  browserTests();
+for (const store of ['sqlite', 'postgres'] as const) {
+  const test = suite(`the inspector's pages on ${store === 'sqlite' ? 'SQLite' : 'PostgreSQL'}`);
+  const why = missing(CHROMIUM) ?? (store === 'postgres' ? missing(INITDB) : undefined);
+  if (why) {
+    skipIf(test, why)("the inspector's report pages in a real browser", () => undefined);
+    test.run();
+  } else browserTests(test, store);
 }
 
-function browserTests(): void {
+function browserTests(test: ReturnType<typeof suite>, store: 'sqlite' | 'postgres'): void {
   let rx: RunningReceiver;
   let browser: Browser;
+  let server: TestPostgres | undefined;
   const shots = process.env.DASHBOARD_SHOTS ?? mkdtempSync(join(tmpdir(), 'fg-receiver-shots-'));
   const st01 = makeKeys();
   const st02 = makeKeys();
@@ -37,8 +42,9 @@ function browserTests(): void {
 
   test.before(async () => {
     let now = T0;
+    if (store === 'postgres') server = await startPostgres();
     rx = await startReceiver({
-      dbPath: ':memory:', verifyThreads: 0, now: () => now,
+      dbPath: server ? await server.createDatabase('pages') : ':memory:', verifyThreads: 0, now: () => now,
       stations: { ST01: st01.publicKeyPem, ST02: st02.publicKeyPem },
       reports: { users: [{ name: 'insp', role: 'inspector', passwordHash: hashPassword('pw-insp', 1024) }], lang: 'zh' },
     });
@@ -75,6 +81,7 @@ function browserTests(): void {
   test.after(async () => {
     await browser?.close();
     await rx?.close();
+    await server?.stop();
   });
 
   async function loggedIn(path: string): Promise<{ page: Page; outside: string[] }> {
@@ -149,6 +156,12 @@ function browserTests(): void {
     const csv = await (await fetch(new URL(href!, rx.url), { headers: { cookie } })).text();
     assert.is(csv.trimEnd().split('\r\n').length, 12);
     assert.equal(outside, [], 'the pages fetch nothing from outside the receiver');
+
+    // The index: every station's counts (one grouped query on each store).
+    await page.goto(`${rx.url}/reports?lang=en`);
+    await page.waitForSelector('#stations');
+    const cells = await page.$$eval('#stations tbody tr[data-station]', (trs) => trs.map((tr) => [...tr.querySelectorAll('td')].slice(0, 6).map((td) => td.textContent)));
+    assert.equal(cells.map((c) => [c[0], c[1], c[3], c[4], c[5]]), [['ST01', '11', '0', '1', '1'], ['ST02', '1', '0', '1', '0']]); // ST02's fill came in after ST01's late one: late too
 
     await page.click('#logout');
     await page.goto(`${rx.url}/reports/summary?station=ST01`);

@@ -38,10 +38,11 @@ test.after(async () => {
 });
 
 /** A gateway config on the simulator, with its data dir at `dataDir` (made by `prepare`). */
-function configFile(name: string, prepare: (dataDir: string) => void): string {
+function configFile(name: string, prepare: (dataDir: string) => void, edit?: (cfg: GatewayConfig) => void): string {
   const cfg: GatewayConfig = wireConfigToSim(exampleConfig(), sim.deviceEndpoints());
   cfg.dataDir = join(dir, name, 'data');
   cfg.http.port = 0;
+  edit?.(cfg);
   mkdirSync(join(dir, name), { recursive: true });
   prepare(cfg.dataDir);
   const file = join(dir, name, 'gateway.yaml');
@@ -65,14 +66,14 @@ async function energiseEveryValve(): Promise<void> {
 
 const coilState = (v: CoilRef) => sim.state().relays.find((r) => r.unitId === v.unitId)!.coils[v.coil];
 
-async function failedStart(name: string, prepare: (dataDir: string) => void, reason: RegExp): Promise<void> {
-  const file = configFile(name, prepare);
+async function failedStart(name: string, prepare: (dataDir: string) => void, reason: RegExp, edit?: (cfg: GatewayConfig) => void): Promise<string> {
+  const file = configFile(name, prepare, edit);
   await energiseEveryValve();
   const t0 = performance.now();
   const gw = spawnGateway(file);
   const { code } = await gw.exited(40_000);
   const t1 = performance.now();
-  assert.ok(code !== 0 && code !== null, `exit code ${code}, expected non-zero:\n${gw.output}`);
+  assert.is(code, 1, `exit code ${code}, expected 1:\n${gw.output}`);
   const log = sim.wire.entries();
   for (const v of coils) {
     const off = assertReceivedOffAfter(log, v, t0, `${name}: ${v.post}`);
@@ -84,6 +85,7 @@ async function failedStart(name: string, prepare: (dataDir: string) => void, rea
   // The second OFF (after the failure) is in the log; on the wire it cannot be told from the first.
   assert.match(gw.output, /"why":"start failed"[^\n]*every valve coil written OFF/);
   assert.match(gw.output, reason, `the reason is printed:\n${gw.output}`);
+  return gw.output;
 }
 
 test('a corrupt records.db: start fails, non-zero, reason printed, every coil written OFF', async () => {
@@ -106,6 +108,51 @@ test('the signing key file is not a key: start fails with the key path, every co
 
 test('the data dir is a regular file (fails even as root): start fails, every coil written OFF', async () => {
   await failedStart('datadir-is-file', (d) => writeFileSync(d, 'not a directory'), /ENOTDIR|EEXIST|not a directory|file already exists/);
+});
+
+test('the http port is taken: start refuses (exit 1, step and reason printed), no post starts, every coil written OFF, never ON', async () => {
+  // Another program on the port, as a second gateway or a stray web server would be (issue 14).
+  const squatter = createServer();
+  await new Promise<void>((r) => squatter.listen(0, '127.0.0.1', r));
+  const port = (squatter.address() as AddressInfo).port;
+  try {
+    const out = await failedStart('http-port-taken', () => undefined, new RegExp(`start failed while binding the http port 127\\.0\\.0\\.1:${port}: .*EADDRINUSE`), (cfg) => {
+      cfg.http.host = '127.0.0.1';
+      cfg.http.port = port;
+    });
+    assert.match(out, /fillgate: start failed while binding the http port[^\n]*every valve was written OFF/, 'the one-line reason on stderr');
+    // Refused before the databases and the posts: not half-up.
+    assert.not.match(out, /"msg":"station started"/);
+    assert.not.match(out, /status and metrics served/);
+  } finally {
+    await new Promise((r) => squatter.close(r));
+  }
+});
+
+test('a second gateway on a data dir another one holds: refuses before touching any valve, names the holder', async () => {
+  const { tryLockDataDir } = await import('../../gateway/records/data-lock.ts');
+  let lock: ReturnType<typeof tryLockDataDir>;
+  const file = configFile('held', (d) => {
+    mkdirSync(d, { recursive: true });
+    lock = tryLockDataDir(d, 'gateway'); // as the running gateway holds it (this process)
+  });
+  assert.ok(lock!, 'the test holds the lock');
+  await energiseEveryValve(); // a fill of the running gateway in progress on every post
+  const t0 = performance.now();
+  try {
+    const gw = spawnGateway(file);
+    const { code } = await gw.exited(40_000);
+    assert.ok(code !== 0 && code !== null, `exit code ${code}:\n${gw.output}`);
+    assert.match(gw.output, new RegExp(`not starting: a fillgate gateway \\(pid ${process.pid}\\) runs on the data dir`), gw.output);
+    assert.match(gw.output, /no valve was touched: they belong to the gateway running on this data dir/);
+    const log = sim.wire.entries();
+    for (const v of coils) {
+      assert.is(coilWrites(log, v).filter((w) => w.t >= t0).length, 0, `${v.post}: the refused gateway wrote the coil\n${dump(log, v)}`);
+      assert.ok(coilState(v), `${v.post}: still ON, the running gateway's`);
+    }
+  } finally {
+    lock!.release();
+  }
 });
 
 test('a normal start: the first write to every valve coil is OFF, and no ON follows', async () => {

@@ -3,7 +3,7 @@
  * on a loopback port from a temp config, and small device configs with real scrypt hashes.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { createServer, connect, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -42,12 +42,16 @@ async function portOpen(port: number): Promise<boolean> {
 export class Mosquitto {
   private proc?: ChildProcess;
   readonly dir = mkdtempSync(join(tmpdir(), 'fillgate-mosq-'));
-  constructor(readonly port: number, persistence = true) {
+  constructor(readonly port: number, private persistence = true) {
     // max_queued_messages 0 = unlimited: Debian's default of 1000 silently drops QoS1 (engineering.md).
+    // `user root`: started as root (CI, these machines), mosquitto drops to the `mosquitto` user, which cannot
+    // write this 0700 temp dir: every save failed with "Permission denied", so a restart lost every session
+    // and every message queued in it. Staying root keeps the dir private and writable (mosquitto.conf(5):
+    // `user` only matters when started as root).
     writeFileSync(
       join(this.dir, 'mosquitto.conf'),
       [`listener ${port} 127.0.0.1`, 'allow_anonymous true', 'max_queued_messages 0', 'max_inflight_messages 0',
-        `persistence ${persistence}`, `persistence_location ${this.dir}/`, 'autosave_interval 1', 'log_type none', ''].join('\n'),
+        ...(process.getuid?.() === 0 ? ['user root'] : []), `persistence ${persistence}`, `persistence_location ${this.dir}/`, 'autosave_interval 1', 'log_type none', ''].join('\n'),
     );
   }
   /** The running broker's process id (the bench reads its CPU time). */
@@ -73,10 +77,18 @@ export class Mosquitto {
       p.kill('SIGTERM');
     });
     this.proc = undefined;
+    // mosquitto saves its database on SIGTERM and says nothing when it cannot (log_type none): a restart
+    // "with persistence" that restores nothing must fail here, not as messages missing somewhere else.
+    if (this.persistence && !existsSync(join(this.dir, 'mosquitto.db'))) {
+      throw new Error(`mosquitto did not save its persistence database in ${this.dir}: a restart would lose every session`);
+    }
   }
   async dispose(): Promise<void> {
-    await this.stop();
-    rmSync(this.dir, { recursive: true, force: true });
+    try {
+      await this.stop();
+    } finally {
+      rmSync(this.dir, { recursive: true, force: true });
+    }
   }
 }
 

@@ -210,4 +210,39 @@ test('an unreachable relay module at an idle post is not a latched fault; the sa
   after.rt.stop();
 });
 
+test('an open the post itself closed before it was confirmed is not a valve fault; an open that fails on its own is', async () => {
+  // As ModbusValveDriver: the open waits for its feedback, and a close meanwhile makes it reject
+  // "closed while opening" (a short top-up pulse or a cut-off under a slow bus).
+  const slowValve = (r: ReturnType<typeof rig>) => {
+    let reject: ((e: Error) => void) | undefined;
+    r.valve.open = () => {
+      r.valve.opens++;
+      r.valve.state = 'opening';
+      return new Promise<void>((_res, rej) => (reject = rej));
+    };
+    const close = r.valve.close.bind(r.valve);
+    r.valve.close = async (reason: string) => {
+      reject?.(new Error('valve not confirmed: closed while opening'));
+      return close(reason);
+    };
+    return (e: Error) => reject?.(e);
+  };
+  const r = rig({});
+  slowValve(r);
+  await toReady(r);
+  assert.is(r.valve.opens, 1, 'opening');
+  r.sample(11.35); // the cut-off, before the open was confirmed
+  await new Promise((res) => setTimeout(res, 5));
+  assert.is(r.rt.snapshot.phase.kind, 'cutOff', `not a fault: ${JSON.stringify(r.rt.snapshot.phase)}`);
+  r.rt.stop();
+
+  const r2 = rig({});
+  const fail = slowValve(r2);
+  await toReady(r2);
+  fail(new Error('open not confirmed within 2000 ms'));
+  await new Promise((res) => setTimeout(res, 5));
+  assert.is(r2.rt.snapshot.phase.kind, 'fault', 'an open that fails by itself faults the post');
+  r2.rt.stop();
+});
+
 test.run();

@@ -4,7 +4,7 @@ import { ModbusBus } from '../../protocols/modbus/bus.ts';
 import { freePort } from './link-helpers.ts';
 import { FakeUnits, startTcpSlave } from './modbus-helpers.ts';
 
-test('a coil OFF (valve close) overtakes queued polls; a coil ON waits its turn', async () => {
+test('a coil OFF (valve close) overtakes queued polls and the poll on the wire; a coil ON waits its turn', async () => {
   const units = new FakeUnits([1, 2]);
   units.delayMs = 10;
   const port = await freePort();
@@ -18,10 +18,11 @@ test('a coil OFF (valve close) overtakes queued polls; a coil ON waits its turn'
   const on = relay.writeCoil(0, true).then(() => done.push('on'));
   const off = relay.writeCoil(1, false).then(() => done.push('off'));
   await Promise.all([...polls, on, off]);
-  // The first poll was already on the wire; the close goes right after it.
+  // The first poll was already on the wire; the close is written at once, next to it (MBAP transaction ids).
   assert.ok(done.indexOf('off') <= 1, `close finished at position ${done.indexOf('off')}: ${done.join(' ')}`);
   assert.is(done.indexOf('on'), done.length - 1, `open kept its place: ${done.join(' ')}`);
-  assert.is(units.maxActive, 1);
+  // Only the OFF overtook: every other request waited for the one before it (maxInFlight 1).
+  assert.is(units.maxActive, 2);
   await bus.close();
   await server.close();
 });

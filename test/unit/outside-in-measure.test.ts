@@ -27,6 +27,17 @@ test('a fill with no OFF in its window has no close and no latency', () => {
   assert.equal(fillValve(w, 3, 4, 1000, 5000), { opens: 1, closes: 0, closeLatencyMs: undefined, reopensWithin1s: 0, firstCloseAt: undefined });
 });
 
+test('OFF after the fault showed: the first OFF after it while the coil was ON, the last close before it otherwise', () => {
+  const w = collector([[0, false], [100, true], [600, true], [1100, false], [1500, false], [2000, true], [2600, true], [2900, false]], []);
+  // Simulator 2500 = epoch 3500: ON since 2000 (a keep-alive ON at 2600 folds); the OFF came at 2900.
+  assert.is(fillValve(w, 3, 4, 1000, 5000, 3500).offAfterFaultMs, 400);
+  // Simulator 1300: the coil was OFF since 1100 (the repeat at 1500 is a keep-alive): 200 ms before.
+  assert.is(fillValve(w, 3, 4, 1000, 5000, 2300).offAfterFaultMs, -200);
+  // Before any ON: no figure. ON with no OFF after: never (Infinity).
+  assert.is(fillValve(w, 3, 4, 1000, 5000, 1050).offAfterFaultMs, undefined);
+  assert.is(fillValve(w, 3, 4, 1000, 3800, 3500).offAfterFaultMs, Infinity);
+});
+
 test('percentile and metric parsing', () => {
   assert.is(percentile([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 99), 10);
   assert.is(percentile([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 50), 5);

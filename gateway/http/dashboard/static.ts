@@ -6,6 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
+import { packageRoot } from '../../paths.ts';
 import { extname, join } from 'node:path';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
@@ -23,7 +24,8 @@ interface Asset {
   etag: string;
 }
 
-export const PUBLIC_DIR = new URL('./public/', import.meta.url).pathname;
+/** In the source tree also when running from dist/ (tsc compiles only the TypeScript). */
+export const PUBLIC_DIR = join(packageRoot, 'gateway/http/dashboard/public');
 
 export class StaticFiles {
   private assets = new Map<string, Asset>();

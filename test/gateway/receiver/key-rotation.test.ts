@@ -11,7 +11,10 @@ import { execFile } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { startReceiver } from '../../../gateway/receiver/server.ts';
+import { startReceiver, type RunningReceiver } from '../../../gateway/receiver/server.ts';
+import { uploadConfigSchema } from '../../../gateway/records/config.ts';
+import { tryLockDataDir } from '../../../gateway/records/data-lock.ts';
+import { startRig } from '../../e2e/rig.ts';
 import { keyFingerprint, makeHandover } from '../../../gateway/receiver/keys.ts';
 import { HANDOVER_FILE, NEXT_KEY_FILE, handoverUrlFor } from '../../../gateway/records/key-rotation.ts';
 import { keysInit, loadPrivateKey, publicKeyPemOf } from '../../../gateway/records/keys.ts';
@@ -89,6 +92,62 @@ function rotationTests(test: (name: string, fn: () => Promise<void>) => void, fr
       await rx.close();
       cleanup();
     }
+  });
+
+  test('a rotation queued while the receiver was away finishes by itself: the running gateway sends the handover before anything signed by the new key; keys rotate refuses to run beside it', async () => {
+    const { dir, cleanup } = tempDir('fg-rotate-gw-');
+    const cfg = join(dir, 'gateway.yaml');
+    const port = await closedPort();
+    const recordsUrl = `http://127.0.0.1:${port}/v1/records`;
+    const example = readFileSync(join(root, 'examples/gateway.yaml'), 'utf8').replace(/^dataDir: .*$/m, `dataDir: ${dir}`);
+    writeFileSync(cfg, `${example}\nupload:\n  url: ${recordsUrl}\n`);
+    const old = keysInit(dir);
+    const clock = new ManualClock(0, Date.now() - 3_600_000);
+    const records = new RecordStore({ db: join(dir, 'records.db'), clock, station: STATION, privateKey: loadPrivateKey(dir) });
+    records.append(makeAttempt(1, { station: STATION })); // signed by the old key before the rotation
+    records.close();
+    // 1. keys rotate while the receiver is away: queued.
+    const away = await cli(['keys', 'rotate', '--config', cfg]);
+    assert.is(away.status, 1, away.out);
+    assert.match(away.out, /start the gateway: it signs with the new key and sends the handover before any upload/);
+    const handover = readFileSync(join(dir, HANDOVER_FILE), 'utf8');
+    const newFp = keyFingerprint(JSON.parse(handover).newPublicKey);
+    // 2. The gateway starts (receiver still away): it holds the data dir, signs with the new key, uploads nothing.
+    const rig = await startRig({ dataDir: dir, keepDataDir: true, tweak: (c) => void (c.upload = uploadConfigSchema.parse({ url: recordsUrl, idleMs: 100, backoff: { initialMs: 50, maxMs: 300 } })) });
+    let rx: RunningReceiver | undefined;
+    try {
+      const busy = await cli(['keys', 'rotate', '--config', cfg]);
+      assert.is(busy.status, 1, busy.out);
+      assert.match(busy.out, new RegExp(`keys rotate refused: a fillgate gateway \\(pid ${process.pid}\\) runs on the data dir`));
+      assert.is(readFileSync(join(dir, HANDOVER_FILE), 'utf8'), handover, 'the queued handover is untouched');
+      await new Promise((r) => setTimeout(r, 500));
+      assert.ok(existsSync(join(dir, NEXT_KEY_FILE)), 'not installed while the receiver is away');
+      // 3. The receiver comes back (it knows only the old key): handover first, then the backlog and the new key's events.
+      rx = await startReceiver({ dbPath: await freshDb(), port, stations: { [STATION]: old.publicKeyPem }, verifyThreads: 0 });
+      const live = rx;
+      const t0 = Date.now();
+      for (;;) {
+        const [rep, ev] = [await live.store.report(STATION), await live.events.report(STATION)];
+        if (rep.accepted >= 1 && ev.accepted >= 1 && !existsSync(join(dir, HANDOVER_FILE))) break;
+        if (Date.now() - t0 > 30_000) throw new Error(`not uploaded: ${JSON.stringify({ rep, ev })}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const keys = await live.store.stationKeys(STATION);
+      assert.equal(keys.map((k) => [k.fp, k.via, k.revokedAfterMs !== undefined]), [[newFp, 'handover', false], [keyFingerprint(old.publicKeyPem), 'config', true]]);
+      // Events made after the handover's time verify only with the new key: none was refused, nothing went out before the handover.
+      const ev = await live.events.report(STATION);
+      assert.equal([ev.rejected, (await live.store.report(STATION)).rejected], [0, 0]);
+      assert.is(keyFingerprint(publicKeyPemOf(loadPrivateKey(dir))), newFp, 'the gateway installed the new key');
+      assert.not.ok(existsSync(join(dir, NEXT_KEY_FILE)));
+    } finally {
+      await rig.close();
+      await rx?.close();
+    }
+    // 4. The gateway stopped: its lock went with it.
+    const lock = tryLockDataDir(dir);
+    assert.ok(lock, 'the data dir is free again');
+    lock.release();
+    cleanup();
   });
 
   test('the same handover sent twice (the first answer lost) is answered 200 both times and changes nothing more', async () => {

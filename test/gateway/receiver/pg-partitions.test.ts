@@ -122,4 +122,31 @@ it('fillgate receiver doctor: schema, connections, lag; exit 0 when healthy, 1 o
   assert.match(down.stderr, /cannot open/);
 });
 
+
+it('migration 3: a database of schema 2 (cylinder read from the body) gets the cylinder and outcome columns filled from its bodies, and the reports find them', async () => {
+  server ??= await startPostgres();
+  const db = await server.createDatabase('mig3');
+  const keys = makeKeys();
+  const clock = new ManualClock(0, Date.UTC(2026, 2, 10));
+  const store = new RecordStore({ db: ':memory:', clock, station: 'ST01', privateKey: keys.privateKey, config: { utcOffsetMinutes: 0 } });
+  const recs = [1, 2, 3].map((i) => store.append(makeAttempt(i, { cylinderCode: `CYL-${i}` })));
+  store.close();
+  let rx = await start(db, { stations: { ST01: keys.publicKeyPem }, now: () => Date.UTC(2026, 2, 12) });
+  await post(rx, recs);
+  await rx.close();
+  // Back to schema 2 as the previous release left it: no columns, the expression index.
+  const c = new pg.Client({ connectionString: db });
+  await c.connect();
+  await c.query(`ALTER TABLE received DROP COLUMN cylinder, DROP COLUMN outcome;
+    CREATE INDEX received_cylinder ON received (((body::jsonb) ->> 'cylinderCode'), recorded_ms);
+    DELETE FROM schema_migrations WHERE version = 3`);
+  rx = await start(db, { now: () => Date.UTC(2026, 2, 12) });
+  assert.equal((await c.query('SELECT seq, cylinder, outcome FROM received ORDER BY seq')).rows.map((r) => [Number(r.seq), r.cylinder, r.outcome]), recs.map((r) => [r.seq, r.cylinderCode, r.outcome]));
+  const idx = (await c.query<{ def: string }>("SELECT indexdef AS def FROM pg_indexes WHERE indexname = 'received_cylinder'")).rows[0].def;
+  assert.match(idx, /\(cylinder, recorded_ms\)/);
+  const rows = await rx.reports.cylinderRecords('CYL-2', -8.64e15, 8.64e15, 10);
+  assert.equal(rows.map((r) => r.seq), [2]);
+  await c.end();
+});
+
 test.run();

@@ -111,6 +111,20 @@ export function receiverSuite(test: Test, register: Register, freshDb: (persiste
     assert.match(r[1].message ?? '', /seq 2 already holds record att-0000002: a second chain/);
   });
   
+  register('a batch whose seqs lie far apart (an old resend beside a new record) is judged like a contiguous one', async () => {
+    const keys = makeKeys();
+    const recs = chain(keys, 1300);
+    const fork = chain(keys, 1300, new ManualClock(7, Date.UTC(2026, 2, 2)), 5000);
+    const rx = await start({ stations: { ST01: keys.publicKeyPem }, verifyThreads: 0 });
+    assert.equal((await post(rx, recs.slice(0, 3))).map((r) => r.status), ['accepted', 'accepted', 'accepted']);
+    // PostgreSQL reads such a chunk seq by seq instead of as one range (pg-ingest.ts).
+    const r = await post(rx, [recs[1], recs[1299], fork[1297], recs[4], recs[1297], fork[1298]]);
+    assert.equal(r.map((x) => [x.status, x.reason]), [['duplicate', undefined], ['accepted', undefined], ['accepted', undefined], ['accepted', undefined], ['rejected', 'CONFLICT'], ['rejected', 'BROKEN_CHAIN']]);
+    assert.equal([r[1].gap, r[2].gap, r[3].gap], [{ from: 4, to: 1299 }, { from: 4, to: 1297 }, { from: 4, to: 4 }]);
+    const rep = await rx.store.report('ST01');
+    assert.equal([rep.accepted, rep.gaps], [6, [{ from: 4, to: 4 }, { from: 6, to: 1297 }, { from: 1299, to: 1299 }]]);
+  });
+
   register('late uploads are counted per station', async () => {
     const keys = makeKeys();
     const recs = chain(keys, 2, new ManualClock(0, Date.now() - 3 * 3_600_000));
@@ -123,6 +137,29 @@ export function receiverSuite(test: Test, register: Register, freshDb: (persiste
     void fresh;
   });
   
+  register("the overview of all stations (one grouped query) says what each station's own report says: gaps, late, rejected, empty", async () => {
+    const [k1, k2, k3] = [makeKeys(), makeKeys(), makeKeys()];
+    const station = (code: string, keys: Keys, n: number, at: number) => {
+      const { store } = makeStore(keys, { clock: new ManualClock(0, at), station: code });
+      const out = Array.from({ length: n }, (_, i) => store.append(makeAttempt(i + 1, { station: code })));
+      store.close();
+      return out;
+    };
+    const a = station('ST01', k1, 9, Date.now() - 3 * 3_600_000);
+    const b = station('ST02', k2, 4, Date.now());
+    const rx = await start({ stations: { ST01: k1.publicKeyPem, ST02: k2.publicKeyPem, ST03: k3.publicKeyPem }, verifyThreads: 0, lateAfterMs: 3_600_000 });
+    await post(rx, [a[0], a[2], a[5], a[8]]); // gaps 2, 4-5, 7-8; all late
+    await post(rx, [b[1], { ...b[2], netFilledG: 1 }, b[3]]); // gap 1; one altered
+    const all = await rx.store.stationReports();
+    assert.equal(all.map((r) => r.station), ['ST01', 'ST02', 'ST03']);
+    assert.equal(all, await Promise.all(['ST01', 'ST02', 'ST03'].map((c) => rx.store.report(c))));
+    assert.equal(all[0].gaps, [{ from: 2, to: 2 }, { from: 4, to: 5 }, { from: 7, to: 8 }]);
+    assert.equal([all[0].late, all[1].late, all[1].rejected, all[1].gaps, all[1].lastRecordAt], [4, 0, 1, [{ from: 1, to: 1 }, { from: 3, to: 3 }], b[3].recordedAt]);
+    assert.equal([all[2].accepted, all[2].gaps, all[2].lastSeq], [0, [], undefined]);
+    const http = (await (await fetch(`${rx.url}/v1/stations`)).json()) as { stations: unknown[] };
+    assert.equal(http.stations, JSON.parse(JSON.stringify(all)));
+  });
+
   register('HTTP: NDJSON batches through the worker pool, station report, CSV and JSON export per period', async () => {
     const keys = makeKeys();
     const recs = chain(keys, 120);
