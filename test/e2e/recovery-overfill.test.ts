@@ -44,8 +44,9 @@ test('the restart re-weighs an interrupted fill, records 2.6 kg in a 2.0 kg cyli
   assert.ok(row, 'the interrupted attempt was recorded');
   const r = JSON.parse(row.body) as FillRecordV1;
   assert.is(r.outcome, 'interrupted');
-  assert.is(r.reweighedNetG, 2600);
-  assert.is(r.netFilledG, 2450);
+  // One reading of the simulated indicator: within noise (10 g) + half a division (20 g) of the truth, so 2.58-2.62 kg.
+  assert.ok(Math.abs(r.reweighedNetG! - 2600) <= 20, `re-weighed ${r.reweighedNetG} g`);
+  assert.is(r.netFilledG, r.reweighedNetG! - 150, 'content at the re-weigh minus the residual at the scan');
   assert.is(r.mustDecant, true);
   assert.equal(r.trips.map((t) => t.code), ['PROCESS_INTERRUPTED']);
   assert.is(rig.station.registry.getCylinder(code)?.status, 'quarantined');
@@ -59,7 +60,7 @@ test('the restart re-weighs an interrupted fill, records 2.6 kg in a 2.0 kg cyli
   assert.ok(overfill, `an overfill alarm waits for the upstream: ${JSON.stringify(alarms)}`);
   assert.is(overfill.class, 'alarm');
   assert.is(overfill.topic, `fillgate/${st.code}/alarm`);
-  assert.match(overfill.body.detail, new RegExp(`${code}: 2.6 kg, allowed 2 kg`));
+  assert.match(overfill.body.detail, new RegExp(`${code}: 2\\.(58|6|62) kg, allowed 2 kg`));
 });
 
 test('the overfill found at the restart is held for a decant (no plain release) and its alarm and hold are signed events', async () => {
