@@ -185,6 +185,7 @@ export class ModbusValveDriver implements ValveDriver, RelayMember {
         stillWanted: () => gen === this.generation,
         onSend: () => {
           sentAt = performance.now();
+          this.onSentAt = sentAt;
           // At once: a top-up pulse is timed from its ON on the wire (it may have waited for the bus).
           this.openTimings.emit({ sentAt });
         },
@@ -309,6 +310,24 @@ export class ModbusValveDriver implements ValveDriver, RelayMember {
   /** Answer times (performance.now()) of the feedback reads of the running confirmation: before and after the change. */
   private feedbackBefore = Number.NaN;
   private feedbackAfter = Number.NaN;
+  /** When the last open's ON went on the wire, and when a feedback read asked since last said open (performance.now()). */
+  private onSentAt = -Infinity;
+  private openSeenAt = -Infinity;
+
+  /**
+   * Whether a "closed" read asked at `askedAt` proves a close. Not while an ON sent before it may
+   * still be opening the valve: a top-up pulse shorter than the valve's opening time is closed before
+   * the feedback ever showed open, and a read right after the OFF says "closed" although the valve is
+   * only now opening (a solenoid valve energised for less than its response time; the simulator's
+   * valve opens openDelayMs after the ON and closes closeDelayMs after the OFF). Confirming on that
+   * read let supervision find the valve open moments later: VALVE_FEEDBACK "open while commanded
+   * closed", 12 of 192 fills in the outside-in bench at 32 posts. So the close is proven once the
+   * feedback was seen open after that ON and closed again, or stayed closed for the time an open
+   * may take to show (confirmTimeoutMs) after it.
+   */
+  private closedIsFinal(askedAt: number): boolean {
+    return this.openSeenAt >= this.onSentAt || askedAt >= this.onSentAt + this.confirmTimeoutMs;
+  }
 
   /** When the feedback changed: midway between the last read before it and the first after (never before the command). */
   private feedbackChangedAt(sentAt: number): number {
@@ -321,14 +340,25 @@ export class ModbusValveDriver implements ValveDriver, RelayMember {
     const end = performance.now() + this.confirmTimeoutMs;
     const step = Math.max(5, Math.min(25, this.confirmTimeoutMs / 10));
     this.feedbackBefore = Number.NaN;
+    /** Answer time of the first read in the wanted position since the last one that was not. */
+    let firstWanted = Number.NaN;
     for (;;) {
+      const askedAt = performance.now();
       const open = await this.readFeedback().catch(() => undefined);
       if (open === wantOpen) {
-        this.feedbackAfter = performance.now();
-        return true;
+        if (Number.isNaN(firstWanted)) firstWanted = performance.now();
+        if (wantOpen || this.closedIsFinal(askedAt)) {
+          this.feedbackAfter = firstWanted;
+          return true;
+        }
+      } else if (open !== undefined) {
+        this.feedbackBefore = performance.now();
+        firstWanted = Number.NaN;
       }
-      if (open !== undefined) this.feedbackBefore = performance.now();
-      if (abort() || performance.now() >= end) return false;
+      // Closed, but an ON just before may still open the valve: read on until closedIsFinal (bounded by
+      // onSentAt + confirmTimeoutMs), whatever the deadline of this confirmation.
+      const settling = open === false && !wantOpen;
+      if (abort() || (!settling && performance.now() >= end)) return false;
       await new Promise((r) => setTimeout(r, step));
     }
   }
@@ -336,11 +366,18 @@ export class ModbusValveDriver implements ValveDriver, RelayMember {
   /** True when the feedback says open. */
   private async readFeedback(): Promise<boolean> {
     const fb = this.feedback!;
-    if (this.module) return (await this.module.readBit(fb.kind, fb.address)) !== fb.closedWhen;
-    const values =
-      fb.kind === 'discrete' ? await this.unit.readDiscreteInputs(fb.address, 1) : await this.unit.readCoils(fb.address, 1);
-    if (values.length < 1) throw new FillgateError('BAD_PAYLOAD', 'feedback read returned no bits');
-    return values[0] !== fb.closedWhen;
+    const askedAt = performance.now();
+    let open: boolean;
+    if (this.module) open = (await this.module.readBit(fb.kind, fb.address)) !== fb.closedWhen;
+    else {
+      const values =
+        fb.kind === 'discrete' ? await this.unit.readDiscreteInputs(fb.address, 1) : await this.unit.readCoils(fb.address, 1);
+      if (values.length < 1) throw new FillgateError('BAD_PAYLOAD', 'feedback read returned no bits');
+      open = values[0] !== fb.closedWhen;
+    }
+    // Any read asked after the ON that shows open (the open's confirmation, supervision) proves it went through.
+    if (open) this.openSeenAt = Math.max(this.openSeenAt, askedAt);
+    return open;
   }
 
   private busy(): boolean {
