@@ -263,19 +263,8 @@ export class PgReceiverStore extends BaseReceiverStore {
     const lastRow = s.last === null ? undefined : (await this.pg.query<{ body: string }>('SELECT body FROM received WHERE station = $1 AND seq = $2', [station, s.last])).rows[0];
     const gaps = await this.gaps('received_index', station);
     const rejected = (await this.pg.query<{ n: number }>('SELECT COUNT(*) AS n FROM rejections WHERE station = $1', [station])).rows[0].n;
-    return {
-      station,
-      accepted: s.n,
-      firstSeq: s.first ?? undefined,
-      lastSeq: s.last ?? undefined,
-      lastRecordAt: lastRow ? (JSON.parse(lastRow.body) as FillRecordV1).recordedAt : undefined,
-      lastReceivedAt: s.lastrx === null ? undefined : new Date(s.lastrx).toISOString(),
-      gaps,
-      missing: gaps.reduce((n, g) => n + g.to - g.from + 1, 0),
-      late: s.late,
-      maxLagMs: s.maxlag ?? 0,
-      rejected,
-    };
+    const lastat = lastRow ? (JSON.parse(lastRow.body) as FillRecordV1).recordedAt : null;
+    return overviewReport({ code: station, ...s, lastat, gaps: JSON.stringify(gaps), rejected });
   }
 
   /**

@@ -157,19 +157,8 @@ export class SqliteReceiverStore extends BaseReceiverStore {
     const lastRow = s.last === null ? undefined : (this.stmt('SELECT body FROM received WHERE station = ? AND seq = ?').get(station, s.last) as { body: string });
     const gaps = this.gaps('received', station);
     const rejected = (this.stmt('SELECT COUNT(*) AS n FROM rejections WHERE station = ?').get(station) as { n: number }).n;
-    return {
-      station,
-      accepted: s.n,
-      firstSeq: s.first ?? undefined,
-      lastSeq: s.last ?? undefined,
-      lastRecordAt: lastRow ? (JSON.parse(lastRow.body) as FillRecordV1).recordedAt : undefined,
-      lastReceivedAt: s.lastRx === null ? undefined : new Date(s.lastRx).toISOString(),
-      gaps,
-      missing: gaps.reduce((n, g) => n + g.to - g.from + 1, 0),
-      late: s.late ?? 0,
-      maxLagMs: s.maxLag ?? 0,
-      rejected,
-    };
+    const lastat = lastRow ? (JSON.parse(lastRow.body) as FillRecordV1).recordedAt : null;
+    return overviewReport({ code: station, n: s.n, first: s.first, last: s.last, late: s.late, maxlag: s.maxLag, lastrx: s.lastRx, lastat, gaps: JSON.stringify(gaps), rejected });
   }
 
   /**
