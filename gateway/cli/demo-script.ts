@@ -36,6 +36,21 @@ export async function runScenario(station: Station, sim: Simulator, script: Reco
     }
   };
   const gross = (post: string) => sim.state().posts.find((p) => p.id === post)?.scale.grossKg ?? 0;
+  // What the gateway has seen, not what the simulator holds: a person waits for the scale's display
+  // before scanning, and sees it empty before putting the next cylinder on. Without this, a remove and
+  // a place closer together than the gateway's polling look to it like one cylinder swapped for another
+  // (CYLINDER_SWAPPED against the previous cylinder's weight), which is what the gateway must say.
+  const seen = (post: string) => station.posts.get(post)!.snapshot.ctx;
+  const settledAt = (post: string) => {
+    const c = seen(post);
+    return !!c.last && c.last.stable && c.stableRun >= 2 && Math.abs(c.last.grossKg - gross(post)) < 0.1;
+  };
+  const seenEmpty = (post: string) => (seen(post).last?.grossKg ?? 0) < 1;
+  // A cylinder the script uses at two posts is fetched once the other post has let it go.
+  const heldElsewhere = (post: string, code: string) => {
+    const s = sim.state();
+    return s.posts.some((p) => p.id !== post && p.cylinder?.code === code) || s.check?.cylinder?.code === code;
+  };
 
   const runPost = async (post: string, steps: Step[]) => {
     const who = people[post] ?? people.P1;
@@ -44,8 +59,9 @@ export async function runScenario(station: Station, sim: Simulator, script: Reco
       await until(`${post} idle`, () => idleLike.has(phase(post)) || phase(post) === 'fault');
       const seen = records.filter((r) => r.post === post).length;
       const recorded = () => records.filter((r) => r.post === post).length > seen;
+      await until(`${step.place} free`, () => !heldElsewhere(post, step.place));
       sim.place(post, step.place);
-      await until(`${post} scale loaded`, () => gross(post) > 1);
+      await until(`${post} scale loaded`, () => gross(post) > 1 && settledAt(post));
       sim.scan(post, step.scan ?? step.place);
       await until(`${post} verified or refused`, () => recorded() || phase(post) === 'verified' || phase(post) === 'cylinderReady');
       if (!recorded()) {
@@ -71,7 +87,7 @@ export async function runScenario(station: Station, sim: Simulator, script: Reco
         sim.remove(post);
       }
       if (phase(post) === 'fault') sim.badge(post, SUPERVISOR);
-      await until(`${post} scale empty`, () => gross(post) < 1);
+      await until(`${post} scale empty`, () => gross(post) < 1 && seenEmpty(post));
     }
   };
   await Promise.all(Object.entries(script).map(([post, steps]) => runPost(post, steps)));
