@@ -68,6 +68,28 @@ export class PgReceiverStore extends BaseReceiverStore {
     this.pg.on('error', () => undefined);
   }
 
+  /**
+   * A pooled client for a transaction. pg-pool takes its own error listener off a client while it
+   * is checked out, so a connection cut between two statements (PostgreSQL restarted or failed
+   * over while the batch was being verified) was an unhandled 'error' that ended the node. Keep a
+   * listener on until release, and hand the error to the pool then, so that client is dropped.
+   */
+  private async checkout(): Promise<pg.PoolClient> {
+    const c = await this.pg.connect();
+    let broken: Error | undefined;
+    const onError = (err: Error) => {
+      broken = err;
+    };
+    c.on('error', onError);
+    const release = c.release;
+    c.release = (err?: Error | boolean) => {
+      c.removeListener('error', onError);
+      c.release = release;
+      release(err ?? broken);
+    };
+    return c;
+  }
+
   async schemaVersion(): Promise<number> {
     const r = await this.pg.query<{ v: number | null }>("SELECT CASE WHEN to_regclass('schema_migrations') IS NULL THEN 0 ELSE (SELECT MAX(version) FROM schema_migrations) END AS v");
     return r.rows[0].v ?? 0;
@@ -75,7 +97,7 @@ export class PgReceiverStore extends BaseReceiverStore {
 
   protected async migrate(): Promise<void> {
     const code = latestVersion(PG_MIGRATIONS);
-    const c = await this.pg.connect();
+    const c = await this.checkout();
     try {
       await c.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
       await c.query('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_ms BIGINT NOT NULL)');
@@ -115,7 +137,7 @@ export class PgReceiverStore extends BaseReceiverStore {
     const now = monthOf(this.now());
     const want = [...new Set(months)].filter((m) => !this.months.has(m) && m >= now - 60 && m <= now + 2);
     if (want.length === 0) return;
-    const c = await this.pg.connect();
+    const c = await this.checkout();
     try {
       await c.query('BEGIN');
       await c.query('SELECT pg_advisory_xact_lock($1)', [PARTITION_LOCK]);
@@ -139,7 +161,7 @@ export class PgReceiverStore extends BaseReceiverStore {
     this.lastPrune = this.now();
     const cutoff = monthOf(this.now()) - this.opts.retainMonths;
     const old = [...this.months].filter((m) => m < cutoff).sort((a, b) => a - b);
-    const c = await this.pg.connect();
+    const c = await this.checkout();
     try {
       await c.query('BEGIN');
       await c.query('SELECT pg_advisory_xact_lock($1)', [PARTITION_LOCK]);
@@ -185,7 +207,7 @@ export class PgReceiverStore extends BaseReceiverStore {
   }
 
   private async tx<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
-    const c = await this.pg.connect();
+    const c = await this.checkout();
     try {
       await c.query('BEGIN');
       const out = await fn(c);
@@ -207,7 +229,7 @@ export class PgReceiverStore extends BaseReceiverStore {
     }
     const groups = byStation(items.map((i) => ({ ...i, station: i.ok ? i.cand.station : i.station })));
     const locked = [...groups].filter(([, g]) => g.some((x) => x.item.ok)).map(([station]) => station);
-    const c = await this.pg.connect();
+    const c = await this.checkout();
     try {
       // Round trips (pg-ingest.ts): BEGIN with the locks, a view per station, one write, COMMIT.
       await beginLocked(c, chain, locked);
