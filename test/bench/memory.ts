@@ -42,6 +42,8 @@ export interface MemorySample {
   s: number;
   rssMb: number;
   heapMb?: number;
+  /** Memory outside V8's heap that V8 knows of (Buffers, ArrayBuffers): native growth that is not this is SQLite, libuv or malloc's. */
+  externalMb?: number;
   fills: number;
   lagP99Ms?: number;
   lagMaxMs?: number;
@@ -183,14 +185,15 @@ export async function run(o: MemoryOptions = {}): Promise<Record<string, unknown
     const p99 = metric(text, 'fillgate_event_loop_lag_seconds{quantile="0.99"}');
     const max = metric(text, 'fillgate_event_loop_lag_seconds{quantile="1"}');
     const heap = metric(text, 'nodejs_heap_size_used_bytes');
-    const s: MemorySample = { s: Math.round((performance.now() - tRun) / 1000), rssMb: round(rssMb()), fills, ...(heap !== undefined ? { heapMb: round(heap / 2 ** 20) } : {}) };
+    const ext = metric(text, 'nodejs_external_memory_bytes');
+    const s: MemorySample = { s: Math.round((performance.now() - tRun) / 1000), rssMb: round(rssMb()), fills, ...(heap !== undefined ? { heapMb: round(heap / 2 ** 20) } : {}), ...(ext !== undefined ? { externalMb: round(ext / 2 ** 20) } : {}) };
     if (p99 !== undefined && max !== undefined) {
       s.lagP99Ms = round(p99 * 1000);
       s.lagMaxMs = round(max * 1000);
       lags.push({ p99: s.lagP99Ms, max: s.lagMaxMs });
     }
     samples.push(s);
-    print(`  ${String(s.s).padStart(5)} s  RSS ${s.rssMb.toFixed(1)} MB  heap ${s.heapMb?.toFixed(1) ?? '?'} MB  fills ${fills}  lag p99 ${s.lagP99Ms ?? '?'} ms max ${s.lagMaxMs ?? '?'} ms  load ${loadavg()[0]!.toFixed(1)}`);
+    print(`  ${String(s.s).padStart(5)} s  RSS ${s.rssMb.toFixed(1)} MB  heap ${s.heapMb?.toFixed(1) ?? '?'} MB  external ${s.externalMb?.toFixed(1) ?? '?'} MB  fills ${fills}  lag p99 ${s.lagP99Ms ?? '?'} ms max ${s.lagMaxMs ?? '?'} ms  load ${loadavg()[0]!.toFixed(1)}`);
   };
   const operators = postIds(posts).map((p) => operate(p));
   const poller = pollStatus();
