@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { startSimulator, type Simulator } from '../../sim/index.ts';
 import type { WireEntry } from '../../sim/wire/wire-log.ts';
+import { serviceEnv } from './service-env.ts';
 import { postIds, RELAY_UNIT, soakCylinders, soakGatewayConfig, soakStationDoc, TARE_KG } from '../e2e/soak-station.ts';
 
 const root = new URL('../..', import.meta.url).pathname;
@@ -68,7 +69,8 @@ export async function run(o: MemoryOptions = {}): Promise<Record<string, unknown
   const { csv, codes } = soakCylinders(Math.max(2000, Math.ceil((posts * durationMs) / 4000)));
   writeFileSync(join(dir, 'cylinders.csv'), csv);
   writeFileSync(join(dir, 'operators.csv'), 'badge,name,roles,certificateNo,certificateExpires\nB1001,Filler,filler;checker,TS-P-41-2023-0001,2030-06-30\nB1002,Checker,checker,TS-P-41-2023-0002,2030-06-30\nB1009,Supervisor,supervisor,,\n');
-  const env = { ...process.env, ...(o.sources ? { FILLGATE_SOURCES: '1' } : {}) };
+  // As the shipped systemd unit runs it (NODE_OPTIONS, MALLOC_ARENA_MAX), the import included.
+  const env = { ...process.env, ...serviceEnv(), ...(o.sources ? { FILLGATE_SOURCES: '1' } : {}) };
   for (const what of ['cylinders', 'operators']) {
     const r = spawnSync(process.execPath, [bin, 'registry', 'import', '--config', file, what, join(dir, `${what}.csv`)], { cwd: root, env, encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`registry import ${what}: ${r.stdout}${r.stderr}`);
@@ -237,6 +239,7 @@ export async function run(o: MemoryOptions = {}): Promise<Record<string, unknown
     posts,
     mode: o.sources ? 'sources (tsx)' : 'bin (dist/ when current)',
     nodeFlags: o.nodeFlags ?? [],
+    serviceEnv: serviceEnv(),
     minutes: round(durationMs / 60_000),
     startToFirstScaleReadMs: firstReadMs,
     startToHttpServedMs: Math.round(servedMs),

@@ -21,9 +21,9 @@ export interface Proc {
   stop(): Promise<void>;
 }
 
-export function spawnNode(args: string[], name: string): Proc {
+export function spawnNode(args: string[], name: string, env: Record<string, string> = {}): Proc {
   const spawnedAt = Date.now();
-  const child = spawn(process.execPath, args, { cwd: root, stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, args, { cwd: root, env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
   let out = '';
   let exited = false;
   const keep = (d: Buffer) => {

@@ -24,6 +24,7 @@ import { operate, type FillRun, type Kind } from './outside-in-operator.ts';
 import { fillgate, fillgateArgs, naiveArgs, pollStatus, sampleProc, simArgs, spawnNode, type Proc } from './outside-in-procs.ts';
 import { RELAY_UNIT, TARE_KG, TARGET_KG, cylindersCsv, gatewayConfig, operatorsCsv, stationDoc, type PostPhysics } from './outside-in-station.ts';
 import { summarise, formatTable, type Figures } from './outside-in-report.ts';
+import { serviceEnv } from './service-env.ts';
 
 export type { Figures };
 
@@ -77,7 +78,8 @@ export async function runOne(kind: Kind, o: RunOptions): Promise<RunResult> {
       writeFileSync(join(dir, 'operators.csv'), operatorsCsv(o.posts));
       await fillgate('registry', 'import', '--config', cfgFile, 'cylinders', join(dir, 'cylinders.csv'));
       await fillgate('registry', 'import', '--config', cfgFile, 'operators', join(dir, 'operators.csv'));
-      ctl = spawnNode(fillgateArgs('start', '--config', cfgFile), 'fillgate start');
+      // With the shipped systemd unit's environment (memory settings), as a station runs it.
+      ctl = spawnNode(fillgateArgs('start', '--config', cfgFile), 'fillgate start', serviceEnv());
       url = `http://127.0.0.1:${port}`;
     } else {
       const [host, port] = busUrl.replace('modbus-tcp://', '').split(':');

@@ -22,6 +22,14 @@ test('the example unit restarts the service and uses the watchdog', () => {
   }
 });
 
+test('the unit runs the gateway with the memory settings the memory bench measured, in the form the benches read', async () => {
+  const { unitEnvironment } = await import('../bench/service-env.ts');
+  const env = unitEnvironment(readFileSync(join(root, 'examples/fillgate.service'), 'utf8'));
+  assert.is(env.NODE_OPTIONS, '--max-semi-space-size=2');
+  assert.is(env.MALLOC_ARENA_MAX, '2');
+  assert.is(env.NODE_ENV, 'production');
+});
+
 test('settings: nothing without NOTIFY_SOCKET; pings at half of WATCHDOG_USEC; none for another WATCHDOG_PID', () => {
   assert.is(watchdogSettings({}), undefined);
   assert.equal(watchdogSettings({ NOTIFY_SOCKET: '/run/x' }), { socket: '/run/x', pingMs: undefined });
