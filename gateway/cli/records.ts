@@ -3,7 +3,7 @@ import { errorMessage } from '../../protocols/errors.ts';
 import { stationIso } from '../station-time.ts';
 import { createWriteStream, readFileSync } from 'node:fs';
 import { parse, requireConfig, untilSignal, UsageError } from './args.ts';
-import { keysInit, loadPrivateKey, publicKeyPemOf } from '../records/keys.ts';
+import { keysInit, loadPrivateKey, publicKeyPemOf, stationPublicKeys } from '../records/keys.ts';
 import { parseTimeBound, type ExportFormat } from '../records/export.ts';
 import { exportChunks, pipeChunks } from '../records/export-stream.ts';
 import { openRecordsDb } from '../records/db.ts';
@@ -102,7 +102,8 @@ export async function recordsCommand(args: string[]): Promise<number> {
     return 0;
   }
   if (verb === 'verify') {
-    const key = publicKeyPemOf(loadPrivateKey(config.dataDir));
+    // The current key and those retired by `keys rotate`: records signed before a rotation still verify.
+    const key = stationPublicKeys(config.dataDir);
     const report = verifyRecords(recordsDb(config.dataDir), key);
     console.log(formatVerifyReport(report));
     // The second chain in the same file: the signed station events (issue 10 point 6).

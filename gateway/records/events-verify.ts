@@ -8,14 +8,14 @@ import { openRecordsDb, type Db } from './db.ts';
 import { eventShapeError } from './event.ts';
 import { EVENTS_META } from './events.ts';
 import { toPublicKey } from './keys.ts';
-import { verifyChain, type ChainSpec, type VerifyReport } from './verify.ts';
+import { formatSigners, verifyChain, type ChainSpec, type VerifyKeys, type VerifyReport } from './verify.ts';
 
 export const EVENT_CHAIN: ChainSpec = { table: 'events', noun: 'event', prunedSeqKey: EVENTS_META.prunedSeq, prunedHashKey: EVENTS_META.prunedHash, shape: eventShapeError };
 
-export function verifyEvents(dbOrPath: Db | string, publicKey: KeyObject | string, opts: { maxProblems?: number } = {}): VerifyReport {
+export function verifyEvents(dbOrPath: Db | string, publicKeys: VerifyKeys, opts: { maxProblems?: number } = {}): VerifyReport {
   const { db, owned } = openRecordsDb(dbOrPath, { readonly: typeof dbOrPath === 'string' });
   try {
-    return verifyChain(db, toPublicKey(publicKey), opts.maxProblems ?? 1000, EVENT_CHAIN);
+    return verifyChain(db, (Array.isArray(publicKeys) ? publicKeys : [publicKeys]).map((k: KeyObject | string) => toPublicKey(k)), opts.maxProblems ?? 1000, EVENT_CHAIN);
   } finally {
     if (owned) db.close();
   }
@@ -28,5 +28,5 @@ export function formatEventsReport(r: VerifyReport): string {
   const pruned = r.prunedThroughSeq > 0 ? `\nevents up to seq ${r.prunedThroughSeq} were pruned after the retention period` : '';
   const lines = r.problems.map((p) => `  ${p.kind.padEnd(9)} ${p.message}`);
   const more = r.problemCount > r.problems.length ? [`  … and ${r.problemCount - r.problems.length} more`] : [];
-  return [head + pruned, ...lines, ...more].join('\n');
+  return [head + pruned + formatSigners(r), ...lines, ...more].join('\n');
 }

@@ -5,7 +5,7 @@
  * to hand to the regulator.
  */
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FillgateError, errorMessage } from '../../protocols/errors.ts';
 
@@ -55,6 +55,26 @@ export function loadPrivateKey(dir: string): KeyObject {
   }
   if (key.asymmetricKeyType !== 'ed25519') throw new FillgateError('BAD_CONFIG', `${path} is not an Ed25519 key`, { path });
   return key;
+}
+
+/** `fillgate keys rotate` keeps a replaced private key as `station-key.<fp>.retired.pem` (key-rotation.ts). */
+export const RETIRED_KEY_FILE = /^station-key\.([0-9a-f]+)\.retired\.pem$/;
+
+/**
+ * Every key this station has signed with: the current one first, then the ones retired by key
+ * rotations, so `fillgate records verify` still verifies what was signed before a rotation.
+ */
+export function stationPublicKeys(dir: string): KeyObject[] {
+  const keys = [toPublicKey(loadPrivateKey(dir))];
+  for (const name of readdirSync(dir).filter((n) => RETIRED_KEY_FILE.test(n)).sort()) {
+    const path = join(dir, name);
+    try {
+      keys.push(createPublicKey(createPrivateKey(readFileSync(path, 'utf8'))));
+    } catch (err) {
+      throw new FillgateError('BAD_CONFIG', `${path} is not a PEM private key: ${errorMessage(err)}`, { path }, { cause: err });
+    }
+  }
+  return keys;
 }
 
 /** A public key from a PEM string, a path to a PEM file, or a KeyObject. */

@@ -7,6 +7,7 @@ import type { KeyObject } from 'node:crypto';
 import { GENESIS_HASH, canonicalJson, sha256Hex } from './canonical.ts';
 import { getMeta, openRecordsDb, type Db, type StoredRow } from './db.ts';
 import { toPublicKey } from './keys.ts';
+import { keyFingerprint } from '../receiver/keys.ts';
 import { recordHash, recordShapeError, verifyBytes, verifySignature, withoutSig, type FillRecordV1 } from './record.ts';
 
 export type ProblemKind = 'format' | 'gap' | 'altered' | 'signature' | 'chain';
@@ -27,12 +28,19 @@ export interface VerifyReport {
   problems: VerifyProblem[];
   /** All problems, also those beyond the first `maxProblems` listed. */
   problemCount: number;
+  /** Which key signed which stretch of the chain, in chain order (one entry per key change). */
+  signers: { fp: string; firstSeq: number; lastSeq: number }[];
 }
 
-export function verifyRecords(dbOrPath: Db | string, publicKey: KeyObject | string, opts: { maxProblems?: number } = {}): VerifyReport {
+/** The station's key, or its keys after rotations (current first: keys.ts `stationPublicKeys`). */
+export type VerifyKeys = KeyObject | string | (KeyObject | string)[];
+
+const keyList = (keys: VerifyKeys): KeyObject[] => (Array.isArray(keys) ? keys : [keys]).map((k) => toPublicKey(k));
+
+export function verifyRecords(dbOrPath: Db | string, publicKeys: VerifyKeys, opts: { maxProblems?: number } = {}): VerifyReport {
   const { db, owned } = openRecordsDb(dbOrPath, { readonly: typeof dbOrPath === 'string' });
   try {
-    return verifyChain(db, toPublicKey(publicKey), opts.maxProblems ?? 1000, RECORD_CHAIN);
+    return verifyChain(db, keyList(publicKeys), opts.maxProblems ?? 1000, RECORD_CHAIN);
   } finally {
     if (owned) db.close();
   }
@@ -51,11 +59,16 @@ export interface ChainSpec {
 export const RECORD_CHAIN: ChainSpec = { table: 'records', noun: 'record', prunedSeqKey: 'pruned_through_seq', prunedHashKey: 'pruned_through_hash' };
 
 /** Walk one chain (exported for the event chain: events-verify.ts). An absent table is an empty chain. */
-export function verifyChain(db: Db, key: KeyObject, maxProblems: number, spec: ChainSpec): VerifyReport {
+export function verifyChain(db: Db, keys: KeyObject[], maxProblems: number, spec: ChainSpec): VerifyReport {
   const noun = spec.noun;
   const prunedSeq = Number(getMeta(db, spec.prunedSeqKey) ?? 0);
   let prev = { seq: prunedSeq, hash: getMeta(db, spec.prunedHashKey) ?? GENESIS_HASH };
-  const report: VerifyReport = { ok: true, checked: 0, prunedThroughSeq: prunedSeq, problems: [], problemCount: 0 };
+  const report: VerifyReport = { ok: true, checked: 0, prunedThroughSeq: prunedSeq, problems: [], problemCount: 0, signers: [] };
+  const fps = keys.map((k) => keyFingerprint(k));
+  // A rotation moves the chain from one key to the next for good: a key the chain has left
+  // signing again later is someone holding a retired key, not the station (key-rotation.ts).
+  let signer = -1;
+  const left = new Set<number>();
   const add = (seq: number, kind: ProblemKind, message: string) => {
     report.problemCount++;
     if (report.problems.length < maxProblems) report.problems.push({ seq, kind, message });
@@ -70,7 +83,15 @@ export function verifyChain(db: Db, key: KeyObject, maxProblems: number, spec: C
       const range = row.seq - prev.seq === 2 ? `seq ${prev.seq + 1} is` : `seq ${prev.seq + 1}..${row.seq - 1} are`;
       add(prev.seq + 1, 'gap', `${noun} ${range} missing: removed from the store (the chain jumps from ${prev.seq} to ${row.seq})`);
     }
-    checkRow(row, key, prev, add, spec);
+    const k = checkRow(row, keys, signer, prev, add, spec);
+    if (k !== undefined && k === signer) report.signers.at(-1)!.lastSeq = row.seq;
+    else if (k !== undefined && left.has(k)) {
+      add(row.seq, 'signature', `${noun} seq ${row.seq}: signed by key ${fps[k]}, which the chain had left for key ${fps[signer]} (a retired key signing after a rotation)`);
+    } else if (k !== undefined) {
+      if (signer >= 0) left.add(signer);
+      signer = k;
+      report.signers.push({ fp: fps[k]!, firstSeq: row.seq, lastSeq: row.seq });
+    }
     // Link the next record to the hash stored at commit: an altered body is
     // reported once, here, not again as a broken link in the next record.
     prev = { seq: row.seq, hash: row.hash };
@@ -79,20 +100,24 @@ export function verifyChain(db: Db, key: KeyObject, maxProblems: number, spec: C
   return report;
 }
 
-/** Check one stored row against its signature, its stored hash and the previous record. */
-function checkRow(row: Pick<StoredRow, 'seq' | 'id' | 'hash' | 'body'>, key: KeyObject, prev: { seq: number; hash: string }, add: (seq: number, kind: ProblemKind, msg: string) => void, spec: ChainSpec): void {
+/**
+ * Check one stored row against its signature, its stored hash and the previous record. Returns the
+ * index of the key whose signature verifies (the previous record's key tried first), if any.
+ */
+function checkRow(row: Pick<StoredRow, 'seq' | 'id' | 'hash' | 'body'>, keys: KeyObject[], prefer: number, prev: { seq: number; hash: string }, add: (seq: number, kind: ProblemKind, msg: string) => void, spec: ChainSpec): number | undefined {
+  const order = prefer >= 0 ? [prefer, ...[...keys.keys()].filter((i) => i !== prefer)] : [...keys.keys()];
   const noun = spec.noun;
   let rec: FillRecordV1;
   try {
     rec = JSON.parse(row.body) as FillRecordV1;
   } catch {
     add(row.seq, 'format', `${noun} seq ${row.seq}: stored body is not JSON (altered in the database)`);
-    return;
+    return undefined;
   }
   const shape = recordShapeError(rec) ?? spec.shape?.(rec);
   if (shape) {
     add(row.seq, 'format', `${noun} seq ${row.seq}: ${shape} (altered in the database)`);
-    return;
+    return undefined;
   }
   if (rec.seq !== row.seq || rec.id !== row.id) add(row.seq, 'altered', `${noun} seq ${row.seq}: its body says seq ${rec.seq} id ${rec.id}, the index says seq ${row.seq} id ${row.id} (altered in the database)`);
   if (row.seq === prev.seq + 1 && rec.prevHash !== prev.hash) {
@@ -100,21 +125,32 @@ function checkRow(row: Pick<StoredRow, 'seq' | 'id' | 'hash' | 'body'>, key: Key
   }
   // Fast path for an intact record: signature and hash over the stored text itself.
   const cut = withoutSig(row.body, rec.sig);
-  if (cut !== undefined && sha256Hex(cut) === row.hash && verifyBytes(cut, rec.sig, key)) return;
+  if (cut !== undefined && sha256Hex(cut) === row.hash) {
+    const k = order.find((i) => verifyBytes(cut, rec.sig, keys[i]!));
+    if (k !== undefined) return k;
+  }
   let hash: string;
   try {
     hash = recordHash(rec);
     if (canonicalJson(rec) !== row.body) add(row.seq, 'altered', `${noun} seq ${row.seq}: stored bytes are not in canonical form (edited by hand)`);
   } catch (err) {
     add(row.seq, 'format', `${noun} seq ${row.seq}: ${(err as Error).message}`);
-    return;
+    return undefined;
   }
-  const sigOk = verifySignature(rec, key);
+  const signedBy = order.find((i) => verifySignature(rec, keys[i]!));
+  const sigOk = signedBy !== undefined;
   if (hash !== row.hash) {
     add(row.seq, 'altered', `${noun} seq ${row.seq}: content changed after it was committed (hash ${hash.slice(0, 12)}… ≠ stored ${row.hash.slice(0, 12)}…)${sigOk ? '' : '; its signature no longer verifies'}`);
   } else if (!sigOk) {
-    add(row.seq, 'signature', `${noun} seq ${row.seq}: signature does not verify with the station key (forged or signed with another key)`);
+    add(row.seq, 'signature', `${noun} seq ${row.seq}: signature does not verify with the station key${keys.length > 1 ? ` nor its ${keys.length - 1} retired one(s)` : ''} (forged or signed with another key)`);
   }
+  return hash === row.hash ? signedBy : undefined;
+}
+
+/** "signed by key a1b2… (seq 1..120), then key c3d4… (seq 121..300)" when more than one key signed. */
+export function formatSigners(r: VerifyReport): string {
+  if (r.signers.length < 2) return '';
+  return `\nsigned by ${r.signers.map((s) => `key ${s.fp} (seq ${s.firstSeq}..${s.lastSeq})`).join(', then ')}`;
 }
 
 export function formatVerifyReport(r: VerifyReport): string {
@@ -124,5 +160,5 @@ export function formatVerifyReport(r: VerifyReport): string {
   const pruned = r.prunedThroughSeq > 0 ? `\nrecords up to seq ${r.prunedThroughSeq} were pruned after the retention period` : '';
   const lines = r.problems.map((p) => `  ${p.kind.padEnd(9)} ${p.message}`);
   const more = r.problemCount > r.problems.length ? [`  … and ${r.problemCount - r.problems.length} more`] : [];
-  return [head + pruned, ...lines, ...more].join('\n');
+  return [head + pruned + formatSigners(r), ...lines, ...more].join('\n');
 }

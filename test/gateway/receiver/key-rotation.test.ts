@@ -88,6 +88,11 @@ function rotationTests(test: (name: string, fn: () => Promise<void>) => void, fr
       again.close();
       assert.equal((await rx.store.ingest([r3])).map((r) => [r.seq, r.status]), [[3, 'accepted']]);
       assert.equal((await rx.store.report(STATION)).gaps, []);
+
+      // 4. The station's own check still verifies the whole chain: the old key from its retired file.
+      const v = await cli(['records', 'verify', '--config', cfg]);
+      assert.is(v.status, 0, v.out);
+      assert.match(v.out, new RegExp(`OK: 3 records verified .*\\nsigned by key ${keyFingerprint(old.publicKeyPem)} \\(seq 1\\.\\.2\\), then key ${waiting} \\(seq 3\\.\\.3\\)`));
     } finally {
       await rx.close();
       cleanup();

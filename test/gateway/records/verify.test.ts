@@ -11,6 +11,7 @@ import { signedBytes, type FillRecordV1 } from '../../../gateway/records/record.
 import { verifyRecords, formatVerifyReport } from '../../../gateway/records/verify.ts';
 import { exportRecords } from '../../../gateway/records/export.ts';
 import { makeAttempt, makeKeys, tempDir } from './fixtures.ts';
+import { keyFingerprint } from '../../../gateway/receiver/keys.ts';
 
 function fileStore(n = 5) {
   const { dir, cleanup } = tempDir();
@@ -95,6 +96,49 @@ test('a forged signature (another key) is detected', () => {
   assert.equal(r.problems.map((p) => [p.seq, p.kind]), [[5, 'signature']]);
   assert.match(r.problems[0].message, /signature does not verify with the station key \(forged or signed with another key\)/);
   s.cleanup();
+});
+
+/** Records 1-3 signed by key A, then (a key rotation) records 4-6 by key B, then `after` more by `late`. */
+function rotatedStore(late?: 'A' | 'B') {
+  const { dir, cleanup } = tempDir();
+  const a = makeKeys();
+  const b = makeKeys();
+  const clock = new ManualClock(0, Date.UTC(2026, 2, 1, 0, 0, 0));
+  const run = (key: typeof a, from: number, to: number) => {
+    const store = new RecordStore({ db: `${dir}/records.db`, clock, station: 'ST01', privateKey: key.privateKey, config: { utcOffsetMinutes: 480 } });
+    for (let i = from; i <= to; i++) (store.append(makeAttempt(i)), clock.advance(60_000));
+    store.close();
+  };
+  run(a, 1, 3);
+  run(b, 4, 6);
+  if (late) run(late === 'A' ? a : b, 7, 7);
+  return { path: `${dir}/records.db`, a, b, cleanup };
+}
+
+test('after a key rotation the chain verifies with the current key and the retired one, and the report says which key signed which seqs', () => {
+  const s = rotatedStore();
+  const onlyNew = verifyRecords(s.path, s.b.publicKeyPem);
+  assert.equal(onlyNew.problems.map((p) => [p.seq, p.kind]), [[1, 'signature'], [2, 'signature'], [3, 'signature']], 'the current key alone cannot verify what the old one signed');
+  const r = verifyRecords(s.path, [s.b.publicKeyPem, s.a.publicKeyPem]);
+  assert.ok(r.ok, formatVerifyReport(r));
+  const fp = (pem: string) => keyFingerprint(pem);
+  assert.equal(r.signers, [
+    { fp: fp(s.a.publicKeyPem), firstSeq: 1, lastSeq: 3 },
+    { fp: fp(s.b.publicKeyPem), firstSeq: 4, lastSeq: 6 },
+  ]);
+  assert.match(formatVerifyReport(r), new RegExp(`signed by key ${fp(s.a.publicKeyPem)} \\(seq 1\\.\\.3\\), then key ${fp(s.b.publicKeyPem)} \\(seq 4\\.\\.6\\)`));
+  s.cleanup();
+});
+
+test('a retired key signing after the chain moved to the new key is flagged, though its signature is genuine', () => {
+  const s = rotatedStore('A');
+  const r = verifyRecords(s.path, [s.b.publicKeyPem, s.a.publicKeyPem]);
+  assert.equal(r.problems.map((p) => [p.seq, p.kind]), [[7, 'signature']]);
+  assert.match(r.problems[0].message, /record seq 7: signed by key \w+, which the chain had left for key \w+ \(a retired key signing after a rotation\)/);
+  const fine = rotatedStore('B');
+  assert.ok(verifyRecords(fine.path, [fine.b.publicKeyPem, fine.a.publicKeyPem]).ok);
+  s.cleanup();
+  fine.cleanup();
 });
 
 test('the commands name a missing database clearly', () => {
