@@ -11,7 +11,7 @@
  * - Revocation with a date (an admin act, e.g. a stolen station PC): records the key signed
  *   after that date are refused; earlier ones still verify.
  */
-import { createHash, sign, verify, type KeyObject } from 'node:crypto';
+import { sign, verify, type KeyObject } from 'node:crypto';
 import { canonicalJson } from '../records/canonical.ts';
 import { publicKeyPemOf, toPublicKey } from '../records/keys.ts';
 
@@ -35,11 +35,7 @@ export interface KeyHandover {
   sig: string;
 }
 
-/** A short, stable name of a public key: SHA-256 of its SPKI DER, 16 hex digits. */
-export function keyFingerprint(key: string | KeyObject): string {
-  const der = toPublicKey(key).export({ type: 'spki', format: 'der' });
-  return createHash('sha256').update(der).digest('hex').slice(0, 16);
-}
+export { keyFingerprint } from '../records/keys.ts';
 
 /** The PEM in one normal form, so equal keys compare equal. */
 export const normalPem = (key: string | KeyObject): string => publicKeyPemOf(toPublicKey(key));

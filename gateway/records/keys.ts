@@ -4,7 +4,7 @@
  * the regulator's trust in the station's chain) and returns the public key PEM
  * to hand to the regulator.
  */
-import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FillgateError, errorMessage } from '../../protocols/errors.ts';
@@ -84,6 +84,12 @@ export function toPublicKey(key: string | KeyObject): KeyObject {
   const pub = createPublicKey(pem);
   if (pub.asymmetricKeyType !== 'ed25519') throw new FillgateError('BAD_CONFIG', 'station public key is not Ed25519', {});
   return pub;
+}
+
+/** A short, stable name of a public key: SHA-256 of its SPKI DER, 16 hex digits (the receiver names keys by it too). */
+export function keyFingerprint(key: string | KeyObject): string {
+  const der = toPublicKey(key).export({ type: 'spki', format: 'der' });
+  return createHash('sha256').update(der).digest('hex').slice(0, 16);
 }
 
 export function publicKeyPemOf(key: KeyObject): string {

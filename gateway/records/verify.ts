@@ -6,8 +6,7 @@
 import type { KeyObject } from 'node:crypto';
 import { GENESIS_HASH, canonicalJson, sha256Hex } from './canonical.ts';
 import { getMeta, openRecordsDb, type Db, type StoredRow } from './db.ts';
-import { toPublicKey } from './keys.ts';
-import { keyFingerprint } from '../receiver/keys.ts';
+import { keyFingerprint, toPublicKey } from './keys.ts';
 import { recordHash, recordShapeError, verifyBytes, verifySignature, withoutSig, type FillRecordV1 } from './record.ts';
 
 export type ProblemKind = 'format' | 'gap' | 'altered' | 'signature' | 'chain';
