@@ -31,6 +31,10 @@ CREATE TABLE IF NOT EXISTS records (
   reject_reason TEXT
 );
 CREATE INDEX IF NOT EXISTS records_pending ON records(seq) WHERE status = 0;
+-- Rejected and settled records are few: their counts and the oldest not uploaded come from these
+-- small indexes, never from a scan of the table (store.ts recordCounts, oldestNotUploaded).
+CREATE INDEX IF NOT EXISTS records_rejected ON records(seq) WHERE status = 2;
+CREATE INDEX IF NOT EXISTS records_settled ON records(seq) WHERE status = 3;
 CREATE INDEX IF NOT EXISTS records_wall ON records(wall_ms);
 -- Append-only: the signed columns never change; only the upload status may.
 CREATE TRIGGER IF NOT EXISTS records_append_only BEFORE UPDATE OF seq, id, hash, wall_ms, mono_ms, boot, body ON records

@@ -17,6 +17,7 @@ import { GENESIS_HASH, canonicalJson, sha256Hex } from './canonical.ts';
 import { getMeta, openRecordsDb, setMeta, type Db, type StoredRow } from './db.ts';
 import { buildEvent, eventInputError, type EventInput, type StationEventV1 } from './event.ts';
 import { isoWithOffset } from './record.ts';
+import { chainCounts } from './store.ts';
 import { sign } from 'node:crypto';
 
 const SCHEMA = `
@@ -34,6 +35,7 @@ CREATE TABLE IF NOT EXISTS events (
   reject_reason TEXT
 );
 CREATE INDEX IF NOT EXISTS events_pending ON events(seq) WHERE status = 0;
+CREATE INDEX IF NOT EXISTS events_rejected ON events(seq) WHERE status = 2;
 CREATE TRIGGER IF NOT EXISTS events_append_only BEFORE UPDATE OF seq, id, hash, wall_ms, mono_ms, boot, kind, body ON events
 BEGIN SELECT RAISE(ABORT, 'station events are append-only'); END;
 CREATE TRIGGER IF NOT EXISTS events_keep_unacked BEFORE DELETE ON events WHEN OLD.status = 0
@@ -171,8 +173,9 @@ export class EventLog {
   }
 
   counts(): { total: number; pending: number; acked: number; rejected: number; lastSeq?: number } {
-    const r = this.db.prepare('SELECT COUNT(*) AS total, SUM(status = 0) AS pending, SUM(status = 1) AS acked, SUM(status = 2) AS rejected, MAX(seq) AS lastSeq FROM events').get() as Record<string, number | null>;
-    return { total: r.total ?? 0, pending: r.pending ?? 0, acked: r.acked ?? 0, rejected: r.rejected ?? 0, lastSeq: r.lastSeq ?? undefined };
+    // From the seq range and the partial indexes, not a scan of the table (store.ts chainCounts).
+    const c = chainCounts(this.db, 'events', false);
+    return { total: c.total, pending: c.pending, acked: c.acked, rejected: c.rejected, lastSeq: c.lastSeq };
   }
 
   /** Acknowledged events older than retentionDays, as a prefix of the chain (the newest always stays). */
