@@ -40,12 +40,12 @@ export async function runScenario(station: Station, sim: Simulator, script: Reco
   // before scanning, and sees it empty before putting the next cylinder on. Without this, a remove and
   // a place closer together than the gateway's polling look to it like one cylinder swapped for another
   // (CYLINDER_SWAPPED against the previous cylinder's weight), which is what the gateway must say.
-  const seen = (post: string) => station.posts.get(post)!.snapshot.ctx;
+  const gatewayView = (post: string) => station.posts.get(post)!.snapshot.ctx;
   const settledAt = (post: string) => {
-    const c = seen(post);
+    const c = gatewayView(post);
     return !!c.last && c.last.stable && c.stableRun >= 2 && Math.abs(c.last.grossKg - gross(post)) < 0.1;
   };
-  const seenEmpty = (post: string) => (seen(post).last?.grossKg ?? 0) < 1;
+  const seenEmpty = (post: string) => (gatewayView(post).last?.grossKg ?? 0) < 1;
   // A cylinder the script uses at two posts is fetched once the other post has let it go.
   const heldElsewhere = (post: string, code: string) => {
     const s = sim.state();

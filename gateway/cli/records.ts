@@ -3,7 +3,7 @@ import { errorMessage } from '../../protocols/errors.ts';
 import { stationIso } from '../station-time.ts';
 import { createWriteStream, readFileSync } from 'node:fs';
 import { parse, requireConfig, untilSignal, UsageError } from './args.ts';
-import { keysInit, loadPrivateKey, publicKeyPemOf, stationPublicKeys } from '../records/keys.ts';
+import { keysInit, stationPublicKeys } from '../records/keys.ts';
 import { parseTimeBound, type ExportFormat } from '../records/export.ts';
 import { exportChunks, pipeChunks } from '../records/export-stream.ts';
 import { openRecordsDb } from '../records/db.ts';

@@ -30,11 +30,11 @@
 import { createPrivateKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { keyFingerprint, makeHandover, type KeyHandover } from '../receiver/keys.ts';
+import { makeHandover, type KeyHandover } from '../receiver/keys.ts';
 import { HttpPoster, checkUploadUrl } from '../sync/http.ts';
 import { causeOf, httpCause, type FailureCause } from '../sync/uploader.ts';
 import type { Logger } from '../log.ts';
-import { loadPrivateKey, publicKeyPemOf, PRIVATE_KEY_FILE, PUBLIC_KEY_FILE } from './keys.ts';
+import { keyFingerprint, loadPrivateKey, publicKeyPemOf, retiredKeyFile, PRIVATE_KEY_FILE, PUBLIC_KEY_FILE } from './keys.ts';
 
 export const NEXT_KEY_FILE = 'station-key.next.pem';
 export const HANDOVER_FILE = 'key-handover.json';
@@ -97,7 +97,7 @@ export function installRotation(dir: string): { oldFp: string; newFp: string; re
   const old: KeyObject = loadPrivateKey(dir);
   const oldFp = keyFingerprint(publicKeyPemOf(old));
   const next = createPrivateKey(readFileSync(nextPath, 'utf8'));
-  const retiredPath = join(dir, `station-key.${oldFp}.retired.pem`);
+  const retiredPath = join(dir, retiredKeyFile(oldFp));
   renameSync(join(dir, PRIVATE_KEY_FILE), retiredPath);
   renameSync(nextPath, join(dir, PRIVATE_KEY_FILE));
   writeFileSync(join(dir, PUBLIC_KEY_FILE), publicKeyPemOf(next), { mode: 0o644 });

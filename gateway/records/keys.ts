@@ -57,8 +57,9 @@ export function loadPrivateKey(dir: string): KeyObject {
   return key;
 }
 
-/** `fillgate keys rotate` keeps a replaced private key as `station-key.<fp>.retired.pem` (key-rotation.ts). */
-export const RETIRED_KEY_FILE = /^station-key\.([0-9a-f]+)\.retired\.pem$/;
+/** `fillgate keys rotate` keeps a replaced private key under this name (key-rotation.ts). */
+export const retiredKeyFile = (fp: string): string => `station-key.${fp}.retired.pem`;
+const RETIRED_KEY_FILE = /^station-key\.[0-9a-f]+\.retired\.pem$/;
 
 /**
  * Every key this station has signed with: the current one first, then the ones retired by key

@@ -34,7 +34,7 @@ export interface VerifyReport {
 /** The station's key, or its keys after rotations (current first: keys.ts `stationPublicKeys`). */
 export type VerifyKeys = KeyObject | string | (KeyObject | string)[];
 
-const keyList = (keys: VerifyKeys): KeyObject[] => (Array.isArray(keys) ? keys : [keys]).map((k) => toPublicKey(k));
+export const keyList = (keys: VerifyKeys): KeyObject[] => (Array.isArray(keys) ? keys : [keys]).map((k) => toPublicKey(k));
 
 export function verifyRecords(dbOrPath: Db | string, publicKeys: VerifyKeys, opts: { maxProblems?: number } = {}): VerifyReport {
   const { db, owned } = openRecordsDb(dbOrPath, { readonly: typeof dbOrPath === 'string' });
@@ -147,17 +147,22 @@ function checkRow(row: Pick<StoredRow, 'seq' | 'id' | 'hash' | 'body'>, keys: Ke
 }
 
 /** "signed by key a1b2… (seq 1..120), then key c3d4… (seq 121..300)" when more than one key signed. */
-export function formatSigners(r: VerifyReport): string {
+function formatSigners(r: VerifyReport): string {
   if (r.signers.length < 2) return '';
   return `\nsigned by ${r.signers.map((s) => `key ${s.fp} (seq ${s.firstSeq}..${s.lastSeq})`).join(', then ')}`;
 }
 
-export function formatVerifyReport(r: VerifyReport): string {
+/** The report of one chain; `plural` names its entries ("records", "station events"), `short` the pruned line's. */
+export function formatChainReport(r: VerifyReport, plural: string, short = plural): string {
   const head = r.ok
-    ? `OK: ${r.checked} records verified (seq ${r.firstSeq ?? '-'}..${r.lastSeq ?? '-'}), chain and signatures intact`
-    : `FAILED: ${r.problemCount} problem(s) in ${r.checked} records`;
-  const pruned = r.prunedThroughSeq > 0 ? `\nrecords up to seq ${r.prunedThroughSeq} were pruned after the retention period` : '';
+    ? `OK: ${r.checked} ${plural} verified (seq ${r.firstSeq ?? '-'}..${r.lastSeq ?? '-'}), chain and signatures intact`
+    : `FAILED: ${r.problemCount} problem(s) in ${r.checked} ${plural}`;
+  const pruned = r.prunedThroughSeq > 0 ? `\n${short} up to seq ${r.prunedThroughSeq} were pruned after the retention period` : '';
   const lines = r.problems.map((p) => `  ${p.kind.padEnd(9)} ${p.message}`);
   const more = r.problemCount > r.problems.length ? [`  … and ${r.problemCount - r.problems.length} more`] : [];
   return [head + pruned + formatSigners(r), ...lines, ...more].join('\n');
+}
+
+export function formatVerifyReport(r: VerifyReport): string {
+  return formatChainReport(r, 'records');
 }
