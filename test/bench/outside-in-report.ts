@@ -61,6 +61,36 @@ export interface Figures {
   /** The simulator's own CPU per wall second: near 1 it, not the controller, would be the bottleneck. */
   simCpuPerWallS: number;
   wireDropped: number;
+  /** The fills more than one division (10 g) from the target, and what they have in common. */
+  beyondDivision: Misses;
+}
+
+/** Fills off the target by more than one division: over or under, first fill at the post or not, topped up or not, and their drawn physics. */
+export interface Misses {
+  fills: number;
+  over: number;
+  under: number;
+  firstAtPost: number;
+  toppedUp: number;
+  /** Means of the simulator's draws for those fills (flow kg/min, valve closing time ms). */
+  flowKgPerMin: number;
+  closeDelayMs: number;
+}
+
+const DIVISION_G = 10;
+
+function misses(fills: FillRun[], valves: FillValve[]): Misses {
+  const k = fills.flatMap((f, j) => (valves[j]!.opens > 0 && Math.abs(f.contentKg - TARGET_KG) * 1000 > DIVISION_G ? [j] : []));
+  const mean = (xs: number[]) => (xs.length ? Math.round((xs.reduce((a, b) => a + b, 0) / xs.length) * 10) / 10 : NaN);
+  return {
+    fills: k.length,
+    over: k.filter((j) => fills[j]!.contentKg > TARGET_KG).length,
+    under: k.filter((j) => fills[j]!.contentKg < TARGET_KG).length,
+    firstAtPost: k.filter((j) => fills[j]!.index === 0).length,
+    toppedUp: k.filter((j) => valves[j]!.opens > 1).length,
+    flowKgPerMin: mean(k.map((j) => fills[j]!.drawn.flowKgPerMin)),
+    closeDelayMs: mean(k.map((j) => fills[j]!.drawn.closeDelayMs)),
+  };
 }
 
 const r1 = (x: number) => Math.round(x * 10) / 10;
@@ -134,6 +164,7 @@ export function summarise(i: {
     busRequestsPerS: Math.round(i.busRequestsPerS),
     simCpuPerWallS: r3(cpu(i.simProc)),
     wireDropped: i.wireDropped,
+    beyondDivision: misses(i.fills, i.valves),
   };
 }
 
@@ -184,5 +215,10 @@ export function formatTable(r: { posts: number; fills: number; seed: number; fil
   const by = (f: Figures) => Object.entries(f.notCompletedBy).map(([k, v]) => `${k} ×${v}`).join(', ') || 'none';
   lines.push(`  not completed: fillgate ${by(r.fillgate)}; naive ${by(r.naive)}`);
   lines.push(`  fillgate trips ${JSON.stringify(r.fillgate.trips)}, refusals ${JSON.stringify(r.fillgate.refusals)}; wire log entries dropped ${r.fillgate.wireDropped}/${r.naive.wireDropped}`);
+  const m = (f: Figures) => {
+    const x = f.beyondDivision;
+    return `${x.fills} (over ${x.over}, under ${x.under}; first at the post ${x.firstAtPost}; topped up ${x.toppedUp}; mean draw ${x.flowKgPerMin} kg/min, ${x.closeDelayMs} ms closing)`;
+  };
+  lines.push(`  beyond one division (10 g): fillgate ${m(r.fillgate)}; naive ${m(r.naive)}`);
   return lines.join('\n');
 }
