@@ -8,9 +8,17 @@
  * module is the reaction. Also: predicted cut-offs, from the controller's
  * scheduled wake-up to the coil-OFF frame.
  *
+ * The records, in-progress journal and learned preacts go to the real stores as in
+ * `fillgate start` (records.db synchronous=FULL, signed and chained; station.db in WAL): the
+ * close must reach the socket before the commit of its record (issue 14, "the bench flatters":
+ * with the writes stubbed this bench measured a path no station runs).
+ *
  * Run: node --import tsx test/bench/cutoff-path.ts [seconds]   (or npm run bench)
  */
 import net from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { ModbusBus } from '../../protocols/modbus/bus.ts';
 import { decodeRequestPdu, encodeMbap, encodeResponsePdu, mbapFramer, type ModbusResponse } from '../../protocols/modbus/frames.ts';
@@ -23,6 +31,10 @@ import type { CodeRead, DeviceHealth, ReaderDriver } from '../../devices/types.t
 import { controllerConfig } from '../../gateway/controller/index.ts';
 import { PostRuntime, type PostEnv } from '../../gateway/runtime/post.ts';
 import { silentLogs } from '../../gateway/log.ts';
+import Database from '../../gateway/sqlite.ts';
+import { RecordStore } from '../../gateway/records/store.ts';
+import { PreactStore } from '../../gateway/runtime/preacts.ts';
+import { makeKeys } from '../gateway/records/fixtures.ts';
 import { percentile } from './fill-accuracy.ts';
 
 const BUSES = 4;
@@ -97,6 +109,9 @@ class FakeReader implements ReaderDriver {
 export interface Result {
   posts: number;
   pollHz: number;
+  /** Records committed to the real store during the run, and store writes that failed. */
+  records: number;
+  storeFailures: number;
   sampleToCoilOffMs: { n: number; p50: number; p99: number; max: number };
   wakeToCoilOffMs: { n: number; p50: number; p99: number; max: number };
   goal: { p99UnderTwoMs: boolean };
@@ -104,6 +119,13 @@ export interface Result {
 
 export async function run(opts: { seconds?: number; print?: boolean } = {}): Promise<Result> {
   const seconds = opts.seconds ?? 30;
+  const dir = mkdtempSync(join(tmpdir(), 'fg-cutoff-path-'));
+  const store = new RecordStore({ db: join(dir, 'records.db'), clock: systemClock, station: 'BENCH', privateKey: makeKeys().privateKey });
+  const stationDb = new Database(join(dir, 'station.db'));
+  stationDb.pragma('journal_mode = WAL');
+  const preacts = new PreactStore(stationDb);
+  let records = 0;
+  let storeFailures = 0;
   const field: FieldPost[][] = Array.from({ length: BUSES }, () => Array.from({ length: PER_BUS }, () => new FieldPost()));
   const servers = await Promise.all(field.map((posts) => fieldServer(posts)));
   const buses = servers.map((s) => new ModbusBus(`modbus-tcp://127.0.0.1:${s.port}`, { timeoutMs: 500 }));
@@ -132,11 +154,12 @@ export async function run(opts: { seconds?: number; print?: boolean } = {}): Pro
         log: silentLogs('bench'),
         verify: async (_p, code) => ({ kind: 'verified', cylinder: { code, model: 'YSP35.5', tareKg: TARE, allowedFillKg: 14.9, medium: 'LPG', residualKg: RESIDUAL } }),
         lookupOperator: (badge) => ({ person: { badge }, roles: ['filler', 'checker'], certificateValid: true }),
-        commit: () => undefined,
-        markInProgress: () => undefined,
-        clearInProgress: () => undefined,
-        savePreact: () => undefined,
-        storeFailed: () => undefined,
+        commit: (attempt) => void (store.append(attempt), records++),
+        markInProgress: (post, attempt, o) => void store.markInProgress(post, attempt, o),
+        clearInProgress: (post) => store.clearInProgress(post),
+        savePreact: (post, model, entry) => preacts.save(post, model, entry),
+        saveTiming: (post, timing) => preacts.saveTiming(post, `${RELAY_UNIT}:${post}`, timing),
+        storeFailed: () => void storeFailures++,
       };
       const cfg = controllerConfig({ station: 'BENCH', unit: 'U', post: id, medium: 'LPG' }, { autoStart: true, pollHz: 10, stableCount: 2 });
       const rt = new PostRuntime(cfg, { scale, reader, valve }, env, {}, []);
@@ -194,16 +217,21 @@ export async function run(opts: { seconds?: number; print?: boolean } = {}): Pro
   for (const r of runtimes) await r.stop();
   await Promise.all(buses.map((b) => b.close()));
   await Promise.all(servers.map((s) => s.close()));
+  store.close();
+  stationDb.close();
+  rmSync(dir, { recursive: true, force: true });
   const stats = (xs: number[]) => ({ n: xs.length, p50: round(percentile(xs, 50)), p99: round(percentile(xs, 99)), max: round(Math.max(...xs)) });
   const result: Result = {
     posts: BUSES * PER_BUS,
     pollHz: 10,
+    records,
+    storeFailures,
     sampleToCoilOffMs: stats(sampleLat),
     wakeToCoilOffMs: stats(wakeLat),
     goal: { p99UnderTwoMs: percentile(sampleLat, 99) < 2 },
   };
   if (opts.print !== false) {
-    console.log(`cut-off reaction, full path: ${result.posts} posts at 10 Hz, ${BUSES} Modbus TCP buses (8 scales + 1 relay module each)`);
+    console.log(`cut-off reaction, full path: ${result.posts} posts at 10 Hz, ${BUSES} Modbus TCP buses (8 scales + 1 relay module each); real record store: ${records} records committed, ${storeFailures} store failures`);
     console.log(`  weight sample arrives → coil-OFF frame at the relay module: n=${result.sampleToCoilOffMs.n} p50 ${result.sampleToCoilOffMs.p50} ms  p99 ${result.sampleToCoilOffMs.p99} ms  max ${result.sampleToCoilOffMs.max} ms  (goal p99 < 2 ms: ${result.goal.p99UnderTwoMs ? 'met' : 'NOT met'})`);
     console.log(`  predicted cut-off, wake-up → coil-OFF frame:              n=${result.wakeToCoilOffMs.n} p50 ${result.wakeToCoilOffMs.p50} ms  p99 ${result.wakeToCoilOffMs.p99} ms  max ${result.wakeToCoilOffMs.max} ms`);
   }

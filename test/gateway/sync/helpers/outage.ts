@@ -9,6 +9,7 @@ import { systemClock } from '../../../../protocols/clock.ts';
 import { RecordStore } from '../../../../gateway/records/store.ts';
 import { uploadTimeliness } from '../../../../gateway/sync/timeliness.ts';
 import { Uploader } from '../../../../gateway/sync/uploader.ts';
+import { uploadConfigSchema } from '../../../../gateway/records/config.ts';
 import { eventually, makeAttempt, type Keys } from '../../records/fixtures.ts';
 import { ChaosProxy } from './chaos-proxy.ts';
 import { kill, spawnReceiver } from './rx-proc.ts';
@@ -23,7 +24,11 @@ export interface OutageResult {
   duplicates: number;
 }
 
-export async function runOutage(o: { dir: string; keys: Keys; records: number; threads?: number; batchSize?: number; timeoutMs?: number }): Promise<OutageResult> {
+/**
+ * `shipped`: the uploader runs with the config's defaults (upload.* in docs/configuration.md), as a
+ * station does; otherwise with the test's quick settings (batch 2,000, backoff 20-250 ms).
+ */
+export async function runOutage(o: { dir: string; keys: Keys; records: number; threads?: number; batchSize?: number; timeoutMs?: number; shipped?: boolean }): Promise<OutageResult> {
   writeFileSync(`${o.dir}/st01.pem`, o.keys.publicKeyPem);
   const store = new RecordStore({ db: `${o.dir}/gw.db`, clock: systemClock, station: 'ST01', privateKey: o.keys.privateKey });
   // The receiver is down: the proxy points at a port nobody listens on (connection refused).
@@ -32,7 +37,9 @@ export async function runOutage(o: { dir: string; keys: Keys; records: number; t
   const up = new Uploader({
     store,
     clock: systemClock,
-    config: { url: `${url}/v1/records`, batchSize: o.batchSize ?? 2000, batchBytes: 8 * 1024 * 1024, timeoutMs: o.timeoutMs ?? 30_000, idleMs: 20, backoff: { initialMs: 20, maxMs: 250, factor: 2, jitter: 0.5 } },
+    config: o.shipped
+      ? uploadConfigSchema.parse({ url: `${url}/v1/records` })
+      : { url: `${url}/v1/records`, batchSize: o.batchSize ?? 2000, batchBytes: 8 * 1024 * 1024, timeoutMs: o.timeoutMs ?? 30_000, idleMs: 20, backoff: { initialMs: 20, maxMs: 250, factor: 2, jitter: 0.5 } },
   });
   let rx: Awaited<ReturnType<typeof spawnReceiver>> | undefined;
   try {
