@@ -3,10 +3,15 @@
  * ModbusScaleDriver polled at 10 Hz and a real ModbusValveDriver, eight posts and
  * one relay module per Modbus TCP bus (4 buses), the real PostRuntime and
  * controller. A field server per bus serves the scales' registers and the relay
- * coils. Mid-fill the server drops a cylinder's weight (hose break): the time from
- * that sample arriving at the gateway to the coil-OFF frame arriving at the relay
+ * coils. Mid-fill the field drops a cylinder's weight (hose break): the time from
+ * the first reply carrying the drop to the coil-OFF frame arriving at the relay
  * module is the reaction. Also: predicted cut-offs, from the controller's
  * scheduled wake-up to the coil-OFF frame.
+ *
+ * The field servers run in their own worker thread (cutoff-field.ts) and time the frames there:
+ * from the first reply that carried the dropped weight to the coil-OFF frame's arrival. In this
+ * thread a frame that was already on the socket was timed only after whatever the gateway's
+ * thread did next (the record's commit), which is not what a relay module sees.
  *
  * The records, in-progress journal and learned preacts go to the real stores as in
  * `fillgate start` (records.db synchronous=FULL, signed and chained; station.db in WAL): the
@@ -15,14 +20,11 @@
  *
  * Run: node --import tsx test/bench/cutoff-path.ts [seconds]   (or npm run bench)
  */
-import net from 'node:net';
+import { Worker } from 'node:worker_threads';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { AddressInfo } from 'node:net';
 import { ModbusBus } from '../../protocols/modbus/bus.ts';
-import { decodeRequestPdu, encodeMbap, encodeResponsePdu, mbapFramer, type ModbusResponse } from '../../protocols/modbus/frames.ts';
-import { encodeValue } from '../../protocols/modbus/registers.ts';
 import { systemClock } from '../../protocols/clock.ts';
 import { Signal } from '../../protocols/signal.ts';
 import { ModbusScaleDriver } from '../../devices/scale/modbus-scale.ts';
@@ -36,63 +38,21 @@ import { RecordStore } from '../../gateway/records/store.ts';
 import { PreactStore } from '../../gateway/runtime/preacts.ts';
 import { makeKeys } from '../gateway/records/fixtures.ts';
 import { percentile } from './fill-accuracy.ts';
+import { RELAY_UNIT, RESIDUAL, TARE, type FromField, type ToField } from './cutoff-field.ts';
 
 const BUSES = 4;
 const PER_BUS = 8;
-const RELAY_UNIT = 100;
-const TARE = 16.5;
-const RESIDUAL = 12; // returned nearly full: each fill takes seconds, so the run sees many cut-offs
-const FLOW_KG_PER_S = 30 / 60; // the fast end of 10-30 kg/min (domain.md 4)
-
-/** One cylinder on one scale: its weight is a function of time and the coil. */
+/** A post's field state as the field thread last reported it (the coil), and how to change it. */
 class FieldPost {
   coil = false;
-  openedAt = 0;
-  filledKg = 0;
-  present = true;
-  dropKg = 0;
-  offAt: number | undefined;
-  gross(now: number): number {
-    if (!this.present) return 0;
-    const flowing = this.coil ? ((now - this.openedAt) / 1000) * FLOW_KG_PER_S : 0;
-    return TARE + RESIDUAL + this.filledKg + flowing - this.dropKg;
+  constructor(
+    private readonly w: Worker,
+    readonly bus: number,
+    readonly post: number,
+  ) {}
+  set(m: { present?: boolean; filledKg?: number; dropKg?: number }): void {
+    this.w.postMessage({ t: 'post', bus: this.bus, post: this.post, ...m } satisfies ToField);
   }
-  setCoil(on: boolean, now: number): void {
-    if (on && !this.coil) this.openedAt = now;
-    if (!on && this.coil) {
-      this.filledKg += ((now - this.openedAt) / 1000) * FLOW_KG_PER_S;
-      this.offAt = now;
-    }
-    this.coil = on;
-  }
-}
-
-async function fieldServer(posts: FieldPost[]): Promise<{ port: number; close(): Promise<void> }> {
-  const server = net.createServer((socket) => {
-    socket.setNoDelay(true);
-    const framer = mbapFramer();
-    socket.on('data', (chunk) => {
-      for (const ev of framer.push(chunk)) {
-        if (ev.kind !== 'frame') continue;
-        const now = performance.now();
-        const { transactionId, unitId, pdu } = ev.frame;
-        const req = decodeRequestPdu(pdu);
-        let res: ModbusResponse;
-        if (unitId === RELAY_UNIT && req.fc === 5 && 'value' in req && typeof req.value === 'boolean') {
-          posts[req.address]?.setCoil(req.value, now);
-          res = { fc: 5, address: req.address, value: req.value };
-        } else if (unitId >= 1 && unitId <= posts.length && req.fc === 3 && 'count' in req) {
-          const g = posts[unitId - 1].gross(now);
-          const regs = [...encodeValue(Math.round(g * 100), { type: 'int32', wordOrder: 'big' }), posts[unitId - 1].coil ? 0 : 1];
-          res = { fc: 3, registers: regs.slice(req.address, req.address + req.count) };
-        } else res = { fc: req.fc, exception: 2 };
-        socket.write(encodeMbap(transactionId, unitId, encodeResponsePdu(res)));
-      }
-    });
-    socket.on('error', () => undefined);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { port: (server.address() as AddressInfo).port, close: () => new Promise((r) => server.close(() => r())) };
 }
 
 class FakeReader implements ReaderDriver {
@@ -126,13 +86,31 @@ export async function run(opts: { seconds?: number; print?: boolean } = {}): Pro
   const preacts = new PreactStore(stationDb);
   let records = 0;
   let storeFailures = 0;
-  const field: FieldPost[][] = Array.from({ length: BUSES }, () => Array.from({ length: PER_BUS }, () => new FieldPost()));
-  const servers = await Promise.all(field.map((posts) => fieldServer(posts)));
+  // The field (scales and relay modules) in its own thread: its clock sees the frames as a device would.
+  const worker = new Worker(new URL('./cutoff-field.js', import.meta.url), { workerData: { cutoffField: { buses: BUSES, perBus: PER_BUS } } });
+  const field: FieldPost[][] = Array.from({ length: BUSES }, (_, b) => Array.from({ length: PER_BUS }, (_, i) => new FieldPost(worker, b, i)));
+  const sampleLat: number[] = [];
+  const wakeLat: number[] = [];
+  /** Per post: the shared-clock time of the tick that decided a predicted close. */
+  const closeWake = new Map<FieldPost, number>();
+  const ports = await new Promise<number[]>((resolve, reject) => {
+    worker.on('error', reject);
+    worker.on('message', (m: FromField) => {
+      if (m.t === 'ports') resolve(m.ports);
+      else if (m.t === 'coil') field[m.bus]![m.post]!.coil = m.on;
+      else if (m.t === 'dropLat') sampleLat.push(m.ms);
+      else if (m.t === 'offAt') {
+        const fp = field[m.bus]![m.post]!;
+        const wake = closeWake.get(fp);
+        if (wake !== undefined) wakeLat.push(m.at - wake);
+        closeWake.delete(fp);
+      }
+    });
+  });
+  const servers = ports.map((port) => ({ port }));
   const buses = servers.map((s) => new ModbusBus(`modbus-tcp://127.0.0.1:${s.port}`, { timeoutMs: 500 }));
   await Promise.all(buses.map((b) => b.open()));
   const until = performance.now() + seconds * 1000 + 2000;
-  const sampleLat: number[] = [];
-  const wakeLat: number[] = [];
   const runtimes: { rt: PostRuntime; fp: FieldPost; reader: FakeReader; stop(): Promise<void> }[] = [];
   const map = { function: 3 as const, weight: { address: 0, type: 'int32' as const, wordOrder: 'big' as const, kind: 'gross' as const }, decimals: 2, status: { address: 2, type: 'uint16' as const, stable: { bit: 0 } } };
   for (let b = 0; b < BUSES; b++) {
@@ -142,13 +120,6 @@ export async function run(opts: { seconds?: number; print?: boolean } = {}): Pro
       const scale = new ModbusScaleDriver({ id: `${id}.scale`, unit: buses[b].unit(i + 1), map, pollHz: 10 });
       const valve = new ModbusValveDriver({ id: `${id}.valve`, unit: buses[b].unit(RELAY_UNIT), coil: i, confirmTimeoutMs: 500 });
       const reader = new FakeReader(`${id}.reader`);
-      let dropSampleAt: number | undefined;
-      let lastGross = 0;
-      scale.samples.on((s) => {
-        // The first sample that shows the drop is the one the controller must react to.
-        if (fp.dropKg > 0 && dropSampleAt === undefined && s.grossKg < lastGross - 1) dropSampleAt = s.at;
-        lastGross = s.grossKg;
-      });
       const env: PostEnv = {
         clock: systemClock,
         log: silentLogs('bench'),
@@ -163,39 +134,25 @@ export async function run(opts: { seconds?: number; print?: boolean } = {}): Pro
       };
       const cfg = controllerConfig({ station: 'BENCH', unit: 'U', post: id, medium: 'LPG' }, { autoStart: true, pollHz: 10, stableCount: 2 });
       const rt = new PostRuntime(cfg, { scale, reader, valve }, env, {}, []);
-      // Measure at the field: the coil-OFF frame's arrival, against what caused it.
-      const origSet = fp.setCoil.bind(fp);
-      fp.setCoil = (on, now) => {
-        if (!on && fp.coil) {
-          if (dropSampleAt !== undefined) sampleLat.push(now - dropSampleAt);
-          else if (closeWake !== undefined) wakeLat.push(now - closeWake);
-          closeWake = undefined;
-        }
-        origSet(on, now);
-      };
       // A tick that produced the close: the controller's own timer at the predicted crossing.
-      let closeWake: number | undefined;
       const origInput = rt.input.bind(rt);
       rt.input = (inp) => {
-        const t = performance.now();
+        const t = performance.timeOrigin + performance.now();
         origInput(inp);
-        if (inp.kind === 'tick' && fp.coil && rt.lastCommands.some((c) => c.kind === 'closeValve')) closeWake = t;
+        if (inp.kind === 'tick' && fp.coil && rt.lastCommands.some((c) => c.kind === 'closeValve')) closeWake.set(fp, t);
       };
       await valve.start();
       await scale.start();
       rt.start();
       runtimes.push({ rt, fp, reader, stop: async () => (rt.stop(), await scale.stop(), await valve.stop()) });
-      void cycle(id, rt, fp, reader, () => (dropSampleAt = undefined));
+      void cycle(id, rt, fp, reader);
     }
   }
-  async function cycle(id: string, rt: PostRuntime, fp: FieldPost, reader: FakeReader, resetDrop: () => void) {
+  async function cycle(id: string, rt: PostRuntime, fp: FieldPost, reader: FakeReader) {
     let n = 0;
     while (performance.now() < until) {
       n++;
-      fp.present = true;
-      fp.filledKg = 0;
-      fp.dropKg = 0;
-      resetDrop();
+      fp.set({ present: true, filledKg: 0, dropKg: 0 });
       await sleep(400);
       reader.reads.emit({ device: reader.id, raw: `C-${id}-${n}`, code: `C-${id}-${n}`, kind: 'cylinder', at: performance.now() });
       await sleep(100);
@@ -204,11 +161,11 @@ export async function run(opts: { seconds?: number; print?: boolean } = {}): Pro
       // Half the fills end in a hose break at a random moment, the others at the target.
       if (n % 2 === 1) {
         await sleep(300 + Math.random() * 1500);
-        fp.dropKg = 3;
+        fp.set({ dropKg: 3 });
       }
       await waitFor(() => !fp.coil, 60_000);
       await sleep(300);
-      fp.present = false;
+      fp.set({ present: false });
       await sleep(400);
       rt.input({ kind: 'reset' });
     }
@@ -216,7 +173,8 @@ export async function run(opts: { seconds?: number; print?: boolean } = {}): Pro
   await sleep(seconds * 1000 + 3000);
   for (const r of runtimes) await r.stop();
   await Promise.all(buses.map((b) => b.close()));
-  await Promise.all(servers.map((s) => s.close()));
+  worker.postMessage({ t: 'stop' } satisfies ToField);
+  await worker.terminate();
   store.close();
   stationDb.close();
   rmSync(dir, { recursive: true, force: true });
@@ -232,7 +190,7 @@ export async function run(opts: { seconds?: number; print?: boolean } = {}): Pro
   };
   if (opts.print !== false) {
     console.log(`cut-off reaction, full path: ${result.posts} posts at 10 Hz, ${BUSES} Modbus TCP buses (8 scales + 1 relay module each); real record store: ${records} records committed, ${storeFailures} store failures`);
-    console.log(`  weight sample arrives → coil-OFF frame at the relay module: n=${result.sampleToCoilOffMs.n} p50 ${result.sampleToCoilOffMs.p50} ms  p99 ${result.sampleToCoilOffMs.p99} ms  max ${result.sampleToCoilOffMs.max} ms  (goal p99 < 2 ms: ${result.goal.p99UnderTwoMs ? 'met' : 'NOT met'})`);
+    console.log(`  dropped-weight reply → coil-OFF frame at the relay module: n=${result.sampleToCoilOffMs.n} p50 ${result.sampleToCoilOffMs.p50} ms  p99 ${result.sampleToCoilOffMs.p99} ms  max ${result.sampleToCoilOffMs.max} ms  (goal p99 < 2 ms: ${result.goal.p99UnderTwoMs ? 'met' : 'NOT met'})`);
     console.log(`  predicted cut-off, wake-up → coil-OFF frame:              n=${result.wakeToCoilOffMs.n} p50 ${result.wakeToCoilOffMs.p50} ms  p99 ${result.wakeToCoilOffMs.p99} ms  max ${result.wakeToCoilOffMs.max} ms`);
   }
   return result;
