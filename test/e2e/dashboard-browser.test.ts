@@ -88,6 +88,21 @@ function browserTests(): void {
   }
 
   const tile = (page: Page, post: string) => page.locator(`.tile[data-post="${post}"]`);
+  /**
+   * A computed style of the element the page holds now, read in one step in the page: tiles are
+   * re-rendered (replaced) on every update, so a handle taken first can be detached by the time it
+   * is read, and a detached element's style is empty.
+   */
+  const styleNow = (page: Page, selector: string, prop: string) =>
+    page
+      .waitForFunction(
+        ([sel, name]) => {
+          const el = document.querySelector(sel);
+          return (el && getComputedStyle(el).getPropertyValue(name)) || false;
+        },
+        [selector, prop] as const,
+      )
+      .then((h) => h.jsonValue() as Promise<string>);
   const weight = async (page: Page, post: string) => Number(await tile(page, post).locator('.weight-num').getAttribute('data-gross'));
 
   test('log in, watch a fill progress to done, then a refusal with its reason in Chinese and English on a red tile', async () => {
@@ -104,7 +119,7 @@ function browserTests(): void {
     assert.is(await tile(page, 'P1').locator('.tile-phase').textContent(), '充装中');
     assert.match(await tile(page, 'P1').locator('.fact.code dd').textContent() ?? '', code);
     await page.screenshot({ path: join(shots, 'tiles-filling.png') });
-    const green = await tile(page, 'P1').evaluate((el) => getComputedStyle(el).backgroundColor);
+    const green = await styleNow(page, '.tile[data-post="P1"][data-state="filling"]', 'background-color');
     assert.is(green, 'rgb(15, 123, 52)', 'filling is green');
 
     await page.waitForSelector('.tile[data-post="P1"][data-phase="checked"]', { timeout: 30_000 });
@@ -122,7 +137,7 @@ function browserTests(): void {
     const p2 = tile(page, 'P2');
     assert.is(await p2.locator('.reason[data-code="INSPECTION_OVERDUE"] .reason-zh').textContent(), '气瓶超期未检');
     assert.is(await p2.locator('.reason[data-code="INSPECTION_OVERDUE"] .reason-en').textContent(), 'Periodic inspection overdue');
-    assert.is(await p2.evaluate((el) => getComputedStyle(el).backgroundColor), 'rgb(196, 22, 28)', 'refused is red');
+    assert.is(await styleNow(page, '.tile[data-post="P2"][data-state="refused"]', 'background-color'), 'rgb(196, 22, 28)', 'refused is red');
     await page.screenshot({ path: join(shots, 'tiles-refused.png') });
 
     // The language is this screen's own setting.
@@ -217,7 +232,7 @@ function browserTests(): void {
     await page.waitForSelector('.tile[data-post="P2"][data-state="idle"]', { timeout: 15_000 });
     assert.is(await tile(page, 'P2').locator('.reason').count(), 0, 'the refusal went with the cylinder');
     assert.is.not(
-      await tile(page, 'P2').evaluate((el) => getComputedStyle(el).backgroundColor),
+      await styleNow(page, '.tile[data-post="P2"][data-state="idle"]', 'background-color'),
       'rgb(196, 22, 28)',
       'an empty idle post is not red',
     );
@@ -226,7 +241,7 @@ function browserTests(): void {
     rig.sim.setFault({ device: 'P1.scale', kind: 'no-answer' });
     await page.waitForSelector('.tile[data-post="P1"] .weight[data-stale="true"]', { timeout: 15_000 });
     await page.waitForFunction(() => /秒前的读数/.test(document.querySelector('.tile[data-post="P1"] .weight-age')?.textContent ?? ''), undefined, { timeout: 15_000 });
-    const opacity = await tile(page, 'P1').locator('.weight-num').evaluate((el) => Number(getComputedStyle(el).opacity));
+    const opacity = Number(await styleNow(page, '.tile[data-post="P1"] .weight-num', 'opacity'));
     assert.ok(opacity < 0.5, `stale digits greyed out (opacity ${opacity})`);
     await page.waitForFunction(() => /离线/.test(document.querySelector('.tile[data-post="P1"] .scale-health')?.textContent ?? ''), undefined, { timeout: 20_000 });
     await page.screenshot({ path: join(shots, 'tile-scale-offline.png') });
