@@ -15,7 +15,6 @@
  * OUTSIDE_IN_FILLS (fills per run, default 6 per post; 1024 for the issue's run), OUTSIDE_IN_SEED.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
@@ -25,16 +24,9 @@ import { fillgate, fillgateArgs, naiveArgs, pollStatus, sampleProc, simArgs, spa
 import { RELAY_UNIT, TARE_KG, TARGET_KG, cylindersCsv, gatewayConfig, operatorsCsv, stationDoc, type PostPhysics } from './outside-in-station.ts';
 import { summarise, formatTable, type Figures } from './outside-in-report.ts';
 import { serviceEnv } from './service-env.ts';
+import { freePort } from '../fixtures/free-port.ts';
 
 export type { Figures };
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
 
 export interface RunOptions {
   posts: number;

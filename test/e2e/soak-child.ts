@@ -8,21 +8,13 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import type { GatewayConfig } from '../../gateway/config/config.ts';
 import type { GatewayTrace } from './soak-gateway.ts';
+import { freePort } from '../fixtures/free-port.ts';
 
 const root = new URL('../..', import.meta.url).pathname;
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
 
 export class ChildGateway {
   private proc: ChildProcess | undefined;
