@@ -41,12 +41,12 @@ const toChainRow = (r: Row): ChainRow => ({ seq: r.seq, id: r.id, hash: r.hash, 
  * station's rows for every batch, so a 100,000-record catch-up slowed as it went, to 1,500
  * records/s (test/gateway/receiver/ingest-plan.test.ts). Parameters: seqs (JSON), station, ids (JSON), station.
  */
-export const viewRowsSql = (table: string) =>
+const viewRowsSql = (table: string) =>
   `SELECT r.seq, r.id, r.hash, r.prev_hash FROM json_each(?) j CROSS JOIN ${table} r ON r.station = ? AND r.seq = j.value
    UNION ALL
    SELECT r.seq, r.id, r.hash, r.prev_hash FROM json_each(?) j CROSS JOIN ${table} r ON r.station = ? AND r.id = j.value`;
 /** Each candidate seq's floor (the stored row just below it). Parameters: seqs (JSON), station, station. */
-export const viewFloorsSql = (table: string) =>
+const viewFloorsSql = (table: string) =>
   `SELECT j.value AS s, r.seq, r.id, r.hash, r.prev_hash FROM json_each(?) j LEFT JOIN ${table} r ON r.station = ? AND r.seq = (SELECT MAX(seq) FROM ${table} WHERE station = ? AND seq < j.value)`;
 
 export class SqliteReceiverStore extends BaseReceiverStore {

@@ -20,7 +20,7 @@ export const TARE = 16.5;
 export const RESIDUAL = 12; // returned nearly full: each fill takes seconds, so the run sees many cut-offs
 const FLOW_KG_PER_S = 30 / 60; // the fast end of 10-30 kg/min (domain.md 4)
 
-export type ToField = { t: 'post'; bus: number; post: number; present?: boolean; filledKg?: number; dropKg?: number } | { t: 'stop' };
+export type ToField = { t: 'post'; bus: number; post: number; present?: boolean; filledKg?: number; dropKg?: number };
 export type FromField =
   | { t: 'ports'; ports: number[] }
   | { t: 'coil'; bus: number; post: number; on: boolean }
@@ -93,12 +93,8 @@ if (parentPort && workerData?.cutoffField) {
   const field = Array.from({ length: buses }, () => Array.from({ length: perBus }, () => new FieldPost()));
   const send = (m: FromField) => port.postMessage(m);
   const servers = await Promise.all(field.map((posts, b) => fieldServer(b, posts, send)));
+  // Stopped by the bench with worker.terminate(), which closes the servers with the thread.
   port.on('message', (m: ToField) => {
-    if (m.t === 'stop') {
-      for (const s of servers) s.close();
-      port.close();
-      return;
-    }
     const p = field[m.bus]![m.post]!;
     if (m.present !== undefined) p.present = m.present;
     if (m.filledKg !== undefined) p.filledKg = m.filledKg;

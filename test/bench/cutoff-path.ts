@@ -107,8 +107,7 @@ export async function run(opts: { seconds?: number; print?: boolean } = {}): Pro
       }
     });
   });
-  const servers = ports.map((port) => ({ port }));
-  const buses = servers.map((s) => new ModbusBus(`modbus-tcp://127.0.0.1:${s.port}`, { timeoutMs: 500 }));
+  const buses = ports.map((port) => new ModbusBus(`modbus-tcp://127.0.0.1:${port}`, { timeoutMs: 500 }));
   await Promise.all(buses.map((b) => b.open()));
   const until = performance.now() + seconds * 1000 + 2000;
   const runtimes: { rt: PostRuntime; fp: FieldPost; reader: FakeReader; stop(): Promise<void> }[] = [];
@@ -173,7 +172,6 @@ export async function run(opts: { seconds?: number; print?: boolean } = {}): Pro
   await sleep(seconds * 1000 + 3000);
   for (const r of runtimes) await r.stop();
   await Promise.all(buses.map((b) => b.close()));
-  worker.postMessage({ t: 'stop' } satisfies ToField);
   await worker.terminate();
   store.close();
   stationDb.close();

@@ -2,7 +2,7 @@
 import { percentile, slope, type FillValve } from './outside-in-measure.ts';
 import type { FillRun, Kind } from './outside-in-operator.ts';
 import type { LoopSnap, ProcSample } from './outside-in-procs.ts';
-import { ALLOWED_KG, TARGET_KG } from './outside-in-station.ts';
+import { ALLOWED_KG, DIVISION_KG, TARGET_KG } from './outside-in-station.ts';
 
 export interface Figures {
   kind: Kind;
@@ -77,10 +77,8 @@ export interface Misses {
   closeDelayMs: number;
 }
 
-const DIVISION_G = 10;
-
 function misses(fills: FillRun[], valves: FillValve[]): Misses {
-  const k = fills.flatMap((f, j) => (valves[j]!.opens > 0 && Math.abs(f.contentKg - TARGET_KG) * 1000 > DIVISION_G ? [j] : []));
+  const k = fills.flatMap((f, j) => (valves[j]!.opens > 0 && Math.abs(f.contentKg - TARGET_KG) > DIVISION_KG ? [j] : []));
   const mean = (xs: number[]) => (xs.length ? Math.round((xs.reduce((a, b) => a + b, 0) / xs.length) * 10) / 10 : NaN);
   return {
     fills: k.length,
